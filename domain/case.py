@@ -1,0 +1,103 @@
+"""The case (affaire) aggregate: one event per message NexSIS exchanged about it.
+
+Tocsin does not decide anything about a case; the emergency services do. So the aggregate enforces
+no business rule: it records what each message said, in order, and folds it into the current state.
+Any message may be the first one Tocsin sees for a case (an RC-RI can overtake the RC-EDA that opens
+it), so every event class can start the aggregate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.case_state import ACKNOWLEDGED, REPORTED, RESOURCES, SITUATION, CaseState, apply_message
+
+
+class Case(Aggregate):
+    """A case as told by the messages about it. Its id is `case_uuid(caseId)`."""
+
+    def __init__(self) -> None:
+        self.state = CaseState()
+
+    class MessageRecorded(Aggregate.Event):
+        """Base of the events that record one accepted message.
+
+        `facts` are the normalised facts of the message (see adapters.normalise), `provenance`
+        says exactly which message they come from (distributionID, sender, times, SHA-256).
+        """
+
+        kind = ""
+        case_id: str
+        facts: dict
+        provenance: dict
+
+        def mutate(self, aggregate: Any) -> Any:
+            if aggregate is None:
+                aggregate = Case._blank(self.originator_id, self.timestamp)
+            return super().mutate(aggregate)
+
+        def apply(self, aggregate: Case) -> None:
+            apply_message(aggregate.state, self.kind, self.facts, self.provenance)
+
+    class Reported(MessageRecorded):
+        """An RC-EDA `createCase`: the case as its sender describes it (first report or correction)."""
+
+        kind = REPORTED
+
+    class SituationUpdated(MessageRecorded):
+        """An EMSI message: operational picture, casualties by triage, evacuations, missions."""
+
+        kind = SITUATION
+
+    class ResourcesUpdated(MessageRecorded):
+        """An RC-RI `resourcesInfoCisu`: resources engaged on the case and their statuses."""
+
+        kind = RESOURCES
+
+    class Acknowledged(MessageRecorded):
+        """An RC-REF `reference`: a partner acknowledged one of the case's messages."""
+
+        kind = ACKNOWLEDGED
+
+    @classmethod
+    def _blank(cls, case_uuid: UUID, timestamp: Any) -> Case:
+        case = cls.__new__(cls)
+        case.__base_init__(originator_id=case_uuid, originator_version=0, timestamp=timestamp)
+        case.__init__()
+        return case
+
+
+EVENT_CLASS_BY_KIND: dict[str, type[Case.MessageRecorded]] = {
+    cls.kind: cls
+    for cls in (Case.Reported, Case.SituationUpdated, Case.ResourcesUpdated, Case.Acknowledged)
+}
+
+
+class Exchange(Aggregate):
+    """Acknowledgements of a message Tocsin has not seen (yet): kept, never attached to a guessed case.
+
+    Its id is `exchange_uuid(distributionID of the acknowledged message)`.
+    """
+
+    def __init__(self) -> None:
+        self.acknowledgements: list[dict] = []
+
+    class AcknowledgementRecorded(Aggregate.Event):
+        case_id: str | None
+        facts: dict
+        provenance: dict
+
+        def mutate(self, aggregate: Any) -> Any:
+            if aggregate is None:
+                aggregate = Exchange.__new__(Exchange)
+                aggregate.__base_init__(
+                    originator_id=self.originator_id, originator_version=0, timestamp=self.timestamp
+                )
+                aggregate.__init__()
+            return super().mutate(aggregate)
+
+        def apply(self, aggregate: Exchange) -> None:
+            aggregate.acknowledgements.append({"facts": self.facts, "provenance": self.provenance})

@@ -1,0 +1,202 @@
+"""The state of a case, folded from the facts its messages carry.
+
+Pure and order-tolerant: messages arrive late, twice, or out of order (an RC-RI before the RC-EDA that
+opens its case). Each part of the state remembers the message time it reflects, and an older message
+never overwrites a newer one. So folding the same facts in any arrival order gives the same state,
+which is what lets live projections, rebuilds and replays share this code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from domain.nature import NatureFamily, family_of
+
+# Kinds of facts, one per CISU use case that Tocsin interprets.
+REPORTED = "createCase"
+SITUATION = "emsi"
+RESOURCES = "resourcesInfoCisu"
+ACKNOWLEDGED = "reference"
+
+# EMSI EVENT.STATUS "COM": the partner considers the case completed.
+CLOSED_EMSI_STATUSES = frozenset({"COM"})
+
+
+@lru_cache(maxsize=65_536)  # folds compare the same few times again and again; datetimes are immutable
+def parse_time(value: str | None) -> datetime | None:
+    """CISU times carry an explicit offset (UTC may be written `-00:00`)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    # Naive times cannot be compared with the others; the schemas forbid them, so read them as UTC.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def version_key(time: str | None, distribution_id: str) -> list:
+    """What a piece of state reflects: the message's own time, then its id to break ties, so that
+    the winner does not depend on arrival order."""
+    return [time, distribution_id]
+
+
+def is_newer(candidate: list, current: list | None) -> bool:
+    if current is None:
+        return True
+    return _comparable(candidate) > _comparable(current)
+
+
+def _comparable(key: list) -> tuple[datetime, str]:
+    return (parse_time(key[0]) or _NEVER, key[1] or "")
+
+
+def earlier(a: str | None, b: str | None) -> str | None:
+    """The earlier of two message times (None is unknown, not early)."""
+    ta, tb = parse_time(a), parse_time(b)
+    if ta is None:
+        return b
+    if tb is None:
+        return a
+    return a if ta <= tb else b
+
+
+def later(a: str | None, b: str | None) -> str | None:
+    ta, tb = parse_time(a), parse_time(b)
+    if ta is None:
+        return b
+    if tb is None:
+        return a
+    return a if ta >= tb else b
+
+
+@dataclass
+class CaseState:
+    case_id: str | None = None
+    reported: bool = False
+    nature: dict | None = None
+    family: str = NatureFamily.UNKNOWN.value
+    location_kind: dict | None = None
+    risks: list = field(default_factory=list)
+    victims_count: str | None = None
+    location: dict | None = None
+    placement: dict | None = None
+    field_placement: dict | None = None
+    created_at: str | None = None
+    opened_at: str | None = None
+    closed_at: str | None = None
+    status: str = "open"
+    emsi_status: str | None = None
+    casualties: dict = field(default_factory=dict)
+    evacuation: dict = field(default_factory=dict)
+    resources: dict = field(default_factory=dict)
+    missions: dict = field(default_factory=dict)
+    personal: dict = field(default_factory=dict)
+    messages: int = 0
+    corrections: int = 0
+    acknowledgements: int = 0
+    first_message_at: str | None = None
+    last_message_at: str | None = None
+    as_of: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def apply_message(state: CaseState, kind: str, facts: dict, provenance: dict) -> CaseState:
+    """Fold one message's facts into the case state (mutates and returns `state`)."""
+    sent_at = provenance.get("sent_at")
+    key = version_key(sent_at, provenance.get("distribution_id", ""))
+    state.messages += 1
+    state.first_message_at = earlier(state.first_message_at, sent_at)
+    state.last_message_at = later(state.last_message_at, sent_at)
+    if state.case_id is None:
+        state.case_id = facts.get("case_id")
+    _APPLY[kind](state, facts, key)
+    state.opened_at = state.created_at or state.first_message_at
+    return state
+
+
+def _apply_reported(state: CaseState, facts: dict, key: list) -> None:
+    if state.reported:
+        state.corrections += 1
+    state.reported = True
+    state.created_at = earlier(state.created_at, facts.get("creation"))
+    if facts.get("placement") and _newer_part(state, "placement", key):
+        state.placement = facts["placement"]  # the newest report that places the case
+    if not is_newer(key, state.as_of.get("report")):
+        return  # a later correction already superseded this report
+    state.as_of["report"] = key
+    state.nature = facts.get("nature")
+    state.family = family_of((state.nature or {}).get("code")).value
+    state.location_kind = facts.get("location_kind")
+    state.risks = list(facts.get("risks") or [])
+    state.victims_count = facts.get("victims_count")
+    state.location = facts.get("location")
+    state.personal = dict(facts.get("personal") or {})
+
+
+def _apply_situation(state: CaseState, facts: dict, key: list) -> None:
+    key = version_key(facts.get("created") or key[0], key[1])
+    for mission in facts.get("missions") or []:
+        current = state.missions.get(mission["id"])
+        if current is None or is_newer(key, current["version"]):
+            state.missions[mission["id"]] = {**mission, "version": key}
+    position = facts.get("placement")
+    if position and is_newer(key, state.as_of.get("field_position")):
+        state.as_of["field_position"] = key
+        state.field_placement = position
+    # Each part of the situation is the newest message's that carries it: a newer EMSI without
+    # casualties must not hide an older one's figures, whatever the arrival order.
+    if facts.get("casualties") is not None and _newer_part(state, "casualties", key):
+        state.casualties = dict(facts["casualties"])
+    if facts.get("evacuation") is not None and _newer_part(state, "evacuation", key):
+        state.evacuation = dict(facts["evacuation"])
+    status = facts.get("event_status")
+    if status and _newer_part(state, "situation", key):
+        state.emsi_status = status
+        closed = status in CLOSED_EMSI_STATUSES
+        state.status = "closed" if closed else "open"
+        state.closed_at = key[0] if closed else None
+
+
+def _newer_part(state: CaseState, part: str, key: list) -> bool:
+    """Whether `key` supersedes the version of `part` folded so far (and record it if so)."""
+    if not is_newer(key, state.as_of.get(part)):
+        return False
+    state.as_of[part] = key
+    return True
+
+
+def _apply_resources(state: CaseState, facts: dict, key: list) -> None:
+    for resource in facts.get("resources") or []:
+        resource_key = version_key(resource.get("status_at") or key[0], key[1])
+        current = state.resources.get(resource["id"])
+        if current is None or is_newer(resource_key, current["version"]):
+            state.resources[resource["id"]] = {**resource, "version": resource_key}
+
+
+def _apply_acknowledged(state: CaseState, facts: dict, key: list) -> None:
+    state.acknowledgements += 1
+
+
+_APPLY = {
+    REPORTED: _apply_reported,
+    SITUATION: _apply_situation,
+    RESOURCES: _apply_resources,
+    ACKNOWLEDGED: _apply_acknowledged,
+}
+
+
+def best_placement(state: CaseState) -> dict | None:
+    """Where the case is: its report's placement when it could be resolved, else the field's."""
+    report = state.placement
+    if report and report.get("insee"):
+        return report
+    return state.field_placement or report

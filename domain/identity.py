@@ -1,0 +1,30 @@
+"""Stable identifiers derived from the identifiers NexSIS already uses.
+
+Aggregate ids are name-based UUIDs (UUID5) of the CISU identifiers, so that two ingesters that never
+talk to each other give the same case the same id, and a re-ingestion lands on the same aggregate.
+"""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID, uuid5
+
+# A fixed namespace for Tocsin's name-based UUIDs. Changing it would orphan every stored aggregate.
+TOCSIN_NAMESPACE = UUID("6f1c3c9e-2f51-4b55-9a3c-7d2f0c1e9b42")
+
+_CASE_ID = re.compile(r"^[a-z]{2}(\.[A-Za-z0-9_-]+){2,}\.[A-Za-z0-9_.-]+$")
+
+
+def case_uuid(case_id: str) -> UUID:
+    """The aggregate id of a case (affaire), from its CISU `caseId`."""
+    return uuid5(TOCSIN_NAMESPACE, "case:" + case_id)
+
+
+def exchange_uuid(distribution_id: str) -> UUID:
+    """The aggregate id gathering acknowledgements of a message Tocsin has not (yet) seen."""
+    return uuid5(TOCSIN_NAMESPACE, "exchange:" + distribution_id)
+
+
+def looks_like_case_id(case_id: str) -> bool:
+    """`{country}.{domain}.{organisation}.{senderCaseId}`, e.g. `fr.fire.CGA_national.SC-1`."""
+    return bool(_CASE_ID.match(case_id))
