@@ -1,0 +1,88 @@
+"""Why a wire message was refused: machine codes, JSON-like paths and French explanations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One problem found in a message.
+
+    `code` is stable (kebab-case) for machines, `path` is a JSON-path-like location ('' when global),
+    `message` is for French-speaking operators. `line` (XML only) and `detail` (the original
+    validator text, in English) are extras that do not take part in equality.
+    """
+
+    code: str
+    path: str
+    message: str
+    line: int | None = field(default=None, compare=False)
+    detail: str = field(default="", compare=False)
+
+
+class InvalidMessage(Exception):
+    """The wire message cannot be accepted; `reasons` says why (never empty).
+
+    The identifiers that could still be read are kept so that a quarantine can show them.
+    """
+
+    def __init__(
+        self,
+        reasons: Iterable[Reason],
+        *,
+        encoding: str | None = None,
+        distribution_id: str | None = None,
+        sender_id: str | None = None,
+        kind: str | None = None,
+    ) -> None:
+        self.reasons: tuple[Reason, ...] = tuple(reasons) or (
+            Reason("envelope", "", "message refusé sans motif précis"),
+        )
+        self.encoding = encoding
+        self.distribution_id = distribution_id
+        self.sender_id = sender_id
+        self.kind = kind
+        super().__init__("; ".join(f"{r.path or '$'}: {r.message}" for r in self.reasons[:5]))
+
+    def __reduce__(self):  # picklable despite the keyword-only constructor (process pools, queues)
+        return (
+            _rebuild_invalid_message,
+            (self.reasons, self.encoding, self.distribution_id, self.sender_id, self.kind),
+        )
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(r.code for r in self.reasons)
+
+
+def _rebuild_invalid_message(reasons, encoding, distribution_id, sender_id, kind) -> InvalidMessage:
+    return InvalidMessage(
+        reasons, encoding=encoding, distribution_id=distribution_id, sender_id=sender_id, kind=kind
+    )
+
+
+def json_path(parts: Iterable[str | int], root: str = "$") -> str:
+    """['content', 0, 'jsonContent'] -> '$.content[0].jsonContent' (bracket-quoted odd keys)."""
+    out = [root]
+    for part in parts:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif _IDENTIFIER.match(part):
+            out.append(f".{part}")
+        else:
+            escaped = part.replace("\\", "\\\\").replace("'", "\\'")
+            out.append(f"['{escaped}']")
+    return "".join(out)
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A short, quoted rendering of a received value for error messages."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"« {text} »"
