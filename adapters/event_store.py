@@ -1,0 +1,236 @@
+"""The event store: the eventsourcing library on PostgreSQL, extended with what ingestion needs.
+
+One transaction records, together: the events, the message index that makes ingestion idempotent on
+`distributionID`, the encrypted raw messages, the quarantined input, and the source position (e.g. a
+NATS stream sequence). So a crash can never leave an event without its message, or a position ahead
+of the events it covers.
+
+The events, message index and raw messages are append-only in the database itself: a trigger refuses
+any UPDATE, DELETE or TRUNCATE, whoever asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.sql import SQL, Identifier
+from psycopg.types.json import Jsonb
+
+from adapters.settings import Settings
+from replay.audit_schema import CREATE_STATEMENTS as AUDIT_CHAIN_STATEMENTS
+
+log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "Tocsin"  # the library derives table names from it: tocsin_events
+APPEND_ONLY_TABLES = ("tocsin_events", "tocsin_messages", "tocsin_raw_messages")
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    distribution_id: str
+    originator_id: UUID
+    originator_version: int
+    case_id: str | None
+    kind: str
+    sender_id: str | None
+    sent_at: datetime | None
+    received_at: datetime
+    sha256: bytes
+    source: str
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    received_at: datetime
+    source: str
+    content_type: str | None
+    sha256: bytes
+    body: bytes  # already encrypted
+    size: int
+    reasons: list[dict]
+    distribution_id: str | None
+    sender_id: str | None
+
+
+class TocsinRecorder(PostgresApplicationRecorder):
+    """The library's application recorder, plus Tocsin's own tables in the same transactions."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "tocsin_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(datastore.schema)
+        self.sql_create_statements.extend(SQL(s).format(schema=schema) for s in _CREATE_STATEMENTS)
+        for table in APPEND_ONLY_TABLES:
+            self.sql_create_statements.append(
+                SQL(
+                    "CREATE OR REPLACE TRIGGER {trigger} BEFORE UPDATE OR DELETE OR TRUNCATE "
+                    "ON {schema}.{table} FOR EACH STATEMENT EXECUTE FUNCTION {schema}.tocsin_refuse_change()"
+                ).format(trigger=Identifier(f"{table}_append_only"), schema=schema, table=Identifier(table))
+            )
+        self.sql_create_statements.extend(SQL(s).format(schema=schema) for s in AUDIT_CHAIN_STATEMENTS)
+        s = schema
+        self._insert_message = SQL(
+            "INSERT INTO {s}.tocsin_messages (distribution_id, originator_id, originator_version, case_id,"
+            " kind, sender_id, sent_at, received_at, sha256, source) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+        ).format(s=s)
+        self._insert_raw = SQL(
+            "INSERT INTO {s}.tocsin_raw_messages (sha256, body) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+        ).format(s=s)
+        self._insert_quarantine = SQL(
+            "INSERT INTO {s}.tocsin_quarantine (received_at, source, content_type, sha256, body, size, reasons,"
+            " distribution_id, sender_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (sha256) DO NOTHING"
+        ).format(s=s)
+        self._upsert_position = SQL(
+            "INSERT INTO {s}.tocsin_positions (source, position, updated_at) VALUES (%s, %s, now())"
+            " ON CONFLICT (source) DO UPDATE SET position = GREATEST({s}.tocsin_positions.position,"
+            " EXCLUDED.position), updated_at = now()"
+        ).format(s=s)
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        messages: Sequence[MessageRow] = kwargs.get("messages", ())
+        raws: Sequence[tuple[bytes, bytes]] = kwargs.get("raws", ())
+        quarantined: Sequence[QuarantineRow] = kwargs.get("quarantined", ())
+        position: tuple[str, int] | None = kwargs.get("position")
+        if messages:
+            curs.executemany(
+                self._insert_message,
+                [
+                    (m.distribution_id, m.originator_id, m.originator_version, m.case_id, m.kind, m.sender_id,
+                     m.sent_at, m.received_at, m.sha256, m.source)
+                    for m in messages
+                ],
+            )
+        if raws:
+            curs.executemany(self._insert_raw, list(raws))
+        if quarantined:
+            curs.executemany(
+                self._insert_quarantine,
+                [
+                    (q.received_at, q.source, q.content_type, q.sha256, q.body, q.size, Jsonb(q.reasons),
+                     q.distribution_id, q.sender_id)
+                    for q in quarantined
+                ],
+            )
+        if position is not None:
+            curs.execute(self._upsert_position, position)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+_CREATE_STATEMENTS = [
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_messages (
+        distribution_id text PRIMARY KEY,
+        originator_id uuid NOT NULL,
+        originator_version bigint NOT NULL,
+        case_id text,
+        kind text NOT NULL,
+        sender_id text,
+        sent_at timestamptz,
+        received_at timestamptz NOT NULL,
+        sha256 bytea NOT NULL,
+        source text NOT NULL,
+        UNIQUE (originator_id, originator_version))""",
+    "CREATE INDEX IF NOT EXISTS tocsin_messages_case_idx ON {schema}.tocsin_messages (case_id)",
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_raw_messages (
+        sha256 bytea PRIMARY KEY,
+        body bytea NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_quarantine (
+        id bigserial PRIMARY KEY,
+        received_at timestamptz NOT NULL,
+        source text NOT NULL,
+        content_type text,
+        sha256 bytea NOT NULL UNIQUE,
+        body bytea NOT NULL,
+        size integer NOT NULL,
+        reasons jsonb NOT NULL,
+        distribution_id text,
+        sender_id text,
+        status text NOT NULL DEFAULT 'open',
+        attempts integer NOT NULL DEFAULT 0,
+        resolved_at timestamptz,
+        resolution text)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_positions (
+        source text PRIMARY KEY,
+        position bigint NOT NULL,
+        updated_at timestamptz NOT NULL)""",
+    """CREATE OR REPLACE FUNCTION {schema}.tocsin_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'Tocsin: la table % est en ajout seul, % refusé', TG_TABLE_NAME, TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END $$""",
+]
+
+
+def application_env(settings: Settings, database_url: str) -> dict[str, str]:
+    """The eventsourcing library's environment for Tocsin's store."""
+    params = conninfo_to_dict(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "adapters.event_store:TocsinRecorder",
+        "POSTGRES_DBNAME": str(params.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(params.get("host") or "127.0.0.1"),
+        "POSTGRES_PORT": str(params.get("port") or "5432"),
+        "POSTGRES_USER": str(params.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(params.get("password") or ""),
+        "POSTGRES_SCHEMA": settings.schema,
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_LOCK_TIMEOUT": "30",
+        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        "CIPHER_KEY": settings.resolved_cipher_key(),
+        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        "CREATE_TABLE": "y",
+    }
+
+
+class TocsinStore(Application):
+    """Tocsin's event store. Aggregates are read through `repository`; writes go through ingestion."""
+
+    name = APPLICATION_NAME
+
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        ensure_schema(database_url, settings.schema)
+        super().__init__(env=application_env(settings, database_url))
+
+    @property
+    def tocsin_recorder(self) -> TocsinRecorder:
+        assert isinstance(self.recorder, TocsinRecorder)
+        return self.recorder
+
+    def seal(self, data: bytes) -> bytes:
+        """Compress then encrypt bytes that carry personal data (raw messages, quarantined input)."""
+        return self.mapper.cipher.encrypt(self.mapper.compressor.compress(data))  # type: ignore[union-attr]
+
+    def unseal(self, data: bytes) -> bytes:
+        return self.mapper.compressor.decompress(self.mapper.cipher.decrypt(data))  # type: ignore[union-attr]
+
+    def connect(self) -> Any:
+        """A pooled connection on Tocsin's schema (for reads and for Tocsin's own tables)."""
+        return self.tocsin_recorder.datastore.get_connection()
+
+    def table(self, name: str) -> Any:
+        return SQL("{}.{}").format(Identifier(self.settings.schema), Identifier(name))
+
+
+def ensure_schema(database_url: str, schema: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
+
+
+def open_store(settings: Settings | None = None) -> TocsinStore:
+    """The store for these settings, starting the embedded PostgreSQL when none is configured."""
+    from adapters.embedded import embedded_database_url
+
+    settings = settings or Settings.from_env()
+    url = settings.database_url or embedded_database_url(settings.data_dir)
+    return TocsinStore(settings, url)

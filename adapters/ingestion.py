@@ -1,0 +1,270 @@
+"""Ingestion: wire bytes in, exactly one event (or one quarantine entry) out.
+
+Every entry point (HTTP, files, NATS) hands raw bytes to `Ingestor.ingest_batch`. Parsing and
+normalising never raise: whatever goes wrong becomes reasons, and the bytes go to quarantine. The
+batch is then written in one transaction, deduplicated on `distributionID`; if another ingester wrote
+the same message or the same case version meanwhile, the unique constraints refuse the transaction and
+the batch is planned again from what is now stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+from psycopg.sql import SQL
+
+from adapters.cisu import InvalidMessage, WireMessage, parse_wire_message
+from adapters.event_store import MessageRow, QuarantineRow, TocsinStore
+from adapters.geography import Geography
+from adapters.normalise import NormalisationError, Normalised, normalise
+from domain.case import EVENT_CLASS_BY_KIND, Exchange
+from domain.case_state import ACKNOWLEDGED
+from domain.identity import case_uuid, exchange_uuid
+
+log = logging.getLogger(__name__)
+
+ACCEPTED, DUPLICATE, QUARANTINED = "accepted", "duplicate", "quarantined"
+MAX_COMMIT_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """Raw bytes as received, and from where (`http`, `file:PATH`, `nats:SUBJECT#SEQ`)."""
+
+    raw: bytes
+    content_type: str | None = None
+    source: str = "http"
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    distribution_id: str | None = None
+    case_id: str | None = None
+    sender_id: str | None = None
+    reasons: tuple[dict, ...] = ()
+    quarantine_id: int | None = None
+    encoding: str | None = None
+    xml_namespace: str | None = None
+
+
+@dataclass
+class _Accepted:
+    incoming: Incoming
+    sha256: bytes
+    message: WireMessage
+    normalised: Normalised
+
+
+@dataclass
+class _Rejected:
+    incoming: Incoming
+    sha256: bytes
+    reasons: list[dict]
+    distribution_id: str | None = None
+    sender_id: str | None = None
+    encoding: str | None = None
+
+
+class Ingestor:
+    def __init__(self, store: TocsinStore, geography: Geography) -> None:
+        self.store = store
+        self.geography = geography
+        self.max_bytes = store.settings.max_message_bytes
+
+    def ingest(self, incoming: Incoming) -> Outcome:
+        return self.ingest_batch([incoming])[0]
+
+    def ingest_batch(self, batch: Sequence[Incoming], position: tuple[str, int] | None = None) -> list[Outcome]:
+        """Ingest a batch atomically; `position` (source, sequence) is recorded in the same transaction."""
+        return self.commit_prepared([self.prepare(item) for item in batch], position)
+
+    def quarantine(self, incoming: Incoming, reasons: list[dict], position: tuple[str, int] | None = None) -> Outcome:
+        """Quarantine bytes for reasons found outside parsing (e.g. a message whose processing keeps failing)."""
+        return self.commit_prepared([_Rejected(incoming, hashlib.sha256(incoming.raw).digest(), reasons)], position)[0]
+
+    def commit_prepared(
+        self, prepared: Sequence[_Accepted | _Rejected], position: tuple[str, int] | None = None
+    ) -> list[Outcome]:
+        """Write what `prepare` made of a batch (`prepare` may have run elsewhere, e.g. in a worker process)."""
+        prepared = list(prepared)
+        rejected = {i: p.sha256 for i, p in enumerate(prepared) if isinstance(p, _Rejected)}
+        for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+            try:
+                outcomes = self._commit(prepared, position)
+                break
+            except IntegrityError as error:
+                # Another ingester recorded one of these messages or case versions first: plan again.
+                log.info("concurrent write detected (attempt %d): %s", attempt, error)
+        else:
+            raise RuntimeError("ingestion: trop de conflits d'écriture concurrents")
+        return self._with_quarantine_ids(outcomes, rejected)
+
+    def prepare(self, incoming: Incoming) -> _Accepted | _Rejected:
+        """Parse, validate and normalise; any failure becomes precise reasons, never an exception."""
+        sha256 = hashlib.sha256(incoming.raw).digest()
+        try:
+            message = parse_wire_message(incoming.raw, incoming.content_type, max_bytes=self.max_bytes)
+        except InvalidMessage as invalid:
+            log.warning("message quarantined (%s): %s", incoming.source, "; ".join(r.message for r in invalid.reasons))
+            return _Rejected(
+                incoming, sha256,
+                [{"code": r.code, "path": r.path, "message": r.message} for r in invalid.reasons],
+                invalid.distribution_id, invalid.sender_id, invalid.encoding,
+            )
+        ids = {"distribution_id": message.envelope.get("distributionID"), "sender_id": message.envelope.get("senderID")}
+        try:
+            normalised = normalise(message, self.geography)
+        except NormalisationError as error:
+            log.warning("message quarantined (%s): %s", incoming.source, error.message)
+            reasons = [{"code": error.code, "path": error.path, "message": error.message}]
+            return _Rejected(incoming, sha256, reasons, encoding=message.encoding, **ids)
+        except Exception as error:  # a bug must not lose the message nor stop the worker
+            log.exception("normalisation failed (%s)", incoming.source)
+            reasons = [{"code": "internal-error", "path": "", "message": f"erreur interne de normalisation : {error!r}"}]
+            return _Rejected(incoming, sha256, reasons, encoding=message.encoding, **ids)
+        return _Accepted(incoming, sha256, message, normalised)
+
+    def _commit(self, prepared: list[_Accepted | _Rejected], position: tuple[str, int] | None) -> list[Outcome]:
+        accepted = [p for p in prepared if isinstance(p, _Accepted)]
+        known_cases, versions = self._lookup(accepted)
+        recorded_at = datetime.now(UTC)
+        events, messages, raws, outcomes = [], [], {}, []
+        for item in prepared:
+            if isinstance(item, _Rejected):
+                outcomes.append(
+                    Outcome(QUARANTINED, item.distribution_id, None, item.sender_id, tuple(item.reasons), encoding=item.encoding)
+                )
+                continue
+            envelope, n = item.message.envelope, item.normalised
+            distribution_id = envelope["distributionID"]
+            if distribution_id in known_cases:
+                outcomes.append(self._outcome(DUPLICATE, item, known_cases[distribution_id]))
+                continue
+            case_id = n.case_id or known_cases.get(n.references or "")
+            originator_id = case_uuid(case_id) if case_id else exchange_uuid(n.references or "")
+            version = versions.get(originator_id, 0) + 1
+            versions[originator_id] = version
+            known_cases[distribution_id] = case_id
+            provenance = self._provenance(item, recorded_at)
+            event_class = EVENT_CLASS_BY_KIND[n.kind] if case_id else Exchange.AcknowledgementRecorded
+            events.append(
+                event_class(
+                    originator_id=originator_id,
+                    originator_version=version,
+                    timestamp=recorded_at,
+                    case_id=case_id,
+                    facts=n.facts,
+                    provenance=provenance,
+                )
+            )
+            messages.append(
+                MessageRow(
+                    distribution_id, originator_id, version, case_id, n.kind, envelope.get("senderID"),
+                    _parse_time(provenance["sent_at"]), item.incoming.received_at, item.sha256, item.incoming.source,
+                )
+            )
+            raws[item.sha256] = self.store.seal(item.incoming.raw)
+            outcomes.append(self._outcome(ACCEPTED, item, case_id))
+        quarantined = [
+            QuarantineRow(
+                p.incoming.received_at, p.incoming.source, p.incoming.content_type, p.sha256,
+                self.store.seal(p.incoming.raw), len(p.incoming.raw), p.reasons, p.distribution_id, p.sender_id,
+            )
+            for p in prepared
+            if isinstance(p, _Rejected)
+        ]
+        stored = [self.store.mapper.to_stored_event(e) for e in events]
+        self.store.recorder.insert_events(
+            stored, messages=messages, raws=list(raws.items()), quarantined=quarantined, position=position
+        )
+        return outcomes
+
+    def _lookup(self, accepted: list[_Accepted]) -> tuple[dict[str, str | None], dict[UUID, int]]:
+        """Which of these messages (and acknowledged messages) are stored, and each aggregate's version."""
+        ids = {a.message.envelope["distributionID"] for a in accepted}
+        references = {a.normalised.references for a in accepted if a.normalised.references}
+        if not ids:
+            return {}, {}
+        with self.store.connect() as conn:
+            known = {
+                row["distribution_id"]: row["case_id"]
+                for row in conn.execute(
+                    SQL("SELECT distribution_id, case_id FROM {} WHERE distribution_id = ANY(%s)").format(
+                        self.store.table("tocsin_messages")
+                    ),
+                    (list(ids | references),),
+                )
+            }
+            # An acknowledgement goes on its case when known, else apart under the acknowledged id.
+            case_ids = {a.normalised.case_id for a in accepted if a.normalised.case_id}
+            case_ids |= {known[r] for r in references if known.get(r)}
+            originators = {case_uuid(c) for c in case_ids} | {exchange_uuid(r) for r in references}
+            versions = {
+                row["originator_id"]: row["version"]
+                for row in conn.execute(
+                    SQL(
+                        "SELECT originator_id, max(originator_version) AS version FROM {}"
+                        " WHERE originator_id = ANY(%s) GROUP BY originator_id"
+                    ).format(self.store.table("tocsin_events")),
+                    (list(originators),),
+                )
+            }
+        return known, versions
+
+    def _provenance(self, item: _Accepted, recorded_at: datetime) -> dict:
+        envelope, header = item.message.envelope, item.message.header
+        return {
+            "distribution_id": envelope["distributionID"],
+            "message_id": header.get("messageId"),
+            "sender_id": envelope.get("senderID"),
+            "sender_name": (header.get("sender") or {}).get("name"),
+            "sent_at": header.get("sentAt") or envelope.get("dateTimeSent"),
+            "envelope_sent_at": envelope.get("dateTimeSent"),
+            "received_at": item.incoming.received_at.isoformat(),
+            "recorded_at": recorded_at.isoformat(),
+            "sha256": item.sha256.hex(),
+            "size": len(item.incoming.raw),
+            "encoding": item.message.encoding,
+            "xml_namespace": item.message.xml_namespace,
+            "source": item.incoming.source,
+            "kind": item.message.kind,
+            "status": header.get("status") or envelope.get("distributionStatus"),
+        }
+
+    @staticmethod
+    def _outcome(status: str, item: _Accepted, case_id: str | None) -> Outcome:
+        return Outcome(
+            status, item.message.envelope["distributionID"], case_id, item.message.envelope.get("senderID"),
+            encoding=item.message.encoding, xml_namespace=item.message.xml_namespace,
+        )
+
+    def _with_quarantine_ids(self, outcomes: list[Outcome], hashes: dict[int, bytes]) -> list[Outcome]:
+        if not hashes:
+            return outcomes
+        with self.store.connect() as conn:
+            ids = {
+                bytes(row["sha256"]): row["id"]
+                for row in conn.execute(
+                    SQL("SELECT id, sha256 FROM {} WHERE sha256 = ANY(%s)").format(self.store.table("tocsin_quarantine")),
+                    (list(hashes.values()),),
+                )
+            }
+        return [
+            Outcome(**{**o.__dict__, "quarantine_id": ids.get(hashes[i])}) if i in hashes else o
+            for i, o in enumerate(outcomes)
+        ]
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None

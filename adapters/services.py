@@ -1,0 +1,28 @@
+"""The composition root: the adapters wired together, for the CLI, the HTTP app and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters.event_store import TocsinStore, open_store
+from adapters.geography import Geography, get_geography
+from adapters.ingestion import Ingestor
+from adapters.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: TocsinStore
+    geography: Geography
+    ingestor: Ingestor
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_services(settings: Settings | None = None) -> Services:
+    settings = settings or Settings.from_env()
+    store = open_store(settings)
+    geography = get_geography()
+    return Services(settings, store, geography, Ingestor(store, geography))

@@ -1,0 +1,60 @@
+"""Where Tocsin's state lives and how it is protected, read from the environment once.
+
+Every setting has an embedded default so that `make run` works on a laptop with nothing set:
+the data folder holds the embedded PostgreSQL, the embedded NATS store and the encryption key.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None  # None: start the embedded PostgreSQL
+    nats_url: str | None = None  # None: start the embedded NATS server
+    data_dir: Path = DEFAULT_DATA_DIR
+    schema: str = "public"
+    cipher_key: str | None = None  # base64 AES-256 key; None: the key file in the data folder
+    max_message_bytes: int = 1_048_576
+    nats_subject: str = "nexsis.>"
+    nats_stream: str = "NEXSIS"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=env.get("TOCSIN_DATABASE_URL") or None,
+            nats_url=env.get("TOCSIN_NATS_URL") or None,
+            data_dir=Path(env.get("TOCSIN_DATA_DIR") or DEFAULT_DATA_DIR),
+            schema=env.get("TOCSIN_DB_SCHEMA") or "public",
+            cipher_key=env.get("TOCSIN_CIPHER_KEY") or None,
+            max_message_bytes=int(env.get("TOCSIN_MAX_MESSAGE_BYTES") or 1_048_576),
+            nats_subject=env.get("TOCSIN_NATS_SUBJECT") or "nexsis.>",
+            nats_stream=env.get("TOCSIN_NATS_STREAM") or "NEXSIS",
+        )
+
+    def resolved_cipher_key(self) -> str:
+        """The key that encrypts payloads at rest. Losing it loses the history: back it up apart
+        from the database (see deploy/README.md)."""
+        if self.cipher_key:
+            return self.cipher_key
+        key_file = self.data_dir / "secrets" / "cipher.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            key = base64.b64encode(secrets.token_bytes(32)).decode()
+            try:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+            else:
+                with os.fdopen(fd, "w") as f:
+                    f.write(key)
+        return key_file.read_text().strip()

@@ -1,0 +1,81 @@
+"""The Ed25519 key that seals the audit chain, held outside the database.
+
+A database superuser can rewrite rows and recompute every hash; what they cannot do without this key
+is sign a checkpoint. So the private key lives in TOCSIN_AUDIT_SEAL_KEY (base64 of the 32-byte seed, or
+PEM) or in `data_dir/secrets/audit-seal.key`, never in PostgreSQL. Verification needs only the public
+key (`tocsin audit public-key`), which can be published and pinned elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+ENV_VAR = "TOCSIN_AUDIT_SEAL_KEY"
+
+
+def key_file(data_dir: Path) -> Path:
+    return data_dir / "secrets" / "audit-seal.key"
+
+
+def load_signing_key(data_dir: Path, *, create: bool = True) -> Ed25519PrivateKey | None:
+    """The sealing key: from the environment, else the key file (created on first use if `create`)."""
+    configured = os.environ.get(ENV_VAR, "").strip()
+    if configured:
+        return _parse_private(configured.encode())
+    path = key_file(data_dir)
+    if not path.exists():
+        if not create:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+    return _parse_private(path.read_bytes())
+
+
+def _parse_private(data: bytes) -> Ed25519PrivateKey:
+    if b"BEGIN" in data:
+        key = serialization.load_pem_private_key(data, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("la clé de scellement doit être une clé Ed25519")
+        return key
+    return Ed25519PrivateKey.from_private_bytes(base64.b64decode(data))
+
+
+def public_pem(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def load_public_pem(data: str | bytes) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(data.encode() if isinstance(data, str) else data)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("la clé publique doit être une clé Ed25519")
+    return key
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """A short fingerprint naming the key in each seal (so keys can be rotated)."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def trusted_keys(data_dir: Path, public_key_files: list[Path] = ()) -> dict[str, Ed25519PublicKey]:
+    """The keys whose seals verification accepts: the local key's public half and any pinned file."""
+    keys = [load_public_pem(p.read_bytes()) for p in public_key_files]
+    local = load_signing_key(data_dir, create=False)
+    if local is not None:
+        keys.append(local.public_key())
+    return {key_id(k): k for k in keys}

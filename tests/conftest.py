@@ -1,0 +1,53 @@
+"""Test set-up: a real PostgreSQL (the local one, else the embedded one), one schema per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.sql import SQL, Identifier
+
+from adapters.settings import Settings
+
+LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+REFERENCE = Path(__file__).resolve().parent.parent / "adapters" / "reference" / "cisu"
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """TOCSIN_TEST_DATABASE_URL, else the machine's PostgreSQL, else an embedded one started here."""
+    url = os.environ.get("TOCSIN_TEST_DATABASE_URL") or LOCAL_DATABASE_URL
+    if _reachable(url):
+        return url
+    from adapters.embedded import embedded_database_url
+
+    return embedded_database_url(tmp_path_factory.mktemp("embedded-pg"))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Iterator[Settings]:
+    schema = "t_" + uuid.uuid4().hex[:12]
+    yield Settings(database_url=database_url, data_dir=tmp_path, schema=schema)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(schema)))
+
+
+@pytest.fixture
+def services(settings: Settings):
+    from adapters.services import open_services
+
+    services = open_services(settings)
+    yield services
+    services.close()
