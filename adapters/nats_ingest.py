@@ -1,0 +1,305 @@
+"""Live ingestion from NATS JetStream: exactly once, through crashes, in stream order.
+
+    NatsIngester(services, url, batch_size=500, drain=False).run(stop) -> IngestSummary
+
+How exactly-once holds:
+- one ingester reads a stream at a time (PostgreSQL advisory lock, see nats_leader); others wait;
+- on taking the lead it recreates the consumer right after the position stored in PostgreSQL;
+- each batch is written with `Ingestor.ingest_batch(..., position=('nats:<stream>', last seq))`, so the
+  events and the position commit together; the batch is acknowledged only after that commit;
+- anything delivered again (seq <= position) is skipped without being parsed; anything else that was
+  already stored is recognised by its distributionID (or, for quarantine, by its bytes' hash).
+
+Failures: a database or NATS outage drops the lead, waits (growing backoff) and starts again from the
+stored position: nothing is acknowledged that is not committed. A batch that fails for any other
+reason is split and its messages retried one by one a bounded number of times; a message still
+failing is quarantined with code 'poison' and acknowledged, so the stream never stalls behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import nats.errors
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from psycopg.sql import SQL
+
+from adapters.ingestion import QUARANTINED, Incoming, Outcome
+from adapters.nats_leader import Leadership, lock_key
+from adapters.nats_server import connect
+from adapters.nats_stream import ensure_stream, last_sequence, reset_consumer, source_key
+from adapters.services import Services
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, StoreOperationalError, StoreInterfaceError)
+MAX_ATTEMPTS = 3  # processing attempts of a failing message before it is quarantined as poison
+RETRY_PAUSES = (0.2, 1.0)  # between those attempts
+MAX_BACKOFF = 5.0  # seconds between two restarts after an outage
+
+
+class LeadershipLost(Exception):
+    """The advisory lock's session ended: another ingester may be reading the stream now."""
+
+
+@dataclass
+class IngestSummary:
+    counts: Counter = field(default_factory=Counter)
+    position: int = 0
+    stream_last: int = 0
+    restarts: int = 0
+    first_batch_at: float | None = None  # monotonic time the first batch arrived
+    last_commit_at: float | None = None
+
+    @property
+    def processed(self) -> int:
+        return sum(self.counts[k] for k in ("accepted", "duplicate", "quarantined", "skipped"))
+
+    @property
+    def elapsed(self) -> float:
+        """From the first batch received to the last one committed."""
+        if self.first_batch_at is None or self.last_commit_at is None:
+            return 0.0
+        return self.last_commit_at - self.first_batch_at
+
+    def as_dict(self) -> dict:
+        return {
+            "accepted": self.counts["accepted"],
+            "duplicates": self.counts["duplicate"],
+            "quarantined": self.counts["quarantined"],
+            "poison": self.counts["poison"],
+            "skipped": self.counts["skipped"],
+            "position": self.position,
+            "restarts": self.restarts,
+            "elapsed_s": round(self.elapsed, 3),
+            "messages_per_s": round(self.processed / self.elapsed, 1) if self.elapsed else 0.0,
+        }
+
+
+class NatsIngester:
+    def __init__(
+        self,
+        services: Services,
+        url: str,
+        *,
+        batch_size: int = 500,
+        drain: bool = False,
+        fetch_timeout: float = 1.0,
+        drain_patience: float = 300.0,
+    ) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.url = url
+        self.batch_size = batch_size
+        self.drain = drain
+        self.fetch_timeout = fetch_timeout
+        self.drain_patience = drain_patience  # --drain gives up after this long without progress
+        self.source = source_key(self.settings)
+        self.leadership = Leadership(services.store.database_url, lock_key(self.settings.schema, self.source))
+        self.summary = IngestSummary()
+        self.position = 0
+
+    async def run(self, stop: asyncio.Event | None = None) -> IngestSummary:
+        """Ingest until `stop` is set (or, with drain, until the stream as it stood is ingested)."""
+        stop = stop or asyncio.Event()
+        nc = await connect(self.url, name=f"tocsin-ingest-{self.settings.schema}")
+        js = nc.jetstream()
+        backoff, last_progress = 0.2, time.monotonic()
+        try:
+            while not stop.is_set():
+                before = self.position
+                try:
+                    await ensure_stream(js, self.settings)
+                    if not await self._take_lead(stop):
+                        break
+                    try:
+                        if await self._consume(js, stop):
+                            break
+                    finally:
+                        await asyncio.to_thread(self.leadership.release)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # an outage, or the lead lost: start again from the store
+                    self.summary.restarts += 1
+                    if self.position > before:
+                        backoff, last_progress = 0.2, time.monotonic()
+                    if self.drain and time.monotonic() - last_progress > self.drain_patience:
+                        raise RuntimeError(f"ingestion NATS bloquée depuis {self.drain_patience:.0f} s : {error}") from error
+                    self._report(error, backoff)
+                    await _sleep_unless(stop, backoff)
+                    await asyncio.to_thread(self._drop_dead_connections)
+                    backoff = min(MAX_BACKOFF, backoff * 2)
+        finally:
+            await asyncio.to_thread(self.leadership.release)
+            try:
+                await asyncio.wait_for(nc.close(), 5)
+            except Exception:  # closing a connection to a vanished server must not hide the summary
+                log.info("NATS close failed", exc_info=True)
+        self.summary.position = self.position
+        return self.summary
+
+    @staticmethod
+    def _report(error: Exception, backoff: float) -> None:
+        known = isinstance(error, (*TRANSIENT_DB_ERRORS, LeadershipLost, nats.errors.Error, OSError))
+        message = "ingestion NATS interrompue (%s) : reprise dans %.1f s depuis la position enregistrée"
+        if known:
+            log.warning(message, str(error).splitlines()[0] if str(error) else type(error).__name__, backoff)
+        else:
+            log.exception(message, type(error).__name__, backoff)
+
+    async def _take_lead(self, stop: asyncio.Event) -> bool:
+        waiting = False
+        while not stop.is_set():
+            if await asyncio.to_thread(self.leadership.try_acquire):
+                if waiting:
+                    log.warning("ingestion NATS : relève prise, lecture du flux %s", self.settings.nats_stream)
+                return True
+            if not waiting:
+                log.warning("un autre ingesteur lit déjà le flux %s : attente de la relève", self.settings.nats_stream)
+                waiting = True
+            await _sleep_unless(stop, 0.5)
+        return False
+
+    async def _consume(self, js: JetStreamContext, stop: asyncio.Event) -> bool:
+        """Read from the stored position on; True once drained (with drain), False when stopped."""
+        self.position = await asyncio.to_thread(self._stored_position)
+        target = await last_sequence(js, self.settings)
+        self.summary.stream_last = target
+        if self.position > target:
+            log.warning(
+                "position enregistrée (%d) au-delà du flux %s (%d) : le flux a-t-il été recréé ?",
+                self.position, self.settings.nats_stream, target,
+            )
+        if self.drain and self.position >= target:
+            return True
+        psub = await reset_consumer(js, self.settings, self.position + 1, self.batch_size)
+        fetching = asyncio.ensure_future(self._fetch(psub))
+        try:
+            while not stop.is_set():
+                msgs = await fetching
+                fetching = asyncio.ensure_future(self._fetch(psub))  # the next batch arrives while this one commits
+                if not msgs:
+                    if self.drain and await self._drained(psub, target):
+                        return True
+                    continue
+                await self._process(msgs)
+                if self.drain and self.position >= target:
+                    return True
+            return False
+        finally:
+            fetching.cancel()
+            await psub.unsubscribe()
+
+    async def _fetch(self, psub: JetStreamContext.PullSubscription) -> list[Msg]:
+        try:
+            return await psub.fetch(self.batch_size, timeout=self.fetch_timeout)
+        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            return []
+        except NotFoundError:
+            raise  # the consumer or the stream is gone: take the lead again, which recreates them
+        except nats.errors.Error as error:  # reconnecting, or JetStream recovering after a restart
+            log.info("fetch failed: %r", error)
+            await asyncio.sleep(0.5)
+            return []
+
+    async def _drained(self, psub: JetStreamContext.PullSubscription, target: int) -> bool:
+        if self.position >= target:
+            return True
+        info = await psub.consumer_info()  # gaps (deleted messages) leave the position below the target
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
+    async def _process(self, msgs: list[Msg]) -> None:
+        if self.summary.first_batch_at is None:
+            self.summary.first_batch_at = time.monotonic()
+        last = max(msgs, key=_seq)
+        fresh = [m for m in msgs if _seq(m) > self.position]
+        self.summary.counts["skipped"] += len(msgs) - len(fresh)
+        if fresh:
+            if not await asyncio.to_thread(self.leadership.still_held):
+                raise LeadershipLost("verrou d'ingestion perdu")
+            outcomes = await asyncio.to_thread(self._ingest, fresh)
+            self.summary.counts.update(o.status for o in outcomes)
+        self.position = max(self.position, _seq(last))
+        self.summary.last_commit_at = time.monotonic()
+        try:
+            await last.ack()  # cumulative (AckPolicy.ALL): the whole batch, now that it is committed
+        except nats.errors.Error as error:  # harmless: it is delivered again, then skipped
+            log.info("ack failed: %r", error)
+
+    # --- in a worker thread: the Ingestor is synchronous -------------------------------------------
+
+    def _drop_dead_connections(self) -> None:
+        """After a database restart the pool holds dead connections: drop them all now, not one per retry."""
+        try:
+            self.services.store.tocsin_recorder.datastore.pool.check()
+        except Exception:  # the database may still be down: the next attempt will tell
+            log.info("pool check failed", exc_info=True)
+
+    def _stored_position(self) -> int:
+        store = self.services.store
+        with store.connect() as conn:
+            row = conn.execute(
+                SQL("SELECT position FROM {} WHERE source = %s").format(store.table("tocsin_positions")), (self.source,)
+            ).fetchone()
+        return int(row["position"]) if row else 0
+
+    def _ingest(self, msgs: list[Msg]) -> list[Outcome]:
+        """One transaction for the batch; if it fails for a reason other than an outage, isolate the culprit."""
+        items = [_incoming(m) for m in msgs]
+        try:
+            return self.services.ingestor.ingest_batch(items, position=(self.source, _seq(msgs[-1])))
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception:
+            log.warning("lot de %d messages en échec : traitement message par message", len(msgs), exc_info=True)
+        return [self._ingest_one(m, item) for m, item in zip(msgs, items, strict=True)]
+
+    def _ingest_one(self, msg: Msg, item: Incoming) -> Outcome:
+        position = (self.source, _seq(msg))
+        # Deliveries that ended without an acknowledgement count as failed attempts too.
+        attempts = max(1, MAX_ATTEMPTS - (msg.metadata.num_delivered - 1))
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.services.ingestor.ingest_batch([item], position=position)[0]
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as error:
+                failure = error
+                if attempt < attempts:
+                    time.sleep(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES)) - 1])
+        log.error("message %s mis en quarantaine après %d échecs : %r", item.source, MAX_ATTEMPTS, failure)
+        reason = {
+            "code": "poison",
+            "path": "",
+            "message": f"traitement en échec {MAX_ATTEMPTS} fois (erreur non liée à la validation) : {failure!r}",
+        }
+        outcome = self.services.ingestor.quarantine(item, [reason], position=position)
+        self.summary.counts["poison"] += 1
+        assert outcome.status == QUARANTINED
+        return outcome
+
+
+def _seq(msg: Msg) -> int:
+    return msg.metadata.sequence.stream
+
+
+def _incoming(msg: Msg) -> Incoming:
+    content_type = (msg.headers or {}).get("Content-Type")
+    return Incoming(msg.data, content_type, source=f"nats:{msg.subject}#{_seq(msg)}", received_at=datetime.now(UTC))
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except asyncio.TimeoutError:
+        pass

@@ -1,0 +1,55 @@
+"""Which ingester reads a stream: the one holding a PostgreSQL advisory lock.
+
+Ingestion of a stream is strictly ordered (the stored position is a watermark: every message at or
+below it is in the store), so one ingester reads at a time; any other waits, ready to take over the
+moment the leader's session ends, which PostgreSQL notices even when the leader is killed with SIGKILL.
+The lock lives on its own connection, outside the pool, and is checked before every commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+
+def lock_key(schema: str, source: str) -> int:
+    """A stable signed 64-bit key for (store, stream)."""
+    digest = hashlib.sha256(f"tocsin-ingest:{schema}:{source}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class Leadership:
+    def __init__(self, database_url: str, key: int) -> None:
+        self.database_url = database_url
+        self.key = key
+        self.conn: psycopg.Connection | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lead if nobody holds it; a broken connection is replaced first."""
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            self.conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=5)
+        row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+        return bool(row and row[0])
+
+    def still_held(self) -> bool:
+        """True while the lock's session is alive (its locks die with it)."""
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            return False
+        try:
+            self.conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def release(self) -> None:
+        """Give the lead up by ending the session: it frees the lock even if the unlock call cannot run."""
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except psycopg.Error:
+                pass
+            self.conn = None

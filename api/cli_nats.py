@@ -1,0 +1,294 @@
+"""`tocsin ingest`, `tocsin simulate` and `tocsin status`, with NATS JetStream.
+
+    register(app) adds the three commands to the `tocsin` Typer app. They keep the file, folder and
+    HTTP behaviour of the first versions and add `--nats`:
+    - ingest --nats [--drain] [--subject S] [--stream N] [--batch-size B] [--json]: consume the stream
+      (TOCSIN_NATS_URL, else the embedded server) until SIGTERM/SIGINT, or with --drain until what the
+      stream held at start is ingested;
+    - simulate --nats [--subject S] [--stream N]: publish the simulated crisis to the stream;
+    - status [--json]: events, quarantine, positions, and the NATS position and lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")]
+SubjectOption = Annotated[
+    str | None, typer.Option("--subject", help="Sujet NATS (défaut : TOCSIN_NATS_SUBJECT, sinon nexsis.>).")
+]
+StreamOption = Annotated[
+    str | None, typer.Option("--stream", help="Flux JetStream (défaut : TOCSIN_NATS_STREAM, sinon NEXSIS).")
+]
+WIRE_SUFFIXES = {".json": "application/json", ".xml": "application/xml"}
+
+
+def register(app: typer.Typer) -> None:
+    """Add (or replace) the `ingest`, `simulate` and `status` commands of `app`."""
+    names = {"ingest", "simulate", "status"}
+    app.registered_commands[:] = [
+        c for c in app.registered_commands if (c.name or getattr(c.callback, "__name__", "")) not in names
+    ]
+    app.command("ingest")(ingest)
+    app.command("simulate")(simulate)
+    app.command("status")(status)
+
+
+def _settings(subject: str | None = None, stream: str | None = None) -> Any:
+    from adapters.settings import Settings
+
+    settings = Settings.from_env()
+    changes = {k: v for k, v in (("nats_subject", subject), ("nats_stream", stream)) if v}
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _wire_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in WIRE_SUFFIXES))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise typer.BadParameter(f"introuvable : {path}")
+    return files
+
+
+def ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Fichiers de messages (.json, .xml) ou dossiers.", show_default=False)
+    ] = None,
+    nats: Annotated[
+        bool, typer.Option("--nats", help="Consommer le flux NATS JetStream (TOCSIN_NATS_URL, sinon serveur embarqué).")
+    ] = False,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Avec --nats : ingérer ce que contient le flux, puis s'arrêter.")
+    ] = False,
+    subject: SubjectOption = None,
+    stream: StreamOption = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Messages par transaction.")] = 500,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingérer des messages NexSIS depuis des fichiers, des dossiers ou le flux NATS JetStream."""
+    if nats:
+        if paths:
+            raise typer.BadParameter("indiquez des fichiers ou --nats, pas les deux")
+        _ingest_nats(_settings(subject, stream), drain=drain, batch_size=batch_size, as_json=as_json)
+    elif paths:
+        _ingest_files(paths, batch_size=batch_size, as_json=as_json)
+    else:
+        raise typer.BadParameter("indiquez des fichiers, des dossiers ou --nats")
+
+
+def _ingest_files(paths: list[Path], *, batch_size: int, as_json: bool) -> None:
+    from adapters.ingestion import Incoming
+    from adapters.services import open_services
+
+    services = open_services(_settings())
+    counts: Counter[str] = Counter()
+    files = _wire_files(paths)
+    for start in range(0, len(files), batch_size):
+        chunk = files[start : start + batch_size]
+        batch = [Incoming(f.read_bytes(), WIRE_SUFFIXES.get(f.suffix), source=f"file:{f}") for f in chunk]
+        for file, outcome in zip(chunk, services.ingestor.ingest_batch(batch), strict=True):
+            counts[outcome.status] += 1
+            if outcome.status == "quarantined" and not as_json:
+                reasons = "; ".join(r["message"] for r in outcome.reasons)
+                typer.echo(f"quarantaine #{outcome.quarantine_id} : {file} : {reasons}", err=True)
+    summary = {"accepted": counts["accepted"], "duplicates": counts["duplicate"], "quarantined": counts["quarantined"]}
+    if as_json:
+        _print_json(summary)
+    else:
+        typer.echo(
+            f"{len(files)} messages : {summary['accepted']} acceptés, {summary['duplicates']} doublons, "
+            f"{summary['quarantined']} en quarantaine"
+        )
+
+
+def _open_services(settings: Any) -> Any:
+    """The services, opened under an advisory lock: two ingesters started at once on a new schema would
+    otherwise both create its tables and types, and one would fail."""
+    import time
+
+    import psycopg
+    from eventsourcing.persistence import IntegrityError
+
+    from adapters.embedded import embedded_database_url
+    from adapters.nats_leader import lock_key
+    from adapters.services import open_services
+
+    if settings.database_url is None:
+        settings = dataclasses.replace(settings, database_url=embedded_database_url(settings.data_dir))
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(settings.schema, "create-tables"),))
+        for attempt in range(5):  # others creating the same tables without this lock (e.g. `tocsin serve`)
+            try:
+                return open_services(settings)
+            except IntegrityError:
+                time.sleep(0.5 * (attempt + 1))
+        return open_services(settings)
+
+
+def _ingest_nats(settings: Any, *, drain: bool, batch_size: int, as_json: bool) -> None:
+    from adapters.nats_ingest import NatsIngester
+    from adapters.nats_server import nats_url
+
+    services = _open_services(settings)
+    try:
+        with nats_url(settings) as url:
+            ingester = NatsIngester(services, url, batch_size=batch_size, drain=drain)
+            summary = asyncio.run(_until_signalled(ingester))
+    except RuntimeError as error:  # --drain gave up: the stream or the database stayed out of reach
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    finally:
+        services.close()
+    result = {**summary.as_dict(), "stream": settings.nats_stream}
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(
+        f"Flux {settings.nats_stream} : {result['accepted']} acceptés, {result['duplicates']} doublons, "
+        f"{result['quarantined']} en quarantaine (dont {result['poison']} en échec répété), "
+        f"{result['skipped']} déjà enregistrés ; position {result['position']}"
+        + (f" ; {result['messages_per_s']:.0f} messages/s" if result["messages_per_s"] else "")
+    )
+
+
+async def _until_signalled(ingester: Any) -> Any:
+    """Run the ingester; SIGTERM or SIGINT lets the batch in hand commit, then stops cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return await ingester.run(stop)
+
+
+def simulate(
+    scenario: Annotated[
+        str, typer.Option(help="Scénario : storm (tempête), wildfire (feu de forêt), flood (inondation).")
+    ] = "storm",
+    size: Annotated[int, typer.Option(min=1, max=1_000_000, help="Nombre de messages.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Graine (même graine, même crise).")] = 1,
+    out: Annotated[Path | None, typer.Option(help="Dossier où écrire un fichier par message.")] = None,
+    http: Annotated[str | None, typer.Option(help="URL de Tocsin où poster les messages.")] = None,
+    nats: Annotated[
+        bool, typer.Option("--nats", help="Publier sur le flux NATS JetStream (TOCSIN_NATS_URL, sinon serveur embarqué).")
+    ] = False,
+    subject: SubjectOption = None,
+    stream: StreamOption = None,
+    xml_ratio: Annotated[float, typer.Option(min=0.0, max=1.0, help="Part des messages en XML.")] = 0.7,
+) -> None:
+    """Simuler une crise réaliste : messages NexSIS valides, écrits, envoyés ou publiés."""
+    from adapters.simulator import simulate as generate
+    from adapters.simulator import write_messages
+
+    messages = generate(scenario, size=size, seed=seed, xml_ratio=xml_ratio)
+    if out is not None:
+        count = write_messages(messages, out)
+        typer.echo(f"{count} messages écrits dans {out}")
+    elif http is not None:
+        _post_all(messages, http.rstrip("/") + "/api/v1/messages")
+    elif nats:
+        settings = _settings(subject, stream)
+        count = _publish_all(settings, messages)
+        typer.echo(f"{count} messages publiés sur le flux {settings.nats_stream} ({settings.nats_subject})")
+    else:
+        raise typer.BadParameter("indiquez --out DOSSIER, --http URL ou --nats")
+
+
+def _post_all(messages: Any, url: str) -> None:
+    import httpx
+
+    counts: Counter[str] = Counter()
+    with httpx.Client(timeout=30) as client:
+        for m in messages:
+            response = client.post(url, content=m.raw, headers={"content-type": m.content_type})
+            counts[response.headers.get("x-tocsin-outcome", str(response.status_code))] += 1
+    typer.echo(", ".join(f"{k} : {v}" for k, v in sorted(counts.items())))
+
+
+def _publish_all(settings: Any, messages: Any) -> int:
+    from adapters.nats_server import connect, nats_url
+    from adapters.nats_stream import Publishable, ensure_stream, publish
+
+    async def run(url: str) -> int:
+        nc = await connect(url, name="tocsin-simulate")
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, settings)
+            return await publish(js, settings, (Publishable(m.raw, m.content_type, m.kind) for m in messages))
+        finally:
+            await nc.close()
+
+    with nats_url(settings) as url:
+        return asyncio.run(run(url))
+
+
+def status(
+    as_json: JsonOption = False,
+    subject: SubjectOption = None,
+    stream: StreamOption = None,
+) -> None:
+    """État de la plateforme : événements stockés, quarantaine, positions et retard de l'ingestion NATS."""
+    from psycopg.sql import SQL
+
+    from adapters.event_store import open_store
+    from adapters.nats_status import nats_status
+    from adapters.quarantine import count_open
+
+    settings = _settings(subject, stream)
+    store = open_store(settings)
+    with store.connect() as conn:
+        events = conn.execute(SQL("SELECT count(*) AS n FROM {}").format(store.table("tocsin_events"))).fetchone()["n"]
+        positions = list(
+            conn.execute(SQL("SELECT source, position, updated_at FROM {}").format(store.table("tocsin_positions")))
+        )
+    result: dict[str, Any] = {"events": events, "quarantined": count_open(store), "positions": positions}
+    if settings.nats_url or any(p["source"].startswith("nats:") for p in positions) or (settings.data_dir / "nats").exists():
+        result["nats"] = nats_status(settings, store)
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(f"Événements stockés : {events}")
+    typer.echo(f"Messages en quarantaine : {result['quarantined']}")
+    for p in positions:
+        typer.echo(f"Position {p['source']} : {p['position']} (mise à jour {p['updated_at']:%d/%m/%Y %H:%M:%S})")
+    nats_state = result.get("nats")
+    if nats_state is None:
+        return
+    if "error" in nats_state:
+        typer.echo(f"NATS {nats_state['stream']} : {nats_state['error']}", err=True)
+    elif not nats_state["exists"]:
+        typer.echo(f"Flux NATS {nats_state['stream']} : inexistant")
+    else:
+        typer.echo(
+            f"Flux NATS {nats_state['stream']} : dernier message n° {nats_state['last_seq']}, "
+            f"position d'ingestion {nats_state['position']}, retard {nats_state['lag']} messages"
+        )
+
+
+def main() -> None:
+    """Run these commands alone (for tests and until they are wired into `tocsin`)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app = typer.Typer(add_completion=False, no_args_is_help=True)
+    register(app)
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

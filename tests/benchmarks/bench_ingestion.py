@@ -1,0 +1,182 @@
+"""Ingestion throughput: simulated realistic messages on a JetStream stream → committed events.
+
+The figure is the `tocsin ingest --nats --drain` process's own rate (from its first batch received
+to its last batch committed), run as users run it; its peak memory (max RSS) is measured by the
+kernel. In the same run, the same raw bytes are written with a binary COPY into a plain table: the
+floor cost of getting those bytes into PostgreSQL, to compare against.
+Run: `python -m tests.benchmarks` (all benches) or `python -m tests.benchmarks.bench_ingestion [N]`.
+Database: TOCSIN_TEST_DATABASE_URL, else the local test database, else an embedded PostgreSQL.
+NATS: TOCSIN_BENCH_NATS_URL, else a private embedded nats-server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg.sql import SQL, Identifier
+
+ROOT = Path(__file__).resolve().parents[2]
+GOAL = 5_000  # messages/s, end to end, on one 2-core machine
+
+
+def _database_url(work: Path) -> str:
+    from tests.conftest import LOCAL_DATABASE_URL
+
+    url = os.environ.get("TOCSIN_TEST_DATABASE_URL") or LOCAL_DATABASE_URL
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return url
+    except psycopg.OperationalError:
+        from adapters.embedded import embedded_database_url
+
+        return embedded_database_url(work)
+
+
+def _publish(settings, messages) -> None:
+    from adapters.nats_server import connect
+    from adapters.nats_stream import Publishable, ensure_stream, publish
+
+    async def run() -> None:
+        nc = await connect(settings.nats_url)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, settings)
+            await publish(js, settings, (Publishable(m.raw, m.content_type, m.kind) for m in messages))
+        finally:
+            await nc.close()
+
+    asyncio.run(run())
+
+
+def _delete_stream(settings) -> None:
+    from adapters.nats_server import connect
+
+    async def run() -> None:
+        nc = await connect(settings.nats_url)
+        try:
+            await nc.jetstream().delete_stream(settings.nats_stream)
+        finally:
+            await nc.close()
+
+    asyncio.run(run())
+
+
+def _ingest(settings) -> tuple[dict, float, int]:
+    """Run the real command; its summary, its wall time and its peak RSS in kB."""
+    env = {
+        **os.environ,
+        "TOCSIN_DATABASE_URL": settings.database_url,
+        "TOCSIN_DB_SCHEMA": settings.schema,
+        "TOCSIN_NATS_URL": settings.nats_url,
+        "TOCSIN_NATS_STREAM": settings.nats_stream,
+        "TOCSIN_NATS_SUBJECT": settings.nats_subject,
+        "TOCSIN_DATA_DIR": str(settings.data_dir),
+    }
+    out = settings.data_dir / "ingest.out"
+    began = time.perf_counter()
+    with open(out, "wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli_nats", "ingest", "--nats", "--drain", "--json"],
+            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.DEVNULL,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"l'ingestion a échoué : {out.read_text()}")
+    return json.loads(out.read_text()), wall, usage.ru_maxrss
+
+
+def _copy_rate(url: str, schema: str, raws: list[bytes]) -> float:
+    """Messages/s of a binary COPY of the raw bytes into a plain table, committed."""
+    table = SQL("{}.bench_raw_copy").format(Identifier(schema))
+    with psycopg.connect(url) as conn:
+        conn.execute(SQL("CREATE TABLE {} (seq bigint, body bytea)").format(table))
+        conn.commit()
+        began = time.perf_counter()
+        with conn.cursor().copy(SQL("COPY {} (seq, body) FROM STDIN (FORMAT BINARY)").format(table)) as copy:
+            copy.set_types(["int8", "bytea"])
+            for seq, raw in enumerate(raws, start=1):
+                copy.write_row((seq, raw))
+        conn.commit()
+        return len(raws) / (time.perf_counter() - began)
+
+
+def main(size: int | None = None) -> dict:
+    from adapters.embedded import EmbeddedNats
+    from adapters.settings import Settings
+    from adapters.simulator import simulate
+
+    size = size or int(os.environ.get("TOCSIN_BENCH_MESSAGES", "20000"))
+    work = Path(tempfile.mkdtemp(prefix="tocsin-bench-ingest-"))
+    work.chmod(0o755)  # an embedded PostgreSQL started as root runs as another user
+    tag = uuid.uuid4().hex[:8]
+    server = None
+    nats_url = os.environ.get("TOCSIN_BENCH_NATS_URL")
+    if not nats_url:
+        server = EmbeddedNats(work).start()
+        nats_url = server.url
+    settings = Settings(
+        database_url=_database_url(work), nats_url=nats_url, data_dir=work, schema=f"bench_ingest_{tag}",
+        nats_stream=f"BENCH_{tag}", nats_subject=f"bench{tag}.>",
+    )
+    try:
+        began = time.perf_counter()
+        messages = list(simulate("storm", size=size, seed=7))
+        generated = time.perf_counter() - began
+        began = time.perf_counter()
+        _publish(settings, messages)
+        published = time.perf_counter() - began
+
+        summary, wall, peak_kb = _ingest(settings)
+        with psycopg.connect(settings.database_url) as conn:
+            events = conn.execute(
+                SQL("SELECT count(*) FROM {}.tocsin_events").format(Identifier(settings.schema))
+            ).fetchone()[0]
+        expected = len({m.distribution_id for m in messages})
+        if events != expected or summary["position"] != size:
+            raise RuntimeError(f"ingestion incomplète : {events} événements pour {expected} messages distincts")
+
+        copy_rate = _copy_rate(settings.database_url, settings.schema, [m.raw for m in messages])
+        rate = summary["messages_per_s"]
+        mean_size = sum(len(m.raw) for m in messages) / len(messages)
+        result = {
+            "messages": size, "mean_bytes": round(mean_size), "ingest_messages_per_s": rate,
+            "ingest_wall_s": round(wall, 1), "ingest_peak_rss_mb": round(peak_kb / 1024),
+            "copy_messages_per_s": round(copy_rate), "ratio": round(rate / copy_rate, 4),
+            "publish_messages_per_s": round(size / published), "simulate_messages_per_s": round(size / generated),
+        }
+        fmt = lambda v: f"{v:,.0f}".replace(",", "\u202f")  # noqa: E731
+        print(f"ingestion NATS → événements : {fmt(size)} messages simulés ({fmt(mean_size)} octets en moyenne), "
+              f"{fmt(rate)} messages/s ({summary['elapsed_s']:.1f} s du premier lot reçu au dernier validé ; "
+              f"{wall:.1f} s avec le démarrage du processus)")
+        print(f"mémoire maximale du processus d'ingestion : {fmt(peak_kb / 1024)} Mo")
+        print(f"COPY binaire des mêmes octets bruts dans une table simple : {fmt(copy_rate)} messages/s ; "
+              f"rapport ingestion/COPY : {rate / copy_rate:.3f} (COPY {copy_rate / rate:.0f} fois plus rapide)")
+        print(f"publication NATS : {fmt(result['publish_messages_per_s'])} messages/s ; "
+              f"simulation : {fmt(result['simulate_messages_per_s'])} messages/s")
+        print(f"objectif {fmt(GOAL)} messages/s : {'atteint' if rate >= GOAL else 'non atteint'}")
+        return result
+    finally:
+        try:
+            _delete_stream(settings)
+        except Exception:
+            pass
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(settings.schema)))
+        if server is not None:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else None)
