@@ -1,0 +1,371 @@
+// Tocsin dashboard: figures, map, case list and detail of one territory, kept live by server-sent events.
+// Vanilla JS, no dependency, nothing fetched from the internet. The API calls are authenticated by the
+// session cookie; the server scopes every answer to the user's territory.
+(function () {
+  "use strict";
+
+  var FAMILIES = {
+    "accident-circulation": ["Accident de la circulation", "#ff9940"],
+    "atteinte-personnes": ["Atteinte aux personnes", "#e1000f"],
+    "atteinte-biens": ["Atteinte aux biens / animal", "#a558a0"],
+    "incendie": ["Incendie", "#ce0500"],
+    "explosion": ["Explosion", "#7d2a00"],
+    "infraction": ["Suspicion d'infraction", "#6e445a"],
+    "ordre-public": ["Ordre public", "#3a3a3a"],
+    "aleas-naturels": ["Aléas naturels et météorologiques", "#0063cb"],
+    "aleas-technologiques": ["Aléas technologiques ou techniques", "#716043"],
+    "disparition": ["Disparitions et découvertes", "#009081"],
+    "autre": ["Autre nature de fait", "#929292"],
+    "inconnue": ["Nature inconnue", "#b7b7b7"]
+  };
+  var LEVEL_LABELS = {national: "National", zone: "Zone", departement: "Département", commune: "Commune"};
+  var EVENT_LABELS = {
+    "Case.Reported": "Signalement (RC-EDA)", "Case.SituationUpdated": "Point de situation (EMSI)",
+    "Case.ResourcesUpdated": "Moyens engagés (RC-RI)", "Case.Acknowledged": "Acquittement (RC-REF)"
+  };
+  var VICTIMS = {"0": "aucune victime", "1": "une victime", "PLUSIEURS": "plusieurs victimes",
+    "BEAUCOUP": "beaucoup de victimes", "INCONNU": "nombre inconnu", "NON DEFINI": "non renseigné"};
+  var PAGE = 20;
+  // Metropolitan France: the national map is framed on it (overseas territories are reached by drill-down).
+  var METROPOLE = [-5.3, 41.2, 9.7, 51.2];
+
+  var state = {me: null, level: null, code: null, offset: 0, total: 0, source: null, known: {}, mapKey: null,
+               geo: null, project: null, reloadTimer: null};
+  var $ = function (id) { return document.getElementById(id); };
+
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  }
+  function fmtTime(iso) {
+    if (!iso) return "–";
+    var d = new Date(iso);
+    if (isNaN(d)) return esc(iso);
+    return d.toLocaleString("fr-FR", {day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit"});
+  }
+  function num(n) { return (n || 0).toLocaleString("fr-FR"); }
+  function family(f) { return FAMILIES[f] || FAMILIES.inconnue; }
+
+  function api(path) {
+    return fetch(path, {credentials: "same-origin", headers: {"X-Tocsin-Client": "tableau-de-bord"}}).then(function (r) {
+      if (r.status === 401) { window.location.href = "/connexion"; throw new Error("session"); }
+      if (!r.ok) return r.json().then(function (b) { throw new Error(b.detail || r.statusText); });
+      return r.json();
+    });
+  }
+  // Answers for a territory the user has already left are dropped.
+  function current(nav) { return function (value) { if (nav !== state.nav) throw new Error("stale"); return value; }; }
+  function territoryPath(level, code) { return encodeURIComponent(level) + "/" + encodeURIComponent(code); }
+
+  // ---- navigation -----------------------------------------------------------------------------
+  function fromHash() {
+    var m = /^#\/?([a-z]+)\/(.+)$/.exec(window.location.hash);
+    return m ? {level: m[1], code: decodeURIComponent(m[2])} : {level: state.me.level, code: state.me.code};
+  }
+  function go(level, code) { window.location.hash = "#/" + level + "/" + encodeURIComponent(code); }
+  window.addEventListener("hashchange", function () { var t = fromHash(); show(t.level, t.code); });
+
+  function show(level, code) {
+    state.level = level; state.code = code; state.offset = 0; state.known = {}; state.nav = (state.nav || 0) + 1;
+    closeDetail();
+    Promise.all([loadTerritory(), loadView(), loadCases(), loadMap()]).catch(function (e) {
+      if (e.message !== "stale") $("title").textContent = "Accès impossible : " + e.message;
+    });
+    connect();
+  }
+
+  function loadTerritory() {
+    return api("/api/v1/territories/" + territoryPath(state.level, state.code)).then(current(state.nav)).then(function (t) {
+      $("title").innerHTML = esc(t.label) + " <small>" + esc(LEVEL_LABELS[t.level] || t.level) + "</small>";
+      document.title = t.label + " — Tocsin";
+      // Breadcrumb: ancestors the user may see (the API gives a parent only when it is in scope).
+      var chain = [t];
+      function up(node) {
+        if (!node.parent) return Promise.resolve();
+        return api("/api/v1/territories/" + territoryPath(node.parent.level, node.parent.code)).then(function (p) {
+          chain.unshift(p); return up(p);
+        });
+      }
+      return up(t).then(function () {
+        $("breadcrumb").innerHTML = chain.map(function (n, i) {
+          var last = i === chain.length - 1;
+          return (i ? '<span class="sep"></span>' : "") + (last
+            ? '<span class="current" aria-current="page">' + esc(n.name) + "</span>"
+            : '<button type="button" data-level="' + esc(n.level) + '" data-code="' + esc(n.code) + '">' + esc(n.name) + "</button>");
+        }).join("");
+      });
+    });
+  }
+  $("breadcrumb").addEventListener("click", function (e) {
+    var b = e.target.closest("button[data-level]");
+    if (b) go(b.dataset.level, b.dataset.code);
+  });
+
+  // ---- figures ----------------------------------------------------------------------------------
+  function loadView() {
+    return api("/api/v1/views/" + territoryPath(state.level, state.code)).then(current(state.nav)).then(function (v) {
+      var triage = (v.victims && v.victims.triage) || {};
+      var victims = (triage.red || 0) + (triage.yellow || 0) + (triage.green || 0) + (triage.black || 0);
+      $("f-active").textContent = num(v.cases_active);
+      $("f-total").textContent = num(v.cases_total) + " au total, " + num(v.cases_closed) + " closes";
+      $("f-victims").textContent = num(victims);
+      $("f-triage").textContent = "UA " + num(triage.red) + " · UR " + num(triage.yellow) + " · impliqués " +
+        num(triage.green) + " · décédés " + num(triage.black);
+      $("f-resources").textContent = num(v.resources && v.resources.engaged);
+      $("f-resources-total").textContent = num(v.resources && v.resources.total) + " moyens au total";
+      $("f-hour").textContent = num(v.opened_last_hour);
+      $("f-day").textContent = num(v.opened_last_24h) + " depuis 24 h";
+      var select = $("family-filter"), current = select.value;
+      select.innerHTML = '<option value="">Toutes</option>' + Object.keys(FAMILIES).map(function (f) {
+        return '<option value="' + f + '"' + (f === current ? " selected" : "") + ">" + esc(FAMILIES[f][0]) + "</option>";
+      }).join("");
+    });
+  }
+
+  // ---- case list ---------------------------------------------------------------------------------
+  function filters() {
+    var form = $("filters");
+    return {status: form.status.value, family: form.family.value};
+  }
+  function loadCases(fresh) {
+    var f = filters();
+    var q = "?level=" + encodeURIComponent(state.level) + "&code=" + encodeURIComponent(state.code) +
+      "&limit=" + PAGE + "&offset=" + state.offset + (f.status ? "&status=" + f.status : "") + (f.family ? "&family=" + f.family : "");
+    return api("/api/v1/cases" + q).then(current(state.nav)).then(function (page) {
+      state.total = page.total;
+      var body = $("cases");
+      if (!page.items.length) {
+        body.innerHTML = '<tr><td colspan="5" class="t-empty">Aucune affaire pour ces critères.</td></tr>';
+      } else {
+        body.innerHTML = page.items.map(function (c) {
+          var fam = family(c.family), isNew = fresh && fresh[c.case_id];
+          var victims = (c.red || 0) + (c.yellow || 0) + (c.green || 0) + (c.black || 0);
+          return '<tr data-case="' + esc(c.case_id) + '"' + (isNew ? ' class="is-new"' : "") + ">" +
+            '<td><div class="t-case-nature"><span class="t-dot" style="background:' + fam[1] + '"></span>' +
+            esc(c.nature_label || fam[0]) + "</div>" +
+            '<span class="t-tag ' + (c.status === "closed" ? "t-tag--closed" : "t-tag--open") + '">' +
+            (c.status === "closed" ? "close" : "en cours") + "</span></td>" +
+            "<td>" + esc(c.commune_name || "non localisée") + '<div class="t-muted">' + esc(c.location_label || "") + "</div></td>" +
+            '<td class="t-hide-sm">' + num(victims) + (c.red ? ' <span class="t-tag t-tag--open">UA ' + c.red + "</span>" : "") + "</td>" +
+            '<td class="t-hide-sm">' + num(c.resources_engaged) + "</td>" +
+            "<td>" + fmtTime(c.opened_at) + "</td></tr>";
+        }).join("");
+      }
+      var last = Math.min(state.offset + PAGE, state.total);
+      $("page-info").textContent = state.total ? (state.offset + 1) + "–" + last + " sur " + num(state.total) : "";
+      $("prev").disabled = state.offset === 0;
+      $("next").disabled = last >= state.total;
+    });
+  }
+  $("filters").addEventListener("change", function () { state.offset = 0; loadCases(); });
+  $("prev").addEventListener("click", function () { state.offset = Math.max(0, state.offset - PAGE); loadCases(); });
+  $("next").addEventListener("click", function () { state.offset += PAGE; loadCases(); });
+  $("cases").addEventListener("click", function (e) {
+    var tr = e.target.closest("tr[data-case]");
+    if (tr) openDetail(tr.dataset.case);
+  });
+
+  // ---- map ---------------------------------------------------------------------------------------
+  function rings(geometry) {
+    if (!geometry) return [];
+    if (geometry.type === "Polygon") return geometry.coordinates;
+    if (geometry.type === "MultiPolygon") return [].concat.apply([], geometry.coordinates);
+    if (geometry.type === "GeometryCollection") return [].concat.apply([], geometry.geometries.map(rings));
+    return [];
+  }
+  function bbox(features) {
+    var b = [Infinity, Infinity, -Infinity, -Infinity];
+    features.forEach(function (f) {
+      rings(f.geometry).forEach(function (ring) {
+        ring.forEach(function (p) {
+          if (p[0] < b[0]) b[0] = p[0]; if (p[1] < b[1]) b[1] = p[1];
+          if (p[0] > b[2]) b[2] = p[0]; if (p[1] > b[3]) b[3] = p[1];
+        });
+      });
+    });
+    return b;
+  }
+  function makeProjection(b) {
+    var k = Math.cos(((b[1] + b[3]) / 2) * Math.PI / 180);
+    var w = (b[2] - b[0]) * k || 0.01, h = (b[3] - b[1]) || 0.01, W = 1000, H = Math.max(400, Math.min(1100, W * h / w));
+    var s = Math.min((W - 20) / w, (H - 20) / h);
+    var ox = (W - w * s) / 2, oy = (H - h * s) / 2;
+    return {width: W, height: H, xy: function (lon, lat) {
+      return [ox + (lon - b[0]) * k * s, oy + (b[3] - lat) * s];
+    }};
+  }
+  function pathOf(geometry, project) {
+    return rings(geometry).map(function (ring) {
+      return "M" + ring.map(function (p) { var xy = project.xy(p[0], p[1]); return xy[0].toFixed(1) + "," + xy[1].toFixed(1); }).join("L") + "Z";
+    }).join("");
+  }
+  function shade(n, max) {
+    if (!n) return "#f5f5fe";
+    var t = Math.sqrt(n / Math.max(1, max));
+    var from = [227, 227, 253], to = [0, 0, 145];
+    return "rgb(" + from.map(function (c, i) { return Math.round(c + (to[i] - c) * t); }).join(",") + ")";
+  }
+
+  function loadMap() {
+    var key = state.level + "/" + state.code;
+    var geo = state.mapKey === key && state.geo ? Promise.resolve(state.geo)
+      : api("/api/v1/territories/" + territoryPath(state.level, state.code) + "/map");
+    return Promise.all([geo, api("/api/v1/views/" + territoryPath(state.level, state.code) + "/children"),
+      api("/api/v1/cases?level=" + encodeURIComponent(state.level) + "&code=" + encodeURIComponent(state.code) + "&status=open&limit=500")
+    ]).then(current(state.nav)).then(function (r) {
+      state.geo = r[0]; state.mapKey = key;
+      drawMap(r[0], r[1], r[2].items);
+    });
+  }
+  function drawMap(geo, children, cases, fresh) {
+    var svg = $("map");
+    var features = geo.features;
+    var framing = features;
+    if (state.level === "national") {
+      framing = [{geometry: {type: "Polygon", coordinates: [[[METROPOLE[0], METROPOLE[1]], [METROPOLE[2], METROPOLE[3]]]]}}];
+    } else {
+      var self = features.filter(function (f) { return f.properties.role === "self"; });
+      if (self.length) framing = self;
+    }
+    var project = makeProjection(bbox(framing));
+    state.project = project;
+    svg.setAttribute("viewBox", "0 0 " + project.width + " " + Math.round(project.height));
+    var counts = {}, max = 0;
+    children.forEach(function (c) { counts[c.code] = c.cases_active; if (c.cases_active > max) max = c.cases_active; });
+    var parts = [];
+    var hasChildren = features.some(function (f) { return f.properties.role === "child"; });
+    features.forEach(function (f) {
+      var p = f.properties;
+      if (p.role === "child") {
+        parts.push('<path class="child" data-level="' + esc(p.level) + '" data-code="' + esc(p.code) + '" fill="' +
+          shade(counts[p.code], max) + '" d="' + pathOf(f.geometry, project) + '"><title>' + esc(p.name) + " : " +
+          num(counts[p.code]) + " affaire(s) en cours</title></path>");
+      }
+    });
+    features.forEach(function (f) {
+      if (f.properties.role === "self") {
+        parts.push('<path class="self' + (hasChildren ? "" : " alone") + '" d="' + pathOf(f.geometry, project) + '"></path>');
+      }
+    });
+    cases.forEach(function (c) {
+      if (c.lat == null || c.lon == null) return;
+      var xy = project.xy(c.lon, c.lat), fam = family(c.family);
+      if (c.approximate) {
+        // No point in the list row: the commune's own point, spread a little so that cases do not hide each other.
+        var h = 0;
+        for (var i = 0; i < c.case_id.length; i++) h = (h * 31 + c.case_id.charCodeAt(i)) | 0;
+        var angle = (h & 1023) / 1023 * 2 * Math.PI, radius = 6 + ((h >>> 10) & 15);
+        xy = [xy[0] + radius * Math.cos(angle), xy[1] + radius * Math.sin(angle)];
+      }
+      var isNew = fresh && fresh[c.case_id];
+      parts.push('<circle class="case' + (isNew ? " is-new" : "") + (c.approximate ? " approx" : "") + '" data-case="' + esc(c.case_id) + '" cx="' +
+        xy[0].toFixed(1) + '" cy="' + xy[1].toFixed(1) + '" r="' + (c.red ? 9 : 7) + '" fill="' + fam[1] + '"><title>' +
+        esc((c.nature_label || fam[0]) + " — " + (c.commune_name || "")) + "</title></circle>");
+    });
+    svg.innerHTML = parts.join("");
+    var seen = {};
+    cases.forEach(function (c) { seen[c.family] = true; });
+    $("legend").innerHTML = Object.keys(seen).map(function (f) {
+      return '<span><span class="t-dot" style="background:' + family(f)[1] + '"></span>' + esc(family(f)[0]) + "</span>";
+    }).join("") + (hasChildren ? '<span><span class="t-scale"></span> affaires en cours par subdivision</span>' : "");
+    $("map-hint").textContent = hasChildren ? "Touchez une subdivision pour y descendre ; un point pour ouvrir l'affaire."
+      + (state.level === "national" ? " Outre-mer : via la zone ou le département." : "") : "Touchez un point pour ouvrir l'affaire.";
+  }
+  $("map").addEventListener("click", function (e) {
+    var c = e.target.closest("circle[data-case]");
+    if (c) { openDetail(c.dataset.case); return; }
+    var p = e.target.closest("path[data-level]");
+    if (p) go(p.dataset.level, p.dataset.code);
+  });
+
+  // ---- detail ----------------------------------------------------------------------------------
+  function openDetail(caseId) {
+    var drawer = $("drawer");
+    drawer.innerHTML = "<p>Chargement…</p>";
+    drawer.classList.add("is-open"); drawer.setAttribute("aria-hidden", "false"); $("overlay").classList.add("is-open");
+    api("/api/v1/cases/" + encodeURIComponent(caseId)).then(function (d) {
+      var s = d.state, w = s.where || {}, fam = family(s.family), nature = s.nature || {};
+      var cas = s.casualties || {};
+      var resources = Object.keys(s.resources || {}).map(function (k) { return s.resources[k]; });
+      var personal = "";
+      if (d.personal_included && s.personal && Object.keys(s.personal).length) {
+        personal = '<h3>Données personnelles</h3><div class="t-personal"><dl>' + Object.keys(s.personal).map(function (k) {
+          var v = s.personal[k]; if (typeof v === "object") v = JSON.stringify(v);
+          return "<dt>" + esc(k.replace(/_/g, " ")) + "</dt><dd>" + esc(v) + "</dd>";
+        }).join("") + "</dl></div>";
+      } else if (!d.personal_included) {
+        personal = '<p class="t-muted">Données personnelles masquées pour votre rôle.</p>';
+      }
+      drawer.innerHTML =
+        '<button class="t-btn t-btn--secondary t-btn--sm" type="button" id="close-detail">Fermer</button>' +
+        '<h2><span class="t-dot" style="background:' + fam[1] + '"></span> ' + esc(nature.label || fam[0]) + "</h2>" +
+        '<span class="t-tag ' + (s.status === "closed" ? "t-tag--closed" : "t-tag--open") + '">' + (s.status === "closed" ? "close" : "en cours") + "</span> " +
+        '<span class="t-tag">' + esc(s.family_label) + "</span>" +
+        "<dl><dt>Affaire</dt><dd>" + esc(s.case_id) + "</dd>" +
+        "<dt>Commune</dt><dd>" + esc(w.commune_name || "non localisée") + (w.commune ? " (" + esc(w.commune) + ")" : "") + "</dd>" +
+        "<dt>Département</dt><dd>" + esc(w.departement_name || "–") + "</dd>" +
+        "<dt>Lieu</dt><dd>" + esc((s.location || {}).label || (s.location || {}).address || "–") + "</dd>" +
+        "<dt>Ouverte</dt><dd>" + fmtTime(s.opened_at) + "</dd>" +
+        "<dt>Victimes</dt><dd>" + esc(VICTIMS[s.victims_count] || s.victims_count || "non renseigné") + " ; UA " + num(cas.red) + ", UR " + num(cas.yellow) +
+        ", impliqués " + num(cas.green) + ", décédés " + num(cas.black) + "</dd>" +
+        "<dt>Moyens</dt><dd>" + (resources.length ? resources.map(function (r) {
+          return esc((r.name || r.id) + " (" + (r.kind || "?") + ") : " + (r.status_label || r.status || "?"));
+        }).join("<br>") : "aucun") + "</dd></dl>" +
+        (w.notes && w.notes.length ? '<p class="t-muted">' + w.notes.map(esc).join("<br>") + "</p>" : "") +
+        personal +
+        "<h3>Chronologie</h3><ol class=\"t-timeline\">" + d.events.slice().reverse().map(function (e) {
+          var p = e.provenance || {};
+          return "<li><strong>" + esc(EVENT_LABELS[e.type] || e.type) + "</strong><br>" +
+            '<span class="t-muted">envoyé ' + fmtTime(p.sent_at) + " par " + esc(p.sender_id || "?") + ", reçu " + fmtTime(p.received_at) + "</span></li>";
+        }).join("") + "</ol>";
+      $("close-detail").addEventListener("click", closeDetail);
+    }).catch(function (e) { drawer.innerHTML = '<p class="t-alert t-alert--error">' + esc(e.message) + "</p>"; });
+  }
+  function closeDetail() {
+    $("drawer").classList.remove("is-open"); $("drawer").setAttribute("aria-hidden", "true");
+    $("overlay").classList.remove("is-open");
+  }
+  $("overlay").addEventListener("click", closeDetail);
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape") closeDetail(); });
+
+  // ---- live ------------------------------------------------------------------------------------
+  function setLive(on, text) {
+    $("live").classList.toggle("is-on", on);
+    $("live").lastChild.textContent = text;
+  }
+  function connect() {
+    if (state.source) state.source.close();
+    var src = new EventSource("/api/v1/stream?level=" + encodeURIComponent(state.level) + "&code=" + encodeURIComponent(state.code));
+    state.source = src;
+    src.addEventListener("hello", function () { setLive(true, "En direct"); });
+    src.addEventListener("case", function (e) {
+      var c = JSON.parse(e.data);
+      state.known[c.case_id] = true;
+      scheduleReload(c.case_id);
+    });
+    src.addEventListener("resync", function () { scheduleReload(null); });
+    src.onerror = function () { setLive(false, "Reconnexion…"); };
+  }
+  var pending = {};
+  function scheduleReload(caseId) {
+    if (caseId) pending[caseId] = true;
+    clearTimeout(state.reloadTimer);
+    state.reloadTimer = setTimeout(function () {
+      var fresh = pending; pending = {};
+      loadView();
+      loadCases(fresh);
+      var key = state.level + "/" + state.code;
+      Promise.all([api("/api/v1/views/" + territoryPath(state.level, state.code) + "/children"),
+        api("/api/v1/cases?level=" + encodeURIComponent(state.level) + "&code=" + encodeURIComponent(state.code) + "&status=open&limit=500")
+      ]).then(function (r) { if (state.mapKey === key && state.geo) drawMap(state.geo, r[0], r[1].items, fresh); });
+    }, 120);
+  }
+
+  // ---- start -----------------------------------------------------------------------------------
+  api("/api/v1/me").then(function (me) {
+    state.me = me;
+    var t = fromHash();
+    show(t.level, t.code);
+  });
+})();

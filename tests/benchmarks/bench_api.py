@@ -1,0 +1,236 @@
+"""API latency under load, and memory per live (SSE) client.
+
+Loads about 100,000 cases (realistic events from projection_events, written straight into the event
+store and folded by the projection worker), starts the real app under uvicorn in its own process,
+then 100 concurrent clients ask for the national view and for a département's case list; reports the
+median and p99 latency of each (goal: p99 under 100 ms). Finally opens 1,000 live streams and reports
+the server's resident memory per stream.
+Run: `python -m tests.benchmarks` (all benches) or `python -m tests.benchmarks.bench_api [CASES]`.
+Database: TOCSIN_TEST_DATABASE_URL, else the local test database, else an embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg.sql import SQL, Identifier
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = 100_000
+CLIENTS = 100
+REQUESTS_PER_CLIENT = 20
+STREAMS = 1_000
+GOAL_MS = 100.0
+
+
+def _database_url(work: Path) -> str:
+    from tests.conftest import LOCAL_DATABASE_URL
+
+    url = os.environ.get("TOCSIN_TEST_DATABASE_URL") or LOCAL_DATABASE_URL
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return url
+    except psycopg.OperationalError:
+        from adapters.embedded import embedded_database_url
+
+        return embedded_database_url(work)
+
+
+def load_cases(services, cases: int) -> tuple[int, int]:
+    """Write the events of `cases` cases into the store with COPY, then fold them; (cases, events)."""
+    from adapters.projection_worker import ProjectionWorker
+    from tests.benchmarks.projection_events import CrisisEvents, stored_state, topic_of
+
+    store = services.store
+    seen: set = set()
+    rows = []
+    for event in CrisisEvents(cases * 8, seed=7):
+        if event.originator_id not in seen:
+            if len(seen) >= cases:
+                continue  # only the events of the first `cases` cases
+            seen.add(event.originator_id)
+        rows.append((event.originator_id, event.version, topic_of(event), stored_state(store.mapper, event)))
+    table = SQL("{}.tocsin_events").format(Identifier(services.settings.schema))
+    with psycopg.connect(store.database_url) as conn, conn.cursor() as cur:
+        with cur.copy(SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN").format(table)) as copy:
+            for row in rows:
+                copy.write_row(row)
+    with ProjectionWorker(store) as worker:
+        worker.catch_up()
+    return len(seen), len(rows)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class _Connection:
+    """A minimal HTTP/1.1 keep-alive client: the load generator must cost far less than the server."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port, self.token = port, token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {self.token}\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def _load(port: int, path: str, token: str, clients: int = CLIENTS) -> list[float]:
+    latencies: list[float] = []
+    connections = [_Connection(port, token) for _ in range(clients)]
+    for c in connections:  # connect and warm up
+        status, body = await c.get(path)
+        assert status == 200, body[:300]
+
+    async def one_client(connection: _Connection) -> None:
+        for _ in range(REQUESTS_PER_CLIENT):
+            began = time.perf_counter()
+            status, body = await connection.get(path)
+            latencies.append((time.perf_counter() - began) * 1000)
+            assert status == 200, body[:300]
+
+    await asyncio.gather(*(one_client(c) for c in connections))
+    for c in connections:
+        c.close()
+    return latencies
+
+
+async def _streams(port: int, tokens: list[str]) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    opened = []
+    for token in tokens:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+        await writer.drain()
+        head = await reader.readuntil(b"event: hello")
+        assert b"200" in head.split(b"\r\n", 1)[0], head[:200]
+        opened.append((reader, writer))
+    return opened
+
+
+def _report(name: str, latencies: list[float]) -> dict:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    median = statistics.median(ordered)
+    verdict = "OK" if p99 < GOAL_MS else "AU-DESSUS DE L'OBJECTIF"
+    print(f"   {name} : médiane {median:.1f} ms, p99 {p99:.1f} ms ({len(ordered)} requêtes, "
+          f"{CLIENTS} clients simultanés) — objectif p99 < {GOAL_MS:.0f} ms : {verdict}", flush=True)
+    return {"median_ms": round(median, 1), "p99_ms": round(p99, 1)}
+
+
+def main(cases: int = CASES) -> dict:
+    from adapters.services import open_services
+    from adapters.settings import Settings
+    from api.auth import AuthConfig
+
+    with tempfile.TemporaryDirectory(prefix="tocsin-bench-api-") as tmp:
+        work = Path(tmp)
+        url = _database_url(work)
+        schema = "bench_api_" + uuid.uuid4().hex[:8]
+        settings = Settings(database_url=url, data_dir=work, schema=schema)
+        services = open_services(settings)
+        server = None
+        try:
+            began = time.perf_counter()
+            n_cases, n_events = load_cases(services, cases)
+            print(f"   {n_cases} affaires ({n_events} événements) chargées et projetées en "
+                  f"{time.perf_counter() - began:.0f} s", flush=True)
+            with psycopg.connect(url) as conn:
+                row = conn.execute(SQL("SELECT departement, count(*) AS n FROM {}.tocsin_view_cases "
+                                       "WHERE departement <> 'non-localise' GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
+                                   .format(Identifier(schema))).fetchone()
+            departement, in_dep = row[0], row[1]
+
+            port = _free_port()
+            env = {**os.environ, "TOCSIN_DATABASE_URL": url, "TOCSIN_DB_SCHEMA": schema, "TOCSIN_DATA_DIR": str(work),
+                   "TOCSIN_PROJECTIONS_IN_APP": "0", "PYTHONPATH": str(ROOT)}
+            server = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
+                 "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("le serveur ne démarre pas")
+                time.sleep(0.2)
+
+            auth = AuthConfig.from_env(settings, {})
+            national = auth.mint("national", "national:FR")
+            prefecture = auth.mint("prefecture", f"departement:{departement}")
+            alone = asyncio.run(_load(port, "/api/v1/views/national/FR", national, clients=1))
+            print(f"   (un seul client : médiane {statistics.median(alone):.1f} ms)", flush=True)
+            results = {
+                "national_view": _report("Vue nationale (GET /api/v1/views/national/FR)",
+                                         asyncio.run(_load(port, "/api/v1/views/national/FR", national))),
+                "departement_cases": _report(
+                    f"Liste des affaires du {departement} ({in_dep} affaires, 50 par page)",
+                    asyncio.run(_load(port, f"/api/v1/cases?level=departement&code={departement}&limit=50", prefecture))),
+            }
+
+            communes = list(services.geography.communes)[:STREAMS]
+            tokens = [auth.mint("mayor", f"commune:{c}") for c in communes]
+
+            async def measure_streams() -> float:
+                await asyncio.sleep(0.5)
+                before = _rss_kib(server.pid)
+                opened = await _streams(port, tokens)
+                await asyncio.sleep(1.0)
+                after = _rss_kib(server.pid)
+                for _, writer in opened:
+                    writer.close()
+                return (after - before) / len(opened)
+
+            per_stream = asyncio.run(measure_streams())
+            results["sse_kib_per_client"] = round(per_stream, 1)
+            print(f"   Flux temps réel : {per_stream:.1f} Kio de mémoire serveur par client ({STREAMS} flux ouverts)",
+                  flush=True)
+            return results
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(10)
+            services.close()
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(schema)))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else CASES)
