@@ -1,1 +1,31 @@
 """Benchmarks: `python -m tests.benchmarks` (or `make bench`) runs every bench_*.py module's main()."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@functools.cache
+def database_url() -> str:
+    """TOCSIN_BENCH_DATABASE_URL, else TOCSIN_TEST_DATABASE_URL, else the local test database when it
+    answers, else an embedded PostgreSQL under var/bench (as `make test` does)."""
+    from tests.conftest import LOCAL_DATABASE_URL
+
+    url = os.environ.get("TOCSIN_BENCH_DATABASE_URL") or os.environ.get("TOCSIN_TEST_DATABASE_URL")
+    if url:
+        return url
+    try:
+        with psycopg.connect(LOCAL_DATABASE_URL, connect_timeout=3):
+            return LOCAL_DATABASE_URL
+    except psycopg.OperationalError:
+        from adapters.embedded import embedded_database_url
+
+        work = ROOT / "var" / "bench"
+        work.mkdir(parents=True, exist_ok=True)
+        return embedded_database_url(work)

@@ -26,25 +26,14 @@ import httpx
 import psycopg
 from psycopg.sql import SQL, Identifier
 
+from tests.benchmarks import database_url
+
 ROOT = Path(__file__).resolve().parents[2]
 CASES = 100_000
 CLIENTS = 100
 REQUESTS_PER_CLIENT = 20
 STREAMS = 1_000
 GOAL_MS = 100.0
-
-
-def _database_url(work: Path) -> str:
-    from tests.conftest import LOCAL_DATABASE_URL
-
-    url = os.environ.get("TOCSIN_TEST_DATABASE_URL") or LOCAL_DATABASE_URL
-    try:
-        with psycopg.connect(url, connect_timeout=3):
-            return url
-    except psycopg.OperationalError:
-        from adapters.embedded import embedded_database_url
-
-        return embedded_database_url(work)
 
 
 def load_cases(services, cases: int) -> tuple[int, int]:
@@ -158,7 +147,7 @@ def main(cases: int = CASES) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="tocsin-bench-api-") as tmp:
         work = Path(tmp)
-        url = _database_url(work)
+        url = database_url()
         schema = "bench_api_" + uuid.uuid4().hex[:8]
         settings = Settings(database_url=url, data_dir=work, schema=schema)
         services = open_services(settings)

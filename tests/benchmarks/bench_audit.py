@@ -47,10 +47,10 @@ def main(total: int | None = None) -> dict:
     from replay.audit_chain import seal
     from replay.audit_keys import load_signing_key, trusted_keys
     from replay.audit_verify import verify_store
-    from tests.conftest import LOCAL_DATABASE_URL
+    from tests.benchmarks import database_url
 
     total = total or int(os.environ.get("TOCSIN_BENCH_EVENTS", "1000000"))
-    url = os.environ.get("TOCSIN_TEST_DATABASE_URL") or LOCAL_DATABASE_URL
+    url = database_url()
     schema = "bench_audit_" + uuid.uuid4().hex[:8]
     data_dir = Path(tempfile.mkdtemp(prefix="tocsin-bench-"))
     settings = Settings(database_url=url, data_dir=data_dir, schema=schema)

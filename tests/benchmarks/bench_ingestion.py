@@ -25,21 +25,10 @@ from pathlib import Path
 import psycopg
 from psycopg.sql import SQL, Identifier
 
+from tests.benchmarks import database_url
+
 ROOT = Path(__file__).resolve().parents[2]
 GOAL = 5_000  # messages/s, end to end, on one 2-core machine
-
-
-def _database_url(work: Path) -> str:
-    from tests.conftest import LOCAL_DATABASE_URL
-
-    url = os.environ.get("TOCSIN_TEST_DATABASE_URL") or LOCAL_DATABASE_URL
-    try:
-        with psycopg.connect(url, connect_timeout=3):
-            return url
-    except psycopg.OperationalError:
-        from adapters.embedded import embedded_database_url
-
-        return embedded_database_url(work)
 
 
 def _publish(settings, messages) -> None:
@@ -126,7 +115,7 @@ def main(size: int | None = None) -> dict:
         server = EmbeddedNats(work).start()
         nats_url = server.url
     settings = Settings(
-        database_url=_database_url(work), nats_url=nats_url, data_dir=work, schema=f"bench_ingest_{tag}",
+        database_url=database_url(), nats_url=nats_url, data_dir=work, schema=f"bench_ingest_{tag}",
         nats_stream=f"BENCH_{tag}", nats_subject=f"bench{tag}.>",
     )
     try:

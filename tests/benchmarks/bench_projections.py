@@ -43,6 +43,7 @@ from domain.case import Case
 from domain.case_state import CaseState
 from projections.fold import CaseEntry, CaseEvent, fold_batch
 from projections.territory import LEVELS, add
+from tests.benchmarks import database_url
 from tests.benchmarks.projection_events import CrisisEvents, stored_state, topic_of
 
 GENERATOR_VERSION = "1"
@@ -51,12 +52,6 @@ LIVE_SCHEMA = "bench_projections_live"
 # Synthetic data only: a fixed key keeps the bench store readable from one run to the next.
 CIPHER_KEY = base64.b64encode(b"tocsin-bench-projections-key-32b").decode()
 COPY_CHUNK = 10_000
-
-
-def database_url() -> str:
-    from tests.conftest import LOCAL_DATABASE_URL
-
-    return os.environ.get("TOCSIN_BENCH_DATABASE_URL") or LOCAL_DATABASE_URL
 
 
 def bench_settings(schema: str) -> Settings:
