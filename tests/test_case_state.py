@@ -36,15 +36,18 @@ def messages(draw):
                 "creation": at(draw(st.integers(0, 600))),
                 "nature": {"code": draw(st.sampled_from(["C04.02.01", "C08.03.00", "C01.01.01"])), "label": "x"},
                 "victims_count": draw(st.sampled_from(["0", "1", "PLUSIEURS"])),
-                "placement": {"insee": draw(st.sampled_from(["35238", "35126", None]))},
+                # Absent parts too: a newer message without them must not hide an older one's.
+                "placement": draw(st.sampled_from([{"insee": "35238"}, {"insee": "35126"}, None])),
             }
         elif kind == SITUATION:
             facts = {
                 "case_id": "fr.fire.sis35.SC-1",
                 "created": at(minute),
-                "event_status": draw(st.sampled_from(["IPR", "COM", "NST"])),
-                "casualties": {"red": draw(st.integers(0, 5)), "yellow": draw(st.integers(0, 5))},
-                "evacuation": {"displaced": draw(st.integers(0, 50)), "evacuated": 0},
+                "event_status": draw(st.sampled_from(["IPR", "COM", "NST", None])),
+                "casualties": draw(st.none() | st.fixed_dictionaries(
+                    {"red": st.integers(0, 5), "yellow": st.integers(0, 5)})),
+                "evacuation": draw(st.none() | st.fixed_dictionaries(
+                    {"displaced": st.integers(0, 50), "evacuated": st.integers(0, 5)})),
                 "missions": [{"id": "M1", "status": draw(st.sampled_from(["IPR", "COM"]))}],
             }
         elif kind == RESOURCES:
