@@ -25,6 +25,8 @@ class Settings:
     max_message_bytes: int = 1_048_576
     nats_subject: str = "nexsis.>"
     nats_stream: str = "NEXSIS"
+    map_tiles: str | None = None  # XYZ tile URL template for the dashboard map; None: offline map only
+    map_attribution: str = ""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -39,6 +41,8 @@ class Settings:
             max_message_bytes=int(env.get("TOCSIN_MAX_MESSAGE_BYTES") or 1_048_576),
             nats_subject=env.get("TOCSIN_NATS_SUBJECT") or "nexsis.>",
             nats_stream=env.get("TOCSIN_NATS_STREAM") or "NEXSIS",
+            map_tiles=env.get("TOCSIN_MAP_TILES") or None,
+            map_attribution=env.get("TOCSIN_MAP_ATTRIBUTION") or "",
         )
 
     def resolved_cipher_key(self) -> str:

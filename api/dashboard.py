@@ -132,7 +132,11 @@ async def home(request: Request) -> Response:
     if not principal.role.reads:
         return _login_page(request, "Ce compte de service n'a pas accès au tableau de bord.", status=403)
     me = principal.as_dict()
+    settings = request.app.state.services.settings
     page = _template("dashboard.html").substitute(
+        map_tiles=html.escape(settings.map_tiles or ""),
+        map_attribution=f'<p class="t-hint">Fond de carte : {html.escape(settings.map_attribution)}</p>'
+        if settings.map_tiles and settings.map_attribution else "",
         role_label=html.escape(me["role_label"]),
         territory_name=html.escape(me["territory_name"]),
         user_name=html.escape(me["name"] or me["subject"]),

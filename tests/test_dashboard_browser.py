@@ -139,3 +139,68 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
 def _read_model(server: LiveServer):
     # The app object the uvicorn server runs.
     return server.server.config.app.state.read_model
+
+
+def test_a_configured_tile_server_lies_under_the_boundaries(services, tmp_path):
+    """With TOCSIN_MAP_TILES, the map asks the tile server for the tiles under the commune, in Web
+    Mercator: the tile holding the case's point is among those requested."""
+    import dataclasses
+    import math
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from playwright.sync_api import expect, sync_playwright
+
+    requested: list[tuple[int, int, int]] = []
+    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d49444154789c63f8cfc0f01f0005000201c3a7c8a50000000049454e44ae426082")
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server API
+            z, x, y = (int(part) for part in self.path.strip("/").removesuffix(".png").split("/"))
+            requested.append((z, x, y))
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, *args):
+            pass
+
+    tile_server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=tile_server.serve_forever, daemon=True).start()
+    template = f"http://127.0.0.1:{tile_server.server_port}/{{z}}/{{x}}/{{y}}.png"
+    settings = dataclasses.replace(services.settings, map_tiles=template, map_attribution="tuiles de test")
+    with_tiles = dataclasses.replace(services, settings=settings)
+    raw = report_in(services.geography, RENNES, "fr.fire.tiles.rennes-1", seed=5)
+    assert services.ingestor.ingest(Incoming(raw)).status == "accepted"
+    lat, lon = services.geography.random_point_in(RENNES, __import__("random").Random(5))
+
+    try:
+        with LiveServer(with_tiles) as server, sync_playwright() as p:
+            wait_for_views(_read_model(server), services)
+            browser = p.chromium.launch(executable_path=ensure_chromium(), args=FLAGS, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+                page.goto(server.url + "/connexion")
+                page.select_option("#role", "mayor")
+                page.fill("#territory", "commune:35238")
+                page.click("#demo-submit")
+                expect(page.locator("#map circle.case")).to_have_count(1)
+                expect(page.get_by_text("Fond de carte : tuiles de test")).to_be_visible()
+                assert page.locator("#map image").count() >= 1
+                page.wait_for_timeout(500)
+                save(page, tmp_path, "carte-avec-tuiles.png")
+            finally:
+                browser.close()
+    finally:
+        tile_server.shutdown()
+
+    assert requested
+    zooms = {z for z, _, _ in requested}
+    assert len(zooms) == 1 and 9 <= min(zooms) <= 16, zooms  # a commune: a city-scale zoom
+    z = zooms.pop()
+    n = 2 ** z
+    expected_x = int((lon + 180) / 360 * n)
+    expected_y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    assert (z, expected_x, expected_y) in requested, (expected_x, expected_y, sorted(requested))

@@ -186,14 +186,40 @@
     });
     return b;
   }
+  // Optional background tiles (TOCSIN_MAP_TILES, an XYZ URL template): then the map is drawn in Web
+  // Mercator so that the boundaries sit on the tiles; without it, a plain projection and no network.
+  var TILES = document.body.getAttribute("data-tiles") || "";
+  function mercator(lon, lat) {  // world pixels at zoom 0 (256 × 256)
+    var r = Math.max(-85, Math.min(85, lat)) * Math.PI / 180;
+    return [(lon + 180) / 360 * 256, (1 - Math.log(Math.tan(Math.PI / 4 + r / 2)) / Math.PI) / 2 * 256];
+  }
   function makeProjection(b) {
     var k = Math.cos(((b[1] + b[3]) / 2) * Math.PI / 180);
-    var w = (b[2] - b[0]) * k || 0.01, h = (b[3] - b[1]) || 0.01, W = 1000, H = Math.max(400, Math.min(1100, W * h / w));
+    var plane = TILES ? mercator : function (lon, lat) { return [lon * k, -lat]; };
+    var lo = plane(b[0], b[3]), hi = plane(b[2], b[1]);
+    var w = (hi[0] - lo[0]) || 0.01, h = (hi[1] - lo[1]) || 0.01, W = 1000, H = Math.max(400, Math.min(1100, W * h / w));
     var s = Math.min((W - 20) / w, (H - 20) / h);
     var ox = (W - w * s) / 2, oy = (H - h * s) / 2;
-    return {width: W, height: H, xy: function (lon, lat) {
-      return [ox + (lon - b[0]) * k * s, oy + (b[3] - lat) * s];
+    return {width: W, height: H, scale: s, origin: [lo[0] - ox / s, lo[1] - oy / s], xy: function (lon, lat) {
+      var p = plane(lon, lat);
+      return [ox + (p[0] - lo[0]) * s, oy + (p[1] - lo[1]) * s];
     }};
+  }
+  function tiles(project) {
+    if (!TILES) return "";
+    var z = Math.max(0, Math.min(18, Math.round(Math.log(project.scale) / Math.LN2))), n = Math.pow(2, z), size = 256 / n;
+    var x0 = Math.floor(project.origin[0] / size), y0 = Math.floor(project.origin[1] / size);
+    var x1 = Math.floor((project.origin[0] + project.width / project.scale) / size);
+    var y1 = Math.floor((project.origin[1] + project.height / project.scale) / size), out = [];
+    for (var x = x0; x <= x1 && out.length < 200; x++) {
+      for (var y = Math.max(0, y0); y <= Math.min(n - 1, y1); y++) {
+        var url = TILES.replace("{z}", z).replace("{x}", ((x % n) + n) % n).replace("{y}", y);
+        out.push('<image href="' + esc(url) + '" x="' + ((x * size - project.origin[0]) * project.scale).toFixed(1) + '" y="' +
+          ((y * size - project.origin[1]) * project.scale).toFixed(1) + '" width="' + (size * project.scale + 0.5).toFixed(1) +
+          '" height="' + (size * project.scale + 0.5).toFixed(1) + '" preserveAspectRatio="none"></image>');
+      }
+    }
+    return out.join("");
   }
   function pathOf(geometry, project) {
     return rings(geometry).map(function (ring) {
@@ -233,7 +259,7 @@
     svg.setAttribute("viewBox", "0 0 " + project.width + " " + Math.round(project.height));
     var counts = {}, max = 0;
     children.forEach(function (c) { counts[c.code] = c.cases_active; if (c.cases_active > max) max = c.cases_active; });
-    var parts = [];
+    var parts = [tiles(project)];
     var hasChildren = features.some(function (f) { return f.properties.role === "child"; });
     features.forEach(function (f) {
       var p = f.properties;
