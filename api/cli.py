@@ -145,11 +145,20 @@ def case_show(
 def serve(
     host: Annotated[str, typer.Option(help="Adresse d'écoute.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port d'écoute.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processus serveurs (un par cœur).")] = 1,
 ) -> None:
     """Servir l'API et le tableau de bord."""
+    import os
+
     import uvicorn
 
-    uvicorn.run("api.app:app", host=host, port=port, log_level="info")
+    if workers > 1:
+        # One projection worker for all server processes, here; the servers only read the views.
+        from adapters.projection_worker import run_in_thread
+
+        os.environ["TOCSIN_PROJECTIONS_IN_APP"] = "0"
+        run_in_thread(_services().store)
+    uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info")
 
 
 def _register_all() -> None:

@@ -174,7 +174,12 @@ class ReadModel:
             return entry[2]
         with self._locks_lock:
             lock = self._locks.setdefault(key, threading.Lock())
-        with lock:  # one computation per key at a time: concurrent misses wait for it
+        # One computation per key at a time. While it runs, callers holding a value of the current
+        # generation that only aged past its TTL get it (stale-while-revalidate, so the "last hour"
+        # windows never stall a hundred readers); after new events everyone waits for the new value.
+        if not lock.acquire(blocking=entry is None or entry[1] != self.generation):
+            return entry[2]
+        try:
             entry = self._cache.get(key)
             if entry is not None and entry[1] == self.generation and entry[0] > time.monotonic():
                 return entry[2]
@@ -184,6 +189,8 @@ class ReadModel:
                 self._cache.clear()
             self._cache[key] = (time.monotonic() + self.ttl, generation, value)
             return value
+        finally:
+            lock.release()
 
     def territory_view(self, level: Level, code: str) -> dict[str, Any]:
         def compute() -> dict[str, Any]:

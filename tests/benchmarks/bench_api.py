@@ -34,6 +34,7 @@ CLIENTS = 100
 REQUESTS_PER_CLIENT = 20
 STREAMS = 1_000
 GOAL_MS = 100.0
+WORKERS = os.cpu_count() or 1  # server processes, one per core, as deploy/ runs it
 
 
 def load_cases(services, cases: int) -> tuple[int, int]:
@@ -67,10 +68,14 @@ def _free_port() -> int:
 
 
 def _rss_kib(pid: int) -> int:
+    """Resident memory of a process and its children (the server processes under uvicorn's supervisor)."""
+    total = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+            total += int(line.split()[1])
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        total += sum(_rss_kib(int(child)) for child in children.read_text().split())
+    return total
 
 
 class _Connection:
@@ -136,7 +141,7 @@ def _report(name: str, latencies: list[float]) -> dict:
     median = statistics.median(ordered)
     verdict = "OK" if p99 < GOAL_MS else "AU-DESSUS DE L'OBJECTIF"
     print(f"   {name} : médiane {median:.1f} ms, p99 {p99:.1f} ms ({len(ordered)} requêtes, "
-          f"{CLIENTS} clients simultanés) — objectif p99 < {GOAL_MS:.0f} ms : {verdict}", flush=True)
+          f"{CLIENTS} clients simultanés, {WORKERS} processus serveurs) — objectif p99 < {GOAL_MS:.0f} ms : {verdict}", flush=True)
     return {"median_ms": round(median, 1), "p99_ms": round(p99, 1)}
 
 
@@ -168,7 +173,7 @@ def main(cases: int = CASES) -> dict:
                    "TOCSIN_PROJECTIONS_IN_APP": "0", "PYTHONPATH": str(ROOT)}
             server = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
-                 "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
+                 "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS)], cwd=ROOT, env=env)
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
             while True:
