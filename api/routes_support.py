@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 _CASE_TOPIC_PREFIX = "domain.case:Case."
 PSEUDO_CODES = frozenset({UNPLACED, NO_ZONE})
-CACHE_SECONDS = 2.0
+CACHE_SECONDS = 10.0  # new events empty the cache at once; the TTL only moves the "last hour" windows
 CACHE_ENTRIES = 10_000
 _LEVEL_COLUMN = {Level.COMMUNE: "commune", Level.DEPARTEMENT: "departement", Level.ZONE: "zone"}
 

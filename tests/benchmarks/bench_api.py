@@ -34,7 +34,8 @@ CLIENTS = 100
 REQUESTS_PER_CLIENT = 20
 STREAMS = 1_000
 GOAL_MS = 100.0
-WORKERS = os.cpu_count() or 1  # server processes, one per core, as deploy/ runs it
+# Server processes: one by default, as `make run` serves; TOCSIN_BENCH_API_WORKERS=2 as deploy/ runs it.
+WORKERS = int(os.environ.get("TOCSIN_BENCH_API_WORKERS") or 1)
 
 
 def load_cases(services, cases: int) -> tuple[int, int]:
@@ -190,7 +191,10 @@ def main(cases: int = CASES) -> dict:
             national = auth.mint("national", "national:FR")
             prefecture = auth.mint("prefecture", f"departement:{departement}")
             alone = asyncio.run(_load(port, "/api/v1/views/national/FR", national, clients=1))
-            print(f"   (un seul client : médiane {statistics.median(alone):.1f} ms)", flush=True)
+            alone_list = asyncio.run(_load(port, f"/api/v1/cases?level=departement&code={departement}&limit=50",
+                                           prefecture, clients=1))
+            print(f"   (un seul client : vue nationale {statistics.median(alone):.1f} ms, liste "
+                  f"{statistics.median(alone_list):.1f} ms en médiane)", flush=True)
             results = {
                 "national_view": _report("Vue nationale (GET /api/v1/views/national/FR)",
                                          asyncio.run(_load(port, "/api/v1/views/national/FR", national))),
