@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
 from adapters import access_log
 from adapters.case_history import case_view
@@ -31,7 +32,7 @@ async def list_cases(
     since: Annotated[datetime | None, Query(description="Ouvertes à partir de cette date (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> JSONBytes:
+) -> Response:
     if level is None and code is None:
         lvl, code = principal.level, principal.code
     elif level is None or code is None:
@@ -40,6 +41,12 @@ async def list_cases(
         lvl = check_territory(principal, level, code)
     read_model = request.app.state.read_model
     kwargs: dict[str, Any] = {"status": status, "family": family.value if family else None, "since": since}
+    # The page as bytes, per caller perimeter: a hundred dashboards on one page serialise it once.
+    key = ("case_page", lvl, code, principal.level, principal.code, nature, limit, offset, *sorted(kwargs.items()))
+    body = read_model.peek(key)
+    if body is not None:
+        return Response(body, media_type="application/json")
+    generation = read_model.generation
     if nature:
         # The nature code is a finer filter than the family: page after filtering, in memory.
         # (the projections' list has no nature filter: the 1,000 most recent of the family are searched)
@@ -51,8 +58,10 @@ async def list_cases(
         result = await read_model.get("case_list", lvl, code, **kwargs, limit=limit, offset=offset)
     # Belt and braces: a row outside the perimeter never leaves, whatever the query returned.
     items = [c for c in result["items"] if _visible(principal, c)]
-    return JSONBytes({"level": lvl.value, "code": code, "total": result["total"], "limit": limit, "offset": offset,
-                      "items": items})
+    body = JSONBytes({"level": lvl.value, "code": code, "total": result["total"], "limit": limit, "offset": offset,
+                      "items": items}).body
+    read_model.remember(key, body, generation)
+    return Response(body, media_type="application/json")
 
 
 def _visible(principal: Principal, summary: dict) -> bool:

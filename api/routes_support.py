@@ -157,6 +157,13 @@ class ReadModel:
             return entry[2]
         return None
 
+    def remember(self, key: tuple, value: Any, generation: int) -> None:
+        """Keep a value derived from cached reads made at `generation` (e.g. a response's bytes)."""
+        if generation == self.generation:
+            if len(self._cache) > CACHE_ENTRIES:
+                self._cache.clear()
+            self._cache[key] = (time.monotonic() + self.ttl, generation, value)
+
     async def get(self, what: str, level: Level, code: str, **filters: Any) -> Any:
         """territory_view / case_list / children_counts, from the cache or from a worker thread."""
         from fastapi.concurrency import run_in_threadpool
