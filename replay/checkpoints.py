@@ -1,0 +1,569 @@
+"""Checkpoints of the replay views: as-of(T) = nearest valid checkpoint + fold of the events after it.
+
+A checkpoint is the projections' in-memory views (projections.memory.MemoryViews: case entries, case
+rows, territory figures) after folding a PREFIX of the log, every event up to notification id `n`.
+It records, besides `n`:
+- `recorded_max`: the latest recording time (`tocsin_chain.chained_at`) among events <= n;
+- `happened_max`: the latest message time (sent, else received, else recorded: the same definition
+  as replay/as_of.py) among events <= n.
+
+Validity (both senses fold a subset of the log in notification order, see replay/as_of.py):
+- known at T: the events folded are those chained by T, a prefix of the log; a checkpoint fits iff
+  `recorded_max <= T` (then every event it contains is in the subset).
+- happened by T: the events folded are those whose message time is <= T, in notification order; a
+  checkpoint fits iff `happened_max <= T`: every event <= n belongs to the subset, so the checkpoint
+  is exactly the fold of the subset's first part, and the rest of the subset (events after n with a
+  message time <= T) is folded on top, in order: the same result as folding the subset from zero.
+  A message sent "in the future" (a skewed clock) raises `happened_max` for every later checkpoint;
+  they then do not fit earlier moments and an earlier checkpoint (or none: fold from the first event)
+  is used. Always correct, only slower.
+Both maxima are non-decreasing with n, so the best checkpoint is the one with the highest n that fits.
+
+Storage (each part JSON (orjson: fast, and no code runs on load), then compressed and encrypted with
+`store.seal`; the views hold no personal data, but they stay as protected as the events they come from):
+- `tocsin_replay_checkpoints`: one row per checkpoint with a small `meta` part: the département, zone
+  and national figures, and where each case and commune is stored;
+- `tocsin_replay_checkpoint_shards`: one part per département (the case's at checkpoint time, or a
+  pseudo-territory): the rows of its cases and the figures of its communes, then the folded state of
+  each of its cases as its own JSON document (parsed only if an event after the checkpoint touches it).
+So replaying one département loads one shard plus the shards of the few cases that the events after
+the checkpoint bring into it, not the whole country. Of the events after the checkpoint, only those
+of the cases in scope are decoded (resource and acknowledgement events of other cases carry no
+placement, so they are skipped undecoded), and a case's folded state is rebuilt from the shard only
+when one of them touches it (LazyEntries): the rows of the others are enough to show them.
+
+Checkpoints are disposable, like every view: `tocsin replay checkpoint` (once, from cron, or
+`--watch SECONDS` as a worker) folds the events since the latest checkpoint and stores one every
+`every` events (default 50,000). The tables are created on first use.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.utils import get_topic
+import orjson
+from psycopg.sql import SQL
+
+from adapters.projection_store import EventDecoder
+from domain.case import Case
+from domain.geography import NATIONAL, Level
+from projections.case_list import UNPLACED
+from domain.case_state import CaseState
+from projections.fold import CaseEntry, CaseEvent
+from projections.memory import MemoryViews, TerritoryRow
+
+KNOWN_AT, HAPPENED_BY = "known-at", "happened-by"
+EVERY = 50_000
+PAGE = 10_000
+FORMAT = 3  # bump when the stored layout changes: older checkpoints are then ignored
+ROW_TIMES = ("opened_at", "closed_at", "last_message_at", "updated_at")  # datetimes of a case row
+
+CREATE = [
+    """CREATE TABLE IF NOT EXISTS {checkpoints} (
+        id bigserial PRIMARY KEY,
+        format integer NOT NULL,
+        notification_id bigint NOT NULL,
+        recorded_max timestamptz,
+        happened_max timestamptz,
+        events bigint NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        meta bytea NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS tocsin_replay_checkpoints_nid_idx ON {checkpoints} (notification_id)""",
+    """CREATE TABLE IF NOT EXISTS {shards} (
+        checkpoint_id bigint NOT NULL REFERENCES {checkpoints} (id) ON DELETE CASCADE,
+        shard text NOT NULL,
+        data bytea NOT NULL,
+        PRIMARY KEY (checkpoint_id, shard))""",
+]
+
+# Events after a position, with their recording time and message time (as replay/as_of.py defines them).
+# The range is repeated on the chain: PostgreSQL does not carry an inequality across the join, and would
+# otherwise walk the chain from its first link.
+EVENTS_AFTER = """
+SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,
+       c.chained_at AS recorded, coalesce(m.sent_at, m.received_at, c.chained_at) AS happened
+FROM {events} e
+LEFT JOIN {messages} m ON m.originator_id = e.originator_id AND m.originator_version = e.originator_version
+LEFT JOIN {chain} c ON c.notification_id = e.notification_id AND c.notification_id > %(after)s
+WHERE e.notification_id > %(after)s
+  AND (%(upto)s::bigint IS NULL OR e.notification_id <= %(upto)s)
+  AND (%(known)s::timestamptz IS NULL OR c.chained_at <= %(known)s)
+  AND (%(happened)s::timestamptz IS NULL OR coalesce(m.sent_at, m.received_at, c.chained_at) <= %(happened)s)
+ORDER BY e.notification_id
+LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    id: int
+    notification_id: int
+    recorded_max: datetime | None
+    happened_max: datetime | None
+    events: int
+    created_at: datetime
+
+
+def ensure_tables(store: Any) -> None:
+    with store.connect() as conn:
+        for statement in CREATE:
+            conn.execute(SQL(statement).format(checkpoints=store.table("tocsin_replay_checkpoints"),
+                                               shards=store.table("tocsin_replay_checkpoint_shards")))
+
+
+def drop_checkpoints(store: Any) -> None:
+    """Delete every checkpoint (they are disposable: `build_checkpoints` makes them again)."""
+    ensure_tables(store)
+    with store.connect() as conn:
+        conn.execute(SQL("TRUNCATE {}, {}").format(store.table("tocsin_replay_checkpoint_shards"),
+                                                  store.table("tocsin_replay_checkpoints")))
+
+
+def list_checkpoints(store: Any) -> list[CheckpointInfo]:
+    ensure_tables(store)
+    with store.connect() as conn:
+        rows = conn.execute(SQL(
+            "SELECT id, notification_id, recorded_max, happened_max, events, created_at FROM {}"
+            " WHERE format = %s ORDER BY notification_id").format(store.table("tocsin_replay_checkpoints")),
+            (FORMAT,)).fetchall()
+    return [CheckpointInfo(r["id"], r["notification_id"], r["recorded_max"], r["happened_max"], r["events"],
+                           r["created_at"]) for r in rows]
+
+
+def best_checkpoint(store: Any, at: datetime | None, sense: str = KNOWN_AT) -> CheckpointInfo | None:
+    """The checkpoint with the highest notification id that fits (`at` None: the latest)."""
+    if sense not in (KNOWN_AT, HAPPENED_BY):
+        raise ValueError(f"sens inconnu : {sense} ({KNOWN_AT} ou {HAPPENED_BY})")
+    ensure_tables(store)
+    column = SQL("recorded_max") if sense == KNOWN_AT else SQL("happened_max")
+    with store.connect() as conn:
+        row = conn.execute(SQL(
+            "SELECT id, notification_id, recorded_max, happened_max, events, created_at FROM {table}"
+            " WHERE format = %(format)s AND (%(at)s::timestamptz IS NULL OR {column} <= %(at)s)"
+            " ORDER BY notification_id DESC LIMIT 1").format(table=store.table("tocsin_replay_checkpoints"),
+                                                              column=column),
+            {"format": FORMAT, "at": at}).fetchone()
+    if row is None:
+        return None
+    return CheckpointInfo(row["id"], row["notification_id"], row["recorded_max"], row["happened_max"], row["events"],
+                          row["created_at"])
+
+
+# --- reading events ----------------------------------------------------------------------------------
+
+
+def stream_events(store: Any, conn: psycopg.Connection, *, after: int = 0, upto: int | None = None,
+                  known: datetime | None = None, happened: datetime | None = None,
+                  decoder: EventDecoder | None = None, page: int = PAGE) -> Iterator[tuple[list[CaseEvent], list]]:
+    """Pages of (decoded case events, raw rows) after `after`, in notification order, filtered by sense."""
+    decoder = decoder or EventDecoder(store.mapper)
+    for rows in raw_pages(store, conn, after=after, upto=upto, known=known, happened=happened, page=page):
+        yield decoder.decode(r[:5] for r in rows), rows
+
+
+def raw_pages(store: Any, conn: psycopg.Connection, *, after: int = 0, upto: int | None = None,
+              known: datetime | None = None, happened: datetime | None = None, page: int = PAGE) -> Iterator[list]:
+    """Pages of undecoded rows (notification id, originator id, version, topic, state, recorded, happened)."""
+    query = SQL(EVENTS_AFTER).format(events=store.table("tocsin_events"), messages=store.table("tocsin_messages"),
+                                     chain=store.table("tocsin_chain"))
+    params = {"upto": upto, "known": known, "happened": happened, "limit": page}
+    while rows := conn.cursor(binary=True).execute(query, {**params, "after": after}).fetchall():
+        after = rows[-1][0]
+        yield rows
+
+
+def snapshot_connection(store: Any) -> psycopg.Connection:
+    conn = psycopg.connect(store.database_url)
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot for every page
+    conn.read_only = True
+    return conn
+
+
+# --- writing checkpoints ------------------------------------------------------------------------------
+
+
+def _shard_of_row(row: dict) -> str:
+    return row["departement"] or UNPLACED
+
+
+def save_checkpoint(store: Any, views: MemoryViews, *, recorded_max: datetime | None,
+                    happened_max: datetime | None, events: int) -> int:
+    """Store the views (a fold of every event up to views.position) as a checkpoint; its id."""
+    ensure_tables(store)
+    shards: dict[str, dict[str, Any]] = {}
+    case_shard: dict[str, str] = {}
+    for oid, entry in views.entries.items():
+        row = views.cases.get(oid)
+        if row is None:
+            continue
+        shard = _shard_of_row(row)
+        part = shards.setdefault(shard, {"entries": {}, "rows": {}, "communes": {}})
+        part["entries"][oid.hex] = orjson.dumps((entry.state, entry.updated_at, entry.last_event_id))
+        part["rows"][oid.hex] = row
+        case_shard[oid.hex] = shard
+    commune_shard: dict[str, str] = {}
+    for row in views.cases.values():
+        commune_shard.setdefault(row["commune"], _shard_of_row(row))
+    for code, territory in views.territories[Level.COMMUNE].items():
+        shard = commune_shard.get(code, UNPLACED)
+        commune_shard[code] = shard
+        shards.setdefault(shard, {"entries": {}, "rows": {}, "communes": {}})["communes"][code] = (
+            territory.figures, territory.updated_at)
+    dep_zone = {row["departement"]: row["zone"] for row in views.cases.values()}
+    meta = {
+        "position": views.position,
+        "territories": {level.value: {code: (row.figures, row.updated_at) for code, row in views.territories[level].items()}
+                        for level in (Level.DEPARTEMENT, Level.ZONE, Level.NATIONAL)},
+        "case_shard": case_shard,
+        "commune_shard": commune_shard,
+        "dep_zone": dep_zone,
+    }
+    # Sealed before the transaction: the store's pooled connections end a transaction left idle for
+    # seconds (idle_in_transaction_session_timeout), and sealing a large checkpoint takes that long.
+    sealed_meta = _seal(store, meta)
+    sealed_parts = [(shard, store.seal(_pack_shard(part))) for shard, part in shards.items()]
+    with store.connect() as conn, conn.transaction():
+        checkpoint_id = conn.execute(SQL(
+            "INSERT INTO {} (format, notification_id, recorded_max, happened_max, events, meta)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id").format(store.table("tocsin_replay_checkpoints")),
+            (FORMAT, views.position, recorded_max, happened_max, events, sealed_meta)).fetchone()["id"]
+        with conn.cursor() as cur:
+            cur.executemany(SQL("INSERT INTO {} (checkpoint_id, shard, data) VALUES (%s, %s, %s)").format(
+                store.table("tocsin_replay_checkpoint_shards")),
+                [(checkpoint_id, shard, data) for shard, data in sealed_parts])
+    return checkpoint_id
+
+
+def build_checkpoints(store: Any, every: int = EVERY, *, log: Any = None) -> list[int]:
+    """Fold the events since the latest checkpoint, storing a checkpoint every `every` events.
+
+    Returns the ids of the checkpoints written (none when fewer than `every` events are new)."""
+    latest = best_checkpoint(store, None)
+    if latest is not None:
+        views = load_views(store, latest)
+        recorded_max, happened_max, folded = latest.recorded_max, latest.happened_max, latest.events
+    else:
+        views, recorded_max, happened_max, folded = MemoryViews(), None, None, 0
+    written: list[int] = []
+    since = 0
+    began = time.perf_counter()
+    with snapshot_connection(store) as conn, conn.transaction():
+        for events, rows in stream_events(store, conn, after=views.position, page=min(PAGE, every)):
+            # A page never straddles a checkpoint boundary: pages are at most `every` rows, cut here.
+            cut = every - since
+            head, tail = rows[:cut], rows[cut:]
+            for chunk in (head, tail):
+                if not chunk:
+                    continue
+                last_nid = chunk[-1][0]
+                chunk_events = [e for e in events if e.notification_id <= last_nid
+                                and e.notification_id > views.position]
+                views.process(chunk_events, last_nid)
+                recorded_max = _latest(recorded_max, (r[5] for r in chunk))
+                happened_max = _latest(happened_max, (r[6] for r in chunk))
+                since += len(chunk)
+                folded += len(chunk)
+                if since >= every:
+                    written.append(save_checkpoint(store, views, recorded_max=recorded_max,
+                                                   happened_max=happened_max, events=folded))
+                    if log:
+                        log(f"point de reprise n°{written[-1]} : notification {views.position}, {folded} événements "
+                            f"({time.perf_counter() - began:.1f} s)")
+                    since = 0
+    return written
+
+
+def _latest(current: datetime | None, values: Iterable[datetime | None]) -> datetime | None:
+    for value in values:
+        if value is not None and (current is None or value > current):
+            current = value
+    return current
+
+
+# --- loading checkpoints ------------------------------------------------------------------------------
+
+
+def _seal(store: Any, value: Any) -> bytes:
+    return store.seal(orjson.dumps(value))  # case states are dataclasses: orjson writes them as objects
+
+
+def _unseal(store: Any, data: bytes) -> Any:
+    return orjson.loads(store.unseal(bytes(data)))
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class LazyEntries(dict):
+    """Case entries (the folded states) built on first use: a replay folds a few cases of a shard after
+    the checkpoint, while it shows the rows of all of them. fold_batch reads entries with `get`."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        super().__init__()
+        self._raw = raw  # oid hex -> JSON of [state, updated_at, last_event_id]
+
+    def get(self, oid: UUID, default: Any = None) -> Any:  # type: ignore[override]
+        found = dict.get(self, oid)
+        if found is None:
+            raw = self._raw.pop(oid.hex, None)
+            if raw is None:
+                return default
+            state, updated_at, last_event_id = orjson.loads(raw)
+            found = self[oid] = CaseEntry(CaseState(**state), _time(updated_at), last_event_id)
+        return found
+
+    def materialised(self) -> dict[UUID, CaseEntry]:
+        for key in list(self._raw):
+            self.get(UUID(key))
+        return dict(self)
+
+
+def load_meta(store: Any, checkpoint: CheckpointInfo) -> dict:
+    with store.connect() as conn:
+        row = conn.execute(SQL("SELECT meta FROM {} WHERE id = %s").format(store.table("tocsin_replay_checkpoints")),
+                           (checkpoint.id,)).fetchone()
+    return _unseal(store, row["meta"])
+
+
+def load_shards(store: Any, checkpoint: CheckpointInfo, shards: Iterable[str] | None) -> dict[str, dict]:
+    """The given shards of a checkpoint (None: all of them)."""
+    query = "SELECT shard, data FROM {} WHERE checkpoint_id = %s"
+    params: tuple = (checkpoint.id,)
+    if shards is not None:
+        shards = sorted(set(shards))
+        if not shards:
+            return {}
+        query += " AND shard = ANY(%s)"
+        params = (checkpoint.id, shards)
+    with store.connect() as conn:
+        rows = conn.execute(SQL(query).format(store.table("tocsin_replay_checkpoint_shards")), params).fetchall()
+    return {r["shard"]: _unpack_shard(store.unseal(bytes(r["data"]))) for r in rows}
+
+
+def _pack_shard(part: dict) -> bytes:
+    """A shard's rows and communes as JSON, then its case states, each its own JSON document, after it:
+    a replay parses the states of the few cases it folds, not all of them (they are most of the bytes)."""
+    offsets, states, at = {}, [], 0
+    for key, state in part["entries"].items():
+        offsets[key] = (at, len(state))
+        states.append(state)
+        at += len(state)
+    head = orjson.dumps({"rows": part["rows"], "communes": part["communes"], "entries": offsets})
+    return len(head).to_bytes(8, "big") + head + b"".join(states)
+
+
+def _unpack_shard(data: bytes) -> dict:
+    size = int.from_bytes(data[:8], "big")
+    part = orjson.loads(data[8:8 + size])
+    states = memoryview(data)[8 + size:]
+    part["entries"] = {key: states[start:start + length] for key, (start, length) in part["entries"].items()}
+    return part
+
+
+def views_from_parts(meta: dict, parts: dict[str, dict]) -> MemoryViews:
+    views = MemoryViews(position=meta["position"])
+    for level_value, table in meta["territories"].items():
+        views.territories[Level(level_value)] = {code: TerritoryRow(figures, _time(at))
+                                                 for code, (figures, at) in table.items()}
+    communes = views.territories[Level.COMMUNE]
+    raw_entries: dict[str, Any] = {}
+    for part in parts.values():
+        for key, row in part["rows"].items():
+            oid = row["originator_id"] = UUID(key)
+            for name in ROW_TIMES:
+                if row[name] is not None:
+                    row[name] = datetime.fromisoformat(row[name])
+            views.cases[oid] = row
+        raw_entries.update(part["entries"])
+        communes.update({code: TerritoryRow(figures, _time(at)) for code, (figures, at) in part["communes"].items()})
+    views.entries = LazyEntries(raw_entries)
+    return views
+
+
+def load_views(store: Any, checkpoint: CheckpointInfo) -> MemoryViews:
+    """Every view of a checkpoint (all shards), every case state built (to fold on and save again)."""
+    views = views_from_parts(load_meta(store, checkpoint), load_shards(store, checkpoint, None))
+    assert isinstance(views.entries, LazyEntries)
+    views.entries = views.entries.materialised()
+    return views
+
+
+# --- scoped replay -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a replayed view needs: every case (None) or the cases of one territory, or one case."""
+
+    level: Level | None = None  # None with oid None: everything
+    code: str | None = None
+    oid: UUID | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.oid is None and (self.level is None or self.level == Level.NATIONAL
+                                     or self.code == UNPLACED)
+
+    def shards(self, meta: dict) -> set[str] | None:
+        """Checkpoint shards holding the cases in scope at checkpoint time (None: all)."""
+        if self.everything:
+            return None
+        if self.oid is not None:
+            shard = meta["case_shard"].get(self.oid.hex)
+            return {shard} if shard else set()
+        if self.level == Level.DEPARTEMENT:
+            return {self.code}
+        if self.level == Level.COMMUNE:
+            shard = meta["commune_shard"].get(self.code)
+            return {shard} if shard else set()
+        return {dep for dep, zone in meta["dep_zone"].items() if zone == self.code}
+
+    def brings_in(self, event: CaseEvent) -> bool:
+        """Can this event place its case in scope? (Placements only come from a message's facts.)"""
+        if self.oid is not None:
+            return event.originator_id == self.oid
+        placement = event.facts.get("placement") if isinstance(event.facts, dict) else None
+        if not placement:
+            return False
+        key = {Level.COMMUNE: "insee", Level.DEPARTEMENT: "departement", Level.ZONE: "zone"}[self.level]
+        return placement.get(key) == self.code
+
+
+def scope_for(level: str, code: str) -> Scope:
+    """The scope of a replay_view request (level as in replay/as_of.py)."""
+    from domain.identity import case_uuid
+
+    if level == "case":
+        return Scope(oid=case_uuid(code))
+    if level == "cases":  # a case list: of the nation, a zone, a département or a commune
+        return Scope() if code == NATIONAL else Scope(level_of_code(code), code)
+    lv = Level(level)
+    return Scope(lv, NATIONAL if lv == Level.NATIONAL else code)
+
+
+def level_of_code(code: str) -> Level:
+    """A territory code's level, by its form: INSEE codes have 5 characters, départements 2 or 3
+    (01, 2A, 971), zones are names (ouest, paris…). Checked by form, not against the checkpoint,
+    so a territory whose first case comes after the checkpoint is still recognised."""
+    if code == NATIONAL:
+        return Level.NATIONAL
+    if len(code) == 5 and code[:2].isalnum() and code[2:].isdigit():
+        return Level.COMMUNE
+    if len(code) <= 3 and code[:2].isalnum() and (code[:2].isdigit() or code.upper() in ("2A", "2B")):
+        return Level.DEPARTEMENT
+    return Level.ZONE
+
+
+@dataclass
+class AsOf:
+    views: MemoryViews
+    checkpoint: CheckpointInfo | None
+    folded: int  # events folded after the checkpoint (or from zero)
+    seconds: float
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a replay creates millions of small objects (decoded case
+    states, rows), each allocation burst triggering full collections that walk all of them again; that
+    doubled a département's replay. Nothing here makes reference cycles, so memory is freed as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def views_as_of(store: Any, at: datetime, sense: str = KNOWN_AT, *, level: str | None = None,
+                code: str | None = None, use_checkpoints: bool = True) -> AsOf:
+    """The views as of `at`: from the best checkpoint when there is one, else folded from zero.
+
+    With `level`/`code`, only what that view needs is loaded and folded: the returned views are exact
+    for that territory (or case) and must not be read for any other."""
+    with gc_paused():
+        return _views_as_of(store, at, sense, level=level, code=code, use_checkpoints=use_checkpoints)
+
+
+def _views_as_of(store: Any, at: datetime, sense: str, *, level: str | None, code: str | None,
+                 use_checkpoints: bool) -> AsOf:
+    began = time.perf_counter()
+    if sense not in (KNOWN_AT, HAPPENED_BY):
+        raise ValueError(f"sens inconnu : {sense} ({KNOWN_AT} ou {HAPPENED_BY})")
+    known, happened = (at, None) if sense == KNOWN_AT else (None, at)
+    checkpoint = best_checkpoint(store, at, sense) if use_checkpoints else None
+    decoder = EventDecoder(store.mapper)
+    if checkpoint is None:
+        views, folded = MemoryViews(), 0
+        with snapshot_connection(store) as conn, conn.transaction():
+            for events, rows in stream_events(store, conn, known=known, happened=happened, decoder=decoder):
+                views.process(events, rows[-1][0])
+                folded += len(events)
+        return AsOf(views, None, folded, time.perf_counter() - began)
+
+    meta = load_meta(store, checkpoint)
+    scope = scope_for(level, code) if level is not None and code is not None else Scope()
+    with snapshot_connection(store) as conn, conn.transaction():
+        rows = [r for page in raw_pages(store, conn, after=checkpoint.notification_id, known=known,
+                                        happened=happened) for r in page]
+    last = rows[-1][0] if rows else checkpoint.notification_id
+    wanted = scope.shards(meta)
+    if wanted is None:
+        parts = load_shards(store, checkpoint, None)
+        events = decoder.decode(r[:5] for r in rows)
+    else:
+        parts = load_shards(store, checkpoint, wanted)
+        in_scope = {UUID(key) for part in parts.values() for key in part["rows"]}
+        events, relevant = scoped_events(rows, decoder, scope, in_scope)
+        # Cases brought into scope by a later event need their prior state: load their shards too.
+        extra = {meta["case_shard"][oid.hex] for oid in relevant - in_scope if oid.hex in meta["case_shard"]}
+        parts.update(load_shards(store, checkpoint, extra - set(parts)))
+    views = views_from_parts(meta, parts)
+    views.process(events, last)
+    return AsOf(views, checkpoint, len(events), time.perf_counter() - began)
+
+
+# Events that never carry a placement, so never bring a case into a territory (decoding is most of the
+# cost of a replay: these are only decoded for cases already in scope).
+_NOT_PLACING = frozenset(get_topic(cls) for cls in (Case.ResourcesUpdated, Case.Acknowledged))
+
+
+def _plain(decoder: EventDecoder, state: bytes) -> bytes:
+    """An event's stored JSON, decrypted and decompressed but not parsed (parsing costs the most)."""
+    data = bytes(state)
+    data = decoder.decrypt(data) if decoder.decrypt else data
+    return decoder.decompress(data) if decoder.decompress else data
+
+
+def scoped_events(rows: list, decoder: EventDecoder, scope: Scope, in_scope: set[UUID]
+                   ) -> tuple[list[CaseEvent], set[UUID]]:
+    """The events of the cases in scope (those already in it, and those an event brings in), decoded.
+
+    An event of another case can only bring it in if its JSON holds the territory's code as a string
+    (a placement's code is a JSON string; codes are ASCII, never escaped): events without it are not
+    parsed at all."""
+    if scope.oid is not None:
+        first = [r for r in rows if r[1] in in_scope or r[1] == scope.oid]
+    else:
+        needle = orjson.dumps(scope.code) if scope.code and scope.code.isascii() else None
+        first = [r for r in rows if r[1] in in_scope
+                 or r[3] not in _NOT_PLACING and (needle is None or needle in _plain(decoder, r[4]))]
+    decoded = decoder.decode(r[:5] for r in first)
+    relevant = set(in_scope)
+    relevant.update(e.originator_id for e in decoded if e.originator_id not in relevant and scope.brings_in(e))
+    done = {r[0] for r in first}
+    late = decoder.decode(r[:5] for r in rows if r[1] in relevant and r[0] not in done)
+    events = [e for e in decoded if e.originator_id in relevant] + late
+    events.sort(key=lambda e: e.notification_id)
+    return events, relevant
