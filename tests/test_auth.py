@@ -39,6 +39,21 @@ def test_local_mode_generates_one_key_and_round_trips(tmp_path):
     assert not p.may_see_personal
 
 
+def test_a_verified_token_is_remembered_only_until_it_expires():
+    import time
+
+    config = AuthConfig(secret=b"k" * 40, leeway=0)
+    token = config.mint("mayor", "commune:35238", ttl=2)
+    first = config.principal(token, GEO)
+    assert config.principal(token, GEO) is first  # remembered: not verified again
+    assert first.expires_at - time.time() <= 2
+    time.sleep(max(0.0, first.expires_at - time.time()) + 0.2)
+    with pytest.raises(AuthError, match="expiré"):
+        config.principal(token, GEO)
+    with pytest.raises(AuthError):  # a forged token is never taken for a remembered one
+        config.principal(token[:-2] + ("AA" if not token.endswith("AA") else "BB"), GEO)
+
+
 def test_roles_and_personal_data():
     assert {r for r, role in ROLES.items() if role.personal} == {"prefecture", "sdis", "national"}
     assert not ROLES["nexsis"].reads and ROLES["nexsis"].ingests
