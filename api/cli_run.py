@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -27,7 +28,8 @@ def register(app: typer.Typer) -> None:
 def run(
     scenario: Annotated[str, typer.Option(help="Scénario : storm (tempête), wildfire (feu de forêt), flood (inondation).")] = "storm",
     size: Annotated[int, typer.Option(min=100, max=1_000_000, help="Nombre de messages simulés.")] = 3000,
-    seed: Annotated[int, typer.Option(help="Graine (même graine, même crise).")] = 1,
+    seed: Annotated[int | None, typer.Option(
+        help="Graine (même graine, même crise ; par défaut une nouvelle crise à chaque lancement).")] = None,
     host: Annotated[str, typer.Option(help="Adresse d'écoute.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port d'écoute.")] = 8000,
 ) -> None:
@@ -39,6 +41,9 @@ def run(
     from adapters.simulator.timeline import crisis_hours
     from api.cli_nats import _open_services
 
+    # A new crisis each time by default: replaying the same seed would only give duplicates (same
+    # distributionIDs), and the dashboard would show yesterday's crisis with nothing live.
+    seed = seed if seed is not None else int(time.time())
     settings = Settings.from_env()
     services = _open_services(settings)
     settings = services.settings
@@ -50,7 +55,8 @@ def run(
         ingester = threading.Thread(target=_ingest, args=(services, url, stop), name="tocsin-ingest", daemon=True)
         ingester.start()
         feeder.start()
-        typer.echo(f"Crise simulée « {scenario} » ({size} messages) publiée sur NATS ({url}) et ingérée en direct.")
+        typer.echo(f"Crise simulée « {scenario} » (graine {seed}, {size} messages) publiée sur NATS ({url}) "
+                   "et ingérée en direct.")
         typer.echo(f"Tableau de bord : http://{host}:{port}/  (jeton : tocsin token --role mayor --territory 35238)")
         from api.app import create_app
 

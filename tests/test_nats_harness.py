@@ -168,8 +168,8 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 def tocsin_command(*args: str) -> list[str]:
-    """The NATS-aware commands, run as a user runs them (a process of its own)."""
-    return [sys.executable, "-m", "api.cli_nats", *args]
+    """`tocsin` commands, run as a user runs them (a process of its own)."""
+    return [sys.executable, "-m", "api.cli", *args]
 
 
 def start_ingester(settings: Settings, *args: str, log: Path | None = None) -> subprocess.Popen:
