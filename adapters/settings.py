@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters.secret_file import create_once
+
 DEFAULT_DATA_DIR = Path("var")
 
 
@@ -52,13 +54,5 @@ class Settings:
             return self.cipher_key
         key_file = self.data_dir / "secrets" / "cipher.key"
         if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            key = base64.b64encode(secrets.token_bytes(32)).decode()
-            try:
-                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process created it first: use theirs
-            else:
-                with os.fdopen(fd, "w") as f:
-                    f.write(key)
+            create_once(key_file, base64.b64encode(secrets.token_bytes(32)))
         return key_file.read_text().strip()

@@ -36,6 +36,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request
 
 from adapters.geography import Geography
+from adapters.secret_file import create_once
 from adapters.settings import Settings
 from domain.geography import NATIONAL, Level
 
@@ -312,14 +313,7 @@ def local_secret(settings: Settings) -> bytes:
     """The HS256 key of local mode, generated once next to the cipher key (mode 0600)."""
     path = settings.data_dir / "secrets" / "jwt.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(48))
+        create_once(path, secrets.token_urlsafe(48).encode())
     return path.read_bytes().strip()
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from adapters.secret_file import create_once
+
 ENV_VAR = "TOCSIN_AUDIT_SEAL_KEY"
 
 
@@ -32,17 +34,9 @@ def load_signing_key(data_dir: Path, *, create: bool = True) -> Ed25519PrivateKe
     if not path.exists():
         if not create:
             return None
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        pem = Ed25519PrivateKey.generate().private_bytes(
+        create_once(path, Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first: use theirs
-        else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
+        ))
     return _parse_private(path.read_bytes())
 
 
