@@ -75,14 +75,30 @@ def _ingest(settings) -> tuple[dict, float, int]:
     began = time.perf_counter()
     with open(out, "wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli_nats", "ingest", "--nats", "--drain", "--json"],
+            [sys.executable, "-m", "api.cli", "ingest", "--nats", "--drain", "--json"],
             cwd=ROOT, env=env, stdout=sink, stderr=subprocess.DEVNULL,
         )
-        _, status, usage = os.wait4(process.pid, 0)
+        # The kernel's high-water mark of the process's own memory, read until it exits. (wait4's
+        # ru_maxrss would report this runner's size instead when it is the larger: Linux carries
+        # the parent's peak over fork and exec.)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _high_water_kib(process.pid))
+            time.sleep(0.1)
     wall = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
+    if process.returncode != 0:
         raise RuntimeError(f"l'ingestion a échoué : {out.read_text()}")
-    return json.loads(out.read_text()), wall, usage.ru_maxrss
+    return json.loads(out.read_text()), wall, peak
+
+
+def _high_water_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
 
 
 def _copy_rate(url: str, schema: str, raws: list[bytes]) -> float:
