@@ -1,6 +1,6 @@
 """`tocsin ingest`, `tocsin simulate` and `tocsin status`, with NATS JetStream.
 
-    register(app) adds the three commands to the `tocsin` Typer app. They keep the file, folder and
+    `api.cli` calls register(app) to add the three commands to `tocsin`. They keep the file, folder and
     HTTP behaviour of the first versions and add `--nats`:
     - ingest --nats [--drain] [--subject S] [--stream N] [--batch-size B] [--json]: consume the stream
       (TOCSIN_NATS_URL, else the embedded server) until SIGTERM/SIGINT, or with --drain until what the
@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import logging
 import signal
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
@@ -119,7 +117,7 @@ def _ingest_files(paths: list[Path], *, batch_size: int, as_json: bool) -> None:
         )
 
 
-def _open_services(settings: Any) -> Any:
+def open_services_locked(settings: Any) -> Any:
     """The services, opened under an advisory lock: two ingesters started at once on a new schema would
     otherwise both create its tables and types, and one would fail."""
     import time
@@ -147,7 +145,7 @@ def _ingest_nats(settings: Any, *, drain: bool, batch_size: int, as_json: bool) 
     from adapters.nats_ingest import NatsIngester
     from adapters.nats_server import nats_url
 
-    services = _open_services(settings)
+    services = open_services_locked(settings)
     try:
         with nats_url(settings) as url:
             ingester = NatsIngester(services, url, batch_size=batch_size, drain=drain)
@@ -280,15 +278,3 @@ def status(
             f"Flux NATS {nats_state['stream']} : dernier message n° {nats_state['last_seq']}, "
             f"position d'ingestion {nats_state['position']}, retard {nats_state['lag']} messages"
         )
-
-
-def main() -> None:
-    """Run these commands alone (for tests and until they are wired into `tocsin`)."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app = typer.Typer(add_completion=False, no_args_is_help=True)
-    register(app)
-    app()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
