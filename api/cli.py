@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+from api.cli_support import JsonOption, open_services_from_env, print_json
 
 app = typer.Typer(
     help="Tocsin : plateforme d'information de crise alimentée par les messages NexSIS.",
@@ -20,17 +21,8 @@ case_app = typer.Typer(help="Affaires (cas) : état courant et historique.", no_
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(case_app, name="case")
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")]
 
 
-def _services() -> Any:
-    from adapters.services import open_services
-
-    return open_services()
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 @quarantine_app.command("list")
@@ -41,9 +33,9 @@ def quarantine_list(
     """Lister les messages en quarantaine et leurs raisons."""
     from adapters.quarantine import list_entries
 
-    entries = list_entries(_services().store, include_resolved=all_entries)
+    entries = list_entries(open_services_from_env().store, include_resolved=all_entries)
     if as_json:
-        _print_json([e.as_dict() for e in entries])
+        print_json([e.as_dict() for e in entries])
         return
     if not entries:
         typer.echo("Aucun message en quarantaine.")
@@ -62,7 +54,7 @@ def quarantine_show(
     """Afficher une entrée de quarantaine (ou ses octets bruts)."""
     from adapters.quarantine import get_entry
 
-    found = get_entry(_services().store, entry_id)
+    found = get_entry(open_services_from_env().store, entry_id)
     if found is None:
         typer.echo(f"entrée de quarantaine inconnue : {entry_id}", err=True)
         raise typer.Exit(1)
@@ -70,7 +62,7 @@ def quarantine_show(
     if raw:
         sys.stdout.buffer.write(body)
     else:
-        _print_json(entry.as_dict())
+        print_json(entry.as_dict())
 
 
 @quarantine_app.command("retry")
@@ -82,13 +74,13 @@ def quarantine_retry(
     """Réingérer un message en quarantaine, tel quel ou corrigé."""
     from adapters.quarantine import retry
 
-    services = _services()
+    services = open_services_from_env()
     outcome = retry(services.ingestor, entry_id, file.read_bytes() if file else None)
     if outcome is None:
         typer.echo(f"entrée de quarantaine inconnue : {entry_id}", err=True)
         raise typer.Exit(1)
     if as_json:
-        _print_json(outcome.__dict__)
+        print_json(outcome.__dict__)
     elif outcome.status == "quarantined":
         typer.echo("toujours refusé : " + "; ".join(r["message"] for r in outcome.reasons))
     else:
@@ -106,13 +98,13 @@ def case_show(
     """Afficher l'état courant d'une affaire et les événements qui l'ont construit."""
     from adapters.case_history import case_view
 
-    services = _services()
+    services = open_services_from_env()
     view = case_view(services.store, services.geography, case_id, personal=personal)
     if view is None:
         typer.echo(f"affaire inconnue : {case_id}", err=True)
         raise typer.Exit(1)
     if as_json:
-        _print_json({"state": view.state, "events": view.events})
+        print_json({"state": view.state, "events": view.events})
         return
     s, where = view.state, view.state["where"]
     nature = s["nature"] or {}
@@ -157,7 +149,7 @@ def serve(
         from adapters.projection_worker import run_in_thread
 
         os.environ["TOCSIN_PROJECTIONS_IN_APP"] = "0"
-        run_in_thread(_services().store)
+        run_in_thread(open_services_from_env().store)
     uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info")
 
 

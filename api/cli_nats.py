@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import signal
 from collections import Counter
 from pathlib import Path
@@ -21,7 +20,8 @@ from typing import Annotated, Any
 
 import typer
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")]
+from api.cli_support import JsonOption, print_json
+
 SubjectOption = Annotated[
     str | None, typer.Option("--subject", help="Sujet NATS (défaut : TOCSIN_NATS_SUBJECT, sinon nexsis.>).")
 ]
@@ -49,9 +49,6 @@ def _settings(subject: str | None = None, stream: str | None = None) -> Any:
     changes = {k: v for k, v in (("nats_subject", subject), ("nats_stream", stream)) if v}
     return dataclasses.replace(settings, **changes) if changes else settings
 
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 def _wire_files(paths: list[Path]) -> list[Path]:
@@ -109,7 +106,7 @@ def _ingest_files(paths: list[Path], *, batch_size: int, as_json: bool) -> None:
                 typer.echo(f"quarantaine #{outcome.quarantine_id} : {file} : {reasons}", err=True)
     summary = {"accepted": counts["accepted"], "duplicates": counts["duplicate"], "quarantined": counts["quarantined"]}
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     else:
         typer.echo(
             f"{len(files)} messages : {summary['accepted']} acceptés, {summary['duplicates']} doublons, "
@@ -157,7 +154,7 @@ def _ingest_nats(settings: Any, *, drain: bool, batch_size: int, as_json: bool) 
         services.close()
     result = {**summary.as_dict(), "stream": settings.nats_stream}
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     typer.echo(
         f"Flux {settings.nats_stream} : {result['accepted']} acceptés, {result['duplicates']} doublons, "
@@ -260,7 +257,7 @@ def status(
     if settings.nats_url or any(p["source"].startswith("nats:") for p in positions) or (settings.data_dir / "nats").exists():
         result["nats"] = nats_status(settings, store)
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     typer.echo(f"Événements stockés : {events}")
     typer.echo(f"Messages en quarantaine : {result['quarantined']}")

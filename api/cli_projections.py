@@ -5,7 +5,6 @@ The lead wires these in api/cli.py with `register(app)`.
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from datetime import datetime
@@ -13,12 +12,13 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli_support import JsonOption, open_services_from_env, print_json
+
 projections_app = typer.Typer(
     help="Vues (commune, département, zone, national, liste des affaires) : état, suivi, reconstruction.",
     no_args_is_help=True,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")]
 NAMES = ("cases", "commune", "departement", "zone", "national")
 NAME_LABELS = {
     "cases": "liste des affaires",
@@ -35,14 +35,6 @@ def register(app: typer.Typer) -> None:
     app.command("view")(view)
 
 
-def _services() -> Any:
-    from adapters.services import open_services
-
-    return open_services()
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 def _names(name: str) -> list[str]:
@@ -67,13 +59,13 @@ def status(as_json: JsonOption = False) -> None:
     """Position de chaque vue, retard sur le journal d'événements, débit."""
     from projections.queries import projection_status
 
-    services = _services()
+    services = open_services_from_env()
     try:
         rows = projection_status(services.store)
     finally:
         services.close()
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     head = rows[0]["head"] if rows else 0
     typer.echo(f"Dernier événement enregistré : n° {head}")
@@ -102,7 +94,7 @@ def rebuild(
     from adapters.projection_rebuild import rebuild as run_rebuild
 
     names = _names(name)
-    services = _services()
+    services = open_services_from_env()
     try:
         report = run_rebuild(services.store, names, partitions=processes)
     except RebuildBusy as busy:
@@ -111,7 +103,7 @@ def rebuild(
     finally:
         services.close()
     if as_json:
-        _print_json({**report.__dict__, "events_per_second": round(report.rate)})
+        print_json({**report.__dict__, "events_per_second": round(report.rate)})
         return
     typer.echo(
         f"Vue(s) reconstruite(s) : {', '.join(names)} — {report.events} événements repris depuis zéro"
@@ -130,7 +122,7 @@ def run(
     from adapters.projection_worker import ProjectionWorker
 
     names = [n for name in (only or ["all"]) for n in _names(name)]
-    services = _services()
+    services = open_services_from_env()
     try:
         with ProjectionWorker(services.store, names, batch_size=batch_size) as worker:
             if once:
@@ -167,7 +159,7 @@ def view(
         reference = parse_time(now)
         if reference is None:
             raise typer.BadParameter(f"date invalide (ISO 8601 attendu) : {now}")
-    services = _services()
+    services = open_services_from_env()
     try:
         result = territory_view(services.store, level, code, now=reference, top=top, geography=services.geography)
     except UnknownTerritory as unknown:
@@ -176,7 +168,7 @@ def view(
     finally:
         services.close()
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         _print_view(result)
 

@@ -5,7 +5,6 @@ The lead wires these in api/cli.py with `register(app)`.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -13,12 +12,13 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli_support import JsonOption, open_services_from_env, print_json
+
 audit_app = typer.Typer(help="Audit : historique complet, chaîne d'empreintes scellée, paquets vérifiables.",
                         no_args_is_help=True)
 replay_app = typer.Typer(help="Rejeu : vues à un instant passé, chronologies, rapports de retour d'expérience.",
                          no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -26,14 +26,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(replay_app, name="replay")
 
 
-def _services() -> Any:
-    from adapters.services import open_services
-
-    return open_services()
-
 
 def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default))
+    print_json(value, default=_json_default)
 
 
 def _json_default(value: Any) -> str:
@@ -71,7 +66,7 @@ def audit_verify(
         from replay.audit_keys import trusted_keys
         from replay.audit_verify import verify_store
 
-        services = _services()
+        services = open_services_from_env()
         keys = trusted_keys(services.settings.data_dir, list(public_key or []))
         report = verify_store(services.store, keys, journal=journal_file(services.settings.data_dir))
     if as_json:
@@ -90,7 +85,7 @@ def audit_seal(
     from replay.audit_chain import ChainBroken, seal
     from replay.audit_keys import load_signing_key
 
-    services = _services()
+    services = open_services_from_env()
     key = load_signing_key(services.settings.data_dir)
     last_position = None
     while True:
@@ -135,7 +130,7 @@ def audit_export(
 
     if (case is None) == (territory is None):
         raise typer.BadParameter("indiquez --case AFFAIRE ou --territory CODE")
-    services = _services()
+    services = open_services_from_env()
     start, end = _time(since), _time(until)
     if case is not None:
         originators, scope = [case_uuid(case)], {"case_id": case, "originator_id": str(case_uuid(case))}
@@ -159,7 +154,7 @@ def audit_history(
     """Historique complet d'une affaire : chaque événement, sa provenance, son message brut (auditeur)."""
     from replay.audit_history import AUDITOR, case_audit_history
 
-    history = case_audit_history(_services().store, case_id, role=AUDITOR)  # the CLI operator holds the keys
+    history = case_audit_history(open_services_from_env().store, case_id, role=AUDITOR)  # the CLI operator holds the keys
     if history is None:
         typer.echo(f"affaire inconnue : {case_id}", err=True)
         raise typer.Exit(1)
@@ -196,7 +191,7 @@ def replay_view(
     moment = _time(at)
     assert moment is not None
     try:
-        result = replay(_services().store, level, code, moment, HAPPENED_BY if happened_by else KNOWN_AT)
+        result = replay(open_services_from_env().store, level, code, moment, HAPPENED_BY if happened_by else KNOWN_AT)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     if as_json:
@@ -229,7 +224,7 @@ def replay_checkpoint(
     """Construire les points de reprise des vues (rejeu rapide à n'importe quel instant)."""
     from replay.checkpoints import build_checkpoints
 
-    services = _services()
+    services = open_services_from_env()
     while True:
         written = build_checkpoints(services.store, every, log=typer.echo)
         if written:
@@ -260,7 +255,7 @@ def _timeline(territory: str, since: str, until: str, interval: str | None) -> A
     start, end = _time(since), _time(until)
     assert start is not None and end is not None
     try:
-        return build_timeline(_services().store, level, code, start, end, parse_interval(interval, start, end))
+        return build_timeline(open_services_from_env().store, level, code, start, end, parse_interval(interval, start, end))
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
 
@@ -315,7 +310,7 @@ def replay_playback(
 
     start, end = _time(since), _time(until)
     assert start is not None and end is not None
-    live = _services()
+    live = open_services_from_env()
     try:
         settings = sandbox_settings(live.settings, sandbox)
     except ValueError as error:

@@ -124,7 +124,7 @@ def test_the_history_is_for_auditors_and_ties_each_event_to_its_raw_message(cris
 
 
 def test_the_audit_commands(crisis, settings, tmp_path, monkeypatch):
-    monkeypatch.setattr("api.cli_replay._services", lambda: crisis)
+    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: crisis)
     monkeypatch.setenv("TOCSIN_DATA_DIR", str(settings.data_dir))
     app = typer.Typer()
     register(app)

@@ -54,7 +54,7 @@ def test_known_at_and_happened_by(services):
 def test_replay_view_command(services, monkeypatch):
     services.ingestor.ingest(Incoming(as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"),
                                                    sent_at=REPORT_SENT))))
-    monkeypatch.setattr("api.cli_replay._services", lambda: services)
+    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: services)
     app = typer.Typer()
     register(app)
     runner = CliRunner()

@@ -84,7 +84,7 @@ def test_as_of_with_checkpoints_equals_the_fold_from_the_first_event(services):
 def test_checkpoint_command_and_view_from_it(services, monkeypatch):
     messages = list(simulate("storm", size=150, seed=9))
     services.ingestor.ingest_batch([Incoming(m.raw, m.content_type, source="sim") for m in messages])
-    monkeypatch.setattr("api.cli_replay._services", lambda: services)
+    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: services)
     app = typer.Typer()
     register(app)
     runner = CliRunner()

@@ -92,7 +92,7 @@ def _comparable(view: dict | None) -> dict | None:
 def test_playback_command_and_limits(services, monkeypatch):
     messages = list(simulate("storm", size=40, seed=12))
     services.ingestor.ingest_batch([Incoming(m.raw, m.content_type, source="sim") for m in messages])
-    monkeypatch.setattr("api.cli_replay._services", lambda: services)
+    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: services)
     app = typer.Typer()
     register(app)
     runner = CliRunner()

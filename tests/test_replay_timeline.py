@@ -93,7 +93,7 @@ def test_interval_parsing():
 
 def test_timeline_and_report_commands(services, monkeypatch, tmp_path):
     sent = _storm(services, size=300)
-    monkeypatch.setattr("api.cli_replay._services", lambda: services)
+    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: services)
     app = typer.Typer()
     register(app)
     runner = CliRunner()
