@@ -29,3 +29,14 @@ def database_url() -> str:
         work = ROOT / "var" / "bench"
         work.mkdir(parents=True, exist_ok=True)
         return embedded_database_url(work)
+
+
+def proc_status_kib(pid: int, field: str) -> int:
+    """A memory figure of /proc/<pid>/status in KiB (VmRSS, VmHWM…); 0 once the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0

@@ -26,7 +26,7 @@ import httpx
 import psycopg
 from psycopg.sql import SQL, Identifier
 
-from tests.benchmarks import database_url
+from tests.benchmarks import database_url, proc_status_kib
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = 100_000
@@ -70,10 +70,7 @@ def _free_port() -> int:
 
 def _rss_kib(pid: int) -> int:
     """Resident memory of a process and its children (the server processes under uvicorn's supervisor)."""
-    total = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            total += int(line.split()[1])
+    total = proc_status_kib(pid, "VmRSS")
     for children in Path(f"/proc/{pid}/task").glob("*/children"):
         total += sum(_rss_kib(int(child)) for child in children.read_text().split())
     return total

@@ -25,7 +25,7 @@ from pathlib import Path
 import psycopg
 from psycopg.sql import SQL, Identifier
 
-from tests.benchmarks import database_url
+from tests.benchmarks import database_url, proc_status_kib
 
 ROOT = Path(__file__).resolve().parents[2]
 GOAL = 5_000  # messages/s, end to end, on one 2-core machine
@@ -83,22 +83,13 @@ def _ingest(settings) -> tuple[dict, float, int]:
         # the parent's peak over fork and exec.)
         peak = 0
         while process.poll() is None:
-            peak = max(peak, _high_water_kib(process.pid))
+            peak = max(peak, proc_status_kib(process.pid, "VmHWM"))
             time.sleep(0.1)
     wall = time.perf_counter() - began
     if process.returncode != 0:
         raise RuntimeError(f"l'ingestion a échoué : {out.read_text()}")
     return json.loads(out.read_text()), wall, peak
 
-
-def _high_water_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0
 
 
 def _copy_rate(url: str, schema: str, raws: list[bytes]) -> float:
