@@ -19,6 +19,14 @@ Validity (both senses fold a subset of the log in notification order, see replay
   is used. Always correct, only slower.
 Both maxima are non-decreasing with n, so the best checkpoint is the one with the highest n that fits.
 
+Blocks: the events after the checkpoint that belong to the subset are found without reading the rest
+of the log. Each checkpoint stores, for the log it folded since the previous one, blocks of `BLOCK`
+consecutive events with their earliest recording and message times; a block whose earliest time is
+after T holds no event of the subset and is not read. Happened by T otherwise reads every event
+recorded after the checkpoint, to the end of the log, to find the few sent by T; with blocks it reads
+up to about T, plus any block holding a message delivered late (correct whatever the delays, only
+slower), plus the events after the latest checkpoint, which no block covers yet.
+
 Storage (each part JSON (orjson: fast, and no code runs on load), then compressed and encrypted with
 `store.seal`; the views hold no personal data, but they stay as protected as the events they come from):
 - `tocsin_replay_checkpoints`: one row per checkpoint with a small `meta` part: the département, zone
@@ -45,7 +53,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -64,7 +72,8 @@ from projections.memory import MemoryViews, TerritoryRow
 KNOWN_AT, HAPPENED_BY = "known-at", "happened-by"
 EVERY = 50_000
 PAGE = 10_000
-FORMAT = 3  # bump when the stored layout changes: older checkpoints are then ignored
+BLOCK = 2_000  # events per block of the log (see Blocks below)
+FORMAT = 4  # bump when the stored layout changes: older checkpoints are then ignored
 ROW_TIMES = ("opened_at", "closed_at", "last_message_at", "updated_at")  # datetimes of a case row
 
 CREATE = [
@@ -83,6 +92,14 @@ CREATE = [
         shard text NOT NULL,
         data bytea NOT NULL,
         PRIMARY KEY (checkpoint_id, shard))""",
+    """CREATE TABLE IF NOT EXISTS {blocks} (
+        checkpoint_id bigint NOT NULL REFERENCES {checkpoints} (id) ON DELETE CASCADE,
+        after_id bigint NOT NULL,
+        last_id bigint NOT NULL,
+        recorded_min timestamptz,
+        happened_min timestamptz,
+        PRIMARY KEY (checkpoint_id, after_id))""",
+    """CREATE INDEX IF NOT EXISTS tocsin_replay_blocks_last_idx ON {blocks} (last_id)""",
 ]
 
 # Events after a position, with their recording time and message time (as replay/as_of.py defines them).
@@ -94,6 +111,7 @@ SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.stat
 FROM {events} e
 LEFT JOIN {messages} m ON m.originator_id = e.originator_id AND m.originator_version = e.originator_version
 LEFT JOIN {chain} c ON c.notification_id = e.notification_id AND c.notification_id > %(after)s
+                    AND (%(upto)s::bigint IS NULL OR c.notification_id <= %(upto)s)
 WHERE e.notification_id > %(after)s
   AND (%(upto)s::bigint IS NULL OR e.notification_id <= %(upto)s)
   AND (%(known)s::timestamptz IS NULL OR c.chained_at <= %(known)s)
@@ -113,19 +131,31 @@ class CheckpointInfo:
     created_at: datetime
 
 
+class Block(NamedTuple):
+    """A run of consecutive events (notification ids in (after_id, last_id]) and their earliest times:
+    a replay as of T skips the blocks whose earliest time (in its sense) is after T."""
+
+    after_id: int
+    last_id: int
+    recorded_min: datetime | None
+    happened_min: datetime | None
+
+
 def ensure_tables(store: Any) -> None:
     with store.connect() as conn:
         for statement in CREATE:
             conn.execute(SQL(statement).format(checkpoints=store.table("tocsin_replay_checkpoints"),
-                                               shards=store.table("tocsin_replay_checkpoint_shards")))
+                                               shards=store.table("tocsin_replay_checkpoint_shards"),
+                                               blocks=store.table("tocsin_replay_blocks")))
 
 
 def drop_checkpoints(store: Any) -> None:
     """Delete every checkpoint (they are disposable: `build_checkpoints` makes them again)."""
     ensure_tables(store)
     with store.connect() as conn:
-        conn.execute(SQL("TRUNCATE {}, {}").format(store.table("tocsin_replay_checkpoint_shards"),
-                                                  store.table("tocsin_replay_checkpoints")))
+        conn.execute(SQL("TRUNCATE {}, {}, {}").format(store.table("tocsin_replay_blocks"),
+                                                      store.table("tocsin_replay_checkpoint_shards"),
+                                                      store.table("tocsin_replay_checkpoints")))
 
 
 def list_checkpoints(store: Any) -> list[CheckpointInfo]:
@@ -181,6 +211,40 @@ def raw_pages(store: Any, conn: psycopg.Connection, *, after: int = 0, upto: int
         yield rows
 
 
+def scan_ranges(store: Any, conn: psycopg.Connection, after: int, at: datetime, sense: str
+                ) -> list[tuple[int, int | None]]:
+    """The notification id ranges (lo, hi] after `after` that may hold events of the subset as of `at`.
+
+    Blocks whose earliest time in the sense is after `at` hold none of them and are skipped; past the
+    last block (hi None) everything is read. Known at: recording times grow with the notification id,
+    so nothing after the first skipped block can be in the subset either."""
+    column = SQL("recorded_min") if sense == KNOWN_AT else SQL("happened_min")
+    rows = conn.execute(SQL(
+        "SELECT b.after_id, b.last_id, coalesce({column} <= %(at)s, true) AS wanted FROM {blocks} b"
+        " JOIN {checkpoints} c ON c.id = b.checkpoint_id AND c.format = %(format)s"
+        " WHERE b.last_id > %(after)s ORDER BY b.after_id").format(
+        column=column, blocks=store.table("tocsin_replay_blocks"),
+        checkpoints=store.table("tocsin_replay_checkpoints")), {"at": at, "after": after, "format": FORMAT}).fetchall()
+    ranges: list[tuple[int, int | None]] = []
+    cursor = after
+    for after_id, last_id, wanted in rows:
+        if after_id != cursor:
+            break  # not the block that follows (a gap, or a concurrent build's): read on from here
+        if not wanted and sense == KNOWN_AT:
+            return ranges
+        if wanted:
+            if ranges and ranges[-1][1] == cursor:
+                ranges[-1] = (ranges[-1][0], last_id)
+            else:
+                ranges.append((cursor, last_id))
+        cursor = last_id
+    if ranges and ranges[-1][1] == cursor:
+        ranges[-1] = (ranges[-1][0], None)
+    else:
+        ranges.append((cursor, None))
+    return ranges
+
+
 def snapshot_connection(store: Any) -> psycopg.Connection:
     conn = psycopg.connect(store.database_url)
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot for every page
@@ -196,8 +260,9 @@ def _shard_of_row(row: dict) -> str:
 
 
 def save_checkpoint(store: Any, views: MemoryViews, *, recorded_max: datetime | None,
-                    happened_max: datetime | None, events: int) -> int:
-    """Store the views (a fold of every event up to views.position) as a checkpoint; its id."""
+                    happened_max: datetime | None, events: int, blocks: Iterable[Block] = ()) -> int:
+    """Store the views (a fold of every event up to views.position) as a checkpoint, with the blocks of
+    the log folded since the previous one; its id."""
     ensure_tables(store)
     shards: dict[str, dict[str, Any]] = {}
     case_shard: dict[str, str] = {}
@@ -240,10 +305,13 @@ def save_checkpoint(store: Any, views: MemoryViews, *, recorded_max: datetime | 
             cur.executemany(SQL("INSERT INTO {} (checkpoint_id, shard, data) VALUES (%s, %s, %s)").format(
                 store.table("tocsin_replay_checkpoint_shards")),
                 [(checkpoint_id, shard, data) for shard, data in sealed_parts])
+            cur.executemany(SQL("INSERT INTO {} (checkpoint_id, after_id, last_id, recorded_min, happened_min)"
+                                " VALUES (%s, %s, %s, %s, %s)").format(store.table("tocsin_replay_blocks")),
+                            [(checkpoint_id, *block) for block in blocks])
     return checkpoint_id
 
 
-def build_checkpoints(store: Any, every: int = EVERY, *, log: Any = None) -> list[int]:
+def build_checkpoints(store: Any, every: int = EVERY, *, block: int = BLOCK, log: Any = None) -> list[int]:
     """Fold the events since the latest checkpoint, storing a checkpoint every `every` events.
 
     Returns the ids of the checkpoints written (none when fewer than `every` events are new)."""
@@ -254,6 +322,7 @@ def build_checkpoints(store: Any, every: int = EVERY, *, log: Any = None) -> lis
     else:
         views, recorded_max, happened_max, folded = MemoryViews(), None, None, 0
     written: list[int] = []
+    blocks: list[Block] = []
     since = 0
     began = time.perf_counter()
     with snapshot_connection(store) as conn, conn.transaction():
@@ -265,6 +334,7 @@ def build_checkpoints(store: Any, every: int = EVERY, *, log: Any = None) -> lis
                 if not chunk:
                     continue
                 last_nid = chunk[-1][0]
+                blocks += blocks_of(chunk, views.position, block)
                 chunk_events = [e for e in events if e.notification_id <= last_nid
                                 and e.notification_id > views.position]
                 views.process(chunk_events, last_nid)
@@ -274,12 +344,25 @@ def build_checkpoints(store: Any, every: int = EVERY, *, log: Any = None) -> lis
                 folded += len(chunk)
                 if since >= every:
                     written.append(save_checkpoint(store, views, recorded_max=recorded_max,
-                                                   happened_max=happened_max, events=folded))
+                                                   happened_max=happened_max, events=folded, blocks=blocks))
+                    blocks = []
                     if log:
                         log(f"point de reprise n°{written[-1]} : notification {views.position}, {folded} événements "
                             f"({time.perf_counter() - began:.1f} s)")
                     since = 0
     return written
+
+
+def blocks_of(rows: list, after: int, size: int = BLOCK) -> Iterator[Block]:
+    """The blocks of consecutive raw rows (see raw_pages) that follow notification id `after`."""
+    for start in range(0, len(rows), size):
+        part = rows[start:start + size]
+        yield Block(after, part[-1][0], _earliest(r[5] for r in part), _earliest(r[6] for r in part))
+        after = part[-1][0]
+
+
+def _earliest(values: Iterable[datetime | None]) -> datetime | None:
+    return min((v for v in values if v is not None), default=None)
 
 
 def _latest(current: datetime | None, values: Iterable[datetime | None]) -> datetime | None:
@@ -515,8 +598,9 @@ def _views_as_of(store: Any, at: datetime, sense: str, *, level: str | None, cod
     meta = load_meta(store, checkpoint)
     scope = scope_for(level, code) if level is not None and code is not None else Scope()
     with snapshot_connection(store) as conn, conn.transaction():
-        rows = [r for page in raw_pages(store, conn, after=checkpoint.notification_id, known=known,
-                                        happened=happened) for r in page]
+        ranges = scan_ranges(store, conn, checkpoint.notification_id, at, sense)
+        rows = [r for lo, hi in ranges for page in raw_pages(store, conn, after=lo, upto=hi, known=known,
+                                                              happened=happened) for r in page]
     last = rows[-1][0] if rows else checkpoint.notification_id
     wanted = scope.shards(meta)
     if wanted is None:
