@@ -212,7 +212,10 @@ def replay_view(
         return
     for key, value in (view.get("figures") or {}).items():
         typer.echo(f"  {key} : {value}")
-    for row in view["cases"]:
+    if "most_serious" in view:
+        typer.echo(f"  ouvertes dans l'heure : {view['opened_last_hour']}, dans les 24 h : {view['opened_last_24h']}")
+        typer.echo("  affaires en cours les plus graves :")
+    for row in view.get("most_serious", view.get("cases", [])):
         typer.echo(f"  - {row['case_id']} {row['nature_code'] or '?'} {row['status']} ({row['commune']})")
 
 

@@ -15,18 +15,21 @@ replay/checkpoints.py; this module names the views and shapes them for the CLI a
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.geography import NATIONAL, Level
 from projections.memory import MemoryViews
-from replay.checkpoints import HAPPENED_BY, KNOWN_AT, AsOf, gc_paused
+from replay.checkpoints import HAPPENED_BY, KNOWN_AT, SUMMARY, AsOf, LazyRows, gc_paused
 from replay.checkpoints import views_as_of as _views_as_of
 
 __all__ = ["CASE", "CASES", "HAPPENED_BY", "KNOWN_AT", "VIEW_LEVELS", "ReplayedView", "replay_view", "views_as_of"]
 
 CASE, CASES = "case", "cases"
+MOST_SERIOUS = 5  # as many as the live view shows (projections.queries.territory_view)
 VIEW_LEVELS = (*(level.value for level in Level), CASES, CASE)
 
 
@@ -63,28 +66,54 @@ def replay_view(store: Any, level: str, code: str, at: datetime, sense: str = KN
         code = NATIONAL
     with gc_paused():  # also while selecting: see gc_paused
         result: AsOf = _views_as_of(store, at, sense, level=level, code=code, use_checkpoints=use_checkpoints)
-        view = select_view(result.views, level, code)
+        view = select_view(result.views, level, code, at)
     return ReplayedView(level, code, at, sense, result.views.position, result.folded, view,
                         result.checkpoint.notification_id if result.checkpoint else None, round(result.seconds, 3))
 
 
-def select_view(views: MemoryViews, level: str, code: str) -> dict | None:
+def select_view(views: MemoryViews, level: str, code: str, at: datetime) -> dict | None:
+    """A case's row; a territory's case list (every case, most severe first); or a territory's view as
+    the live one shows it at `at`: its figures, the cases opened in the hour and the 24 hours before,
+    its most serious open cases."""
     if level == CASE:
-        row = next((r for r in views.cases.values() if r["case_id"] == code), None)
+        row = next((r for r in _rows(views).values() if r["case_id"] == code), None)
         return _jsonable(row) if row else None
     if level == CASES:
-        return {"cases": [_jsonable(r) for r in _cases_in(views, code)]}
-    territory = views.territories[Level(level)].get(NATIONAL if level == Level.NATIONAL.value else code)
+        rows = [r for r in _rows(views).values() if _inside(code, r["commune"], r["departement"], r["zone"])]
+        rows.sort(key=lambda r: (-(r.get("severity") or 0), r["case_id"]))
+        return {"cases": [_jsonable(r) for r in rows]}
+    territory = views.territories[Level(level)].get(code)
     if territory is None:
         return None
+    inside = [(fields, key) for fields, key in _summaries(views) if _inside(code, *fields[1:4])]
+    opened = [fields[6] for fields, _ in inside if fields[6] is not None and fields[6] <= at]
+    serious = sorted(((f, key) for f, key in inside if f[4] == "open"), key=lambda item: _seriousness(item[0]))
+    rows = views.cases
     return {"figures": dict(sorted(territory.figures.items())), "updated_at": territory.updated_at.isoformat(),
-            "cases": [_jsonable(r) for r in _cases_in(views, code if level != Level.NATIONAL.value else NATIONAL)]}
+            "opened_last_hour": sum(1 for t in opened if t > at - timedelta(hours=1)),
+            "opened_last_24h": sum(1 for t in opened if t > at - timedelta(hours=24)),
+            "most_serious": [_jsonable(rows.row(key) if isinstance(rows, LazyRows) else rows[key])
+                             for _, key in serious[:MOST_SERIOUS]]}
 
 
-def _cases_in(views: MemoryViews, code: str) -> list[dict]:
-    """Case rows of a territory (any level's code, or FR), most severe first."""
-    rows = [r for r in views.cases.values() if code == NATIONAL or code in (r["commune"], r["departement"], r["zone"])]
-    return sorted(rows, key=lambda r: (-(r.get("severity") or 0), r["case_id"]))
+def _rows(views: MemoryViews) -> dict:
+    return views.cases.materialised() if isinstance(views.cases, LazyRows) else views.cases
+
+
+def _summaries(views: MemoryViews) -> Iterator[tuple[list, Any]]:
+    if isinstance(views.cases, LazyRows):
+        return views.cases.summaries()
+    return (([row[name] for name in SUMMARY], oid) for oid, row in views.cases.items())
+
+
+def _inside(code: str, commune: str, departement: str, zone: str) -> bool:
+    return code == NATIONAL or code in (commune, departement, zone)
+
+
+def _seriousness(fields: list) -> tuple:
+    """The live view's order: severity, then the latest opened, then the case id."""
+    severity, opened = fields[5] or 0, fields[6]
+    return -severity, -opened.timestamp() if opened is not None else math.inf, fields[0]
 
 
 def _jsonable(row: dict) -> dict:

@@ -47,9 +47,10 @@ Checkpoints are disposable, like every view: `tocsin replay checkpoint` (once, f
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,8 +74,10 @@ KNOWN_AT, HAPPENED_BY = "known-at", "happened-by"
 EVERY = 50_000
 PAGE = 10_000
 BLOCK = 2_000  # events per block of the log (see Blocks below)
-FORMAT = 4  # bump when the stored layout changes: older checkpoints are then ignored
+FORMAT = 5  # bump when the stored layout changes: older checkpoints are then ignored
 ROW_TIMES = ("opened_at", "closed_at", "last_message_at", "updated_at")  # datetimes of a case row
+# What a territory's view reads of every case (its most serious open cases, its openings per hour).
+SUMMARY = ("case_id", "commune", "departement", "zone", "status", "severity", "opened_at")
 
 CREATE = [
     """CREATE TABLE IF NOT EXISTS {checkpoints} (
@@ -86,6 +89,7 @@ CREATE = [
         events bigint NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now(),
         meta bytea NOT NULL)""",
+    """ALTER TABLE {checkpoints} ADD COLUMN IF NOT EXISTS cases bytea""",
     """CREATE INDEX IF NOT EXISTS tocsin_replay_checkpoints_nid_idx ON {checkpoints} (notification_id)""",
     """CREATE TABLE IF NOT EXISTS {shards} (
         checkpoint_id bigint NOT NULL REFERENCES {checkpoints} (id) ON DELETE CASCADE,
@@ -265,42 +269,42 @@ def save_checkpoint(store: Any, views: MemoryViews, *, recorded_max: datetime | 
     the log folded since the previous one; its id."""
     ensure_tables(store)
     shards: dict[str, dict[str, Any]] = {}
-    case_shard: dict[str, str] = {}
+    case_shard: dict[UUID, str] = {}
     for oid, entry in views.entries.items():
         row = views.cases.get(oid)
         if row is None:
             continue
         shard = _shard_of_row(row)
-        part = shards.setdefault(shard, {"entries": {}, "rows": {}, "communes": {}})
+        part = shards.setdefault(shard, _empty_part())
         part["entries"][oid.hex] = orjson.dumps((entry.state, entry.updated_at, entry.last_event_id))
-        part["rows"][oid.hex] = row
-        case_shard[oid.hex] = shard
+        part["rows"][oid.hex] = orjson.dumps(row)
+        part["index"][oid.hex] = [row[name] for name in SUMMARY]
+        case_shard[oid] = shard
     commune_shard: dict[str, str] = {}
     for row in views.cases.values():
         commune_shard.setdefault(row["commune"], _shard_of_row(row))
     for code, territory in views.territories[Level.COMMUNE].items():
         shard = commune_shard.get(code, UNPLACED)
         commune_shard[code] = shard
-        shards.setdefault(shard, {"entries": {}, "rows": {}, "communes": {}})["communes"][code] = (
+        shards.setdefault(shard, _empty_part())["communes"][code] = (
             territory.figures, territory.updated_at)
     dep_zone = {row["departement"]: row["zone"] for row in views.cases.values()}
     meta = {
         "position": views.position,
         "territories": {level.value: {code: (row.figures, row.updated_at) for code, row in views.territories[level].items()}
                         for level in (Level.DEPARTEMENT, Level.ZONE, Level.NATIONAL)},
-        "case_shard": case_shard,
         "commune_shard": commune_shard,
         "dep_zone": dep_zone,
     }
     # Sealed before the transaction: the store's pooled connections end a transaction left idle for
     # seconds (idle_in_transaction_session_timeout), and sealing a large checkpoint takes that long.
-    sealed_meta = _seal(store, meta)
+    sealed_meta, sealed_cases = _seal(store, meta), store.seal(CaseShards.pack(case_shard))
     sealed_parts = [(shard, store.seal(_pack_shard(part))) for shard, part in shards.items()]
     with store.connect() as conn, conn.transaction():
         checkpoint_id = conn.execute(SQL(
-            "INSERT INTO {} (format, notification_id, recorded_max, happened_max, events, meta)"
-            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id").format(store.table("tocsin_replay_checkpoints")),
-            (FORMAT, views.position, recorded_max, happened_max, events, sealed_meta)).fetchone()["id"]
+            "INSERT INTO {} (format, notification_id, recorded_max, happened_max, events, meta, cases)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id").format(store.table("tocsin_replay_checkpoints")),
+            (FORMAT, views.position, recorded_max, happened_max, events, sealed_meta, sealed_cases)).fetchone()["id"]
         with conn.cursor() as cur:
             cur.executemany(SQL("INSERT INTO {} (checkpoint_id, shard, data) VALUES (%s, %s, %s)").format(
                 store.table("tocsin_replay_checkpoint_shards")),
@@ -309,6 +313,10 @@ def save_checkpoint(store: Any, views: MemoryViews, *, recorded_max: datetime | 
                                 " VALUES (%s, %s, %s, %s, %s)").format(store.table("tocsin_replay_blocks")),
                             [(checkpoint_id, *block) for block in blocks])
     return checkpoint_id
+
+
+def _empty_part() -> dict[str, dict]:
+    return {"entries": {}, "rows": {}, "index": {}, "communes": {}}
 
 
 def build_checkpoints(store: Any, every: int = EVERY, *, block: int = BLOCK, log: Any = None) -> list[int]:
@@ -411,11 +419,100 @@ class LazyEntries(dict):
         return dict(self)
 
 
+class LazyRows(dict):
+    """Case rows of a checkpoint, each parsed on first use: a territory's view reads the summary of
+    every case (SUMMARY: where, status, severity, opening) and the full rows of the few it shows.
+    Rows folded after the checkpoint are set as usual (MemoryViews.apply) and take precedence."""
+
+    def __init__(self, raw: dict[str, Any], index: dict[str, list]) -> None:
+        super().__init__()
+        self._raw = raw  # oid hex -> JSON of the row
+        self._index = index  # oid hex -> the SUMMARY fields (opened_at as ISO 8601)
+
+    def get(self, oid: UUID, default: Any = None) -> Any:  # type: ignore[override]
+        found = dict.get(self, oid)
+        if found is None:
+            raw = self._raw.pop(oid.hex, None)
+            if raw is None:
+                return default
+            found = self[oid] = _row(oid, orjson.loads(raw))
+        return found
+
+    def materialised(self) -> dict[UUID, dict[str, Any]]:
+        for key in list(self._raw):
+            self.get(UUID(key))
+        return dict(self)
+
+    def summaries(self) -> Iterator[tuple[list, UUID | str]]:
+        """(SUMMARY fields, key to `row`) of every case: parsed rows first, then the checkpoint's index."""
+        parsed = set()
+        for oid, row in dict.items(self):
+            parsed.add(oid.hex)
+            yield [row[name] for name in SUMMARY], oid
+        for key, fields in self._index.items():
+            if key not in parsed:
+                yield [*fields[:-1], _time(fields[-1])], key
+
+    def row(self, key: UUID | str) -> dict[str, Any]:
+        return self.get(key if isinstance(key, UUID) else UUID(key))
+
+
+def _row(oid: UUID, row: dict[str, Any]) -> dict[str, Any]:
+    """A case row as stored (JSON) back to what the fold makes: its UUID and datetimes."""
+    row["originator_id"] = oid
+    for name in ROW_TIMES:
+        if row[name] is not None:
+            row[name] = datetime.fromisoformat(row[name])
+    return row
+
+
+class CaseShards:
+    """Which shard holds each case of a checkpoint: records of (16-byte id, shard number), sorted,
+    searched in place. A replay looks up a handful of cases; parsing a mapping of every case of the
+    country (170,000 at a million events) took longer than the rest of the replay's set-up."""
+
+    RECORD = 18
+
+    def __init__(self, data: bytes) -> None:
+        size = int.from_bytes(data[:4], "big")
+        self.names: list[str] = orjson.loads(data[4:4 + size])
+        self.records = memoryview(data)[4 + size:]
+
+    @classmethod
+    def pack(cls, case_shard: dict[UUID, str]) -> bytes:
+        names = sorted(set(case_shard.values()))
+        number = {name: i for i, name in enumerate(names)}
+        head = orjson.dumps(names)
+        return len(head).to_bytes(4, "big") + head + b"".join(
+            oid.bytes + number[case_shard[oid]].to_bytes(2, "big") for oid in sorted(case_shard))
+
+    def get(self, oid: UUID) -> str | None:
+        wanted, records, size = oid.bytes, self.records, self.RECORD
+        lo, hi = 0, len(records) // size
+        while lo < hi:
+            mid = (lo + hi) // 2
+            found = records[mid * size:mid * size + 16].tobytes()
+            if found == wanted:
+                return self.names[int.from_bytes(records[mid * size + 16:mid * size + size], "big")]
+            if found < wanted:
+                lo = mid + 1
+            else:
+                hi = mid
+        return None
+
+
 def load_meta(store: Any, checkpoint: CheckpointInfo) -> dict:
     with store.connect() as conn:
         row = conn.execute(SQL("SELECT meta FROM {} WHERE id = %s").format(store.table("tocsin_replay_checkpoints")),
                            (checkpoint.id,)).fetchone()
     return _unseal(store, row["meta"])
+
+
+def load_case_shards(store: Any, checkpoint: CheckpointInfo) -> CaseShards:
+    with store.connect() as conn:
+        row = conn.execute(SQL("SELECT cases FROM {} WHERE id = %s").format(store.table("tocsin_replay_checkpoints")),
+                           (checkpoint.id,)).fetchone()
+    return CaseShards(store.unseal(bytes(row["cases"])))
 
 
 def load_shards(store: Any, checkpoint: CheckpointInfo, shards: Iterable[str] | None) -> dict[str, dict]:
@@ -434,22 +531,26 @@ def load_shards(store: Any, checkpoint: CheckpointInfo, shards: Iterable[str] | 
 
 
 def _pack_shard(part: dict) -> bytes:
-    """A shard's rows and communes as JSON, then its case states, each its own JSON document, after it:
-    a replay parses the states of the few cases it folds, not all of them (they are most of the bytes)."""
-    offsets, states, at = {}, [], 0
-    for key, state in part["entries"].items():
-        offsets[key] = (at, len(state))
-        states.append(state)
-        at += len(state)
-    head = orjson.dumps({"rows": part["rows"], "communes": part["communes"], "entries": offsets})
-    return len(head).to_bytes(8, "big") + head + b"".join(states)
+    """A shard's communes and case summaries as JSON, then each case's row and folded state, each its
+    own JSON document, after it: a replay parses the rows and states of the few cases it folds or
+    shows, not all of them (they are most of the bytes)."""
+    offsets: dict[str, dict[str, tuple[int, int]]] = {"rows": {}, "entries": {}}
+    documents, at = [], 0
+    for kind, table in offsets.items():
+        for key, document in part[kind].items():
+            table[key] = (at, len(document))
+            documents.append(document)
+            at += len(document)
+    head = orjson.dumps({"communes": part["communes"], "index": part["index"], **offsets})
+    return len(head).to_bytes(8, "big") + head + b"".join(documents)
 
 
 def _unpack_shard(data: bytes) -> dict:
     size = int.from_bytes(data[:8], "big")
     part = orjson.loads(data[8:8 + size])
-    states = memoryview(data)[8 + size:]
-    part["entries"] = {key: states[start:start + length] for key, (start, length) in part["entries"].items()}
+    documents = memoryview(data)[8 + size:]
+    for kind in ("rows", "entries"):
+        part[kind] = {key: documents[start:start + length] for key, (start, length) in part[kind].items()}
     return part
 
 
@@ -459,16 +560,15 @@ def views_from_parts(meta: dict, parts: dict[str, dict]) -> MemoryViews:
         views.territories[Level(level_value)] = {code: TerritoryRow(figures, _time(at))
                                                  for code, (figures, at) in table.items()}
     communes = views.territories[Level.COMMUNE]
+    raw_rows: dict[str, Any] = {}
     raw_entries: dict[str, Any] = {}
+    index: dict[str, list] = {}
     for part in parts.values():
-        for key, row in part["rows"].items():
-            oid = row["originator_id"] = UUID(key)
-            for name in ROW_TIMES:
-                if row[name] is not None:
-                    row[name] = datetime.fromisoformat(row[name])
-            views.cases[oid] = row
+        raw_rows.update(part["rows"])
         raw_entries.update(part["entries"])
+        index.update(part["index"])
         communes.update({code: TerritoryRow(figures, _time(at)) for code, (figures, at) in part["communes"].items()})
+    views.cases = LazyRows(raw_rows, index)
     views.entries = LazyEntries(raw_entries)
     return views
 
@@ -476,8 +576,15 @@ def views_from_parts(meta: dict, parts: dict[str, dict]) -> MemoryViews:
 def load_views(store: Any, checkpoint: CheckpointInfo) -> MemoryViews:
     """Every view of a checkpoint (all shards), every case state built (to fold on and save again)."""
     views = views_from_parts(load_meta(store, checkpoint), load_shards(store, checkpoint, None))
-    assert isinstance(views.entries, LazyEntries)
-    views.entries = views.entries.materialised()
+    return materialised(views)
+
+
+def materialised(views: MemoryViews) -> MemoryViews:
+    """The views with every row and case state parsed (as plain dicts), to fold on or read in full."""
+    for name in ("cases", "entries"):
+        lazy = getattr(views, name)
+        if isinstance(lazy, (LazyRows, LazyEntries)):
+            setattr(views, name, lazy.materialised())
     return views
 
 
@@ -497,12 +604,12 @@ class Scope:
         return self.oid is None and (self.level is None or self.level == Level.NATIONAL
                                      or self.code == UNPLACED)
 
-    def shards(self, meta: dict) -> set[str] | None:
+    def shards(self, meta: dict, cases: Callable[[], CaseShards]) -> set[str] | None:
         """Checkpoint shards holding the cases in scope at checkpoint time (None: all)."""
         if self.everything:
             return None
         if self.oid is not None:
-            shard = meta["case_shard"].get(self.oid.hex)
+            shard = cases().get(self.oid)
             return {shard} if shard else set()
         if self.level == Level.DEPARTEMENT:
             return {self.code}
@@ -602,7 +709,8 @@ def _views_as_of(store: Any, at: datetime, sense: str, *, level: str | None, cod
         rows = [r for lo, hi in ranges for page in raw_pages(store, conn, after=lo, upto=hi, known=known,
                                                               happened=happened) for r in page]
     last = rows[-1][0] if rows else checkpoint.notification_id
-    wanted = scope.shards(meta)
+    cases = functools.cache(lambda: load_case_shards(store, checkpoint))
+    wanted = scope.shards(meta, cases)
     if wanted is None:
         parts = load_shards(store, checkpoint, None)
         events = decoder.decode(r[:5] for r in rows)
@@ -611,10 +719,13 @@ def _views_as_of(store: Any, at: datetime, sense: str, *, level: str | None, cod
         in_scope = {UUID(key) for part in parts.values() for key in part["rows"]}
         events, relevant = scoped_events(rows, decoder, scope, in_scope)
         # Cases brought into scope by a later event need their prior state: load their shards too.
-        extra = {meta["case_shard"][oid.hex] for oid in relevant - in_scope if oid.hex in meta["case_shard"]}
+        brought = relevant - in_scope
+        extra = {cases().get(oid) for oid in brought} - {None} if brought else set()
         parts.update(load_shards(store, checkpoint, extra - set(parts)))
     views = views_from_parts(meta, parts)
     views.process(events, last)
+    if level is None:
+        materialised(views)  # every view, to be read in full (timelines, reports)
     return AsOf(views, checkpoint, len(events), time.perf_counter() - began)
 
 

@@ -36,7 +36,7 @@ def test_replayed_views_by_role_and_territory(world, services):
     body = got.json()
     assert body["checkpoint"] is not None and body["view"]["figures"]["cases:total"] == 1
     assert body["view"] == _jsonable(replay_view(services.store, "departement", "35", now, use_checkpoints=False).view)
-    assert [c["case_id"] for c in body["view"]["cases"]] == [CASES[RENNES]]
+    assert [c["case_id"] for c in body["view"]["most_serious"]] == [CASES[RENNES]]
 
     analyst = bearer(config, "analyst", "zone:ouest")
     assert client.get("/api/v1/replay/views/zone/ouest", params=params, headers=analyst).status_code == 200

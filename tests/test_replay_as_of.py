@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import typer
 from typer.testing import CliRunner
@@ -41,7 +41,10 @@ def test_known_at_and_happened_by(services):
     assert known.events == 1 and known.view["nature_code"] is None and known.view["resources_total"] == 1
     now = replay_view(store, "departement", "35", datetime.now(UTC), KNOWN_AT)
     assert now.events == 2 and now.view["figures"]["cases:total"] == 1
-    assert [c["case_id"] for c in now.view["cases"]] == [FIRE_CASE]
+    assert [c["case_id"] for c in now.view["most_serious"]] == [FIRE_CASE]  # an open case
+    assert now.view["opened_last_24h"] == 0  # opened in 2024, long before now
+    when = parse_time(REPORT_SENT)
+    assert replay_view(store, "departement", "35", when + timedelta(minutes=30), HAPPENED_BY).view["opened_last_hour"] == 1
 
     happened = replay_view(store, "case", FIRE_CASE, parse_time("2024-08-13T10:25:00+02:00"), HAPPENED_BY)
     assert happened.events == 1 and happened.view["nature_code"] == "C04.02.01"

@@ -18,7 +18,8 @@ from adapters.ingestion import Incoming
 from adapters.simulator import simulate
 from api.cli_replay import register
 from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
-from replay.checkpoints import best_checkpoint, build_checkpoints, list_checkpoints, scan_ranges, snapshot_connection
+from replay.checkpoints import (CaseShards, best_checkpoint, build_checkpoints, list_checkpoints, scan_ranges,
+                                snapshot_connection)
 
 BATCH = 30
 
@@ -136,3 +137,11 @@ def _events(services) -> int:
 
     with services.store.connect() as conn:
         return conn.execute(SQL("SELECT count(*) AS n FROM {}").format(services.store.table("tocsin_events"))).fetchone()["n"]
+
+
+@given(st.dictionaries(st.uuids(), st.sampled_from(["35", "29", "2A", "971", "non-localise"]), max_size=60),
+       st.lists(st.uuids(), max_size=10))
+def test_case_shards_find_each_case_of_the_checkpoint_and_no_other(case_shard, others):
+    found = CaseShards(CaseShards.pack(case_shard))
+    assert all(found.get(oid) == shard for oid, shard in case_shard.items())
+    assert all(found.get(oid) is None for oid in others if oid not in case_shard)

@@ -48,9 +48,9 @@ def test_timeline_boundaries_are_the_happened_by_views(services):
             assert interval.active == figures.get("cases:active", 0)
             assert interval.resources_engaged == figures.get("resources:engaged", 0)
             assert interval.victims == sum(figures.get(f"triage:{k}", 0) for k in ("red", "yellow", "green", "black"))
-        # Opened per interval: the cases of the territory at the end, opened in the window.
-        final = replay_view(store, *level_code, end, HAPPENED_BY).view
-        opened = [c for c in (final or {"cases": []})["cases"]
+        # Opened per interval: the cases of the territory at the end (its case list), opened in the window.
+        final = replay_view(store, "cases", level_code[1], end, HAPPENED_BY).view
+        opened = [c for c in final["cases"]
                   if c["opened_at"] and begin <= c["opened_at"] < end]
         assert sum(i.opened for i in timeline.intervals) == len(opened) == len(timeline.delays)
         for delay in timeline.delays:
