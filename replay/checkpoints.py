@@ -62,6 +62,7 @@ from eventsourcing.utils import get_topic
 import orjson
 from psycopg.sql import SQL
 
+from adapters.nats_leader import Leadership, lock_key
 from adapters.projection_store import EventDecoder
 from domain.case import Case
 from domain.geography import NATIONAL, Level
@@ -322,7 +323,24 @@ def _empty_part() -> dict[str, dict]:
 def build_checkpoints(store: Any, every: int = EVERY, *, block: int = BLOCK, log: Any = None) -> list[int]:
     """Fold the events since the latest checkpoint, storing a checkpoint every `every` events.
 
-    Returns the ids of the checkpoints written (none when fewer than `every` events are new)."""
+    Returns the ids of the checkpoints written (none when fewer than `every` events are new, or when
+    another process is building them: two builders would store the same checkpoints twice)."""
+    builder = Leadership(store.database_url, builder_lock_key(store))
+    if not builder.try_acquire():
+        if log:
+            log("Un autre processus construit déjà les points de reprise : rien à faire ici.")
+        return []
+    try:
+        return _build_checkpoints(store, every, block, log)
+    finally:
+        builder.release()
+
+
+def builder_lock_key(store: Any) -> int:
+    return lock_key(store.settings.schema, "replay-checkpoints")
+
+
+def _build_checkpoints(store: Any, every: int, block: int, log: Any) -> list[int]:
     latest = best_checkpoint(store, None)
     if latest is not None:
         views = load_views(store, latest)

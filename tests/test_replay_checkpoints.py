@@ -18,7 +18,8 @@ from adapters.ingestion import Incoming
 from adapters.simulator import simulate
 from api.cli_replay import register
 from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
-from replay.checkpoints import (CaseShards, best_checkpoint, build_checkpoints, list_checkpoints, scan_ranges,
+from adapters.nats_leader import Leadership
+from replay.checkpoints import (CaseShards, best_checkpoint, builder_lock_key, build_checkpoints, list_checkpoints, scan_ranges,
                                 snapshot_connection)
 
 BATCH = 30
@@ -108,6 +109,18 @@ def test_blocks_skip_the_log_after_the_moment_yet_find_messages_delivered_late(s
             for sense in (HAPPENED_BY, KNOWN_AT):
                 fast = replay_view(store, *view, at, sense)
                 assert fast.view == replay_view(store, *view, at, sense, use_checkpoints=False).view, (view, sense, at)
+
+
+def test_one_checkpoint_builder_at_a_time(services):
+    messages = list(simulate("storm", size=60, seed=4))
+    services.ingestor.ingest_batch([Incoming(m.raw, m.content_type, source="sim") for m in messages])
+    other = Leadership(services.store.database_url, builder_lock_key(services.store))
+    assert other.try_acquire()  # another builder is at work
+    said: list[str] = []
+    assert build_checkpoints(services.store, every=20, log=said.append) == []
+    assert list_checkpoints(services.store) == [] and "autre processus" in said[0]
+    other.release()
+    assert len(build_checkpoints(services.store, every=20)) == _events(services) // 20
 
 
 def test_checkpoint_command_and_view_from_it(services, monkeypatch):
