@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from adapters.ingestion import Incoming
+from adapters.nats_leader import Leadership
 from adapters.simulator import simulate
 from api.cli_replay import register
 from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
-from adapters.nats_leader import Leadership
-from replay.checkpoints import (CaseShards, best_checkpoint, builder_lock_key, build_checkpoints, list_checkpoints, scan_ranges,
-                                snapshot_connection)
+from replay.checkpoints import (CaseShards, best_checkpoint, build_checkpoints, builder_lock_key, list_checkpoints,
+                                scan_ranges, snapshot_connection)
 
 BATCH = 30
 
