@@ -87,11 +87,12 @@ def select_view(views: MemoryViews, level: str, code: str, at: datetime) -> dict
         return None
     inside = [(fields, key) for fields, key in _summaries(views) if _inside(code, *fields[1:4])]
     opened = [fields[6] for fields, _ in inside if fields[6] is not None and fields[6] <= at]
+    hour_ago, day_ago = at - timedelta(hours=1), at - timedelta(hours=24)
     serious = sorted(((f, key) for f, key in inside if f[4] == "open"), key=lambda item: _seriousness(item[0]))
     rows = views.cases
     return {"figures": dict(sorted(territory.figures.items())), "updated_at": territory.updated_at.isoformat(),
-            "opened_last_hour": sum(1 for t in opened if t > at - timedelta(hours=1)),
-            "opened_last_24h": sum(1 for t in opened if t > at - timedelta(hours=24)),
+            "opened_last_hour": sum(1 for t in opened if t > hour_ago),
+            "opened_last_24h": sum(1 for t in opened if t > day_ago),
             "most_serious": [_jsonable(rows.row(key) if isinstance(rows, LazyRows) else rows[key])
                              for _, key in serious[:MOST_SERIOUS]]}
 

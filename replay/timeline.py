@@ -200,7 +200,7 @@ def _window_events(store: Any, views: MemoryViews, level: Level, code: str, star
     if key is None or code == UNPLACED:
         events = decoder.decode(r[:5] for r in rows)
     else:
-        in_scope = {oid for oid, row in views.cases.items() if row[key] == code}
+        in_scope = {oid.hex for oid, row in views.cases.items() if row[key] == code}
         events, _ = scoped_events(rows, decoder, Scope(level, code), in_scope)
     happened = {r[0]: r[5] for r in rows}
     return sorted(((e, happened[e.notification_id]) for e in events), key=lambda p: (p[1], p[0].notification_id))
