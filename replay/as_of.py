@@ -15,6 +15,7 @@ replay/checkpoints.py; this module names the views and shapes them for the CLI a
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,16 +86,18 @@ def select_view(views: MemoryViews, level: str, code: str, at: datetime) -> dict
     territory = views.territories[Level(level)].get(code)
     if territory is None:
         return None
-    inside = [(fields, key) for fields, key in _summaries(views) if _inside(code, *fields[1:4])]
-    opened = [fields[6] for fields, _ in inside if fields[6] is not None and fields[6] <= at]
+    everywhere = code == NATIONAL
+    inside = [(f, key) for f, key in _summaries(views) if everywhere or code == f[2] or code == f[1] or code == f[3]]
+    opened = [f[6] for f, _ in inside if f[6] is not None and f[6] <= at]
     hour_ago, day_ago = at - timedelta(hours=1), at - timedelta(hours=24)
-    serious = sorted(((f, key) for f, key in inside if f[4] == "open"), key=lambda item: _seriousness(item[0]))
+    serious = heapq.nsmallest(MOST_SERIOUS, ((f, key) for f, key in inside if f[4] == "open"),
+                              key=lambda item: _seriousness(item[0]))
     rows = views.cases
     return {"figures": dict(sorted(territory.figures.items())), "updated_at": territory.updated_at.isoformat(),
             "opened_last_hour": sum(1 for t in opened if t > hour_ago),
             "opened_last_24h": sum(1 for t in opened if t > day_ago),
             "most_serious": [_jsonable(rows.row(key) if isinstance(rows, LazyRows) else rows[key])
-                             for _, key in serious[:MOST_SERIOUS]]}
+                             for _, key in serious]}
 
 
 def _rows(views: MemoryViews) -> dict:

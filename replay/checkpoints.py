@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import functools
 import gc
+from concurrent.futures import ThreadPoolExecutor
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -67,7 +68,7 @@ from adapters.projection_store import EventDecoder
 from domain.case import Case
 from domain.geography import NATIONAL, Level
 from projections.case_list import UNPLACED
-from domain.case_state import CaseState
+from domain.case_state import CaseState, parse_time
 from projections.fold import CaseEntry, CaseEvent
 from projections.memory import MemoryViews, TerritoryRow
 
@@ -112,21 +113,24 @@ CREATE = [
 # otherwise walk the chain from its first link. The message is looked up per event (LATERAL … LIMIT 1,
 # the key is unique): with a filter on its time, the planner otherwise hashed the whole message index
 # for every page (0.8 s a page at a million events).
+# Without the message times (`happened` NULL, no filter on it), reading is twice as fast: the replay from
+# a checkpoint takes them from the events it decodes (message_time), and decodes few of them.
 EVENTS_AFTER = """
 SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,
-       c.chained_at AS recorded, coalesce(m.sent_at, m.received_at, c.chained_at) AS happened
+       c.chained_at AS recorded, {happened} AS happened
 FROM {events} e
-LEFT JOIN LATERAL (SELECT sent_at, received_at FROM {messages}
-                   WHERE originator_id = e.originator_id AND originator_version = e.originator_version LIMIT 1) m ON true
+{messages}
 LEFT JOIN {chain} c ON c.notification_id = e.notification_id AND c.notification_id > %(after)s
                     AND (%(upto)s::bigint IS NULL OR c.notification_id <= %(upto)s)
 WHERE e.notification_id > %(after)s
   AND (%(upto)s::bigint IS NULL OR e.notification_id <= %(upto)s)
   AND (%(known)s::timestamptz IS NULL OR c.chained_at <= %(known)s)
-  AND (%(happened)s::timestamptz IS NULL OR coalesce(m.sent_at, m.received_at, c.chained_at) <= %(happened)s)
+  AND (%(happened)s::timestamptz IS NULL OR {happened} <= %(happened)s)
 ORDER BY e.notification_id
 LIMIT %(limit)s
 """
+MESSAGE_TIMES = """LEFT JOIN LATERAL (SELECT sent_at, received_at FROM {messages}
+                   WHERE originator_id = e.originator_id AND originator_version = e.originator_version LIMIT 1) m ON true"""
 
 
 @dataclass(frozen=True)
@@ -209,10 +213,14 @@ def stream_events(store: Any, conn: psycopg.Connection, *, after: int = 0, upto:
 
 
 def raw_pages(store: Any, conn: psycopg.Connection, *, after: int = 0, upto: int | None = None,
-              known: datetime | None = None, happened: datetime | None = None, page: int = PAGE) -> Iterator[list]:
+              known: datetime | None = None, happened: datetime | None = None, page: int = PAGE,
+              message_times: bool = True) -> Iterator[list]:
     """Pages of undecoded rows (notification id, originator id, version, topic, state, recorded, happened)."""
-    query = SQL(EVENTS_AFTER).format(events=store.table("tocsin_events"), messages=store.table("tocsin_messages"),
-                                     chain=store.table("tocsin_chain"))
+    assert message_times or happened is None, "filtering on message times needs them"
+    query = SQL(EVENTS_AFTER).format(
+        events=store.table("tocsin_events"), chain=store.table("tocsin_chain"),
+        messages=SQL(MESSAGE_TIMES).format(messages=store.table("tocsin_messages")) if message_times else SQL(""),
+        happened=SQL("coalesce(m.sent_at, m.received_at, c.chained_at)" if message_times else "NULL::timestamptz"))
     params = {"upto": upto, "known": known, "happened": happened, "limit": page}
     while rows := conn.cursor(binary=True).execute(query, {**params, "after": after}).fetchall():
         after = rows[-1][0]
@@ -744,22 +752,29 @@ def _views_as_of(store: Any, at: datetime, sense: str, *, level: str | None, cod
                 folded += len(events)
         return AsOf(views, None, folded, time.perf_counter() - began)
 
-    meta = load_meta(store, checkpoint)
     scope = scope_for(level, code) if level is not None and code is not None else Scope()
-    with snapshot_connection(store) as conn, conn.transaction():
-        ranges = scan_ranges(store, conn, checkpoint.notification_id, at, sense)
-        rows = [r for lo, hi in ranges for page in raw_pages(store, conn, after=lo, upto=hi, known=known,
-                                                              happened=happened) for r in page]
-    last = rows[-1][0] if rows else checkpoint.notification_id
     cases = functools.cache(lambda: load_case_shards(store, checkpoint))
-    wanted = scope.shards(meta, cases)
+
+    def load_checkpoint() -> tuple[dict, set[str] | None, dict[str, dict]]:
+        meta = load_meta(store, checkpoint)
+        wanted = scope.shards(meta, cases)
+        return meta, wanted, load_shards(store, checkpoint, wanted)
+
+    # The checkpoint is loaded while the events after it are read: each mostly waits on PostgreSQL or
+    # in zlib and the cipher, which let the other thread run.
+    with ThreadPoolExecutor(1) as pool:
+        loading = pool.submit(load_checkpoint)
+        with snapshot_connection(store) as conn, conn.transaction():
+            ranges = scan_ranges(store, conn, checkpoint.notification_id, at, sense)
+            rows = [r for lo, hi in ranges for page in raw_pages(store, conn, after=lo, upto=hi, known=known,
+                                                                  message_times=False) for r in page]
+        meta, wanted, parts = loading.result()
+    last = rows[-1][0] if rows else checkpoint.notification_id
     if wanted is None:
-        parts = load_shards(store, checkpoint, None)
-        events = decoder.decode(r[:5] for r in rows)
+        events = [e for e in decoder.decode(r[:5] for r in rows) if happened is None or message_time(e) <= happened]
     else:
-        parts = load_shards(store, checkpoint, wanted)
         in_scope = {key for part in parts.values() for key in part["rows"]}
-        events, brought = scoped_events(rows, decoder, scope, in_scope)
+        events, brought = scoped_events(rows, decoder, scope, in_scope, happened)
         # Cases brought into scope by a later event need their prior state: load their shards too.
         extra = {cases().get(oid) for oid in brought} - {None} if brought else set()
         parts.update(load_shards(store, checkpoint, extra - set(parts)))
@@ -768,6 +783,10 @@ def _views_as_of(store: Any, at: datetime, sense: str, *, level: str | None, cod
     if level is None:
         materialised(views)  # every view, to be read in full (timelines, reports)
     return AsOf(views, checkpoint, len(events), time.perf_counter() - began)
+
+
+def _until(events: list[CaseEvent], happened: datetime | None) -> list[CaseEvent]:
+    return events if happened is None else [e for e in events if message_time(e) <= happened]
 
 
 # Events that never carry a placement, so never bring a case into a territory (decoding is most of the
@@ -782,10 +801,18 @@ def _plain(decoder: EventDecoder, state: bytes) -> bytes:
     return decoder.decompress(data) if decoder.decompress else data
 
 
-def scoped_events(rows: list, decoder: EventDecoder, scope: Scope, in_scope: set[str]
-                  ) -> tuple[list[CaseEvent], set[UUID]]:
+def message_time(event: CaseEvent) -> datetime:
+    """When an event's message says it happened, as the message index records it at ingestion: sent,
+    else received (replay/as_of.py), read from the event's own provenance."""
+    provenance = event.provenance or {}
+    return parse_time(provenance.get("sent_at")) or parse_time(provenance.get("received_at")) or event.recorded_at
+
+
+def scoped_events(rows: list, decoder: EventDecoder, scope: Scope, in_scope: set[str],
+                  happened: datetime | None = None) -> tuple[list[CaseEvent], set[UUID]]:
     """The events of the cases in scope (`in_scope`: their ids in hex, as checkpoints key them; and
-    those an event brings in), decoded; and the ids of the cases brought in.
+    those an event brings in), decoded, those whose message time is after `happened` left out; and
+    the ids of the cases brought in.
 
     An event of another case can only bring it in if its JSON holds the territory's code as a string
     (a placement's code is a JSON string; codes are ASCII, never escaped): events without it are not
@@ -797,10 +824,10 @@ def scoped_events(rows: list, decoder: EventDecoder, scope: Scope, in_scope: set
         needle = orjson.dumps(scope.code) if scope.code and scope.code.isascii() else None
         first = [r for r, key in zip(rows, keys) if key in in_scope
                  or r[3] not in _NOT_PLACING and (needle is None or needle in _plain(decoder, r[4]))]
-    decoded = decoder.decode(r[:5] for r in first)
+    decoded = _until(decoder.decode(r[:5] for r in first), happened)
     brought = {e.originator_id for e in decoded if e.originator_id.hex not in in_scope and scope.brings_in(e)}
     done = {r[0] for r in first}
-    late = decoder.decode(r[:5] for r in rows if r[1] in brought and r[0] not in done)
+    late = _until(decoder.decode(r[:5] for r in rows if r[1] in brought and r[0] not in done), happened)
     events = [e for e in decoded if e.originator_id in brought or e.originator_id.hex in in_scope] + late
     events.sort(key=lambda e: e.notification_id)
     return events, brought
