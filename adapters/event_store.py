@@ -100,13 +100,22 @@ class TocsinRecorder(PostgresApplicationRecorder):
             )
         self.sql_create_statements.extend(SQL(s).format(schema=schema) for s in AUDIT_CHAIN_STATEMENTS)
         s = schema
-        self._insert_message = SQL(
+        # Whole batches as one statement each, over column arrays sent in binary: per-row statements
+        # and the library's array of composite values (text, bytea escaped) cost more than the rows.
+        self._insert_messages = SQL(
             "INSERT INTO {s}.tocsin_messages (distribution_id, originator_id, originator_version, case_id,"
-            " kind, sender_id, sent_at, received_at, sha256, source) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " kind, sender_id, sent_at, received_at, sha256, source) SELECT * FROM unnest(%b::text[],"
+            " %b::uuid[], %b::int8[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],"
+            " %b::bytea[], %b::text[])"
         ).format(s=s)
-        self._insert_raw = SQL(
-            "INSERT INTO {s}.tocsin_raw_messages (sha256, body) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+        self._insert_raws = SQL(
+            "INSERT INTO {s}.tocsin_raw_messages (sha256, body) SELECT * FROM unnest(%b::bytea[], %b::bytea[])"
+            " ON CONFLICT DO NOTHING"
         ).format(s=s)
+        self._insert_stored = SQL(
+            "INSERT INTO {s}.{t} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%b::uuid[], %b::int8[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(s=s, t=Identifier(events_table_name))
         self._insert_quarantine = SQL(
             "INSERT INTO {s}.tocsin_quarantine (received_at, source, content_type, sha256, body, size, reasons,"
             " distribution_id, sender_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (sha256) DO NOTHING"
@@ -123,16 +132,12 @@ class TocsinRecorder(PostgresApplicationRecorder):
         quarantined: Sequence[QuarantineRow] = kwargs.get("quarantined", ())
         position: tuple[str, int] | None = kwargs.get("position")
         if messages:
-            curs.executemany(
-                self._insert_message,
-                [
-                    (m.distribution_id, m.originator_id, m.originator_version, m.case_id, m.kind, m.sender_id,
-                     m.sent_at, m.received_at, m.sha256, m.source)
-                    for m in messages
-                ],
-            )
+            curs.execute(self._insert_messages, _columns(
+                [(m.distribution_id, m.originator_id, m.originator_version, m.case_id, m.kind, m.sender_id,
+                  m.sent_at, m.received_at, m.sha256, m.source) for m in messages], 10,
+            ))
         if raws:
-            curs.executemany(self._insert_raw, list(raws))
+            curs.execute(self._insert_raws, _columns(raws, 2))
         if quarantined:
             curs.executemany(
                 self._insert_quarantine,
@@ -145,6 +150,19 @@ class TocsinRecorder(PostgresApplicationRecorder):
         if position is not None:
             curs.execute(self._upsert_position, position)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        """The library's insert (table lock, notification, then the rows in order, returning their
+        notification ids), with the rows sent as binary column arrays."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        curs.execute(self._insert_stored, _columns(rows, 4))
+
+
+def _columns(rows: Sequence[tuple], width: int) -> list[list]:
+    """Rows → one list per column, for `unnest(%b::type[], …)`."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 _CREATE_STATEMENTS = [
