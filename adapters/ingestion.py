@@ -94,7 +94,6 @@ class Preparer:
         try:
             message = parse_wire_message(incoming.raw, incoming.content_type, max_bytes=self.max_bytes)
         except InvalidMessage as invalid:
-            log.warning("message quarantined (%s): %s", incoming.source, "; ".join(r.message for r in invalid.reasons))
             return _Rejected(
                 incoming, sha256, sealed,
                 [{"code": r.code, "path": r.path, "message": r.message} for r in invalid.reasons],
@@ -104,7 +103,6 @@ class Preparer:
         try:
             normalised = normalise(message, self.geography)
         except NormalisationError as error:
-            log.warning("message quarantined (%s): %s", incoming.source, error.message)
             reasons = [{"code": error.code, "path": error.path, "message": error.message}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         except Exception as error:  # a bug must not lose the message nor stop the worker
@@ -147,6 +145,10 @@ class Ingestor:
                 log.info("concurrent write detected (attempt %d): %s", attempt, error)
         else:
             raise RuntimeError("ingestion: trop de conflits d'écriture concurrents")
+        for item in prepared:  # logged here, where it is kept: `prepare` may have run in another process
+            if isinstance(item, _Rejected):
+                reasons = "; ".join(r["message"] for r in item.reasons)
+                log.warning("message quarantined (%s): %s", item.incoming.source, reasons)
         return self._with_quarantine_ids(outcomes, rejected)
 
     def prepare(self, incoming: Incoming) -> _Accepted | _Rejected:

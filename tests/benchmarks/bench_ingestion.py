@@ -2,7 +2,7 @@
 
 The figure is the `tocsin ingest --nats --drain` process's own rate (from its first batch received
 to its last batch committed), run as users run it; its peak memory (max RSS) is measured by the
-kernel. In the same run, the same raw bytes are written with a binary COPY into a plain table: the
+kernel, for the process and for its worker processes (which prepare batches), summed. In the same run, the same raw bytes are written with a binary COPY into a plain table: the
 floor cost of getting those bytes into PostgreSQL, to compare against.
 Run: `python -m tests.benchmarks` (all benches) or `python -m tests.benchmarks.bench_ingestion [N]`.
 Database: TOCSIN_TEST_DATABASE_URL, else the local test database, else an embedded PostgreSQL.
@@ -78,18 +78,37 @@ def _ingest(settings) -> tuple[dict, float, int]:
             [sys.executable, "-m", "api.cli", "ingest", "--nats", "--drain", "--json"],
             cwd=ROOT, env=env, stdout=sink, stderr=subprocess.DEVNULL,
         )
-        # The kernel's high-water mark of the process's own memory, read until it exits. (wait4's
+        # The kernel's high-water mark of each process's own memory, read until it exits. (wait4's
         # ru_maxrss would report this runner's size instead when it is the larger: Linux carries
-        # the parent's peak over fork and exec.)
-        peak = 0
+        # the parent's peak over fork and exec.) Workers count too: the sum of their peaks.
+        peaks: dict[int, int] = {}
         while process.poll() is None:
-            peak = max(peak, proc_status_kib(process.pid, "VmHWM"))
+            for pid in [process.pid, *_descendants(process.pid)]:
+                peaks[pid] = max(peaks.get(pid, 0), proc_status_kib(pid, "VmHWM"))
             time.sleep(0.1)
+        peak = sum(peaks.values())
     wall = time.perf_counter() - began
     if process.returncode != 0:
         raise RuntimeError(f"l'ingestion a échoué : {out.read_text()}")
     return json.loads(out.read_text()), wall, peak
 
+
+
+def _descendants(pid: int) -> list[int]:
+    """Children, grandchildren… of `pid` (the forkserver and the workers it starts), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def _copy_rate(url: str, schema: str, raws: list[bytes]) -> float:
@@ -155,7 +174,7 @@ def main(size: int | None = None) -> dict:
         print(f"ingestion NATS → événements : {fmt(size)} messages simulés ({fmt(mean_size)} octets en moyenne), "
               f"{fmt(rate)} messages/s ({summary['elapsed_s']:.1f} s du premier lot reçu au dernier validé ; "
               f"{wall:.1f} s avec le démarrage du processus)")
-        print(f"mémoire maximale du processus d'ingestion : {fmt(peak_kb / 1024)} Mo")
+        print(f"mémoire maximale du processus d'ingestion (et de ses processus auxiliaires) : {fmt(peak_kb / 1024)} Mo")
         print(f"COPY binaire des mêmes octets bruts dans une table simple : {fmt(copy_rate)} messages/s ; "
               f"rapport ingestion/COPY : {rate / copy_rate:.3f} (COPY {copy_rate / rate:.0f} fois plus rapide)")
         print(f"publication NATS : {fmt(result['publish_messages_per_s'])} messages/s ; "
