@@ -58,16 +58,19 @@ class PreparePool:
 
     async def prepare(self, items: Sequence[Incoming]) -> list:
         """`Preparer` results for `items`, in order: from a worker, else (should it fail) from this process."""
+        executor = self._executor
         try:
-            return await asyncio.wrap_future(self._executor.submit(_prepare_batch, list(items)))
+            return await asyncio.wrap_future(executor.submit(_prepare_batch, list(items)))
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("préparation d'un lot en échec dans un processus auxiliaire : lot préparé ici")
-            self._restart()
+            if executor is self._executor:  # the other batch in flight may have restarted it already
+                self._restart()
         return await asyncio.to_thread(lambda: [self.preparer(item) for item in items])
 
     def worker_pids(self) -> list[int]:
+        # ProcessPoolExecutor does not publish its processes; tests and operators need their pids.
         return [p.pid for p in list((self._executor._processes or {}).values()) if p.pid]
 
     def _restart(self) -> None:
