@@ -2,9 +2,10 @@
 
 Every entry point (HTTP, files, NATS) hands raw bytes to `Ingestor.ingest_batch`. Parsing,
 normalising and sealing (`Preparer`, no database: it may run in a worker process) never raise:
-whatever goes wrong becomes reasons, and the bytes go to quarantine. The batch is then written in one transaction, deduplicated on `distributionID`; if another ingester wrote
-the same message or the same case version meanwhile, the unique constraints refuse the transaction and
-the batch is planned again from what is now stored.
+whatever goes wrong becomes reasons, and the bytes go to quarantine. The batch is then written in one
+transaction, deduplicated on `distributionID`; if another ingester wrote the same message or the same
+case version meanwhile, the unique constraints refuse the transaction and the batch is planned again
+from what is now stored.
 """
 
 from __future__ import annotations
@@ -115,7 +116,6 @@ class Preparer:
 class Ingestor:
     def __init__(self, store: TocsinStore, geography: Geography) -> None:
         self.store = store
-        self.geography = geography
         self.preparer = Preparer(geography, store.settings.max_message_bytes, store.sealer)
 
     def ingest(self, incoming: Incoming) -> Outcome:
