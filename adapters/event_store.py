@@ -12,6 +12,7 @@ any UPDATE, DELETE or TRUNCATE, whoever asks.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,8 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.compressor import ZlibCompressor
+from eventsourcing.persistence import Cipher, Compressor, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
@@ -62,6 +64,26 @@ class QuarantineRow:
     sender_id: str | None
 
 
+class FastZlibCompressor(ZlibCompressor):
+    """zlib at level 1: a third less CPU than the default level 6 on CISU messages and event states, for
+    about 4 % more bytes. Same format: anything stored at any level decompresses alike, either way."""
+
+    def compress(self, data: bytes) -> bytes:
+        return zlib.compress(data, 1)
+
+
+@dataclass(frozen=True)
+class Sealer:
+    """Compress then encrypt, with the store's compressor and cipher. Plain picklable objects (the cipher
+    holds its key), so a worker process can seal raw messages as the store would."""
+
+    compressor: Compressor
+    cipher: Cipher
+
+    def __call__(self, data: bytes) -> bytes:
+        return self.cipher.encrypt(self.compressor.compress(data))
+
+
 class TocsinRecorder(PostgresApplicationRecorder):
     """The library's application recorder, plus Tocsin's own tables in the same transactions."""
 
@@ -78,13 +100,22 @@ class TocsinRecorder(PostgresApplicationRecorder):
             )
         self.sql_create_statements.extend(SQL(s).format(schema=schema) for s in AUDIT_CHAIN_STATEMENTS)
         s = schema
-        self._insert_message = SQL(
+        # Whole batches as one statement each, over column arrays sent in binary: per-row statements
+        # and the library's array of composite values (text, bytea escaped) cost more than the rows.
+        self._insert_messages = SQL(
             "INSERT INTO {s}.tocsin_messages (distribution_id, originator_id, originator_version, case_id,"
-            " kind, sender_id, sent_at, received_at, sha256, source) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " kind, sender_id, sent_at, received_at, sha256, source) SELECT * FROM unnest(%b::text[],"
+            " %b::uuid[], %b::int8[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],"
+            " %b::bytea[], %b::text[])"
         ).format(s=s)
-        self._insert_raw = SQL(
-            "INSERT INTO {s}.tocsin_raw_messages (sha256, body) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+        self._insert_raws = SQL(
+            "INSERT INTO {s}.tocsin_raw_messages (sha256, body) SELECT * FROM unnest(%b::bytea[], %b::bytea[])"
+            " ON CONFLICT DO NOTHING"
         ).format(s=s)
+        self._insert_stored = SQL(
+            "INSERT INTO {s}.{t} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%b::uuid[], %b::int8[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(s=s, t=Identifier(events_table_name))
         self._insert_quarantine = SQL(
             "INSERT INTO {s}.tocsin_quarantine (received_at, source, content_type, sha256, body, size, reasons,"
             " distribution_id, sender_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (sha256) DO NOTHING"
@@ -101,16 +132,12 @@ class TocsinRecorder(PostgresApplicationRecorder):
         quarantined: Sequence[QuarantineRow] = kwargs.get("quarantined", ())
         position: tuple[str, int] | None = kwargs.get("position")
         if messages:
-            curs.executemany(
-                self._insert_message,
-                [
-                    (m.distribution_id, m.originator_id, m.originator_version, m.case_id, m.kind, m.sender_id,
-                     m.sent_at, m.received_at, m.sha256, m.source)
-                    for m in messages
-                ],
-            )
+            curs.execute(self._insert_messages, _columns(
+                [(m.distribution_id, m.originator_id, m.originator_version, m.case_id, m.kind, m.sender_id,
+                  m.sent_at, m.received_at, m.sha256, m.source) for m in messages], 10,
+            ))
         if raws:
-            curs.executemany(self._insert_raw, list(raws))
+            curs.execute(self._insert_raws, _columns(raws, 2))
         if quarantined:
             curs.executemany(
                 self._insert_quarantine,
@@ -123,6 +150,19 @@ class TocsinRecorder(PostgresApplicationRecorder):
         if position is not None:
             curs.execute(self._upsert_position, position)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        """The library's insert (table lock, notification, then the rows in order, returning their
+        notification ids), with the rows sent as binary column arrays."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        curs.execute(self._insert_stored, _columns(rows, 4))
+
+
+def _columns(rows: Sequence[tuple], width: int) -> list[list]:
+    """Rows → one list per column, for `unnest(%b::type[], …)`."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 _CREATE_STATEMENTS = [
@@ -186,7 +226,7 @@ def application_env(settings: Settings, database_url: str) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": "30",
         "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
         "CIPHER_KEY": settings.resolved_cipher_key(),
-        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        "COMPRESSOR_TOPIC": "adapters.event_store:FastZlibCompressor",
         "CREATE_TABLE": "y",
     }
 
@@ -207,9 +247,13 @@ class TocsinStore(Application):
         assert isinstance(self.recorder, TocsinRecorder)
         return self.recorder
 
+    @property
+    def sealer(self) -> Sealer:
+        return Sealer(self.mapper.compressor, self.mapper.cipher)  # type: ignore[arg-type]
+
     def seal(self, data: bytes) -> bytes:
         """Compress then encrypt bytes that carry personal data (raw messages, quarantined input)."""
-        return self.mapper.cipher.encrypt(self.mapper.compressor.compress(data))  # type: ignore[union-attr]
+        return self.sealer(data)
 
     def unseal(self, data: bytes) -> bytes:
         return self.mapper.compressor.decompress(self.mapper.cipher.decrypt(data))  # type: ignore[union-attr]

@@ -1,17 +1,18 @@
 """Ingestion: wire bytes in, exactly one event (or one quarantine entry) out.
 
-Every entry point (HTTP, files, NATS) hands raw bytes to `Ingestor.ingest_batch`. Parsing and
-normalising never raise: whatever goes wrong becomes reasons, and the bytes go to quarantine. The
-batch is then written in one transaction, deduplicated on `distributionID`; if another ingester wrote
-the same message or the same case version meanwhile, the unique constraints refuse the transaction and
-the batch is planned again from what is now stored.
+Every entry point (HTTP, files, NATS) hands raw bytes to `Ingestor.ingest_batch`. Parsing,
+normalising and sealing (`Preparer`, no database: it may run in a worker process) never raise:
+whatever goes wrong becomes reasons, and the bytes go to quarantine. The batch is then written in one
+transaction, deduplicated on `distributionID`; if another ingester wrote the same message or the same
+case version meanwhile, the unique constraints refuse the transaction and the batch is planned again
+from what is now stored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
@@ -59,25 +60,63 @@ class Outcome:
 class _Accepted:
     incoming: Incoming
     sha256: bytes
-    message: WireMessage
+    sealed: bytes  # the raw bytes compressed and encrypted, as stored
+    provenance: dict  # the event's provenance; `recorded_at` is set at commit
     normalised: Normalised
+
+    @property
+    def distribution_id(self) -> str:
+        return self.provenance["distribution_id"]
 
 
 @dataclass
 class _Rejected:
     incoming: Incoming
     sha256: bytes
+    sealed: bytes
     reasons: list[dict]
     distribution_id: str | None = None
     sender_id: str | None = None
     encoding: str | None = None
 
 
+class Preparer:
+    """The pure half of ingestion: parse, validate, normalise and seal one message, without the database,
+    so that it can run in a worker process (adapters/prepare_pool.py) while the previous batch commits."""
+
+    def __init__(self, geography: Geography, max_bytes: int, seal: Callable[[bytes], bytes]) -> None:
+        self.geography = geography
+        self.max_bytes = max_bytes
+        self.seal = seal
+
+    def __call__(self, incoming: Incoming) -> _Accepted | _Rejected:
+        """Parse, validate, normalise and seal; any failure becomes precise reasons, never an exception."""
+        sha256, sealed = hashlib.sha256(incoming.raw).digest(), self.seal(incoming.raw)
+        try:
+            message = parse_wire_message(incoming.raw, incoming.content_type, max_bytes=self.max_bytes)
+        except InvalidMessage as invalid:
+            return _Rejected(
+                incoming, sha256, sealed,
+                [{"code": r.code, "path": r.path, "message": r.message} for r in invalid.reasons],
+                invalid.distribution_id, invalid.sender_id, invalid.encoding,
+            )
+        ids = {"distribution_id": message.envelope.get("distributionID"), "sender_id": message.envelope.get("senderID")}
+        try:
+            normalised = normalise(message, self.geography)
+        except NormalisationError as error:
+            reasons = [{"code": error.code, "path": error.path, "message": error.message}]
+            return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
+        except Exception as error:  # a bug must not lose the message nor stop the worker
+            log.exception("normalisation failed (%s)", incoming.source)
+            reasons = [{"code": "internal-error", "path": "", "message": f"erreur interne de normalisation : {error!r}"}]
+            return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
+        return _Accepted(incoming, sha256, sealed, _provenance(incoming, sha256, message), normalised)
+
+
 class Ingestor:
     def __init__(self, store: TocsinStore, geography: Geography) -> None:
         self.store = store
-        self.geography = geography
-        self.max_bytes = store.settings.max_message_bytes
+        self.preparer = Preparer(geography, store.settings.max_message_bytes, store.sealer)
 
     def ingest(self, incoming: Incoming) -> Outcome:
         return self.ingest_batch([incoming])[0]
@@ -88,7 +127,8 @@ class Ingestor:
 
     def quarantine(self, incoming: Incoming, reasons: list[dict], position: tuple[str, int] | None = None) -> Outcome:
         """Quarantine bytes for reasons found outside parsing (e.g. a message whose processing keeps failing)."""
-        return self.commit_prepared([_Rejected(incoming, hashlib.sha256(incoming.raw).digest(), reasons)], position)[0]
+        rejected = _Rejected(incoming, hashlib.sha256(incoming.raw).digest(), self.preparer.seal(incoming.raw), reasons)
+        return self.commit_prepared([rejected], position)[0]
 
     def commit_prepared(
         self, prepared: Sequence[_Accepted | _Rejected], position: tuple[str, int] | None = None
@@ -105,32 +145,14 @@ class Ingestor:
                 log.info("concurrent write detected (attempt %d): %s", attempt, error)
         else:
             raise RuntimeError("ingestion: trop de conflits d'écriture concurrents")
+        for item in prepared:  # logged here, where it is kept: `prepare` may have run in another process
+            if isinstance(item, _Rejected):
+                reasons = "; ".join(r["message"] for r in item.reasons)
+                log.warning("message quarantined (%s): %s", item.incoming.source, reasons)
         return self._with_quarantine_ids(outcomes, rejected)
 
     def prepare(self, incoming: Incoming) -> _Accepted | _Rejected:
-        """Parse, validate and normalise; any failure becomes precise reasons, never an exception."""
-        sha256 = hashlib.sha256(incoming.raw).digest()
-        try:
-            message = parse_wire_message(incoming.raw, incoming.content_type, max_bytes=self.max_bytes)
-        except InvalidMessage as invalid:
-            log.warning("message quarantined (%s): %s", incoming.source, "; ".join(r.message for r in invalid.reasons))
-            return _Rejected(
-                incoming, sha256,
-                [{"code": r.code, "path": r.path, "message": r.message} for r in invalid.reasons],
-                invalid.distribution_id, invalid.sender_id, invalid.encoding,
-            )
-        ids = {"distribution_id": message.envelope.get("distributionID"), "sender_id": message.envelope.get("senderID")}
-        try:
-            normalised = normalise(message, self.geography)
-        except NormalisationError as error:
-            log.warning("message quarantined (%s): %s", incoming.source, error.message)
-            reasons = [{"code": error.code, "path": error.path, "message": error.message}]
-            return _Rejected(incoming, sha256, reasons, encoding=message.encoding, **ids)
-        except Exception as error:  # a bug must not lose the message nor stop the worker
-            log.exception("normalisation failed (%s)", incoming.source)
-            reasons = [{"code": "internal-error", "path": "", "message": f"erreur interne de normalisation : {error!r}"}]
-            return _Rejected(incoming, sha256, reasons, encoding=message.encoding, **ids)
-        return _Accepted(incoming, sha256, message, normalised)
+        return self.preparer(incoming)
 
     def _commit(self, prepared: list[_Accepted | _Rejected], position: tuple[str, int] | None) -> list[Outcome]:
         accepted = [p for p in prepared if isinstance(p, _Accepted)]
@@ -143,8 +165,7 @@ class Ingestor:
                     Outcome(QUARANTINED, item.distribution_id, None, item.sender_id, tuple(item.reasons), encoding=item.encoding)
                 )
                 continue
-            envelope, n = item.message.envelope, item.normalised
-            distribution_id = envelope["distributionID"]
+            n, distribution_id = item.normalised, item.distribution_id
             if distribution_id in known_cases:
                 outcomes.append(self._outcome(DUPLICATE, item, known_cases[distribution_id]))
                 continue
@@ -153,7 +174,7 @@ class Ingestor:
             version = versions.get(originator_id, 0) + 1
             versions[originator_id] = version
             known_cases[distribution_id] = case_id
-            provenance = self._provenance(item, recorded_at)
+            provenance = {**item.provenance, "recorded_at": recorded_at.isoformat()}
             event_class = EVENT_CLASS_BY_KIND[n.kind] if case_id else Exchange.AcknowledgementRecorded
             events.append(
                 event_class(
@@ -167,16 +188,16 @@ class Ingestor:
             )
             messages.append(
                 MessageRow(
-                    distribution_id, originator_id, version, case_id, n.kind, envelope.get("senderID"),
+                    distribution_id, originator_id, version, case_id, n.kind, provenance["sender_id"],
                     _parse_time(provenance["sent_at"]), item.incoming.received_at, item.sha256, item.incoming.source,
                 )
             )
-            raws[item.sha256] = self.store.seal(item.incoming.raw)
+            raws[item.sha256] = item.sealed
             outcomes.append(self._outcome(ACCEPTED, item, case_id))
         quarantined = [
             QuarantineRow(
                 p.incoming.received_at, p.incoming.source, p.incoming.content_type, p.sha256,
-                self.store.seal(p.incoming.raw), len(p.incoming.raw), p.reasons, p.distribution_id, p.sender_id,
+                p.sealed, len(p.incoming.raw), p.reasons, p.distribution_id, p.sender_id,
             )
             for p in prepared
             if isinstance(p, _Rejected)
@@ -189,7 +210,7 @@ class Ingestor:
 
     def _lookup(self, accepted: list[_Accepted]) -> tuple[dict[str, str | None], dict[UUID, int]]:
         """Which of these messages (and acknowledged messages) are stored, and each aggregate's version."""
-        ids = {a.message.envelope["distributionID"] for a in accepted}
+        ids = {a.distribution_id for a in accepted}
         references = {a.normalised.references for a in accepted if a.normalised.references}
         if not ids:
             return {}, {}
@@ -219,31 +240,11 @@ class Ingestor:
             }
         return known, versions
 
-    def _provenance(self, item: _Accepted, recorded_at: datetime) -> dict:
-        envelope, header = item.message.envelope, item.message.header
-        return {
-            "distribution_id": envelope["distributionID"],
-            "message_id": header.get("messageId"),
-            "sender_id": envelope.get("senderID"),
-            "sender_name": (header.get("sender") or {}).get("name"),
-            "sent_at": header.get("sentAt") or envelope.get("dateTimeSent"),
-            "envelope_sent_at": envelope.get("dateTimeSent"),
-            "received_at": item.incoming.received_at.isoformat(),
-            "recorded_at": recorded_at.isoformat(),
-            "sha256": item.sha256.hex(),
-            "size": len(item.incoming.raw),
-            "encoding": item.message.encoding,
-            "xml_namespace": item.message.xml_namespace,
-            "source": item.incoming.source,
-            "kind": item.message.kind,
-            "status": header.get("status") or envelope.get("distributionStatus"),
-        }
-
     @staticmethod
     def _outcome(status: str, item: _Accepted, case_id: str | None) -> Outcome:
+        p = item.provenance
         return Outcome(
-            status, item.message.envelope["distributionID"], case_id, item.message.envelope.get("senderID"),
-            encoding=item.message.encoding, xml_namespace=item.message.xml_namespace,
+            status, p["distribution_id"], case_id, p["sender_id"], encoding=p["encoding"], xml_namespace=p["xml_namespace"]
         )
 
     def _with_quarantine_ids(self, outcomes: list[Outcome], hashes: dict[int, bytes]) -> list[Outcome]:
@@ -261,6 +262,27 @@ class Ingestor:
             Outcome(**{**o.__dict__, "quarantine_id": ids.get(hashes[i])}) if i in hashes else o
             for i, o in enumerate(outcomes)
         ]
+
+
+def _provenance(incoming: Incoming, sha256: bytes, message: WireMessage) -> dict:
+    envelope, header = message.envelope, message.header
+    return {
+        "distribution_id": envelope["distributionID"],
+        "message_id": header.get("messageId"),
+        "sender_id": envelope.get("senderID"),
+        "sender_name": (header.get("sender") or {}).get("name"),
+        "sent_at": header.get("sentAt") or envelope.get("dateTimeSent"),
+        "envelope_sent_at": envelope.get("dateTimeSent"),
+        "received_at": incoming.received_at.isoformat(),
+        "recorded_at": None,  # known at commit; the key stays in its place in the stored document
+        "sha256": sha256.hex(),
+        "size": len(incoming.raw),
+        "encoding": message.encoding,
+        "xml_namespace": message.xml_namespace,
+        "source": incoming.source,
+        "kind": message.kind,
+        "status": header.get("status") or envelope.get("distributionStatus"),
+    }
 
 
 def _parse_time(value: str | None) -> datetime | None:

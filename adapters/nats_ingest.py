@@ -1,14 +1,18 @@
 """Live ingestion from NATS JetStream: exactly once, through crashes, in stream order.
 
-    NatsIngester(services, url, batch_size=500, drain=False).run(stop) -> IngestSummary
+    NatsIngester(services, url, batch_size=500, drain=False, prepare_workers=None).run(stop) -> IngestSummary
 
 How exactly-once holds:
 - one ingester reads a stream at a time (PostgreSQL advisory lock, see nats_leader); others wait;
 - on taking the lead it recreates the consumer right after the position stored in PostgreSQL;
 - each batch is written with `Ingestor.ingest_batch(..., position=('nats:<stream>', last seq))`, so the
   events and the position commit together; the batch is acknowledged only after that commit;
-- anything delivered again (seq <= position) is skipped without being parsed; anything else that was
+- anything delivered again (seq <= position when its batch commits) is skipped; anything else that was
   already stored is recognised by its distributionID (or, for quarantine, by its bytes' hash).
+
+Pipelined: a reader task fetches batches and has them prepared (parsed, validated, sealed) by worker
+processes (adapters/prepare_pool.py) as they arrive, while the committing loop writes the previous
+one; the loop still commits and acknowledges one batch after the other, in stream order.
 
 Failures: a database or NATS outage drops the lead, waits (growing backoff) and starts again from the
 stored position: nothing is acknowledged that is not committed. A batch that fails for any other
@@ -24,6 +28,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import nats.errors
 import psycopg
@@ -38,6 +43,7 @@ from adapters.ingestion import QUARANTINED, Incoming, Outcome
 from adapters.nats_leader import Leadership, lock_key
 from adapters.nats_server import connect
 from adapters.nats_stream import ensure_stream, last_sequence, reset_consumer, source_key
+from adapters.prepare_pool import PreparePool
 from adapters.services import Services
 
 log = logging.getLogger(__name__)
@@ -96,6 +102,7 @@ class NatsIngester:
         drain: bool = False,
         fetch_timeout: float = 1.0,
         drain_patience: float = 300.0,
+        prepare_workers: int | None = None,
     ) -> None:
         self.services = services
         self.settings = services.settings
@@ -108,10 +115,23 @@ class NatsIngester:
         self.leadership = Leadership(services.store.database_url, lock_key(self.settings.schema, self.source))
         self.summary = IngestSummary()
         self.position = 0
+        self.prepare_workers = prepare_workers  # None: one per core but one; 0: prepare in this process
+        self.pool: PreparePool | None = None
 
     async def run(self, stop: asyncio.Event | None = None) -> IngestSummary:
         """Ingest until `stop` is set (or, with drain, until the stream as it stood is ingested)."""
         stop = stop or asyncio.Event()
+        if self.prepare_workers != 0:
+            self.pool = PreparePool(self.services.ingestor.preparer, self.prepare_workers)
+        try:
+            # Ready before the first batch: the workers, or this process when it prepares itself.
+            await (self.pool.ready() if self.pool else asyncio.to_thread(self.services.geography.warm_up))
+            return await self._run(stop)
+        finally:
+            if self.pool is not None:
+                await asyncio.to_thread(self.pool.close)
+
+    async def _run(self, stop: asyncio.Event) -> IngestSummary:
         nc = await connect(self.url, name=f"tocsin-ingest-{self.settings.schema}")
         js = nc.jetstream()
         backoff, last_progress = 0.2, time.monotonic()
@@ -183,22 +203,55 @@ class NatsIngester:
         if self.drain and self.position >= target:
             return True
         psub = await reset_consumer(js, self.settings, self.position + 1, self.batch_size)
-        fetching = asyncio.ensure_future(self._fetch(psub))
+        # At most one batch waits here, and one more in the reader: all within max_ack_pending.
+        ready: asyncio.Queue = asyncio.Queue(maxsize=1)
+        reading = asyncio.ensure_future(self._read(psub, ready))
         try:
             while not stop.is_set():
-                msgs = await fetching
-                fetching = asyncio.ensure_future(self._fetch(psub))  # the next batch arrives while this one commits
+                batch = await ready.get()
+                if isinstance(batch, BaseException):
+                    raise batch
+                msgs, prepared = batch
                 if not msgs:
                     if self.drain and await self._drained(psub, target):
                         return True
                     continue
-                await self._process(msgs)
+                await self._process(msgs, prepared)
                 if self.drain and self.position >= target:
                     return True
             return False
         finally:
-            fetching.cancel()
+            reading.cancel()
             await psub.unsubscribe()
+
+    async def _read(self, psub: JetStreamContext.PullSubscription, ready: asyncio.Queue) -> None:
+        """Fetch batches and start preparing each as it arrives; an empty batch when nothing came."""
+        prepared = None
+        try:
+            while True:
+                msgs = await self._fetch(psub)
+                if msgs:
+                    if self.summary.first_batch_at is None:
+                        self.summary.first_batch_at = time.monotonic()
+                    prepared = asyncio.ensure_future(self._prepare([_incoming(m) for m in msgs]))
+                await ready.put((msgs, prepared))
+                prepared = None
+        except asyncio.CancelledError:
+            if prepared is not None:
+                prepared.cancel()
+            while not ready.empty():  # a batch nobody will commit: not acknowledged, delivered again
+                waiting = ready.get_nowait()
+                if isinstance(waiting, tuple) and waiting[1] is not None:
+                    waiting[1].cancel()
+            raise
+        except Exception as error:  # the committing loop raises it: it restarts from the stored position
+            await ready.put(error)
+
+    async def _prepare(self, items: list[Incoming]) -> list:
+        if self.pool is not None:
+            return await self.pool.prepare(items)
+        preparer = self.services.ingestor.preparer
+        return await asyncio.to_thread(lambda: [preparer(item) for item in items])
 
     async def _fetch(self, psub: JetStreamContext.PullSubscription) -> list[Msg]:
         try:
@@ -218,11 +271,11 @@ class NatsIngester:
         info = await psub.consumer_info()  # gaps (deleted messages) leave the position below the target
         return info.num_pending == 0 and info.num_ack_pending == 0
 
-    async def _process(self, msgs: list[Msg]) -> None:
-        if self.summary.first_batch_at is None:
-            self.summary.first_batch_at = time.monotonic()
+    async def _process(self, msgs: list[Msg], preparing: asyncio.Future) -> None:
         last = max(msgs, key=_seq)
-        fresh = [m for m in msgs if _seq(m) > self.position]
+        prepared = await preparing
+        # Skipped here, not when fetched: the batch committed just before may have covered them.
+        fresh = [(m, p) for m, p in zip(msgs, prepared, strict=True) if _seq(m) > self.position]
         self.summary.counts["skipped"] += len(msgs) - len(fresh)
         if fresh:
             if not await asyncio.to_thread(self.leadership.still_held):
@@ -253,16 +306,15 @@ class NatsIngester:
             ).fetchone()
         return int(row["position"]) if row else 0
 
-    def _ingest(self, msgs: list[Msg]) -> list[Outcome]:
+    def _ingest(self, batch: list[tuple[Msg, Any]]) -> list[Outcome]:
         """One transaction for the batch; if it fails for a reason other than an outage, isolate the culprit."""
-        items = [_incoming(m) for m in msgs]
         try:
-            return self.services.ingestor.ingest_batch(items, position=(self.source, _seq(msgs[-1])))
+            return self.services.ingestor.commit_prepared([p for _, p in batch], position=(self.source, _seq(batch[-1][0])))
         except TRANSIENT_DB_ERRORS:
             raise
         except Exception:
-            log.warning("lot de %d messages en échec : traitement message par message", len(msgs), exc_info=True)
-        return [self._ingest_one(m, item) for m, item in zip(msgs, items, strict=True)]
+            log.warning("lot de %d messages en échec : traitement message par message", len(batch), exc_info=True)
+        return [self._ingest_one(m, p.incoming) for m, p in batch]
 
     def _ingest_one(self, msg: Msg, item: Incoming) -> Outcome:
         position = (self.source, _seq(msg))

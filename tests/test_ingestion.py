@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 
 import psycopg
@@ -91,13 +92,15 @@ def test_an_acknowledgement_of_an_unknown_message_is_kept_apart_not_guessed(serv
     assert len(exchange.acknowledgements) == 1
 
 
-def test_invalid_input_is_quarantined_with_reasons_and_can_be_retried_after_a_fix(services):
+def test_invalid_input_is_quarantined_with_reasons_and_can_be_retried_after_a_fix(services, caplog):
     kind, use_case = example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")
     del use_case["qualification"]
     broken = wire(kind, use_case, distribution_id="fr.fire.sis35_broken")
-    outcome = services.ingestor.ingest(Incoming(as_json(broken), "application/json", "test"))
+    with caplog.at_level(logging.WARNING, logger="adapters.ingestion"):
+        outcome = services.ingestor.ingest(Incoming(as_json(broken), "application/json", "test"))
     assert outcome.status == "quarantined"
     assert any("qualification" in r["message"] or "qualification" in r["path"] for r in outcome.reasons)
+    assert "message quarantined (test)" in caplog.text and "qualification" in caplog.text
     [entry] = list_entries(services.store)
     assert entry.id == outcome.quarantine_id and entry.distribution_id == "fr.fire.sis35_broken"
     assert get_entry(services.store, entry.id)[1] == as_json(broken)
@@ -110,18 +113,19 @@ def test_invalid_input_is_quarantined_with_reasons_and_can_be_retried_after_a_fi
     assert (resolved.status, resolved.resolution, resolved.attempts) == ("reingested", "fr.fire.sis35_broken", 2)
 
 
+HOSTILE = [
+    b"",
+    b"\xff\xfe<\x00x\x00",
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><x>&b;</x>',
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+    b"{" * 100_000,
+    b'{"distributionID": 1}',
+    b"x" * 2_000_000,
+]
+
+
 @pytest.mark.parametrize(
-    "raw",
-    [
-        b"",
-        b"\xff\xfe<\x00x\x00",
-        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><x>&b;</x>',
-        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
-        b"{" * 100_000,
-        b'{"distributionID": 1}',
-        b"x" * 2_000_000,
-    ],
-    ids=["empty", "utf16", "billion-laughs", "xxe", "deep-json", "wrong-types", "oversized"],
+    "raw", HOSTILE, ids=["empty", "utf16", "billion-laughs", "xxe", "deep-json", "wrong-types", "oversized"]
 )
 def test_hostile_or_broken_input_never_crashes_and_is_kept(services, raw):
     outcome = services.ingestor.ingest(Incoming(raw, None, "test"))

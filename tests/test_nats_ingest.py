@@ -6,6 +6,7 @@ import json
 import signal
 
 import psycopg
+import pytest
 import typer
 from psycopg.sql import SQL, Identifier
 from typer.testing import CliRunner
@@ -41,11 +42,12 @@ def drain(settings, **options):
         services.close()
 
 
-def test_drain_stores_every_message_once_and_the_stream_position_with_it(nats_settings):
+@pytest.mark.parametrize("workers", [None, 0], ids=["prepared-by-workers", "prepared-in-process"])
+def test_drain_stores_every_message_once_and_the_stream_position_with_it(nats_settings, workers):
     messages = simulated(1500, seed=11)
     published = publish(nats_settings, [*messages[:700], *INVALID, *messages[700:]])
 
-    summary = drain(nats_settings, batch_size=200)
+    summary = drain(nats_settings, batch_size=200, prepare_workers=workers)
 
     state = assert_exactly_once(nats_settings, distinct_ids(messages), quarantined=2)
     assert state["position"] == published == 1502

@@ -85,9 +85,10 @@ def parse_xml(body: bytes) -> etree._ElementTree:
     docinfo = tree.docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url or docinfo.public_id:
         raise _forbidden_doctype()
-    if _TOO_DEEP(tree):
-        raise _invalid("too-deep", f"imbrication XML trop profonde (limite : {MAX_DEPTH} niveaux)")
     count = int(_COUNT_ELEMENTS(tree))
+    # Deeper than MAX_DEPTH takes more than MAX_DEPTH elements: most messages skip the costlier test.
+    if count > MAX_DEPTH and _TOO_DEEP(tree):
+        raise _invalid("too-deep", f"imbrication XML trop profonde (limite : {MAX_DEPTH} niveaux)")
     if count > MAX_XML_ELEMENTS:
         raise _invalid("too-large", f"trop d'éléments XML : {count} pour une limite de {MAX_XML_ELEMENTS}")
     return tree

@@ -2,7 +2,7 @@
 
 The figure is the `tocsin ingest --nats --drain` process's own rate (from its first batch received
 to its last batch committed), run as users run it; its peak memory (max RSS) is measured by the
-kernel. In the same run, the same raw bytes are written with a binary COPY into a plain table: the
+kernel, for the process and for its worker processes (which prepare batches), summed. In the same run, the same raw bytes are written with a binary COPY into a plain table: the
 floor cost of getting those bytes into PostgreSQL, to compare against.
 Run: `python -m tests.benchmarks` (all benches) or `python -m tests.benchmarks.bench_ingestion [N]`.
 Database: TOCSIN_TEST_DATABASE_URL, else the local test database, else an embedded PostgreSQL.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -60,8 +61,8 @@ def _delete_stream(settings) -> None:
     asyncio.run(run())
 
 
-def _ingest(settings) -> tuple[dict, float, int]:
-    """Run the real command; its summary, its wall time and its peak RSS in kB."""
+def _ingest(settings) -> tuple[dict, float, int, float]:
+    """Run the real command; its summary, its wall time, its peak RSS in kB and its CPU seconds."""
     env = {
         **os.environ,
         "TOCSIN_DATABASE_URL": settings.database_url,
@@ -72,24 +73,51 @@ def _ingest(settings) -> tuple[dict, float, int]:
         "TOCSIN_DATA_DIR": str(settings.data_dir),
     }
     out = settings.data_dir / "ingest.out"
+    cpu_before = _children_cpu()
     began = time.perf_counter()
     with open(out, "wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "ingest", "--nats", "--drain", "--json"],
             cwd=ROOT, env=env, stdout=sink, stderr=subprocess.DEVNULL,
         )
-        # The kernel's high-water mark of the process's own memory, read until it exits. (wait4's
+        # The kernel's high-water mark of each process's own memory, read until it exits. (wait4's
         # ru_maxrss would report this runner's size instead when it is the larger: Linux carries
-        # the parent's peak over fork and exec.)
-        peak = 0
+        # the parent's peak over fork and exec.) Workers count too: the sum of their peaks.
+        peaks: dict[int, int] = {}
         while process.poll() is None:
-            peak = max(peak, proc_status_kib(process.pid, "VmHWM"))
+            for pid in [process.pid, *_descendants(process.pid)]:
+                peaks[pid] = max(peaks.get(pid, 0), proc_status_kib(pid, "VmHWM"))
             time.sleep(0.1)
+        peak = sum(peaks.values())
     wall = time.perf_counter() - began
     if process.returncode != 0:
         raise RuntimeError(f"l'ingestion a échoué : {out.read_text()}")
-    return json.loads(out.read_text()), wall, peak
+    return json.loads(out.read_text()), wall, peak, _children_cpu() - cpu_before
 
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the waited-for children (the command and the workers it waited for):
+    unlike the rate, barely changed by other work on the machine."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+
+def _descendants(pid: int) -> list[int]:
+    """Children, grandchildren… of `pid` (the forkserver and the workers it starts), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def _copy_rate(url: str, schema: str, raws: list[bytes]) -> float:
@@ -133,7 +161,7 @@ def main(size: int | None = None) -> dict:
         _publish(settings, messages)
         published = time.perf_counter() - began
 
-        summary, wall, peak_kb = _ingest(settings)
+        summary, wall, peak_kb, cpu = _ingest(settings)
         with psycopg.connect(settings.database_url) as conn:
             events = conn.execute(
                 SQL("SELECT count(*) FROM {}.tocsin_events").format(Identifier(settings.schema))
@@ -148,6 +176,7 @@ def main(size: int | None = None) -> dict:
         result = {
             "messages": size, "mean_bytes": round(mean_size), "ingest_messages_per_s": rate,
             "ingest_wall_s": round(wall, 1), "ingest_peak_rss_mb": round(peak_kb / 1024),
+            "ingest_cpu_us_per_message": round(cpu / size * 1e6),
             "copy_messages_per_s": round(copy_rate), "ratio": round(rate / copy_rate, 4),
             "publish_messages_per_s": round(size / published), "simulate_messages_per_s": round(size / generated),
         }
@@ -155,7 +184,9 @@ def main(size: int | None = None) -> dict:
         print(f"ingestion NATS → événements : {fmt(size)} messages simulés ({fmt(mean_size)} octets en moyenne), "
               f"{fmt(rate)} messages/s ({summary['elapsed_s']:.1f} s du premier lot reçu au dernier validé ; "
               f"{wall:.1f} s avec le démarrage du processus)")
-        print(f"mémoire maximale du processus d'ingestion : {fmt(peak_kb / 1024)} Mo")
+        print(f"temps CPU du processus d'ingestion et de ses auxiliaires (hors PostgreSQL) : {cpu:.1f} s, "
+              f"{fmt(cpu / size * 1e6)} µs par message (démarrage compris)")
+        print(f"mémoire maximale du processus d'ingestion (et de ses processus auxiliaires) : {fmt(peak_kb / 1024)} Mo")
         print(f"COPY binaire des mêmes octets bruts dans une table simple : {fmt(copy_rate)} messages/s ; "
               f"rapport ingestion/COPY : {rate / copy_rate:.3f} (COPY {copy_rate / rate:.0f} fois plus rapide)")
         print(f"publication NATS : {fmt(result['publish_messages_per_s'])} messages/s ; "
