@@ -4,8 +4,10 @@
   T; the chain's `chained_at` (clock time of the insert, under the events table's exclusive lock) is
   monotonic with the notification id, so "known at T" is exactly a prefix of the log.
 - happened by T (`HAPPENED_BY`): what the messages say had happened by T, as known now. The events folded
-  are those whose message was sent by T (the message index's `sent_at`, else its reception time), in
-  notification order: the case fold is order-tolerant, so a subset folds to the right state.
+  are those whose message was sent by T (the message index's `sent_at`, else its reception time; a
+  replay from a checkpoint reads the same two times from the provenance of the events it decodes, from
+  which ingestion wrote the index), in notification order: the case fold is order-tolerant, so a
+  subset folds to the right state.
 
 The fold is the projections' own (projections.memory.MemoryViews over projections.fold), so a replayed
 view is computed by exactly the code that computes the live one. The folding itself, from the best
