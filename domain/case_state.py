@@ -21,6 +21,10 @@ SITUATION = "emsi"
 RESOURCES = "resourcesInfoCisu"
 ACKNOWLEDGED = "reference"
 
+# The kinds whose facts can say where a case is (a report's placement, a situation's position):
+# the others never move a case, which spares the views from locating it again after them.
+PLACING = frozenset({REPORTED, SITUATION})
+
 # EMSI EVENT.STATUS "COM": the partner considers the case completed.
 CLOSED_EMSI_STATUSES = frozenset({"COM"})
 
