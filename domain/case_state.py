@@ -21,6 +21,10 @@ SITUATION = "emsi"
 RESOURCES = "resourcesInfoCisu"
 ACKNOWLEDGED = "reference"
 
+# The kinds whose facts can say where a case is (a report's placement, a situation's position):
+# the others never move a case, which spares the views from locating it again after them.
+PLACING = frozenset({REPORTED, SITUATION})
+
 # EMSI EVENT.STATUS "COM": the partner considers the case completed.
 CLOSED_EMSI_STATUSES = frozenset({"COM"})
 
@@ -43,23 +47,19 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 def version_key(time: str | None, distribution_id: str) -> list:
     """What a piece of state reflects: the message's own time, then its id to break ties, so that
-    the winner does not depend on arrival order."""
+    the winner does not depend on arrival order. (A list: it is stored as JSON with the state.)"""
     return [time, distribution_id]
 
 
-def is_newer(candidate: list, current: list | None) -> bool:
-    if current is None:
-        return True
-    return _comparable(candidate) > _comparable(current)
-
-
 def _comparable(key: list) -> tuple[datetime, str]:
+    """A version as a sort key (an unknown or unreadable time sorts first)."""
     return (parse_time(key[0]) or _NEVER, key[1] or "")
 
 
-def earlier(a: str | None, b: str | None) -> str | None:
-    """The earlier of two message times (None is unknown, not early)."""
-    ta, tb = parse_time(a), parse_time(b)
+# The earlier / later of two message times (None is unknown, not early); `tb` is `b` parsed, which
+# the fold already has at hand.
+def _earlier(a: str | None, b: str | None, tb: datetime | None) -> str | None:
+    ta = parse_time(a)
     if ta is None:
         return b
     if tb is None:
@@ -67,8 +67,8 @@ def earlier(a: str | None, b: str | None) -> str | None:
     return a if ta <= tb else b
 
 
-def later(a: str | None, b: str | None) -> str | None:
-    ta, tb = parse_time(a), parse_time(b)
+def _later(a: str | None, b: str | None, tb: datetime | None) -> str | None:
+    ta = parse_time(a)
     if ta is None:
         return b
     if tb is None:
@@ -112,13 +112,13 @@ class CaseState:
 def apply_message(state: CaseState, kind: str, facts: dict, provenance: dict) -> CaseState:
     """Fold one message's facts into the case state (mutates and returns `state`)."""
     sent_at = provenance.get("sent_at")
-    key = version_key(sent_at, provenance.get("distribution_id", ""))
+    moment = parse_time(sent_at)
     state.messages += 1
-    state.first_message_at = earlier(state.first_message_at, sent_at)
-    state.last_message_at = later(state.last_message_at, sent_at)
+    state.first_message_at = _earlier(state.first_message_at, sent_at, moment)
+    state.last_message_at = _later(state.last_message_at, sent_at, moment)
     if state.case_id is None:
         state.case_id = facts.get("case_id")
-    _APPLY[kind](state, facts, key)
+    _APPLY[kind](state, facts, version_key(sent_at, provenance.get("distribution_id", "")))
     state.opened_at = state.created_at or state.first_message_at
     return state
 
@@ -127,12 +127,13 @@ def _apply_reported(state: CaseState, facts: dict, key: list) -> None:
     if state.reported:
         state.corrections += 1
     state.reported = True
-    state.created_at = earlier(state.created_at, facts.get("creation"))
-    if facts.get("placement") and _newer_part(state, "placement", key):
+    creation = facts.get("creation")
+    state.created_at = _earlier(state.created_at, creation, parse_time(creation))
+    rank = _comparable(key)
+    if facts.get("placement") and _newer_part(state, "placement", key, rank):
         state.placement = facts["placement"]  # the newest report that places the case
-    if not is_newer(key, state.as_of.get("report")):
+    if not _newer_part(state, "report", key, rank):
         return  # a later correction already superseded this report
-    state.as_of["report"] = key
     state.nature = facts.get("nature")
     state.family = family_of((state.nature or {}).get("code")).value
     state.location_kind = facts.get("location_kind")
@@ -144,42 +145,46 @@ def _apply_reported(state: CaseState, facts: dict, key: list) -> None:
 
 def _apply_situation(state: CaseState, facts: dict, key: list) -> None:
     key = version_key(facts.get("created") or key[0], key[1])
+    rank = _comparable(key)
+    missions = state.missions
     for mission in facts.get("missions") or []:
-        current = state.missions.get(mission["id"])
-        if current is None or is_newer(key, current["version"]):
-            state.missions[mission["id"]] = {**mission, "version": key}
+        current = missions.get(mission["id"])
+        if current is None or rank > _comparable(current["version"]):
+            missions[mission["id"]] = {**mission, "version": key}
     position = facts.get("placement")
-    if position and is_newer(key, state.as_of.get("field_position")):
-        state.as_of["field_position"] = key
+    if position and _newer_part(state, "field_position", key, rank):
         state.field_placement = position
     # Each part of the situation is the newest message's that carries it: a newer EMSI without
     # casualties must not hide an older one's figures, whatever the arrival order.
-    if facts.get("casualties") is not None and _newer_part(state, "casualties", key):
+    if facts.get("casualties") is not None and _newer_part(state, "casualties", key, rank):
         state.casualties = dict(facts["casualties"])
-    if facts.get("evacuation") is not None and _newer_part(state, "evacuation", key):
+    if facts.get("evacuation") is not None and _newer_part(state, "evacuation", key, rank):
         state.evacuation = dict(facts["evacuation"])
     status = facts.get("event_status")
-    if status and _newer_part(state, "situation", key):
+    if status and _newer_part(state, "situation", key, rank):
         state.emsi_status = status
         closed = status in CLOSED_EMSI_STATUSES
         state.status = "closed" if closed else "open"
         state.closed_at = key[0] if closed else None
 
 
-def _newer_part(state: CaseState, part: str, key: list) -> bool:
-    """Whether `key` supersedes the version of `part` folded so far (and record it if so)."""
-    if not is_newer(key, state.as_of.get(part)):
+def _newer_part(state: CaseState, part: str, key: list, rank: tuple[datetime, str]) -> bool:
+    """Whether `key` (of comparable `rank`) supersedes the version of `part` folded so far (and
+    record it if so)."""
+    current = state.as_of.get(part)
+    if current is not None and not rank > _comparable(current):
         return False
     state.as_of[part] = key
     return True
 
 
 def _apply_resources(state: CaseState, facts: dict, key: list) -> None:
+    resources = state.resources
     for resource in facts.get("resources") or []:
         resource_key = version_key(resource.get("status_at") or key[0], key[1])
-        current = state.resources.get(resource["id"])
-        if current is None or is_newer(resource_key, current["version"]):
-            state.resources[resource["id"]] = {**resource, "version": resource_key}
+        current = resources.get(resource["id"])
+        if current is None or _comparable(resource_key) > _comparable(current["version"]):
+            resources[resource["id"]] = {**resource, "version": resource_key}
 
 
 def _apply_acknowledged(state: CaseState, facts: dict, key: list) -> None:

@@ -18,10 +18,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from domain.case_state import CaseState
+from domain.case_state import PLACING, CaseState
 from domain.geography import NATIONAL, Level
 from projections.case_list import case_row, fold_event, placement_codes
-from projections.territory import LEVELS, Figures, add, figures, territories
+from projections.territory import LEVELS, Figures, add, figures
 
 
 class CaseEvent(NamedTuple):
@@ -92,7 +92,10 @@ def fold_batch(events: Iterable[CaseEvent], entries: MutableMapping[UUID, CaseEn
             entry = entries[oid]
             before = run[0]
         _fold_one(entry, event)
-        after = placement_codes(entry.state)
+        if before is None or event.kind in PLACING:
+            after = placement_codes(entry.state)
+        else:
+            after = before  # this kind of message never moves a case
         if run is not None and after == before:
             if at > run[1]:
                 run[1] = at
@@ -105,10 +108,15 @@ def fold_batch(events: Iterable[CaseEvent], entries: MutableMapping[UUID, CaseEn
     for codes, at in runs.values():
         _touch_places(changes.touched, codes, at)
 
+    # Contributions are summed per place first, then added once per place at each level.
+    by_place: dict[tuple[str, str, str], Figures] = {}
     for oid, old in old_rows.items():
         new = entries[oid].row(oid)
         changes.rows[oid] = new
-        _move(changes.deltas, old, new)
+        _move(by_place, old, new)
+    for (commune, departement, zone), delta in by_place.items():
+        for level, code in zip(LEVELS, (commune, departement, zone, NATIONAL)):
+            add(changes.deltas[level].setdefault(code, {}), delta)
     return changes
 
 
@@ -130,17 +138,19 @@ def _fold_one(entry: CaseEntry, event: CaseEvent) -> None:
     entry.last_event_id = max(entry.last_event_id, event.notification_id)
 
 
-def _move(deltas: dict[Level, dict[str, Figures]], old: dict | None, new: dict) -> None:
-    """Subtract the old contribution of a case and add the new one, at every level."""
-    new_figures, new_places = figures(new), territories(new)
+def _move(by_place: dict[tuple[str, str, str], Figures], old: dict | None, new: dict) -> None:
+    """Subtract the old contribution of a case from its old place and add the new one to its new place."""
+    new_figures, new_place = figures(new), _place(new)
     if old is not None:
-        old_figures, old_places = figures(old), territories(old)
-        if old_figures == new_figures and old_places == new_places:
+        old_figures, old_place = figures(old), _place(old)
+        if old_figures == new_figures and old_place == new_place:
             return
-        for level, code in old_places.items():
-            add(deltas[level].setdefault(code, {}), old_figures, -1)
-    for level, code in new_places.items():
-        add(deltas[level].setdefault(code, {}), new_figures)
+        add(by_place.setdefault(old_place, {}), old_figures, -1)
+    add(by_place.setdefault(new_place, {}), new_figures)
+
+
+def _place(row: dict[str, Any]) -> tuple[str, str, str]:
+    return row["commune"], row["departement"], row["zone"]
 
 
 def _touch_places(touched: dict[Level, dict[str, datetime]], codes: tuple[str, str, str], at: datetime) -> None:
