@@ -446,13 +446,13 @@ class Documents:
             yield from offsets
 
 
-class LazyEntries(dict):
-    """Case entries (the folded states) built on first use: a replay folds a few cases of a shard after
-    the checkpoint, while it shows the rows of all of them. fold_batch reads entries with `get`."""
+class LazyDocuments(dict):
+    """A mapping by case id whose values are built from their stored JSON documents on first use.
+    Values set meanwhile (by the fold) take precedence. The fold reads them with `get`."""
 
     def __init__(self, raw: Documents) -> None:
         super().__init__()
-        self._raw = raw  # oid hex -> JSON of [state, updated_at, last_event_id]
+        self._raw = raw
 
     def get(self, oid: UUID, default: Any = None) -> Any:  # type: ignore[override]
         found = dict.get(self, oid)
@@ -460,39 +460,37 @@ class LazyEntries(dict):
             raw = self._raw.pop(oid.hex, None)
             if raw is None:
                 return default
-            state, updated_at, last_event_id = orjson.loads(raw)
-            found = self[oid] = CaseEntry(CaseState(**state), _time(updated_at), last_event_id)
+            found = self[oid] = self._build(oid, orjson.loads(raw))
         return found
 
-    def materialised(self) -> dict[UUID, CaseEntry]:
+    def materialised(self) -> dict[UUID, Any]:
         for key in list(self._raw):
             self.get(UUID(key))
         return dict(self)
 
+    def _build(self, oid: UUID, document: Any) -> Any:
+        raise NotImplementedError
 
-class LazyRows(dict):
-    """Case rows of a checkpoint, each parsed on first use: a territory's view reads the summary of
-    every case (SUMMARY: where, status, severity, opening) and the full rows of the few it shows.
-    Rows folded after the checkpoint are set as usual (MemoryViews.apply) and take precedence."""
+
+class LazyEntries(LazyDocuments):
+    """Case entries (the folded states): a replay folds a few cases of a shard after the checkpoint,
+    while it shows the rows of all of them. A document is [state, updated_at, last_event_id]."""
+
+    def _build(self, oid: UUID, document: Any) -> CaseEntry:
+        state, updated_at, last_event_id = document
+        return CaseEntry(CaseState(**state), _time(updated_at), last_event_id)
+
+
+class LazyRows(LazyDocuments):
+    """Case rows: a territory's view reads the summary of every case (SUMMARY: where, status,
+    severity, opening) and the full rows of the few it shows."""
 
     def __init__(self, raw: Documents, index: dict[str, list]) -> None:
-        super().__init__()
-        self._raw = raw  # oid hex -> JSON of the row
+        super().__init__(raw)
         self._index = index  # oid hex -> the SUMMARY fields (opened_at as ISO 8601)
 
-    def get(self, oid: UUID, default: Any = None) -> Any:  # type: ignore[override]
-        found = dict.get(self, oid)
-        if found is None:
-            raw = self._raw.pop(oid.hex, None)
-            if raw is None:
-                return default
-            found = self[oid] = _row(oid, orjson.loads(raw))
-        return found
-
-    def materialised(self) -> dict[UUID, dict[str, Any]]:
-        for key in list(self._raw):
-            self.get(UUID(key))
-        return dict(self)
+    def _build(self, oid: UUID, document: Any) -> dict[str, Any]:
+        return _row(oid, document)
 
     def summaries(self) -> Iterator[tuple[list, UUID | str]]:
         """(SUMMARY fields, key to `row`) of every case: parsed rows first, then the checkpoint's index."""
@@ -633,7 +631,7 @@ def materialised(views: MemoryViews) -> MemoryViews:
     """The views with every row and case state parsed (as plain dicts), to fold on or read in full."""
     for name in ("cases", "entries"):
         lazy = getattr(views, name)
-        if isinstance(lazy, (LazyRows, LazyEntries)):
+        if isinstance(lazy, LazyDocuments):
             setattr(views, name, lazy.materialised())
     return views
 
