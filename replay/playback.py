@@ -17,6 +17,7 @@ NexSIS message) are not played back.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -85,17 +86,9 @@ def playback(source: Any, target: Any, start: datetime, end: datetime, speed: fl
     report = PlaybackReport(sandbox)
     began = clock()
     if prelude:
-        batch: list[bytes] = []
-        for happened, raw in _messages(source, None, end):
-            if happened >= start:
-                break
-            batch.append(raw)
-            if len(batch) == BATCH:
-                _ingest(target, batch, report)
-                report.prelude += len(batch)
-                batch = []
-        _ingest(target, batch, report)
-        report.prelude += len(batch)
+        before = (raw for _, raw in itertools.takewhile(lambda m: m[0] < start, _messages(source, None, end)))
+        while batch := list(itertools.islice(before, BATCH)):
+            report.prelude += _ingest(target, batch, report)
         if log:
             log(f"situation initiale : {report.prelude} messages antérieurs au {start:%d/%m/%Y %H:%M}")
     t0 = logged = clock()
@@ -103,8 +96,7 @@ def playback(source: Any, target: Any, start: datetime, end: datetime, speed: fl
     for happened, raw in _messages(source, start, end):
         wait = t0 + (happened - start).total_seconds() / speed - clock()
         if wait > 0 and due:
-            _ingest(target, due, report)  # what is due now goes in before waiting for the next
-            report.played += len(due)
+            report.played += _ingest(target, due, report)  # what is due now goes in before waiting for the next
             due = []
             wait = t0 + (happened - start).total_seconds() / speed - clock()
         if wait > 0:
@@ -114,11 +106,9 @@ def playback(source: Any, target: Any, start: datetime, end: datetime, speed: fl
                 logged = clock()
         due.append(raw)
         if len(due) == BATCH:
-            _ingest(target, due, report)
-            report.played += len(due)
+            report.played += _ingest(target, due, report)
             due = []
-    _ingest(target, due, report)
-    report.played += len(due)
+    report.played += _ingest(target, due, report)
     # The window plays to its end even when its last message comes earlier.
     remaining = t0 + (end - start).total_seconds() / speed - clock()
     if remaining > 0:
@@ -140,9 +130,10 @@ def _messages(store: Any, start: datetime | None, end: datetime) -> Iterator[tup
         params.update(after=rows[-1]["happened"], after_id=rows[-1]["distribution_id"])
 
 
-def _ingest(target: Any, raws: list[bytes], report: PlaybackReport) -> None:
+def _ingest(target: Any, raws: list[bytes], report: PlaybackReport) -> int:
+    """Ingest `raws` into the sandbox, counting outcomes in `report`; how many were sent."""
     if not raws:
-        return
+        return 0
     for outcome in target.ingest_batch([Incoming(raw, source="replay") for raw in raws]):
         if outcome.status == "accepted":
             report.accepted += 1
@@ -150,3 +141,4 @@ def _ingest(target: Any, raws: list[bytes], report: PlaybackReport) -> None:
             report.duplicates += 1
         else:
             report.refused += 1
+    return len(raws)
