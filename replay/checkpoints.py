@@ -242,6 +242,13 @@ def scan_ranges(store: Any, conn: psycopg.Connection, after: int, at: datetime, 
         column=column, blocks=store.table("tocsin_replay_blocks"),
         checkpoints=store.table("tocsin_replay_checkpoints")), {"at": at, "after": after, "format": FORMAT}).fetchall()
     ranges: list[tuple[int, int | None]] = []
+
+    def read(lo: int, hi: int | None) -> None:
+        if ranges and ranges[-1][1] == lo:  # follows the previous range: one range
+            ranges[-1] = (ranges[-1][0], hi)
+        else:
+            ranges.append((lo, hi))
+
     cursor = after
     for after_id, last_id, wanted in rows:
         if after_id != cursor:
@@ -249,15 +256,9 @@ def scan_ranges(store: Any, conn: psycopg.Connection, after: int, at: datetime, 
         if not wanted and sense == KNOWN_AT:
             return ranges
         if wanted:
-            if ranges and ranges[-1][1] == cursor:
-                ranges[-1] = (ranges[-1][0], last_id)
-            else:
-                ranges.append((cursor, last_id))
+            read(cursor, last_id)
         cursor = last_id
-    if ranges and ranges[-1][1] == cursor:
-        ranges[-1] = (ranges[-1][0], None)
-    else:
-        ranges.append((cursor, None))
+    read(cursor, None)
     return ranges
 
 
