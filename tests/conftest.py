@@ -51,3 +51,19 @@ def services(settings: Settings):
     services = open_services(settings)
     yield services
     services.close()
+
+
+@pytest.fixture
+def replay_cli(services, monkeypatch):
+    """`tocsin replay …` and `tocsin audit …` (api/cli_replay.py) run on this test's services:
+    `replay_cli(["replay", "view", …])` -> the CliRunner's result."""
+    import typer
+    from typer.testing import CliRunner
+
+    from api.cli_replay import register
+
+    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: services)
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    return lambda args: runner.invoke(app, args)

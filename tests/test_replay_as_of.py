@@ -6,11 +6,8 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-import typer
-from typer.testing import CliRunner
 
 from adapters.ingestion import Incoming
-from api.cli_replay import register
 from domain.case_state import parse_time
 from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
 from tests.wire import FIRE_CASE, as_json, example, wire
@@ -54,16 +51,12 @@ def test_known_at_and_happened_by(services):
     assert replay_view(store, "zone", "ouest", parse_time("2024-08-13T10:00:00+02:00"), HAPPENED_BY).view is None
 
 
-def test_replay_view_command(services, monkeypatch):
+def test_replay_view_command(services, replay_cli):
     services.ingestor.ingest(Incoming(as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"),
                                                    sent_at=REPORT_SENT))))
-    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: services)
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
-    result = runner.invoke(app, ["replay", "view", "cases", "35", "--at", "2024-08-13T10:22:00+02:00",
+    result = replay_cli(["replay", "view", "cases", "35", "--at", "2024-08-13T10:22:00+02:00",
                                  "--happened-by", "--json"])
     assert result.exit_code == 0, result.output
     assert [c["case_id"] for c in json.loads(result.output)["view"]["cases"]] == [FIRE_CASE]
-    text = runner.invoke(app, ["replay", "view", "departement", "35", "--at", datetime.now(UTC).isoformat()])
+    text = replay_cli(["replay", "view", "departement", "35", "--at", datetime.now(UTC).isoformat()])
     assert "cases:total : 1" in text.output

@@ -8,16 +8,13 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-import typer
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from adapters.ingestion import Incoming
 from adapters.nats_leader import Leadership
 from adapters.simulator import simulate
-from api.cli_replay import register
 from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
 from replay.checkpoints import (CaseShards, best_checkpoint, build_checkpoints, builder_lock_key, list_checkpoints,
                                 scan_ranges, snapshot_connection)
@@ -123,21 +120,17 @@ def test_one_checkpoint_builder_at_a_time(services):
     assert len(build_checkpoints(services.store, every=20)) == _events(services) // 20
 
 
-def test_checkpoint_command_and_view_from_it(services, monkeypatch):
+def test_checkpoint_command_and_view_from_it(services, replay_cli):
     messages = list(simulate("storm", size=150, seed=9))
     services.ingestor.ingest_batch([Incoming(m.raw, m.content_type, source="sim") for m in messages])
-    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: services)
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
-    made = runner.invoke(app, ["replay", "checkpoint", "--every", "40"])
+    made = replay_cli(["replay", "checkpoint", "--every", "40"])
     assert made.exit_code == 0, made.output
     assert "point(s) de reprise" in made.output
     assert len(list_checkpoints(services.store)) == _events(services) // 40
-    again = runner.invoke(app, ["replay", "checkpoint", "--every", "40"])
+    again = replay_cli(["replay", "checkpoint", "--every", "40"])
     assert again.exit_code == 0 and "aucun nouveau point de reprise" in again.output
     now = datetime.now(UTC).isoformat()
-    shown = runner.invoke(app, ["replay", "view", "departement", "35", "--at", now, "--known-at", "--json"])
+    shown = replay_cli(["replay", "view", "departement", "35", "--at", now, "--known-at", "--json"])
     assert shown.exit_code == 0, shown.output
     result = json.loads(shown.output)
     assert result["checkpoint"] is not None

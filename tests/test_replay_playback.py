@@ -8,15 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-import typer
 from psycopg.sql import SQL, Identifier
-from typer.testing import CliRunner
 
 from adapters.ingestion import Incoming
 from adapters.projection_worker import ProjectionWorker
 from adapters.services import open_services
 from adapters.simulator import simulate
-from api.cli_replay import register
 from replay.as_of import HAPPENED_BY, replay_view
 from replay.playback import playback, sandbox_settings
 
@@ -88,22 +85,18 @@ def _comparable(view: dict | None) -> dict | None:
             if key in ("cases", "most_serious") else value for key, value in view.items() if key != "updated_at"}
 
 
-def test_playback_command_and_limits(services, monkeypatch):
+def test_playback_command_and_limits(services, replay_cli):
     messages = list(simulate("storm", size=40, seed=12))
     services.ingestor.ingest_batch([Incoming(m.raw, m.content_type, source="sim") for m in messages])
-    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: services)
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
     sent = sorted(m.sent_at for m in messages)
     name = "cli_" + services.settings.schema[2:]
     window = ["--from", sent[0].isoformat(), "--to", (sent[0] + timedelta(minutes=5)).isoformat()]
     try:
-        result = runner.invoke(app, ["replay", "playback", *window, "--speed", "1000", "--sandbox", name])
+        result = replay_cli(["replay", "playback", *window, "--speed", "1000", "--sandbox", name])
         assert result.exit_code == 0, result.output
         assert f"TOCSIN_DB_SCHEMA=sandbox_{name} tocsin serve" in result.output and "0 refusés" in result.output
-        assert runner.invoke(app, ["replay", "playback", *window, "--speed", "5000", "--sandbox", name]).exit_code != 0
-        bad = runner.invoke(app, ["replay", "playback", *window, "--sandbox", "Bad-Name"])
+        assert replay_cli(["replay", "playback", *window, "--speed", "5000", "--sandbox", name]).exit_code != 0
+        bad = replay_cli(["replay", "playback", *window, "--sandbox", "Bad-Name"])
         assert bad.exit_code != 0 and "nom de bac à sable invalide" in bad.output
     finally:
         with psycopg.connect(services.store.database_url, autocommit=True) as conn:

@@ -7,15 +7,12 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-import typer
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from adapters.ingestion import Incoming
 from adapters.simulator import simulate
-from api.cli_replay import register
 from replay.as_of import HAPPENED_BY, replay_view
 from replay.checkpoints import build_checkpoints
 from replay.timeline import build_timeline, parse_interval
@@ -91,26 +88,22 @@ def test_interval_parsing():
             raise AssertionError(wrong)
 
 
-def test_timeline_and_report_commands(services, monkeypatch, tmp_path):
+def test_timeline_and_report_commands(services, replay_cli, tmp_path):
     sent = _storm(services, size=300)
-    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: services)
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
     window = ["--territory", "zone:ouest", "--from", sent[0].isoformat(), "--to", sent[-1].isoformat()]
-    shown = runner.invoke(app, ["replay", "timeline", *window, "--interval", "1h", "--json"])
+    shown = replay_cli(["replay", "timeline", *window, "--interval", "1h", "--json"])
     assert shown.exit_code == 0, shown.output
     figures = json.loads(shown.output)
     assert figures["territory"] == "zone:ouest" and figures["interval_minutes"] == 60
     assert sum(i["opened"] for i in figures["intervals"]) == figures["summary"]["cases_opened"] > 0
-    text = runner.invoke(app, ["replay", "timeline", *window])
+    text = replay_cli(["replay", "timeline", *window])
     assert text.exit_code == 0 and "Délai création → premier moyen engagé : médiane" in text.output
-    bad = runner.invoke(app, ["replay", "timeline", "--territory", "35", "--from", sent[0].isoformat(),
+    bad = replay_cli(["replay", "timeline", "--territory", "35", "--from", sent[0].isoformat(),
                               "--to", sent[-1].isoformat()])
     assert bad.exit_code != 0 and "territoire mal formé" in bad.output
 
     out = tmp_path / "rapport"
-    made = runner.invoke(app, ["replay", "report", *window, "--interval", "1h", "--out", str(out)])
+    made = replay_cli(["replay", "report", *window, "--interval", "1h", "--out", str(out)])
     assert made.exit_code == 0, made.output
     page = (out / "rapport.html").read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and 'lang="fr"' in page
