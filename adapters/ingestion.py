@@ -25,7 +25,7 @@ from adapters.event_store import MessageRow, QuarantineRow, TocsinStore
 from adapters.geography import Geography
 from adapters.normalise import NormalisationError, Normalised, normalise
 from domain.case import EVENT_CLASS_BY_KIND, Exchange
-from domain.case_state import ACKNOWLEDGED
+from domain.case_state import ACKNOWLEDGED, parse_time
 from domain.identity import case_uuid, exchange_uuid
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ class Ingestor:
             messages.append(
                 MessageRow(
                     distribution_id, originator_id, version, case_id, n.kind, provenance["sender_id"],
-                    _parse_time(provenance["sent_at"]), item.incoming.received_at, item.sha256, item.incoming.source,
+                    parse_time(provenance["sent_at"]), item.incoming.received_at, item.sha256, item.incoming.source,
                 )
             )
             raws[item.sha256] = item.sealed
@@ -283,10 +283,3 @@ def _provenance(incoming: Incoming, sha256: bytes, message: WireMessage) -> dict
         "kind": message.kind,
         "status": header.get("status") or envelope.get("distributionStatus"),
     }
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None
