@@ -112,6 +112,9 @@ class Preparer:
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         return _Accepted(incoming, sha256, sealed, _provenance(incoming, sha256, message), normalised)
 
+    def many(self, items: Sequence[Incoming]) -> list[_Accepted | _Rejected]:
+        return [self(item) for item in items]
+
 
 class Ingestor:
     def __init__(self, store: TocsinStore, geography: Geography) -> None:
@@ -123,7 +126,7 @@ class Ingestor:
 
     def ingest_batch(self, batch: Sequence[Incoming], position: tuple[str, int] | None = None) -> list[Outcome]:
         """Ingest a batch atomically; `position` (source, sequence) is recorded in the same transaction."""
-        return self.commit_prepared([self.prepare(item) for item in batch], position)
+        return self.commit_prepared(self.preparer.many(batch), position)
 
     def quarantine(self, incoming: Incoming, reasons: list[dict], position: tuple[str, int] | None = None) -> Outcome:
         """Quarantine bytes for reasons found outside parsing (e.g. a message whose processing keeps failing)."""

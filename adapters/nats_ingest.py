@@ -250,8 +250,7 @@ class NatsIngester:
     async def _prepare(self, items: list[Incoming]) -> list:
         if self.pool is not None:
             return await self.pool.prepare(items)
-        preparer = self.services.ingestor.preparer
-        return await asyncio.to_thread(lambda: [preparer(item) for item in items])
+        return await asyncio.to_thread(self.services.ingestor.preparer.many, items)
 
     async def _fetch(self, psub: JetStreamContext.PullSubscription) -> list[Msg]:
         try:

@@ -67,7 +67,7 @@ class PreparePool:
             log.exception("préparation d'un lot en échec dans un processus auxiliaire : lot préparé ici")
             if executor is self._executor:  # the other batch in flight may have restarted it already
                 self._restart()
-        return await asyncio.to_thread(lambda: [self.preparer(item) for item in items])
+        return await asyncio.to_thread(self.preparer.many, items)
 
     def worker_pids(self) -> list[int]:
         # ProcessPoolExecutor does not publish its processes; tests and operators need their pids.
@@ -100,4 +100,4 @@ def _exit_with_parent(parent: int) -> None:
 
 def _prepare_batch(items: list[Incoming]) -> list:
     assert _preparer is not None
-    return [_preparer(item) for item in items]
+    return _preparer.many(items)
