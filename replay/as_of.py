@@ -88,8 +88,7 @@ def select_view(views: MemoryViews, level: str, code: str, at: datetime) -> dict
     territory = views.territories[Level(level)].get(code)
     if territory is None:
         return None
-    everywhere = code == NATIONAL
-    inside = [(f, key) for f, key in _summaries(views) if everywhere or code == f[2] or code == f[1] or code == f[3]]
+    inside = [(f, key) for f, key in _summaries(views) if _inside(code, f[1], f[2], f[3])]
     opened = [f[6] for f, _ in inside if f[6] is not None and f[6] <= at]
     hour_ago, day_ago = at - timedelta(hours=1), at - timedelta(hours=24)
     serious = heapq.nsmallest(MOST_SERIOUS, ((f, key) for f, key in inside if f[4] == "open"),
