@@ -60,7 +60,7 @@ def test_run_serves_a_crisis_that_is_still_arriving(nats_settings, tmp_path):
         assert 0.8 * size <= state["last_seq"] < size and state["position"] == state["last_seq"], state
         assert view()["cases_total"] > 10
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # as a service manager stops it: a clean stop, exit 0
         returncode = process.wait(30)
         log.close()
     assert returncode == 0, (tmp_path / "run.log").read_text()
