@@ -760,7 +760,7 @@ def _views_as_of(store: Any, at: datetime, sense: str, *, level: str | None, cod
         return meta, wanted, load_shards(store, checkpoint, wanted)
 
     # The checkpoint is loaded while the events after it are read: each mostly waits on PostgreSQL or
-    # in zlib and the cipher, which let the other thread run.
+    # in decompression and the cipher, which let the other thread run.
     with ThreadPoolExecutor(1) as pool:
         loading = pool.submit(load_checkpoint)
         with snapshot_connection(store) as conn, conn.transaction():
