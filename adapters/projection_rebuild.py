@@ -71,6 +71,9 @@ class RebuildReport:
     caught_up: int = 0  # events recorded during the rebuild, folded before the swap
     total_seconds: float = 0.0
     position: int = 0
+    # Where the time went: wall seconds per step, and per partition its fold, its copy and its CPU.
+    steps: dict[str, float] = field(default_factory=dict)
+    partition_timings: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -92,7 +95,7 @@ class _PartitionResult:
     changes: Changes
     events: int = 0
     seconds: float = 0.0
-    timings: dict = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def rebuild(store: TocsinStore, names: Sequence[str], *, partitions: int | None = None) -> RebuildReport:
@@ -114,21 +117,33 @@ def rebuild(store: TocsinStore, names: Sequence[str], *, partitions: int | None 
             upto = head(conn, schema)
             count = partitions or (min(os.cpu_count() or 1, 4) if upto >= PARALLEL_THRESHOLD else 1)
             report.partitions = count
-            fold_started = time.perf_counter()
+            fold_started = step = time.perf_counter()
+            report.steps["prepare"] = step - started
+
+            def lap(name: str) -> None:
+                nonlocal step
+                report.steps[name] = time.perf_counter() - step
+                step = time.perf_counter()
+
             results = _fold_all(store, names, upto, count)
+            lap("partitions")
             report.events = sum(r.events for r in results)
+            report.partition_timings = [r.timings for r in results]
             merged = results[0].changes
             for other in results[1:]:
                 merged.merge(other.changes)
             _write_levels(conn, schema, names, merged)
+            lap("territories")
             if CASES in names:
                 create_indexes(conn, schema, table_name(CASES, shadow=True))
+            lap("indexes")
             _set_rebuilt_position(conn, schema, names, upto, report.events)
             report.fold_seconds = time.perf_counter() - fold_started
             with ProjectionWorker(store, names, shadow=True, conn=conn) as worker:
                 report.caught_up = worker.catch_up()
                 report.caught_up += _swap(conn, schema, names, worker)
                 swapped = True
+            lap("catch-up and swap")
             report.position = worker.cache.position or upto
         finally:
             if not swapped:
@@ -198,6 +213,7 @@ def fold_partition(task: _Partition) -> _PartitionResult:
 
 
 def _fold_partition(task: _Partition, started: float) -> _PartitionResult:
+    cpu = time.process_time()
     reader = StoreReader(StoreReader.environment(task.settings, task.database_url))
     decoder = EventDecoder(reader.mapper)
     schema = task.settings.schema
@@ -206,11 +222,14 @@ def _fold_partition(task: _Partition, started: float) -> _PartitionResult:
         with conn.transaction():
             # Pages decoded one after the other, chained in C: no generator frame resumed per event.
             result.changes = fold_batch(chain.from_iterable(_pages(conn, schema, task, decoder, result)), {})
+        folded = time.perf_counter()
         if CASES in task.names and result.changes.rows:
             with conn.transaction():
                 copy_cases(conn, schema, table_name(CASES, shadow=True), result.changes.rows.values())
     result.changes.rows = {}  # written: do not send them back to the parent
     result.seconds = time.perf_counter() - started
+    result.timings = {"fold": folded - started, "copy": started + result.seconds - folded,
+                      "cpu": time.process_time() - cpu}
     return result
 
 

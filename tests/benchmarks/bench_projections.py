@@ -46,7 +46,7 @@ from projections.territory import LEVELS, add
 from tests.benchmarks import database_url
 from tests.benchmarks.projection_events import CrisisEvents, stored_state, topic_of
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: event states compressed with LZ4 (the store's compressor), was zlib
 SCHEMA = "bench_projections"
 LIVE_SCHEMA = "bench_projections_live"
 # Synthetic data only: a fixed key keeps the bench store readable from one run to the next.
@@ -140,6 +140,8 @@ def bench_rebuild(partitions: int | None) -> dict[str, Any]:
         "fold_seconds": round(report.fold_seconds, 2),
         "events_per_second": round(report.rate),
         "partitions": report.partitions,
+        "steps": {name: round(seconds, 2) for name, seconds in report.steps.items()},
+        "partition_timings": [{k: round(v, 2) for k, v in t.items()} for t in report.partition_timings],
         **checks,
     }
 
@@ -369,6 +371,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"   reconstruction des 5 vues : {_n(mine['events'])} événements en {mine['seconds']} s, soit"
           f" {_n(mine['events_per_second'])} év./s ({mine['partitions']} processus) ; {_n(mine['cases'])} affaires,"
           f" sommes cohérentes entre niveaux : {'oui' if mine['sums_hold'] else 'NON'}", flush=True)
+    steps = ", ".join(f"{name} {seconds} s" for name, seconds in mine["steps"].items())
+    parts = " ; ".join(f"lecture et pli {t['fold']} s, écriture {t['copy']} s, CPU {t['cpu']} s"
+                       for t in mine["partition_timings"])
+    print(f"     étapes : {steps}\n     processus : {parts}", flush=True)
     stock = bench_stock_runner(args.sample)
     ratio = mine["events_per_second"] / stock["events_per_second"]
     print(f"   ProjectionRunner de la bibliothèque : {_n(stock['events'])} événements en {stock['seconds']} s, soit"
