@@ -180,11 +180,13 @@ def _newer_part(state: CaseState, part: str, key: list, rank: tuple[datetime, st
 
 def _apply_resources(state: CaseState, facts: dict, key: list) -> None:
     resources = state.resources
-    for resource in facts.get("resources") or []:
+    for resource in facts.get("resources") or ():
         resource_key = version_key(resource.get("status_at") or key[0], key[1])
         current = resources.get(resource["id"])
         if current is None or _comparable(resource_key) > _comparable(current["version"]):
-            resources[resource["id"]] = {**resource, "version": resource_key}
+            entry = resource.copy()
+            entry["version"] = resource_key
+            resources[resource["id"]] = entry
 
 
 def _apply_acknowledged(state: CaseState, facts: dict, key: list) -> None:

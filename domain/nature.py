@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
 
 __all__ = [
     "FAMILY_LABELS",
@@ -89,9 +90,12 @@ _FAMILY_BY_NUMBER: dict[str, NatureFamily] = {
 _NATURE_CODE = re.compile(r"^C(\d{2})(?:\.(\d{2})(?:\.(\d{2}))?)?$")
 
 
-def _parse(nature_code: str | None) -> tuple[str, str | None] | None:
-    if not isinstance(nature_code, str):
-        return None
+def _parse(nature_code: object) -> tuple[str, str | None] | None:
+    return _parse_code(nature_code) if isinstance(nature_code, str) else None
+
+
+@lru_cache(maxsize=4096)  # a few hundred codes exist; every report and every case row asks again
+def _parse_code(nature_code: str) -> tuple[str, str | None] | None:
     match = _NATURE_CODE.match(nature_code.strip().upper())
     if match is None:
         return None

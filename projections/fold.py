@@ -72,9 +72,10 @@ def fold_batch(events: Iterable[CaseEvent], entries: MutableMapping[UUID, CaseEn
     the events touch must be there, absent meaning no event yet) and return the changes."""
     changes = Changes()
     old_rows: dict[UUID, dict[str, Any] | None] = {}
-    # Per case, the run of its latest events that left it in the same place: [codes, latest time].
+    # Per case, the run of its latest events that left it in the same place: [codes, latest time, entry].
     # Touching a place once per run, not once per event, gives the same maxima for less work.
     runs: dict[UUID, list] = {}
+    placing = PLACING
     for event in events:
         oid = event.originator_id
         at = event.recorded_at
@@ -89,10 +90,9 @@ def fold_batch(events: Iterable[CaseEvent], entries: MutableMapping[UUID, CaseEn
                 old_rows[oid] = entry.row(oid)
                 before = placement_codes(entry.state)
         else:
-            entry = entries[oid]
-            before = run[0]
+            before, entry = run[0], run[2]
         _fold_one(entry, event)
-        if before is None or event.kind in PLACING:
+        if before is None or event.kind in placing:
             after = placement_codes(entry.state)
         else:
             after = before  # this kind of message never moves a case
@@ -104,8 +104,8 @@ def fold_batch(events: Iterable[CaseEvent], entries: MutableMapping[UUID, CaseEn
             _touch_places(changes.touched, run[0], run[1])
         if before is not None and before != after:
             _touch_places(changes.touched, before, at)  # the event took the case away from there
-        runs[oid] = [after, at]
-    for codes, at in runs.values():
+        runs[oid] = [after, at, entry]
+    for codes, at, _ in runs.values():
         _touch_places(changes.touched, codes, at)
 
     # Contributions are summed per place first, then added once per place at each level.
@@ -130,12 +130,13 @@ def fold_history(events: Iterable[CaseEvent], entries: MutableMapping[UUID, Case
 
 
 def _fold_one(entry: CaseEntry, event: CaseEvent) -> None:
-    fold_event(entry.state, event.kind, event.facts, event.provenance)
-    if entry.state.case_id is None:
-        entry.state.case_id = event.case_id  # an acknowledgement's facts do not repeat it
+    state = fold_event(entry.state, event.kind, event.facts, event.provenance)
+    if state.case_id is None:
+        state.case_id = event.case_id  # an acknowledgement's facts do not repeat it
     if entry.updated_at is None or event.recorded_at > entry.updated_at:
         entry.updated_at = event.recorded_at
-    entry.last_event_id = max(entry.last_event_id, event.notification_id)
+    if event.notification_id > entry.last_event_id:
+        entry.last_event_id = event.notification_id
 
 
 def _move(by_place: dict[tuple[str, str, str], Figures], old: dict | None, new: dict) -> None:
