@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -118,7 +118,7 @@ def rebuild(store: TocsinStore, names: Sequence[str], *, partitions: int | None 
             count = partitions or (min(os.cpu_count() or 1, 4) if upto >= PARALLEL_THRESHOLD else 1)
             report.partitions = count
             fold_started = step = time.perf_counter()
-            report.steps["prepare"] = step - started
+            report.steps["préparation"] = step - started
 
             def lap(name: str) -> None:
                 nonlocal step
@@ -126,24 +126,21 @@ def rebuild(store: TocsinStore, names: Sequence[str], *, partitions: int | None 
                 step = time.perf_counter()
 
             results = _fold_all(store, names, upto, count)
-            lap("partitions")
+            lap("plis en parallèle")
             report.events = sum(r.events for r in results)
             report.partition_timings = [r.timings for r in results]
             merged = results[0].changes
             for other in results[1:]:
                 merged.merge(other.changes)
-            _write_levels(conn, schema, names, merged)
-            lap("territories")
-            if CASES in names:
-                create_indexes(conn, schema, table_name(CASES, shadow=True))
-            lap("indexes")
+            _write_levels_and_indexes(store, conn, names, merged)
+            lap("territoires et index")
             _set_rebuilt_position(conn, schema, names, upto, report.events)
             report.fold_seconds = time.perf_counter() - fold_started
             with ProjectionWorker(store, names, shadow=True, conn=conn) as worker:
                 report.caught_up = worker.catch_up()
                 report.caught_up += _swap(conn, schema, names, worker)
                 swapped = True
-            lap("catch-up and swap")
+            lap("rattrapage et bascule")
             report.position = worker.cache.position or upto
         finally:
             if not swapped:
@@ -252,6 +249,27 @@ def _pages(
         while rows := cur.fetchmany(PAGE):
             result.events += len(rows)
             yield decoder.decode(rows)
+
+
+def _write_levels_and_indexes(store: TocsinStore, conn: psycopg.Connection, names: Sequence[str],
+                              changes: Changes) -> None:
+    """The territory rows and the case list's indexes, written at the same time (separate tables):
+    half the indexes on this connection after the territories, the other half on another one."""
+    schema = store.settings.schema
+    if CASES not in names:
+        _write_levels(conn, schema, names, changes)
+        return
+    table = table_name(CASES, shadow=True)
+
+    def other_half() -> None:
+        with connect(store) as other:
+            create_indexes(other, schema, table, share=(1, 2))
+
+    with ThreadPoolExecutor(1) as pool:
+        building = pool.submit(other_half)
+        _write_levels(conn, schema, names, changes)
+        create_indexes(conn, schema, table, share=(0, 2))
+        building.result()
 
 
 def _write_levels(conn: psycopg.Connection, schema: str, names: Sequence[str], changes: Changes) -> None:

@@ -75,6 +75,7 @@ _CASE_TYPES = {
         "red", "yellow", "green", "black", "missing", "displaced", "evacuated", "resources_total",
         "resources_engaged", "severity", "messages", "corrections")},
 }
+_CASE_COLUMN_TYPES = [_CASE_TYPES.get(c, "text").split()[0] for c in CASE_COLUMNS]
 # The case list is read by territory, newest first, and ranked by severity.
 _CASE_INDEXES = (
     ("case_id",), ("commune", "opened_at"), ("departement", "opened_at"), ("zone", "opened_at"), ("opened_at",),
@@ -103,9 +104,11 @@ def create_table(conn: psycopg.Connection, schema: str, name: str, *, shadow: bo
         create_indexes(conn, schema, table)
 
 
-def create_indexes(conn: psycopg.Connection, schema: str, table: str) -> None:
+def create_indexes(conn: psycopg.Connection, schema: str, table: str, *, share: tuple[int, int] = (0, 1)) -> None:
+    """The case list's indexes; `share` (k, n): only every n-th one from the k-th, so that n connections
+    can build them at the same time (CREATE INDEX locks allow each other)."""
     # Unnamed: PostgreSQL picks free names, so a rebuilt table's indexes never clash with the live ones.
-    for columns in _CASE_INDEXES:
+    for columns in _CASE_INDEXES[share[0]::share[1]]:
         conn.execute(
             SQL("CREATE INDEX ON {}.{} ({})").format(
                 Identifier(schema), Identifier(table), SQL(", ").join(map(Identifier, columns))
@@ -341,12 +344,15 @@ def upsert_cases(conn: psycopg.Connection, schema: str, table: str, rows: Iterab
 
 
 def copy_cases(conn: psycopg.Connection, schema: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
-    """Bulk load into a fresh (rebuild) table."""
+    """Bulk load into a fresh (rebuild) table, in COPY's binary format (half the CPU of text, here)."""
     columns = SQL(", ").join(map(Identifier, CASE_COLUMNS))
     with conn.cursor() as cur:
-        with cur.copy(SQL("COPY {}.{} ({}) FROM STDIN").format(Identifier(schema), Identifier(table), columns)) as copy:
+        with cur.copy(
+            SQL("COPY {}.{} ({}) FROM STDIN (FORMAT BINARY)").format(Identifier(schema), Identifier(table), columns)
+        ) as copy:
+            copy.set_types(_CASE_COLUMN_TYPES)
             for row in rows:
-                copy.write_row(tuple(_dumps(row[c]) if c == "resources" else row[c] for c in CASE_COLUMNS))
+                copy.write_row([Jsonb(row[c], dumps=orjson.dumps) if c == "resources" else row[c] for c in CASE_COLUMNS])
 
 
 def apply_territories(conn: psycopg.Connection, schema: str, table: str, level: Level, changes: Changes) -> None:
