@@ -11,7 +11,7 @@ Every hashed value is framed as a 4-byte big-endian length then the bytes (NULL 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
 GENESIS = bytes(32)  # the "previous chain hash" of position 1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.wire import EXAMPLES, FIRE_CASE, as_json, as_xml, example, wire
+from tests.wire import FIRE_CASE, as_json, as_xml, example, wire
 
 TOCSIN = str(Path(sys.executable).parent / "tocsin")
 

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from adapters.ingestion import Incoming
 from tests.test_api_helpers import GUICHEN, RENNES, LiveServer, bearer, report_in, wait_for_views

@@ -27,7 +27,7 @@ from adapters.geography import get_geography
 from domain.geography import Commune
 
 from .clock import LocalClock
-from .fleet import KINDS, Fleet, Vehicle, distance_km
+from .fleet import Fleet, Vehicle, distance_km
 from .organisations import Organisation, fire_org, health_org
 from .people import CALLER_RELATIONS, gender_of, person, street
 from .scenarios import IncidentProfile

@@ -111,7 +111,6 @@ class CrisisEvents:
         self.scenarios = [get_scenario(key) for key in SCENARIOS]
 
     def __iter__(self) -> Iterator[GeneratedEvent]:
-        rng = random.Random(self.seed)
         pending: list[tuple[datetime, int, GeneratedEvent]] = []
         planned = n = 0
         order = itertools.count()
