@@ -144,6 +144,9 @@ def serve(
 
     import uvicorn
 
+    from api.shutdown import exit_cleanly_on_sigterm
+
+    exit_cleanly_on_sigterm()  # the embedded servers' exit handlers must run
     if workers > 1:
         # One projection worker for all server processes, here; the servers only read the views.
         from adapters.projection_worker import run_in_thread

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -61,11 +59,9 @@ def run(
                    "et ingérée en direct.")
         typer.echo(f"Tableau de bord : http://{host}:{port}/  (jeton : tocsin token --role mayor --territory 35238)")
         from api.app import create_app
+        from api.shutdown import exit_cleanly_on_sigterm
 
-        # A service manager stops us with SIGTERM: uvicorn shuts down gracefully, then raises the signal
-        # again. Its default action would end the process on the spot, skipping the clean-up below (the
-        # embedded NATS and PostgreSQL would keep running); exiting through SystemExit runs it.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        exit_cleanly_on_sigterm()  # so that the clean-up below runs
         try:
             uvicorn.run(create_app(services), host=host, port=port, log_level="info")
         finally:

@@ -1,4 +1,5 @@
-"""The embedded PostgreSQL stops with its last holder, even after an earlier holder was killed."""
+"""The embedded PostgreSQL stops with its last holder: after an earlier holder was killed, and when a
+service manager stops `tocsin serve` with SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+
+from tests.test_cli_run import free_port
+from tests.test_nats_harness import ROOT, tocsin_command, wait_until
 
 HOLD = """
 import sys, time
@@ -22,7 +27,7 @@ time.sleep(float(sys.argv[2]))
 
 def _hold(data: Path, seconds: float) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", HOLD, str(data), str(seconds)], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).parent.parent)
+                            cwd=ROOT)
 
 
 def _running(pgdata: Path) -> bool:
@@ -51,4 +56,29 @@ def test_a_killed_holder_does_not_keep_the_server_running_forever(tmp_path: Path
         if _running(pgdata):  # leave nothing behind: a holder that exits cleanly stops it
             subprocess.run([sys.executable, "-c", f"from pathlib import Path; from adapters.embedded import "
                             f"embedded_database_url; embedded_database_url(Path({str(tmp_path)!r}))"],
-                           cwd=Path(__file__).parent.parent, timeout=60)
+                           cwd=ROOT, timeout=60)
+
+
+@pytest.mark.slow
+def test_serve_stopped_with_sigterm_stops_its_embedded_postgres(tmp_path: Path) -> None:
+    port, pgdata = free_port(), tmp_path / "postgres"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOCSIN_")}
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(tocsin_command("serve", "--port", str(port)), cwd=ROOT, stdout=log, stderr=log,
+                              env={**env, "TOCSIN_DATA_DIR": str(tmp_path)})
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return server.poll() is not None
+
+    try:
+        wait_until(answers, 90, "the app to answer")
+        assert server.poll() is None and _running(pgdata), (tmp_path / "serve.log").read_text()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        returncode = server.wait(30)
+        log.close()
+    assert returncode == 0, (tmp_path / "serve.log").read_text()
+    wait_until(lambda: not _running(pgdata), 30, "the embedded PostgreSQL to stop")
