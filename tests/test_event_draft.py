@@ -1,0 +1,61 @@
+"""An event document encoded in two steps (EventDraft) is byte for byte what the library's mapper encodes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.event_draft import EventDraft, Stamp
+from adapters.event_store import TocsinStore
+from adapters.ingestion import Incoming, _Accepted
+from domain.case import EVENT_CLASS_BY_KIND, Exchange
+from tests.test_nats_harness import simulated
+
+EVENT_CLASSES = [*EVENT_CLASS_BY_KIND.values(), Exchange.AcknowledgementRecorded]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+provenances = st.dictionaries(st.text(max_size=20), json_values, max_size=6).map(
+    lambda extra: {"distribution_id": "x", **extra, "recorded_at": None, "sha256": '"recorded_at":null'}
+)
+
+
+def library_state(store: TocsinStore, event_class, at: datetime, case_id, facts: dict, provenance: dict) -> bytes:
+    event = event_class(
+        originator_id=uuid.uuid4(), originator_version=1, timestamp=at, case_id=case_id, facts=facts,
+        provenance={**provenance, "recorded_at": at.isoformat()},
+    )
+    stored = store.mapper.to_stored_event(event)
+    return store.mapper.compressor.decompress(store.mapper.cipher.decrypt(stored.state))
+
+
+def test_prepared_messages_give_the_library_s_documents(services):
+    at = datetime.now(UTC)
+    items = [Incoming(m.raw, m.content_type, source=f"t#{i}") for i, m in enumerate(simulated(300, seed=3))]
+    for prepared in services.ingestor.preparer.many(items):
+        assert isinstance(prepared, _Accepted)
+        for event_class in EVENT_CLASSES:
+            for case_id in (prepared.case_id, None):
+                expected = library_state(
+                    services.store, event_class, at, case_id, json.loads(prepared.draft.facts), prepared.provenance
+                )
+                assert prepared.draft.state(Stamp.of(at), case_id) == expected
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the store's mapper keeps no state
+@given(json_values, provenances, st.sampled_from(EVENT_CLASSES), st.none() | st.text(max_size=10),
+       st.integers(-14 * 60, 14 * 60), st.datetimes())
+def test_any_facts_and_provenance_give_the_library_s_document(
+    services, facts, provenance, event_class, case_id, offset, moment
+):
+    at = moment.replace(tzinfo=timezone(timedelta(minutes=offset)))
+    facts = {"value": facts}
+    expected = library_state(services.store, event_class, at, case_id, facts, provenance)
+    assert EventDraft.of(facts, provenance).state(Stamp.of(at), case_id) == expected
