@@ -108,15 +108,15 @@ class Preparer:
         ids = {"distribution_id": message.envelope.get("distributionID"), "sender_id": message.envelope.get("senderID")}
         try:
             normalised = normalise(message, self.geography)
+            provenance = _provenance(incoming, sha256, message)
+            draft = EventDraft.of(normalised.facts, provenance)
         except NormalisationError as error:
             reasons = [{"code": error.code, "path": error.path, "message": error.message}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
-        except Exception as error:  # a bug must not lose the message nor stop the worker
+        except Exception as error:  # a bug (or facts the event cannot encode) must not lose the message nor stop the worker
             log.exception("normalisation failed (%s)", incoming.source)
             reasons = [{"code": "internal-error", "path": "", "message": f"erreur interne de normalisation : {error!r}"}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
-        provenance = _provenance(incoming, sha256, message)
-        draft = EventDraft.of(normalised.facts, provenance)
         return _Accepted(incoming, sha256, sealed, provenance, normalised.kind, normalised.case_id, normalised.references, draft)
 
     def many(self, items: Sequence[Incoming]) -> list[_Accepted | _Rejected]:

@@ -59,3 +59,13 @@ def test_any_facts_and_provenance_give_the_library_s_document(
     facts = {"value": facts}
     expected = library_state(services.store, event_class, at, case_id, facts, provenance)
     assert EventDraft.of(facts, provenance).state(Stamp.of(at), case_id) == expected
+
+
+def test_facts_the_event_cannot_encode_quarantine_the_message_instead_of_stopping_the_batch(services, monkeypatch):
+    import adapters.ingestion as ingestion
+    from adapters.normalise import Normalised
+
+    monkeypatch.setattr(ingestion, "normalise", lambda message, geography: Normalised("reported", "c1", {"x": object()}))
+    [raw] = [m.raw for m in simulated(1, seed=3)]
+    prepared = services.ingestor.preparer(Incoming(raw, None, source="t"))
+    assert [r["code"] for r in prepared.reasons] == ["internal-error"]
