@@ -59,8 +59,12 @@ class PreparePool:
     async def prepare(self, items: Sequence[Incoming]) -> list:
         """`Preparer` results for `items`, in order: from a worker, else (should it fail) from this process."""
         executor = self._executor
+        items = list(items)
         try:
-            return await asyncio.wrap_future(executor.submit(_prepare_batch, list(items)))
+            prepared = await asyncio.wrap_future(executor.submit(_prepare_batch, items))
+            for result, item in zip(prepared, items, strict=True):
+                result.incoming = item
+            return prepared
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -100,4 +104,7 @@ def _exit_with_parent(parent: int) -> None:
 
 def _prepare_batch(items: list[Incoming]) -> list:
     assert _preparer is not None
-    return _preparer.many(items)
+    prepared = _preparer.many(items)
+    for result in prepared:
+        result.incoming = None  # the caller has it: not sent back through the pipe (raw bytes, a datetime…)
+    return prepared
