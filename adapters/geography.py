@@ -30,6 +30,7 @@ import orjson
 import shapely
 from shapely import STRtree
 
+from adapters.shape_cache import cached_shapes
 from domain.geography import (
     NATIONAL,
     NEAREST_MAX_M,
@@ -480,6 +481,12 @@ _CODE_PROPERTY = re.compile(r'"code"\s*:\s*"([^"]*)"')
 
 
 def _read_shapes(path: Path) -> dict[str, Any]:
+    """{code: geometry} from a gzipped GeoJSON FeatureCollection keyed by properties.code, through the
+    binary cache (adapters/shape_cache.py): parsing the communes' GeoJSON is most of a process's start."""
+    return cached_shapes(path, _parse_shapes)
+
+
+def _parse_shapes(path: Path) -> dict[str, Any]:
     """{code: geometry} from a gzipped GeoJSON FeatureCollection keyed by properties.code."""
     text = gzip.decompress(path.read_bytes()).decode("utf-8")
     # Fast path: GEOS parses the whole collection in one call (about 3x faster than building the
