@@ -113,11 +113,12 @@ class Preparer:
         except NormalisationError as error:
             reasons = [{"code": error.code, "path": error.path, "message": error.message}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
-        except Exception as error:  # a bug (or facts the event cannot encode) must not lose the message nor stop the worker
+        except Exception as error:  # a bug, or facts an event cannot hold: never lose the message nor stop the worker
             log.exception("normalisation failed (%s)", incoming.source)
             reasons = [{"code": "internal-error", "path": "", "message": f"erreur interne de normalisation : {error!r}"}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
-        return _Accepted(incoming, sha256, sealed, provenance, normalised.kind, normalised.case_id, normalised.references, draft)
+        n = normalised
+        return _Accepted(incoming, sha256, sealed, provenance, n.kind, n.case_id, n.references, draft)
 
     def many(self, items: Sequence[Incoming]) -> list[_Accepted | _Rejected]:
         return [self(item) for item in items]

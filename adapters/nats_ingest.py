@@ -271,7 +271,8 @@ class NatsIngester:
     async def _drained(self, js: JetStreamContext, consumer: str, target: int) -> bool:
         if self.position >= target:
             return True
-        info = await js.consumer_info(self.settings.nats_stream, consumer)  # gaps (deleted messages) leave the position below the target
+        # Gaps (deleted messages) leave the position below the target.
+        info = await js.consumer_info(self.settings.nats_stream, consumer)
         return info.num_pending == 0 and info.num_ack_pending == 0
 
     async def _process(self, msgs: list[Msg], preparing: asyncio.Future) -> None:

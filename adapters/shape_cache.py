@@ -67,7 +67,8 @@ def _save(cache: Path, shapes: dict[str, Any]) -> None:
     cache.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=cache.name, suffix=".tmp", delete=False) as f:
         try:
-            np.savez(f, codes=np.array(list(shapes), dtype=str), wkb=np.frombuffer(b"".join(wkbs), dtype=np.uint8), ends=ends)
+            blob = np.frombuffer(b"".join(wkbs), dtype=np.uint8)
+            np.savez(f, codes=np.array(list(shapes), dtype=str), wkb=blob, ends=ends)
             f.flush()
             os.fsync(f.fileno())
         except BaseException:
