@@ -70,8 +70,13 @@ _CISU_ANY = f"{{{CISU_NS}}}*"
 
 def wire_from_xml(root: etree._Element) -> dict:
     """The JSON-shaped wire message (envelope + content[].jsonContent…message) of an XML tree."""
-    envelope = envelope_shape()
-    return _object(root, envelope.child, {"content": _content})
+    if not len(root):
+        return {}
+    contents: list = []
+    wire = _convert(root, envelope_shape(), {"content": contents})
+    if contents:
+        wire["content"] = _content(contents)  # in the place of the first <content>
+    return wire
 
 
 def _content(contents: list[etree._Element]) -> list:
@@ -136,10 +141,16 @@ def _object(element, shape_for, special=None, renames=None) -> dict:
     return result
 
 
-def _convert(element, shape: Shape):
+_NOTHING_GATHERED: dict[str, list] = {}
+
+
+def _convert(element, shape: Shape, gather: dict[str, list] = _NOTHING_GATHERED):
     """One element and its subtree. The hot loop: every element is visited once, each lxml proxy
     (costly to create) is made once, and what a child's tag means under `shape` (its name, its
-    shape, whether it is an array) is looked up once per tag, not worked out for every element."""
+    shape, whether it is an array) is looked up once per tag, not worked out for every element.
+
+    Children named in `gather` are appended to its lists instead, their key left in the result (None)
+    where the first of them stood, for the caller to fill."""
     if not len(element):
         return _leaf(element.text, shape.kind)
     children = shape.children_by_tag
@@ -153,6 +164,10 @@ def _convert(element, shape: Shape):
                 continue
             entry = _child_entry(shape, children, tag)
         name, sub, kind, array = entry
+        if name in gather:
+            result.setdefault(name, None)
+            gather[name].append(child)
+            continue
         # Leaves inline: most elements are, and a call per element is a large share of the cost.
         if not len(child):
             text = child.text
