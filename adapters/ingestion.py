@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
 from adapters.cisu import InvalidMessage, WireMessage, parse_wire_message
+from adapters.event_draft import EventDraft, Stamp
 from adapters.event_store import MessageRow, QuarantineRow, TocsinStore
 from adapters.geography import Geography
-from adapters.normalise import NormalisationError, Normalised, normalise
+from adapters.normalise import NormalisationError, normalise
 from domain.case import EVENT_CLASS_BY_KIND, Exchange
 from domain.case_state import ACKNOWLEDGED, parse_time
 from domain.identity import case_uuid, exchange_uuid
@@ -62,7 +64,10 @@ class _Accepted:
     sha256: bytes
     sealed: bytes  # the raw bytes compressed and encrypted, as stored
     provenance: dict  # the event's provenance; `recorded_at` is set at commit
-    normalised: Normalised
+    kind: str  # the normalised message's
+    case_id: str | None
+    references: str | None
+    draft: EventDraft  # the event's facts and provenance, encoded
 
     @property
     def distribution_id(self) -> str:
@@ -103,14 +108,17 @@ class Preparer:
         ids = {"distribution_id": message.envelope.get("distributionID"), "sender_id": message.envelope.get("senderID")}
         try:
             normalised = normalise(message, self.geography)
+            provenance = _provenance(incoming, sha256, message)
+            draft = EventDraft.of(normalised.facts, provenance)
         except NormalisationError as error:
             reasons = [{"code": error.code, "path": error.path, "message": error.message}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
-        except Exception as error:  # a bug must not lose the message nor stop the worker
+        except Exception as error:  # a bug, or facts an event cannot hold: never lose the message nor stop the worker
             log.exception("normalisation failed (%s)", incoming.source)
             reasons = [{"code": "internal-error", "path": "", "message": f"erreur interne de normalisation : {error!r}"}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
-        return _Accepted(incoming, sha256, sealed, _provenance(incoming, sha256, message), normalised)
+        n = normalised
+        return _Accepted(incoming, sha256, sealed, provenance, n.kind, n.case_id, n.references, draft)
 
     def many(self, items: Sequence[Incoming]) -> list[_Accepted | _Rejected]:
         return [self(item) for item in items]
@@ -160,7 +168,7 @@ class Ingestor:
     def _commit(self, prepared: list[_Accepted | _Rejected], position: tuple[str, int] | None) -> list[Outcome]:
         accepted = [p for p in prepared if isinstance(p, _Accepted)]
         known_cases, versions = self._lookup(accepted)
-        recorded_at = datetime.now(UTC)
+        stamp = Stamp.of(datetime.now(UTC))
         events, messages, raws, outcomes = [], [], {}, []
         for item in prepared:
             if isinstance(item, _Rejected):
@@ -168,30 +176,21 @@ class Ingestor:
                     Outcome(QUARANTINED, item.distribution_id, None, item.sender_id, tuple(item.reasons), encoding=item.encoding)
                 )
                 continue
-            n, distribution_id = item.normalised, item.distribution_id
+            distribution_id = item.distribution_id
             if distribution_id in known_cases:
                 outcomes.append(self._outcome(DUPLICATE, item, known_cases[distribution_id]))
                 continue
-            case_id = n.case_id or known_cases.get(n.references or "")
-            originator_id = case_uuid(case_id) if case_id else exchange_uuid(n.references or "")
+            case_id = item.case_id or known_cases.get(item.references or "")
+            originator_id = case_uuid(case_id) if case_id else exchange_uuid(item.references or "")
             version = versions.get(originator_id, 0) + 1
             versions[originator_id] = version
             known_cases[distribution_id] = case_id
-            provenance = {**item.provenance, "recorded_at": recorded_at.isoformat()}
-            event_class = EVENT_CLASS_BY_KIND[n.kind] if case_id else Exchange.AcknowledgementRecorded
-            events.append(
-                event_class(
-                    originator_id=originator_id,
-                    originator_version=version,
-                    timestamp=recorded_at,
-                    case_id=case_id,
-                    facts=n.facts,
-                    provenance=provenance,
-                )
-            )
+            event_class = EVENT_CLASS_BY_KIND[item.kind] if case_id else Exchange.AcknowledgementRecorded
+            events.append((originator_id, version, get_topic(event_class), item.draft.state(stamp, case_id)))
+            provenance = item.provenance
             messages.append(
                 MessageRow(
-                    distribution_id, originator_id, version, case_id, n.kind, provenance["sender_id"],
+                    distribution_id, originator_id, version, case_id, item.kind, provenance["sender_id"],
                     parse_time(provenance["sent_at"]), item.incoming.received_at, item.sha256, item.incoming.source,
                 )
             )
@@ -205,16 +204,25 @@ class Ingestor:
             for p in prepared
             if isinstance(p, _Rejected)
         ]
-        stored = [self.store.mapper.to_stored_event(e) for e in events]
+        stored = [StoredEvent(oid, version, topic, self._seal_state(state)) for oid, version, topic, state in events]
         self.store.recorder.insert_events(
             stored, messages=messages, raws=list(raws.items()), quarantined=quarantined, position=position
         )
         return outcomes
 
+    def _seal_state(self, state: bytes) -> bytes:
+        """What the library's mapper does to an event's encoded state: compress, then encrypt."""
+        mapper = self.store.mapper
+        if mapper.compressor:
+            state = mapper.compressor.compress(state)
+        if mapper.cipher:
+            state = mapper.cipher.encrypt(state)
+        return state
+
     def _lookup(self, accepted: list[_Accepted]) -> tuple[dict[str, str | None], dict[UUID, int]]:
         """Which of these messages (and acknowledged messages) are stored, and each aggregate's version."""
         ids = {a.distribution_id for a in accepted}
-        references = {a.normalised.references for a in accepted if a.normalised.references}
+        references = {a.references for a in accepted if a.references}
         if not ids:
             return {}, {}
         with self.store.connect() as conn:
@@ -228,7 +236,7 @@ class Ingestor:
                 )
             }
             # An acknowledgement goes on its case when known, else apart under the acknowledged id.
-            case_ids = {a.normalised.case_id for a in accepted if a.normalised.case_id}
+            case_ids = {a.case_id for a in accepted if a.case_id}
             case_ids |= {known[r] for r in references if known.get(r)}
             originators = {case_uuid(c) for c in case_ids} | {exchange_uuid(r) for r in references}
             versions = {

@@ -73,13 +73,12 @@ async def last_sequence(js: JetStreamContext, settings: Settings) -> int:
     return info.state.last_seq
 
 
-async def reset_consumer(
-    js: JetStreamContext, settings: Settings, start_seq: int, batch_size: int
-) -> JetStreamContext.PullSubscription:
+async def reset_consumer(js: JetStreamContext, settings: Settings, start_seq: int, batch_size: int) -> str:
     """Recreate Tocsin's durable pull consumer so that it delivers from `start_seq` on, in order.
 
     Acknowledgement is cumulative (AckPolicy.ALL): batches are committed in stream order, so acking a
     batch's last message acknowledges the whole batch. `max_ack_pending` bounds what is in flight.
+    Returns the consumer's name.
     """
     name = consumer_name(settings)
     try:
@@ -98,7 +97,7 @@ async def reset_consumer(
         filter_subject=settings.nats_subject,
     )
     await js.add_consumer(settings.nats_stream, config)
-    return await js.pull_subscribe_bind(durable=name, stream=settings.nats_stream)
+    return name
 
 
 @dataclass(frozen=True)

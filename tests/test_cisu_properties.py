@@ -319,3 +319,25 @@ def test_generated_variants_round_trip(variant):
         assume(False)
         raise AssertionError(error.reasons) from error
     assert_round_trip(kind, use_case)
+
+
+@FAST
+@given(st.integers(0, 80), st.integers(0, 80), st.sampled_from(["{", "[", "mixed"]), st.text(alphabet="{[]} a", max_size=8))
+def test_json_depth_refusal_is_the_full_walk_s(depth, siblings, kind, text):
+    """The bracket count that lets most messages skip the depth walk never changes its verdict."""
+    from adapters.cisu.limits import MAX_DEPTH
+    from adapters.cisu.strict_json import _deeper_than, load_json
+
+    value: object = text
+    for level in range(depth):
+        if kind == "{" or kind == "mixed" and level % 2:
+            value = {"k": value, "s": [[]] * (siblings if level == 0 else 0)}
+        else:
+            value = [value]
+    raw = json.dumps(value).encode()
+    try:
+        load_json(raw)
+        refused = False
+    except InvalidMessage as error:
+        refused = [r.code for r in error.reasons] == ["too-deep"]
+    assert refused == _deeper_than(json.loads(raw), MAX_DEPTH)

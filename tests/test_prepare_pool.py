@@ -7,6 +7,8 @@ import logging
 import os
 import signal
 
+import pytest
+
 from adapters.ingestion import Incoming
 from adapters.nats_ingest import NatsIngester
 from adapters.prepare_pool import PreparePool
@@ -32,10 +34,11 @@ def _comparable(prepared, store) -> dict:
     return seen
 
 
-def test_a_worker_prepares_exactly_what_this_process_prepares(services):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_prepare_exactly_what_this_process_prepares_in_order(services, workers):
     items = [Incoming(m.raw, m.content_type, source=f"test#{i}") for i, m in enumerate(simulated(200, seed=5))]
     items += [Incoming(raw, None, source="hostile") for raw in BROKEN]
-    pool = PreparePool(services.ingestor.preparer, workers=1)
+    pool = PreparePool(services.ingestor.preparer, workers=workers)
     try:
         from_worker = run_async(pool.prepare(items))
     finally:

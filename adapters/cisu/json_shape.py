@@ -21,6 +21,8 @@ class Shape:
     kind: str
     properties: dict[str, Shape] = field(default_factory=dict)
     items: Shape | None = None
+    # xml_shape's cache: what each XML tag of a child element means under this shape.
+    children_by_tag: dict[str, tuple] = field(default_factory=dict, repr=False)
 
     def child(self, name: str) -> Shape:
         return self.properties.get(name, UNKNOWN)

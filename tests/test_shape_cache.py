@@ -1,0 +1,45 @@
+"""The polygons' binary cache gives what parsing the GeoJSON gives, and never stands in the way."""
+
+from __future__ import annotations
+
+import logging
+
+import shapely
+
+from adapters.geography import DATA_DIR, _parse_shapes, _read_shapes
+from adapters.shape_cache import cache_dir
+
+SOURCE = DATA_DIR / "departements.geojson.gz"
+
+
+def same(a: dict, b: dict) -> bool:
+    return list(a) == list(b) and all(shapely.to_wkb(a[c]) == shapely.to_wkb(b[c]) for c in a)
+
+
+def test_the_cache_is_written_once_then_read_and_gives_the_same_shapes(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOCSIN_CACHE_DIR", str(tmp_path / "cache"))
+    parsed = _parse_shapes(SOURCE)
+    first = _read_shapes(SOURCE)
+    [written] = list(cache_dir().iterdir())
+    assert same(first, parsed)
+    monkeypatch.setattr("adapters.geography._parse_shapes", None)  # the source is no longer parsed
+    assert same(_read_shapes(SOURCE), parsed)
+    assert list(cache_dir().iterdir()) == [written]
+
+
+def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("TOCSIN_CACHE_DIR", str(tmp_path))
+    _read_shapes(SOURCE)
+    [written] = list(tmp_path.iterdir())
+    written.write_bytes(b"not an archive")
+    with caplog.at_level(logging.WARNING, logger="adapters.shape_cache"):
+        assert same(_read_shapes(SOURCE), _parse_shapes(SOURCE))
+    assert "illisible" in caplog.text
+    assert same(_read_shapes(SOURCE), _parse_shapes(SOURCE))
+
+
+def test_an_unwritable_cache_directory_only_costs_the_parse(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("TOCSIN_CACHE_DIR", str(blocker / "cache"))  # under a file: cannot be created
+    assert same(_read_shapes(SOURCE), _parse_shapes(SOURCE))
