@@ -42,7 +42,7 @@ def cached_shapes(path: Path, read: Callable[[Path], dict[str, Any]]) -> dict[st
     except FileNotFoundError:
         pass
     except Exception as error:  # damaged or foreign: the source is still there
-        log.warning("cache des contours illisible (%s) : %s ; lecture de %s", cache, error, path.name)
+        log.warning("geometry cache unreadable (%s): %s; reading %s", cache, error, path.name)
     shapes = read(path)
     try:
         _save(cache, shapes)
