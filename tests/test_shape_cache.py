@@ -34,7 +34,7 @@ def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path, monkeypatch, caplog)
     written.write_bytes(b"not an archive")
     with caplog.at_level(logging.WARNING, logger="adapters.shape_cache"):
         assert same(_read_shapes(SOURCE), _parse_shapes(SOURCE))
-    assert "illisible" in caplog.text
+    assert "unreadable" in caplog.text
     assert same(_read_shapes(SOURCE), _parse_shapes(SOURCE))
 
 
