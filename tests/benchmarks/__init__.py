@@ -31,6 +31,21 @@ def database_url() -> str:
         return embedded_database_url(work)
 
 
+def cpu_pace() -> float:
+    """Seconds of CPU a fixed pure-Python workload (dict and arithmetic, like a fold) takes now. On these
+    shared 2-core machines the same code, same instruction count (callgrind), has run at half speed on
+    an idle machine, presumably a busy host: each bench prints this before and after its figures, so
+    that two runs can be compared (a lower pace is a faster machine)."""
+    import time
+
+    started = time.process_time()
+    counts: dict[int, int] = {}
+    for i in range(1_000_000):
+        key = i % 1009
+        counts[key] = counts.get(key, 0) + (i & 7)
+    return time.process_time() - started
+
+
 def proc_status_kib(pid: int, field: str) -> int:
     """A memory figure of /proc/<pid>/status in KiB (VmRSS, VmHWM…); 0 once the process is gone."""
     try:

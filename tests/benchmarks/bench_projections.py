@@ -43,7 +43,7 @@ from domain.case import Case
 from domain.case_state import CaseState
 from projections.fold import CaseEntry, CaseEvent, fold_batch
 from projections.territory import LEVELS, add
-from tests.benchmarks import database_url
+from tests.benchmarks import cpu_pace, database_url
 from tests.benchmarks.projection_events import CrisisEvents, stored_state, topic_of
 
 GENERATOR_VERSION = "2"  # 2: event states compressed with LZ4 (the store's compressor), was zlib
@@ -364,6 +364,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--partitions", type=int, default=None)
     args = parser.parse_args([] if argv is None else argv)
 
+    pace_before = cpu_pace()
     setup_seconds, reused = setup(args.events)
     print(f"   préparation : {_n(args.events)} événements"
           + (" (déjà en place)" if reused else f" générés et chargés en {setup_seconds:.0f} s"), flush=True)
@@ -382,11 +383,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     live = bench_live(args.rate, args.seconds)
     print(f"   en direct à {_n(live['rate_achieved'])} év./s pendant {args.seconds:.0f} s : retard médian"
           f" {live['lag_p50_ms']} ms, 95e centile {live['lag_p95_ms']} ms, maximum {live['lag_max_ms']} ms", flush=True)
+    pace_after = cpu_pace()
     goals = mine["events_per_second"] >= 30_000 and ratio >= 20 and live["lag_max_ms"] < 1000
     print(f"   objectifs (≥ 30 000 év./s, ≥ 20× le runner, retard < 1 s) : {'atteints' if goals else 'NON atteints'}"
-          f" (charge de la machine : {os.getloadavg()[0]:.1f})", flush=True)
+          f" (charge de la machine : {os.getloadavg()[0]:.1f} ; étalon CPU : {pace_before:.2f} s avant,"
+          f" {pace_after:.2f} s après ; voir tests.benchmarks.cpu_pace)", flush=True)
     return {"setup_seconds": round(setup_seconds, 1), "setup_reused": reused, "rebuild": mine, "stock_runner": stock,
-            "ratio": round(ratio, 1), "live": live, "goals_met": goals}
+            "ratio": round(ratio, 1), "live": live, "goals_met": goals,
+            "cpu_pace_seconds": [round(pace_before, 3), round(pace_after, 3)]}
 
 
 if __name__ == "__main__":
