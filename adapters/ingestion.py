@@ -27,7 +27,7 @@ from adapters.event_store import MessageRow, QuarantineRow, TocsinStore
 from adapters.geography import Geography
 from adapters.normalise import NormalisationError, normalise
 from domain.case import EVENT_CLASS_BY_KIND, Exchange
-from domain.case_state import ACKNOWLEDGED, parse_time
+from domain.case_state import parse_time
 from domain.identity import case_uuid, exchange_uuid
 
 log = logging.getLogger(__name__)
@@ -204,20 +204,12 @@ class Ingestor:
             for p in prepared
             if isinstance(p, _Rejected)
         ]
-        stored = [StoredEvent(oid, version, topic, self._seal_state(state)) for oid, version, topic, state in events]
+        seal = self.store.sealer  # what the library's mapper does to an encoded state: compress, then encrypt
+        stored = [StoredEvent(oid, version, topic, seal(state)) for oid, version, topic, state in events]
         self.store.recorder.insert_events(
             stored, messages=messages, raws=list(raws.items()), quarantined=quarantined, position=position
         )
         return outcomes
-
-    def _seal_state(self, state: bytes) -> bytes:
-        """What the library's mapper does to an event's encoded state: compress, then encrypt."""
-        mapper = self.store.mapper
-        if mapper.compressor:
-            state = mapper.compressor.compress(state)
-        if mapper.cipher:
-            state = mapper.cipher.encrypt(state)
-        return state
 
     def _lookup(self, accepted: list[_Accepted]) -> tuple[dict[str, str | None], dict[UUID, int]]:
         """Which of these messages (and acknowledged messages) are stored, and each aggregate's version."""
