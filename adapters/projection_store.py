@@ -352,7 +352,7 @@ def copy_cases(conn: psycopg.Connection, schema: str, table: str, rows: Iterable
         ) as copy:
             copy.set_types(_CASE_COLUMN_TYPES)
             for row in rows:
-                copy.write_row([Jsonb(row[c], dumps=orjson.dumps) if c == "resources" else row[c] for c in CASE_COLUMNS])
+                copy.write_row(_case_values(row))
 
 
 def apply_territories(conn: psycopg.Connection, schema: str, table: str, level: Level, changes: Changes) -> None:
