@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 
 import httpx
 
+from adapters.embedded import free_port
 from api.auth import AuthConfig
 from tests.test_nats_harness import (  # noqa: F401 - fixtures
     ROOT,
@@ -19,12 +19,6 @@ from tests.test_nats_harness import (  # noqa: F401 - fixtures
     tocsin_command,
     wait_until,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_run_serves_a_crisis_that_is_still_arriving(nats_settings, tmp_path):

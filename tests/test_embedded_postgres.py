@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_cli_run import free_port
+from adapters.embedded import free_port
 from tests.test_nats_harness import ROOT, tocsin_command, wait_until
 
 HOLD = """
