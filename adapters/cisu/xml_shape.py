@@ -158,13 +158,14 @@ def _convert(element, shape: Shape, gather: dict[str, list] = _NOTHING_GATHERED)
     repeated = None
     for child in element:
         tag = child.tag
-        entry = children.get(tag)
-        if entry is None:
+        try:  # a subscript, not .get(): no method call for the common case, a known tag
+            entry = children[tag]
+        except KeyError:
             if type(tag) is not str:  # comments and PIs are removed by the parser; be safe anyway
                 continue
             entry = _child_entry(shape, children, tag)
         name, sub, kind, array = entry
-        if name in gather:
+        if gather and name in gather:  # only the envelope's call gathers
             result.setdefault(name, None)
             gather[name].append(child)
             continue
