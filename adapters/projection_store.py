@@ -217,7 +217,7 @@ class EventDecoder:
 
     def __init__(self, mapper: Any) -> None:
         self.mapper = mapper
-        self._unseal = _unsealer(mapper.cipher, mapper.compressor)
+        self.unseal = _unsealer(mapper.cipher, mapper.compressor)
         self._kinds: dict[str, tuple[str, bool] | None] = {}
 
     def kind(self, topic: str) -> tuple[str, bool] | None:
@@ -241,7 +241,7 @@ class EventDecoder:
         and the common case (a current Case event with the library's AES-GCM and LZ4) runs inline."""
         out: list[CaseEvent] = []
         append, kinds, kind_of, slow = out.append, self._kinds, self.kind, self._slow
-        unseal = self._unseal
+        unseal = self.unseal
         loads, fromiso, new, case_event = orjson.loads, datetime.fromisoformat, tuple.__new__, CaseEvent
         for nid, oid, version, topic, state in rows:
             known = kinds[topic] if topic in kinds else kind_of(topic)

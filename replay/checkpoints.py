@@ -795,9 +795,7 @@ _NOT_PLACING = frozenset(get_topic(cls) for cls in (Case.ResourcesUpdated, Case.
 
 def _plain(decoder: EventDecoder, state: bytes) -> bytes:
     """An event's stored JSON, decrypted and decompressed but not parsed (parsing costs the most)."""
-    data = bytes(state)
-    data = decoder.decrypt(data) if decoder.decrypt else data
-    return decoder.decompress(data) if decoder.decompress else data
+    return decoder.unseal(bytes(state))
 
 
 def message_time(event: CaseEvent) -> datetime:
