@@ -61,6 +61,16 @@ def test_every_departement_has_a_zone_except_975_and_989(geo):
     assert all(d.prefecture_insee in geo.communes for d in geo.departements.values())
 
 
+def test_every_prefecture_lies_in_its_departement_except_the_taaf_seat(geo):
+    # The TAAF (984) have no commune: they are administered from Saint-Pierre, La Réunion.
+    elsewhere = {
+        d.code: geo.communes[d.prefecture_insee].departement
+        for d in geo.departements.values()
+        if geo.communes[d.prefecture_insee].departement != d.code
+    }
+    assert elsewhere == {"984": "974"}
+
+
 # ---- resolution rules ---------------------------------------------------------------------------
 
 
