@@ -75,12 +75,12 @@ class Lz4Compressor(Compressor):
         return lz4.frame.compress(data)
 
     def decompress(self, data: bytes) -> bytes:
-        if data[:4] == LZ4_MAGIC:
+        if data[:4] == _LZ4_MAGIC:
             return lz4.frame.decompress(data)
         return zlib.decompress(data)
 
 
-LZ4_MAGIC = b"\x04\x22\x4d\x18"
+_LZ4_MAGIC = b"\x04\x22\x4d\x18"
 
 
 @dataclass(frozen=True)

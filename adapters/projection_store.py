@@ -21,7 +21,6 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-import lz4.frame
 import orjson
 import psycopg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -33,7 +32,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.json import Jsonb
 
-from adapters.event_store import APPLICATION_NAME, LZ4_MAGIC, Lz4Compressor, application_env
+from adapters.event_store import APPLICATION_NAME, application_env
 from adapters.settings import Settings
 from domain.case import Case
 from domain.geography import Level
@@ -217,7 +216,8 @@ class EventDecoder:
 
     def __init__(self, mapper: Any) -> None:
         self.mapper = mapper
-        self.unseal = _unsealer(mapper.cipher, mapper.compressor)
+        self._decrypt = _decrypter(mapper.cipher)
+        self._decompress = mapper.compressor.decompress if mapper.compressor else bytes
         self._kinds: dict[str, tuple[str, bool] | None] = {}
 
     def kind(self, topic: str) -> tuple[str, bool] | None:
@@ -238,10 +238,10 @@ class EventDecoder:
         """(notification_id, originator_id, originator_version, topic, state) rows -> case events.
 
         A rebuild runs this loop a million times: everything it calls is bound once, outside it,
-        and the common case (a current Case event with the library's AES-GCM and LZ4) runs inline."""
+        and the common case (a current Case event, read without the mapper) runs inline."""
         out: list[CaseEvent] = []
         append, kinds, kind_of, slow = out.append, self._kinds, self.kind, self._slow
-        unseal = self.unseal
+        decrypt, decompress = self._decrypt, self._decompress
         loads, fromiso, new, case_event = orjson.loads, datetime.fromisoformat, tuple.__new__, CaseEvent
         for nid, oid, version, topic, state in rows:
             known = kinds[topic] if topic in kinds else kind_of(topic)
@@ -249,7 +249,7 @@ class EventDecoder:
                 continue
             data = bytes(state)
             if known[1]:
-                plain = unseal(data)
+                plain = decompress(decrypt(data))
                 # The only transcoded value of a Case event is its timestamp: any other marker -> the mapper.
                 if plain.count(_TYPE_MARK) == 1:
                     try:
@@ -265,6 +265,10 @@ class EventDecoder:
             append(slow(nid, oid, version, topic, data))
         return out
 
+    def unseal(self, state: bytes) -> bytes:
+        """A stored state decrypted and decompressed (its JSON, not parsed)."""
+        return self._decompress(self._decrypt(state))
+
     def _slow(self, nid: int, oid: UUID, version: int, topic: str, state: bytes) -> CaseEvent:
         domain_event = self.mapper.to_domain_event(StoredEvent(oid, version, topic, state))
         return CaseEvent(
@@ -273,28 +277,18 @@ class EventDecoder:
         )
 
 
-def _unsealer(cipher: Any, compressor: Any) -> Any:
-    """Decrypt then decompress a stored state, as the mapper does. For the library's AESCipher, one
-    AESGCM object is reused (the library builds one per call), reading the library's layout: nonce
-    (12 bytes), tag (16), ciphertext; with the store's LZ4 compressor, LZ4 frames are read directly."""
-    decrypt = cipher.decrypt if cipher is not None else None
+def _decrypter(cipher: Any) -> Any:
+    """The cipher's decrypt; for the library's AESCipher, one AESGCM object reused (the library
+    builds one per call) reading the library's layout: nonce (12 bytes), tag (16), ciphertext."""
+    if cipher is None:
+        return bytes
     if type(cipher) is AESCipher:
-        decrypt = partial(_aes_gcm_decrypt, AESGCM(cipher.key).decrypt)
-    decompress = compressor.decompress if compressor is not None else None
-    if type(compressor) is Lz4Compressor and decrypt is not None:
-        return partial(_decrypt_lz4, decrypt, lz4.frame.decompress, compressor.decompress)
-    if decrypt and decompress:
-        return lambda data: decompress(decrypt(data))
-    return decrypt or decompress or bytes
+        return partial(_aes_gcm_decrypt, AESGCM(cipher.key).decrypt)
+    return cipher.decrypt
 
 
 def _aes_gcm_decrypt(decrypt: Any, data: bytes) -> bytes:
     return decrypt(data[:12], data[28:] + data[12:28], None)
-
-
-def _decrypt_lz4(decrypt: Any, lz4_decompress: Any, decompress: Any, data: bytes) -> bytes:
-    plain = decrypt(data)
-    return lz4_decompress(plain) if plain[:4] == LZ4_MAGIC else decompress(plain)
 
 
 _TYPE_MARK = b'"_type_"'
