@@ -793,11 +793,6 @@ def _until(events: list[CaseEvent], happened: datetime | None) -> list[CaseEvent
 _NOT_PLACING = frozenset(get_topic(cls) for cls in (Case.ResourcesUpdated, Case.Acknowledged))
 
 
-def _plain(decoder: EventDecoder, state: bytes) -> bytes:
-    """An event's stored JSON, decrypted and decompressed but not parsed (parsing costs the most)."""
-    return decoder.unseal(bytes(state))
-
-
 def message_time(event: CaseEvent) -> datetime:
     """When an event's message says it happened, as the message index records it at ingestion: sent,
     else received (replay/as_of.py), read from the event's own provenance."""
@@ -820,7 +815,7 @@ def scoped_events(rows: list, decoder: EventDecoder, scope: Scope, in_scope: set
     else:
         needle = orjson.dumps(scope.code) if scope.code and scope.code.isascii() else None
         first = [r for r, key in zip(rows, keys) if key in in_scope
-                 or r[3] not in _NOT_PLACING and (needle is None or needle in _plain(decoder, r[4]))]
+                 or r[3] not in _NOT_PLACING and (needle is None or needle in decoder.unseal(bytes(r[4])))]
     decoded = _until(decoder.decode(r[:5] for r in first), happened)
     brought = {e.originator_id for e in decoded if e.originator_id.hex not in in_scope and scope.brings_in(e)}
     done = {r[0] for r in first}
