@@ -235,7 +235,7 @@ def application_env(settings: Settings, database_url: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_MAX_OVERFLOW": "8",
         "POSTGRES_LOCK_TIMEOUT": "30",
-        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        "CIPHER_TOPIC": "adapters.store_cipher:StoreCipher",
         "CIPHER_KEY": settings.resolved_cipher_key(),
         "COMPRESSOR_TOPIC": "adapters.event_store:Lz4Compressor",
         "CREATE_TABLE": "y",

@@ -278,11 +278,12 @@ class EventDecoder:
 
 
 def _decrypter(cipher: Any) -> Any:
-    """The cipher's decrypt; for the library's AESCipher, one AESGCM object reused (the library
-    builds one per call) reading the library's layout: nonce (12 bytes), tag (16), ciphertext."""
+    """The cipher's decrypt; for AES-GCM (the library's cipher or the store's), the AESGCM object's own
+    decrypt reading the library's layout, nonce (12 bytes), tag (16), ciphertext: no method call of the
+    cipher nor checks in the rebuild's loop."""
     if cipher is None:
         return bytes
-    if type(cipher) is AESCipher:
+    if isinstance(cipher, AESCipher):
         return partial(_aes_gcm_decrypt, AESGCM(cipher.key).decrypt)
     return cipher.decrypt
 
