@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import lz4.frame
@@ -37,8 +37,10 @@ APPLICATION_NAME = "Tocsin"  # the library derives table names from it: tocsin_e
 APPEND_ONLY_TABLES = ("tocsin_events", "tocsin_messages", "tocsin_raw_messages")
 
 
-@dataclass(frozen=True)
-class MessageRow:
+class MessageRow(NamedTuple):
+    """A row of the message index, its fields in the table's column order (a tuple: no per-field
+    __setattr__ of a frozen dataclass, and the batch's columns are read straight off the rows)."""
+
     distribution_id: str
     originator_id: UUID
     originator_version: int
@@ -143,10 +145,7 @@ class TocsinRecorder(PostgresApplicationRecorder):
         quarantined: Sequence[QuarantineRow] = kwargs.get("quarantined", ())
         position: tuple[str, int] | None = kwargs.get("position")
         if messages:
-            curs.execute(self._insert_messages, _columns(
-                [(m.distribution_id, m.originator_id, m.originator_version, m.case_id, m.kind, m.sender_id,
-                  m.sent_at, m.received_at, m.sha256, m.source) for m in messages], 10,
-            ))
+            curs.execute(self._insert_messages, _columns(messages, 10))
         if raws:
             curs.execute(self._insert_raws, _columns(raws, 2))
         if quarantined:
