@@ -212,7 +212,10 @@ class Ingestor:
         return outcomes
 
     def _lookup(self, accepted: list[_Accepted]) -> tuple[dict[str, str | None], dict[UUID, int]]:
-        """Which of these messages (and acknowledged messages) are stored, and each aggregate's version."""
+        """Which of these messages (and acknowledged messages) are stored, and each aggregate's version.
+
+        The id arrays go in binary (%b): as text, psycopg searched each element with a regular expression
+        for characters to quote, about 28,000 instructions a message (callgrind), 6 % of this process's."""
         ids = {a.distribution_id for a in accepted}
         references = {a.references for a in accepted if a.references}
         if not ids:
@@ -221,7 +224,7 @@ class Ingestor:
             known = {
                 row["distribution_id"]: row["case_id"]
                 for row in conn.execute(
-                    SQL("SELECT distribution_id, case_id FROM {} WHERE distribution_id = ANY(%s)").format(
+                    SQL("SELECT distribution_id, case_id FROM {} WHERE distribution_id = ANY(%b::text[])").format(
                         self.store.table("tocsin_messages")
                     ),
                     (list(ids | references),),
@@ -236,7 +239,7 @@ class Ingestor:
                 for row in conn.execute(
                     SQL(
                         "SELECT originator_id, max(originator_version) AS version FROM {}"
-                        " WHERE originator_id = ANY(%s) GROUP BY originator_id"
+                        " WHERE originator_id = ANY(%b::uuid[]) GROUP BY originator_id"
                     ).format(self.store.table("tocsin_events")),
                     (list(originators),),
                 )
@@ -257,7 +260,7 @@ class Ingestor:
             ids = {
                 bytes(row["sha256"]): row["id"]
                 for row in conn.execute(
-                    SQL("SELECT id, sha256 FROM {} WHERE sha256 = ANY(%s)").format(self.store.table("tocsin_quarantine")),
+                    SQL("SELECT id, sha256 FROM {} WHERE sha256 = ANY(%b::bytea[])").format(self.store.table("tocsin_quarantine")),
                     (list(hashes.values()),),
                 )
             }
