@@ -2,8 +2,14 @@
 
 The figure is the `tocsin ingest --nats --drain` process's own rate (from its first batch received
 to its last batch committed), run as users run it; its peak memory (max RSS) is measured by the
-kernel, for the process and for its worker processes (which prepare batches), summed. In the same run, the same raw bytes are written with a binary COPY into a plain table: the
-floor cost of getting those bytes into PostgreSQL, to compare against.
+kernel, for the process and for its worker processes (which prepare batches), summed. In the same
+run, the same raw bytes are written with a binary COPY into a plain table: the floor cost of getting
+those bytes into PostgreSQL, to compare against.
+
+The CPU each message costs is given per part: the ingester's process, its workers, and PostgreSQL and
+NATS when they run on this machine (read from /proc), start-up taken out (measured in the same run, on
+an empty stream). Against the goal, their sum is what counts: at 5,000 messages/s, 2 cores leave
+400 µs of CPU a message for all of them.
 Run: `python -m tests.benchmarks` (all benches) or `python -m tests.benchmarks.bench_ingestion [N]`.
 Database: TOCSIN_TEST_DATABASE_URL, else the local test database, else an embedded PostgreSQL.
 NATS: TOCSIN_BENCH_NATS_URL, else a private embedded nats-server.
@@ -12,6 +18,7 @@ NATS: TOCSIN_BENCH_NATS_URL, else a private embedded nats-server.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import resource
@@ -30,6 +37,8 @@ from tests.benchmarks import cpu_pace, database_url, proc_status_kib
 
 ROOT = Path(__file__).resolve().parents[2]
 GOAL = 5_000  # messages/s, end to end, on one 2-core machine
+SERVERS = ("postgres", "nats-server")  # whose CPU per message is read from /proc when they run here
+BUDGET_LABELS = {"ingester": "ingesteur", "workers": "préparation", "postgres": "PostgreSQL", "nats-server": "NATS"}
 
 
 def _publish(settings, messages) -> None:
@@ -61,8 +70,9 @@ def _delete_stream(settings) -> None:
     asyncio.run(run())
 
 
-def _ingest(settings) -> tuple[dict, float, int, float]:
-    """Run the real command; its summary, its wall time, its peak RSS in kB and its CPU seconds."""
+def _ingest(settings) -> tuple[dict, float, int, float, float]:
+    """Run the real command; its summary, its wall time, its peak RSS in kB, its CPU seconds with its
+    worker processes', and its own process's alone."""
     env = {
         **os.environ,
         "TOCSIN_DATABASE_URL": settings.database_url,
@@ -84,15 +94,17 @@ def _ingest(settings) -> tuple[dict, float, int, float]:
         # ru_maxrss would report this runner's size instead when it is the larger: Linux carries
         # the parent's peak over fork and exec.) Workers count too: the sum of their peaks.
         peaks: dict[int, int] = {}
+        own_cpu = 0.0
         while process.poll() is None:
             for pid in [process.pid, *_descendants(process.pid)]:
                 peaks[pid] = max(peaks.get(pid, 0), proc_status_kib(pid, "VmHWM"))
+            own_cpu = _cpu_seconds(process.pid) or own_cpu
             time.sleep(0.1)
         peak = sum(peaks.values())
     wall = time.perf_counter() - began
     if process.returncode != 0:
         raise RuntimeError(f"l'ingestion a échoué : {out.read_text()}")
-    return json.loads(out.read_text()), wall, peak, _children_cpu() - cpu_before
+    return json.loads(out.read_text()), wall, peak, _children_cpu() - cpu_before, own_cpu
 
 
 def _children_cpu() -> float:
@@ -101,6 +113,39 @@ def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
+
+
+def _cpu_seconds(pid: int, *, waited_children: bool = False) -> float | None:
+    """User + system CPU seconds of a process (and of its children it waited for), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if waited_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu(name: str) -> float | None:
+    """CPU seconds of the processes of a server on this machine (`postgres`, `nats-server`): its
+    processes' own and, for their exited children (PostgreSQL's backends), what their parent waited
+    for. None when none runs here (a remote server: its CPU cannot be read)."""
+    total, found = 0.0, False
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() != name:
+                continue
+        except OSError:
+            continue
+        seconds = _cpu_seconds(int(comm.parent.name), waited_children=True)
+        if seconds is not None:
+            total, found = total + seconds, True
+    return total if found else None
+
+
+def _spent(before: float | None, after: float | None) -> float | None:
+    return after - before if before is not None and after is not None else None
 
 
 def _descendants(pid: int) -> list[int]:
@@ -162,7 +207,15 @@ def main(size: int | None = None) -> dict:
         _publish(settings, messages)
         published = time.perf_counter() - began
 
-        summary, wall, peak_kb, cpu = _ingest(settings)
+        # Start-up alone, to take it out of the per-message figures: the same command on an empty stream
+        # (it starts its workers, which load the geography and schemas, then finds nothing to read).
+        empty = dataclasses.replace(settings, nats_stream=f"BENCH_{tag}_EMPTY", nats_subject=f"bench{tag}empty.>")
+        _, _, _, start_cpu, start_own = _ingest(empty)
+        _delete_stream(empty)
+
+        servers_before = {name: _server_cpu(name) for name in SERVERS}
+        summary, wall, peak_kb, cpu, own_cpu = _ingest(settings)
+        servers = {name: _spent(before, _server_cpu(name)) for name, before in servers_before.items()}
         with psycopg.connect(settings.database_url) as conn:
             events = conn.execute(
                 SQL("SELECT count(*) FROM {}.tocsin_events").format(Identifier(settings.schema))
@@ -182,13 +235,24 @@ def main(size: int | None = None) -> dict:
             "copy_messages_per_s": round(copy_rate), "ratio": round(rate / copy_rate, 4),
             "publish_messages_per_s": round(size / published), "simulate_messages_per_s": round(size / generated),
             "cpu_pace_seconds": [round(pace_before, 3), round(pace_after, 3)],
+            "cpu_us_per_message_after_start": {
+                "ingester": round((own_cpu - start_own) / size * 1e6),
+                "workers": round((cpu - own_cpu - (start_cpu - start_own)) / size * 1e6),
+                **{name: round(spent / size * 1e6) if spent is not None else None for name, spent in servers.items()},
+            },
         }
+        budget = result["cpu_us_per_message_after_start"]
+        known = [v for v in budget.values() if v is not None]
         fmt = lambda v: f"{v:,.0f}".replace(",", "\u202f")  # noqa: E731
         print(f"ingestion NATS → événements : {fmt(size)} messages simulés ({fmt(mean_size)} octets en moyenne), "
               f"{fmt(rate)} messages/s ({summary['elapsed_s']:.1f} s du premier lot reçu au dernier validé ; "
               f"{wall:.1f} s avec le démarrage du processus)")
         print(f"temps CPU du processus d'ingestion et de ses auxiliaires (hors PostgreSQL) : {cpu:.1f} s, "
               f"{fmt(cpu / size * 1e6)} µs par message (démarrage compris)")
+        print("CPU par message, démarrage déduit (" + ", ".join(
+              f"{BUDGET_LABELS[name]} : {fmt(v) + ' µs' if v is not None else 'non mesurable ici'}"
+              for name, v in budget.items()) + f") : {fmt(sum(known))} µs ; "
+              f"{fmt(GOAL)} messages/s sur {os.cpu_count()} cœurs en laissent {fmt(os.cpu_count() * 1e6 / GOAL)}")
         print(f"mémoire maximale du processus d'ingestion (et de ses processus auxiliaires) : {fmt(peak_kb / 1024)} Mo")
         print(f"COPY binaire des mêmes octets bruts dans une table simple : {fmt(copy_rate)} messages/s ; "
               f"rapport ingestion/COPY : {rate / copy_rate:.3f} (COPY {copy_rate / rate:.0f} fois plus rapide)")
