@@ -60,18 +60,22 @@ class Outcome:
 
 @dataclass
 class _Accepted:
+    """A message ready to commit. Of its provenance, only what the commit reads crosses back from a
+    worker process (the rest is in `draft`): with the whole dict, unpickling a prepared message in the
+    committing process took half as long again (4.0 against 2.6 µs)."""
+
     incoming: Incoming
     sha256: bytes
     sealed: bytes  # the raw bytes compressed and encrypted, as stored
-    provenance: dict  # the event's provenance; `recorded_at` is set at commit
+    distribution_id: str
+    sender_id: str | None
+    sent_at: datetime | None
+    encoding: str
+    xml_namespace: str | None
     kind: str  # the normalised message's
     case_id: str | None
     references: str | None
-    draft: EventDraft  # the event's facts and provenance, encoded
-
-    @property
-    def distribution_id(self) -> str:
-        return self.provenance["distribution_id"]
+    draft: EventDraft  # the event's facts and provenance, encoded (its `recorded_at` is set at commit)
 
 
 @dataclass
@@ -117,8 +121,11 @@ class Preparer:
             log.exception("normalisation failed (%s)", incoming.source)
             reasons = [{"code": "internal-error", "path": "", "message": f"erreur interne de normalisation : {error!r}"}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
-        n = normalised
-        return _Accepted(incoming, sha256, sealed, provenance, n.kind, n.case_id, n.references, draft)
+        n, p = normalised, provenance
+        return _Accepted(
+            incoming, sha256, sealed, p["distribution_id"], p["sender_id"], parse_time(p["sent_at"]), p["encoding"],
+            p["xml_namespace"], n.kind, n.case_id, n.references, draft,
+        )
 
     def many(self, items: Sequence[Incoming]) -> list[_Accepted | _Rejected]:
         return [self(item) for item in items]
@@ -187,11 +194,10 @@ class Ingestor:
             known_cases[distribution_id] = case_id
             event_class = EVENT_CLASS_BY_KIND[item.kind] if case_id else Exchange.AcknowledgementRecorded
             events.append((originator_id, version, get_topic(event_class), item.draft.state(stamp, case_id)))
-            provenance = item.provenance
             messages.append(
                 MessageRow(
-                    distribution_id, originator_id, version, case_id, item.kind, provenance["sender_id"],
-                    parse_time(provenance["sent_at"]), item.incoming.received_at, item.sha256, item.incoming.source,
+                    distribution_id, originator_id, version, case_id, item.kind, item.sender_id,
+                    item.sent_at, item.incoming.received_at, item.sha256, item.incoming.source,
                 )
             )
             raws[item.sha256] = item.sealed
@@ -248,9 +254,8 @@ class Ingestor:
 
     @staticmethod
     def _outcome(status: str, item: _Accepted, case_id: str | None) -> Outcome:
-        p = item.provenance
         return Outcome(
-            status, p["distribution_id"], case_id, p["sender_id"], encoding=p["encoding"], xml_namespace=p["xml_namespace"]
+            status, item.distribution_id, case_id, item.sender_id, encoding=item.encoding, xml_namespace=item.xml_namespace
         )
 
     def _with_quarantine_ids(self, outcomes: list[Outcome], hashes: dict[int, bytes]) -> list[Outcome]:

@@ -11,10 +11,12 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.cisu import parse_wire_message
 from adapters.event_draft import EventDraft, Stamp, encode, encode_json
 from adapters.event_store import TocsinStore
-from adapters.ingestion import Incoming, _Accepted
+from adapters.ingestion import Incoming, _Accepted, _provenance
 from domain.case import EVENT_CLASS_BY_KIND, Exchange
+from domain.case_state import parse_time
 from tests.test_nats_harness import simulated
 
 EVENT_CLASSES = [*EVENT_CLASS_BY_KIND.values(), Exchange.AcknowledgementRecorded]
@@ -41,12 +43,19 @@ def library_state(store: TocsinStore, event_class, at: datetime, case_id, facts:
 def test_prepared_messages_give_the_library_s_documents(services):
     at = datetime.now(UTC)
     items = [Incoming(m.raw, m.content_type, source=f"t#{i}") for i, m in enumerate(simulated(300, seed=3))]
-    for prepared in services.ingestor.preparer.many(items):
+    for item, prepared in zip(items, services.ingestor.preparer.many(items), strict=True):
         assert isinstance(prepared, _Accepted)
+        # The provenance the draft encodes (a prepared message carries only the fields the commit reads).
+        provenance = _provenance(item, prepared.sha256, parse_wire_message(item.raw, item.content_type))
+        carried = (prepared.distribution_id, prepared.sender_id, prepared.sent_at, prepared.encoding, prepared.xml_namespace)
+        assert carried == (
+            provenance["distribution_id"], provenance["sender_id"], parse_time(provenance["sent_at"]),
+            provenance["encoding"], provenance["xml_namespace"],
+        )
         for event_class in EVENT_CLASSES:
             for case_id in (prepared.case_id, None):
                 expected = library_state(
-                    services.store, event_class, at, case_id, json.loads(prepared.draft.facts), prepared.provenance
+                    services.store, event_class, at, case_id, json.loads(prepared.draft.facts), provenance
                 )
                 assert same_document(services.store, prepared.draft.state(Stamp.of(at), case_id), expected)
 
