@@ -18,6 +18,10 @@ from .xml_shape import json_path_of
 
 FULL_XSD = XSD_DIR / "EDXL-DE-full.xsd"
 _local = threading.local()
+# libxml2's schema compiler sets up shared state the first time it runs: two threads compiling at once
+# can both fail ("Document is not valid XML Schema"), as the ingester's fallback threads did when a
+# worker process died. Compiling is serialised; each thread still validates with its own schema.
+_compiling = threading.Lock()
 
 
 class _LocalFilesOnly(etree.Resolver):
@@ -35,7 +39,8 @@ def schema() -> etree.XMLSchema:
     if compiled is None:
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
         parser.resolvers.add(_LocalFilesOnly())
-        compiled = etree.XMLSchema(etree.parse(str(FULL_XSD), parser))
+        with _compiling:
+            compiled = etree.XMLSchema(etree.parse(str(FULL_XSD), parser))
         _local.schema = compiled
     return compiled
 
