@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import partial
 from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
 import orjson
 import psycopg
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import Application
 from eventsourcing.cryptography import AESCipher
 from eventsourcing.persistence import StoredEvent
@@ -34,6 +32,7 @@ from psycopg.types.json import Jsonb
 
 from adapters.event_store import APPLICATION_NAME, application_env
 from adapters.settings import Settings
+from adapters.store_cipher import bare_decrypter
 from domain.case import Case
 from domain.geography import Level
 from projections.case_list import CASE_COLUMNS
@@ -278,18 +277,13 @@ class EventDecoder:
 
 
 def _decrypter(cipher: Any) -> Any:
-    """The cipher's decrypt; for AES-GCM (the library's cipher or the store's), the AESGCM object's own
-    decrypt reading the library's layout, nonce (12 bytes), tag (16), ciphertext: no method call of the
-    cipher nor checks in the rebuild's loop."""
+    """The cipher's decrypt; for AES-GCM (the library's cipher or the store's), the store cipher's layout
+    read with no method call of the cipher nor checks in the rebuild's loop."""
     if cipher is None:
         return bytes
     if isinstance(cipher, AESCipher):
-        return partial(_aes_gcm_decrypt, AESGCM(cipher.key).decrypt)
+        return bare_decrypter(cipher.key)
     return cipher.decrypt
-
-
-def _aes_gcm_decrypt(decrypt: Any, data: bytes) -> bytes:
-    return decrypt(data[:12], data[28:] + data[12:28], None)
 
 
 _TYPE_MARK = b'"_type_"'

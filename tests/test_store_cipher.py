@@ -10,7 +10,7 @@ from eventsourcing.utils import Environment
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.store_cipher import StoreCipher
+from adapters.store_cipher import StoreCipher, bare_decrypter
 
 KEY = AESCipher.create_key(32)
 ours = StoreCipher(Environment(env={"CIPHER_KEY": KEY}))
@@ -22,6 +22,13 @@ def test_each_reads_what_the_other_wrote(data: bytes) -> None:
     assert ours.decrypt(ours.encrypt(data)) == data
     assert library.decrypt(ours.encrypt(data)) == data  # stores written now stay readable by the library
     assert ours.decrypt(library.encrypt(data)) == data  # and stores written before, by us
+
+
+@given(st.binary(max_size=4096))
+def test_the_rebuild_s_bare_decrypter_reads_both_ciphers(data: bytes) -> None:
+    bare = bare_decrypter(library.key)
+    assert bare(ours.encrypt(data)) == data
+    assert bare(library.encrypt(data)) == data
 
 
 def test_a_fresh_nonce_for_each_encryption() -> None:
