@@ -115,11 +115,19 @@ def _children_cpu() -> float:
 
 
 
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses);
+    None once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _cpu_seconds(pid: int, *, waited_children: bool = False) -> float | None:
     """User + system CPU seconds of a process (and of its children it waited for), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _stat_fields(pid)
+    if fields is None:
         return None
     ticks = int(fields[11]) + int(fields[12])  # utime, stime
     if waited_children:
@@ -151,12 +159,10 @@ def _spent(before: float | None, after: float | None) -> float | None:
 def _descendants(pid: int) -> list[int]:
     """Children, grandchildren… of `pid` (the forkserver and the workers it starts), from /proc."""
     parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
+    for process in Path("/proc").glob("[0-9]*"):
+        fields = _stat_fields(process.name)
+        if fields is not None:
+            parents[int(process.name)] = int(fields[1])
     found, frontier = [], [pid]
     while frontier:
         children = [child for child, parent in parents.items() if parent in frontier]
