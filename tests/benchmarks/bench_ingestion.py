@@ -94,12 +94,14 @@ def _ingest(settings) -> tuple[dict, float, int, float, float]:
         # ru_maxrss would report this runner's size instead when it is the larger: Linux carries
         # the parent's peak over fork and exec.) Workers count too: the sum of their peaks.
         peaks: dict[int, int] = {}
-        own_cpu = 0.0
-        while process.poll() is None:
+        # Exited but not yet reaped (WNOWAIT), the process still shows its final CPU times in /proc: read
+        # there, its own CPU includes its last moments, which sampling every 0.1 s would miss.
+        while os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
             for pid in [process.pid, *_descendants(process.pid)]:
                 peaks[pid] = max(peaks.get(pid, 0), proc_status_kib(pid, "VmHWM"))
-            own_cpu = _cpu_seconds(process.pid) or own_cpu
             time.sleep(0.1)
+        own_cpu = _cpu_seconds(process.pid) or 0.0
+        process.wait()
         peak = sum(peaks.values())
     wall = time.perf_counter() - began
     if process.returncode != 0:
