@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -249,8 +250,8 @@ class TocsinStore(Application):
     def __init__(self, settings: Settings, database_url: str) -> None:
         self.settings = settings
         self.database_url = database_url
-        ensure_schema(database_url, settings.schema)
-        super().__init__(env=application_env(settings, database_url))
+        with creating_schema(database_url, settings.schema):
+            super().__init__(env=application_env(settings, database_url))  # creates the tables if need be
 
     @property
     def tocsin_recorder(self) -> TocsinRecorder:
@@ -276,9 +277,18 @@ class TocsinStore(Application):
         return SQL("{}.{}").format(Identifier(self.settings.schema), Identifier(name))
 
 
-def ensure_schema(database_url: str, schema: str) -> None:
+@contextmanager
+def creating_schema(database_url: str, schema: str) -> Iterator[None]:
+    """The schema, created if need be, and held for creating its tables: one process at a time.
+
+    Processes opening a new store at once (`tocsin serve --workers N`, two ingesters) would otherwise
+    create its schema, tables, functions and triggers together, and PostgreSQL fails some of them: a
+    duplicate key in its catalogue, or a deadlock between CREATE OR REPLACE FUNCTION and CREATE TRIGGER.
+    A session lock, on a connection of its own: the library creates the tables on its pooled ones."""
     with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"tocsin-create-schema:{schema}",))
         conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
+        yield  # the lock ends with the connection
 
 
 def open_store(settings: Settings | None = None) -> TocsinStore:

@@ -114,35 +114,12 @@ def _ingest_files(paths: list[Path], *, batch_size: int, as_json: bool) -> None:
         )
 
 
-def open_services_locked(settings: Any) -> Any:
-    """The services, opened under an advisory lock: two ingesters started at once on a new schema would
-    otherwise both create its tables and types, and one would fail."""
-    import time
-
-    import psycopg
-    from eventsourcing.persistence import IntegrityError
-
-    from adapters.embedded import embedded_database_url
-    from adapters.nats_leader import lock_key
-    from adapters.services import open_services
-
-    if settings.database_url is None:
-        settings = dataclasses.replace(settings, database_url=embedded_database_url(settings.data_dir))
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(settings.schema, "create-tables"),))
-        for attempt in range(5):  # others creating the same tables without this lock (e.g. `tocsin serve`)
-            try:
-                return open_services(settings)
-            except IntegrityError:
-                time.sleep(0.5 * (attempt + 1))
-        return open_services(settings)
-
-
 def _ingest_nats(settings: Any, *, drain: bool, batch_size: int, as_json: bool) -> None:
     from adapters.nats_ingest import NatsIngester
     from adapters.nats_server import nats_url
+    from adapters.services import open_services
 
-    services = open_services_locked(settings)
+    services = open_services(settings)  # several at once on a new schema: the store serialises its creation
     try:
         with nats_url(settings) as url:
             ingester = NatsIngester(services, url, batch_size=batch_size, drain=drain)

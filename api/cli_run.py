@@ -37,15 +37,15 @@ def run(
     import uvicorn
 
     from adapters.nats_server import nats_url
+    from adapters.services import open_services
     from adapters.settings import Settings
     from adapters.simulator.timeline import crisis_hours
-    from api.cli_nats import open_services_locked
 
     # A new crisis each time by default: replaying the same seed would only give duplicates (same
     # distributionIDs), and the dashboard would show yesterday's crisis with nothing live.
     seed = seed if seed is not None else int(time.time())
     settings = Settings.from_env()
-    services = open_services_locked(settings)
+    services = open_services(settings)
     settings = services.settings
     start = datetime.now(UTC) + LIVE_TAIL - timedelta(hours=crisis_hours(size))
     stop = threading.Event()
