@@ -154,7 +154,9 @@ class Block(NamedTuple):
 
 
 def ensure_tables(store: Any) -> None:
-    with store.connect() as conn:
+    with store.connect() as conn, conn.transaction():
+        # Two server processes answering their first replay at once would both create the tables.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{store.settings.schema}.tocsin_replay",))
         for statement in CREATE:
             conn.execute(SQL(statement).format(checkpoints=store.table("tocsin_replay_checkpoints"),
                                                shards=store.table("tocsin_replay_checkpoint_shards"),

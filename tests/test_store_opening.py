@@ -39,3 +39,29 @@ def test_stores_opened_at_once_on_a_new_schema_all_open(settings):
     finally:
         for store in opened:
             store.close()
+
+
+def test_replay_checkpoint_tables_created_at_once_by_several_processes(settings):
+    from replay.checkpoints import ensure_tables, list_checkpoints
+
+    store = TocsinStore(settings, settings.database_url)
+    failures: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def create() -> None:
+        try:
+            start.wait()
+            ensure_tables(store)
+        except Exception as error:  # reported below, with every other failure
+            failures.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not failures, failures
+        assert list_checkpoints(store) == []
+    finally:
+        store.close()
