@@ -1,5 +1,6 @@
 """Processes opening a new store at once: `tocsin serve --workers N` starts N servers and a projection
-worker, each opening the store; on a new schema they all create its tables, functions and triggers."""
+worker, each opening the store; on a new schema they all create its tables, functions and triggers, and
+later, on first use, the tables of the replay checkpoints."""
 
 from __future__ import annotations
 
