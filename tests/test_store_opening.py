@@ -5,28 +5,36 @@ later, on first use, the tables of the replay checkpoints."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from adapters.event_store import TocsinStore
+from replay.checkpoints import ensure_tables, list_checkpoints
 
 
-def test_stores_opened_at_once_on_a_new_schema_all_open(settings):
-    # Threads, each with its own connections: PostgreSQL sees what it sees from separate processes.
-    opened: list[TocsinStore] = []
-    failures: list[BaseException] = []
-    start = threading.Barrier(6)
+def _all_at_once(action: Callable[[], object], times: int = 6) -> tuple[list, list[Exception]]:
+    """`action` in `times` threads released together, each with its own connections: PostgreSQL sees what
+    it would see from as many processes. What they returned, and how they failed."""
+    results: list = []
+    failures: list[Exception] = []
+    start = threading.Barrier(times)
 
-    def open_one() -> None:
+    def run() -> None:
         try:
             start.wait()
-            opened.append(TocsinStore(settings, settings.database_url))
-        except Exception as error:  # reported below, with every other failure
+            results.append(action())
+        except Exception as error:  # reported by the test, with every other failure
             failures.append(error)
 
-    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    threads = [threading.Thread(target=run) for _ in range(times)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
+    return results, failures
+
+
+def test_stores_opened_at_once_on_a_new_schema_all_open(settings):
+    opened, failures = _all_at_once(lambda: TocsinStore(settings, settings.database_url))
     try:
         assert not failures, failures
         assert len(opened) == 6
@@ -43,25 +51,9 @@ def test_stores_opened_at_once_on_a_new_schema_all_open(settings):
 
 
 def test_replay_checkpoint_tables_created_at_once_by_several_processes(settings):
-    from replay.checkpoints import ensure_tables, list_checkpoints
-
     store = TocsinStore(settings, settings.database_url)
-    failures: list[BaseException] = []
-    start = threading.Barrier(6)
-
-    def create() -> None:
-        try:
-            start.wait()
-            ensure_tables(store)
-        except Exception as error:  # reported below, with every other failure
-            failures.append(error)
-
-    threads = [threading.Thread(target=create) for _ in range(6)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        _, failures = _all_at_once(lambda: ensure_tables(store))
         assert not failures, failures
         assert list_checkpoints(store) == []
     finally:
