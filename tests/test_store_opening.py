@@ -22,7 +22,7 @@ def _all_at_once(action: Callable[[], object], times: int = 6) -> tuple[list, li
         try:
             start.wait()
             results.append(action())
-        except Exception as error:  # reported by the test, with every other failure
+        except Exception as error:  # noqa: BLE001 - reported by the test, with every other failure
             failures.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(times)]
