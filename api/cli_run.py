@@ -46,7 +46,6 @@ def run(
     seed = seed if seed is not None else int(time.time())
     settings = Settings.from_env()
     services = open_services(settings)
-    settings = services.settings
     start = datetime.now(UTC) + LIVE_TAIL - timedelta(hours=crisis_hours(size))
     stop = threading.Event()
     with nats_url(settings) as url:
