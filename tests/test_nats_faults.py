@@ -68,28 +68,21 @@ def _pause_commits(settings, from_position: int) -> psycopg.Connection:
     commit waits on it, mid-transaction; return once it does. The fault then strikes mid-stream however fast the
     host runs: the stream cannot be drained before it. Commit or close the returned connection to let go."""
     table = SQL("{}.tocsin_positions").format(Identifier(settings.schema))
-    conn = psycopg.connect(settings.database_url)
-    deadline = time.monotonic() + 90
-    while True:
-        assert time.monotonic() < deadline, f"ingestion never reached position {from_position}"
+    conn = psycopg.connect(settings.database_url, autocommit=True)
+
+    def reached() -> bool:
         try:
-            with conn.transaction():
-                row = conn.execute(SQL("SELECT max(position) FROM {}").format(table)).fetchone()
-        except psycopg.errors.UndefinedTable:
-            row = None
-        if row and row[0] is not None and row[0] >= from_position:
-            break
-        time.sleep(0.01)
+            position = conn.execute(SQL("SELECT max(position) FROM {}").format(table)).fetchone()[0]
+        except psycopg.errors.UndefinedTable:  # the ingester has not created its tables yet
+            return False
+        return position is not None and position >= from_position
+
+    wait_until(reached, 90, f"ingestion to reach position {from_position}", interval=0.01)
+    conn.autocommit = False
     conn.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))  # reads pass, writes wait
-    waiting = SQL("SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted")
-    with psycopg.connect(settings.database_url, autocommit=True) as watcher:
-        wait_until(lambda: watcher.execute(waiting, (table.as_string(watcher),)).fetchone()[0] > 0, 60,
-                   "the ingester's commit to wait on the positions table")
+    waiting = ("SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted", (table.as_string(conn),))
+    wait_until(lambda: conn.execute(*waiting).fetchone()[0] > 0, 60, "the ingester's commit to wait on the positions table")
     return conn
-
-
-def _stored_position(settings) -> int:
-    return stored(settings)["position"]
 
 
 def _pg_ctl(server, *args: str) -> None:
@@ -126,7 +119,7 @@ def test_postgresql_restarted_during_ingestion(nats_settings, private_postgres, 
     ingester = start_ingester(settings, "--drain", "--batch-size", "200", "--json", log=log)
     try:
         held = _pause_commits(settings, 600)
-        assert 600 <= _stored_position(settings) < 2000  # mid-stream, a batch in the middle of its transaction
+        assert 600 <= stored(settings)["position"] < 2000  # mid-stream, a batch in the middle of its transaction
         _pg_ctl(private_postgres, "-m", "immediate", "stop")  # a crash, as far as the database is concerned
         with suppress(psycopg.Error):
             held.close()
@@ -139,7 +132,7 @@ def test_postgresql_restarted_during_ingestion(nats_settings, private_postgres, 
             ingester.kill()
     assert printed_json(log.read_text())["restarts"] >= 1
     assert_exactly_once(settings, distinct_ids(messages))
-    assert _stored_position(settings) == 2000
+    assert stored(settings)["position"] == 2000
 
 
 def test_nats_restarted_during_ingestion(nats_settings, tmp_path):
@@ -152,7 +145,7 @@ def test_nats_restarted_during_ingestion(nats_settings, tmp_path):
     try:
         held = _pause_commits(settings, 600)
         # Beyond the batch committing and the two fetched ahead, some are still to be fetched after the restart.
-        assert _stored_position(settings) + 3 * 200 < 2000
+        assert stored(settings)["position"] + 3 * 200 < 2000
         server.process.kill()  # SIGKILL: no goodbye to the clients, and the batch in flight is not acknowledged
         server.process.wait(10)
         time.sleep(1.5)
@@ -167,4 +160,4 @@ def test_nats_restarted_during_ingestion(nats_settings, tmp_path):
         server.stop()
     assert "reconnecté" in log.read_text()
     assert_exactly_once(settings, distinct_ids(messages))
-    assert _stored_position(settings) == 2000
+    assert stored(settings)["position"] == 2000
