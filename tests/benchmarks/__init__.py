@@ -55,6 +55,11 @@ def cpu_pace() -> float:
     return time.process_time() - started
 
 
+def fmt(value: float) -> str:
+    """A whole number as French text writes it: 20 000 (a narrow no-break space between thousands)."""
+    return f"{value:,.0f}".replace(",", "\u202f")
+
+
 def proc_status_kib(pid: int, field: str) -> int:
     """A memory figure of /proc/<pid>/status in KiB (VmRSS, VmHWM…); 0 once the process is gone."""
     try:

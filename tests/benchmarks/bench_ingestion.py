@@ -33,7 +33,7 @@ from pathlib import Path
 import psycopg
 from psycopg.sql import SQL, Identifier
 
-from tests.benchmarks import cpu_pace, database_url, proc_status_kib
+from tests.benchmarks import cpu_pace, database_url, fmt, proc_status_kib
 
 ROOT = Path(__file__).resolve().parents[2]
 GOAL = 5_000  # messages/s, end to end, on one 2-core machine
@@ -251,7 +251,6 @@ def main(size: int | None = None) -> dict:
         }
         budget = result["cpu_us_per_message_after_start"]
         known = [v for v in budget.values() if v is not None]
-        fmt = lambda v: f"{v:,.0f}".replace(",", "\u202f")  # noqa: E731
         print(f"ingestion NATS → événements : {fmt(size)} messages simulés ({fmt(mean_size)} octets en moyenne), "
               f"{fmt(rate)} messages/s ({summary['elapsed_s']:.1f} s du premier lot reçu au dernier validé ; "
               f"{wall:.1f} s avec le démarrage du processus)")
