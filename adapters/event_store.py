@@ -5,8 +5,9 @@ One transaction records, together: the events, the message index that makes inge
 NATS stream sequence). So a crash can never leave an event without its message, or a position ahead
 of the events it covers.
 
-The events, message index and raw messages are append-only in the database itself: a trigger refuses
-any UPDATE, DELETE or TRUNCATE, whoever asks.
+The events, message index, raw messages and the record of messages a stream lost before their
+ingestion are append-only in the database itself: a trigger refuses any UPDATE, DELETE or TRUNCATE,
+whoever asks.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from replay.audit_schema import CREATE_STATEMENTS as AUDIT_CHAIN_STATEMENTS
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "Tocsin"  # the library derives table names from it: tocsin_events
-APPEND_ONLY_TABLES = ("tocsin_events", "tocsin_messages", "tocsin_raw_messages")
+APPEND_ONLY_TABLES = ("tocsin_events", "tocsin_messages", "tocsin_raw_messages", "tocsin_stream_gaps")
 
 
 class MessageRow(NamedTuple):
@@ -212,6 +213,13 @@ _CREATE_STATEMENTS = [
         source text PRIMARY KEY,
         position bigint NOT NULL,
         updated_at timestamptz NOT NULL)""",
+    # Sequences a stream no longer held when ingestion reached them (adapters/stream_gaps.py).
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_stream_gaps (
+        source text NOT NULL,
+        first_seq bigint NOT NULL,
+        last_seq bigint NOT NULL,
+        detected_at timestamptz NOT NULL,
+        PRIMARY KEY (source, first_seq))""",
     """CREATE OR REPLACE FUNCTION {schema}.tocsin_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         RAISE EXCEPTION 'Tocsin: la table % est en ajout seul, % refusé', TG_TABLE_NAME, TG_OP

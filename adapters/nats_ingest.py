@@ -14,6 +14,9 @@ Pipelined: a reader task fetches batches and has them prepared (parsed, validate
 processes (adapters/prepare_pool.py) as they arrive, while the committing loop writes the previous
 one; the loop still commits and acknowledges one batch after the other, in stream order.
 
+Messages the stream no longer holds when their turn comes (its limits, a purge) cannot be ingested:
+the jump in sequences is logged as an error and recorded (adapters/stream_gaps.py), for `tocsin status`.
+
 Failures: a database or NATS outage drops the lead, waits (growing backoff) and starts again from the
 stored position: nothing is acknowledged that is not committed. A batch that fails for any other
 reason is split and its messages retried one by one a bounded number of times; a message still
@@ -44,9 +47,10 @@ from adapters.ingestion import QUARANTINED, Incoming, Outcome
 from adapters.nats_batches import BatchPuller
 from adapters.nats_leader import Leadership, lock_key
 from adapters.nats_server import connect
-from adapters.nats_stream import ensure_stream, last_sequence, reset_consumer, source_key
+from adapters.nats_stream import ensure_stream, reset_consumer, source_key
 from adapters.prepare_pool import PreparePool
 from adapters.services import Services
+from adapters.stream_gaps import Gap, covers, describe, missing, record
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +91,7 @@ class IngestSummary:
             "quarantined": self.counts["quarantined"],
             "poison": self.counts["poison"],
             "skipped": self.counts["skipped"],
+            "lost": self.counts["lost"],
             "position": self.position,
             "restarts": self.restarts,
             "elapsed_s": round(self.elapsed, 3),
@@ -119,6 +124,7 @@ class NatsIngester:
         self.position = 0
         self.prepare_workers = prepare_workers  # None: one per core but one; 0: prepare in this process
         self.pool: PreparePool | None = None
+        self.whole_stream = True  # the stream carries only subjects Tocsin reads: a skipped sequence is a lost message
 
     async def run(self, stop: asyncio.Event | None = None) -> IngestSummary:
         """Ingest until `stop` is set (or, with drain, until the stream as it stood is ingested)."""
@@ -195,7 +201,9 @@ class NatsIngester:
     async def _consume(self, nc: NATS, js: JetStreamContext, stop: asyncio.Event) -> bool:
         """Read from the stored position on; True once drained (with drain), False when stopped."""
         self.position = await asyncio.to_thread(self._stored_position)
-        target = await last_sequence(js, self.settings)
+        info = await js.stream_info(self.settings.nats_stream)
+        target = info.state.last_seq
+        self.whole_stream = covers(self.settings.nats_subject, info.config.subjects or [])
         self.summary.stream_last = target
         if self.position > target:
             log.warning(
@@ -271,9 +279,12 @@ class NatsIngester:
     async def _drained(self, js: JetStreamContext, consumer: str, target: int) -> bool:
         if self.position >= target:
             return True
-        # Gaps (deleted messages) leave the position below the target.
+        # Messages gone from the stream's end leave the position below the target.
         info = await js.consumer_info(self.settings.nats_stream, consumer)
-        return info.num_pending == 0 and info.num_ack_pending == 0
+        drained = info.num_pending == 0 and info.num_ack_pending == 0
+        if drained:
+            await asyncio.to_thread(self._lost, [(self.position + 1, target)])
+        return drained
 
     async def _process(self, msgs: list[Msg], preparing: asyncio.Future) -> None:
         seqs = [_seq(m) for m in msgs]
@@ -282,6 +293,9 @@ class NatsIngester:
         # Skipped here, not when fetched: the batch committed just before may have covered them.
         fresh = [(m, p) for m, p, seq in zip(msgs, prepared, seqs, strict=True) if seq > self.position]
         self.summary.counts["skipped"] += len(msgs) - len(fresh)
+        gaps = missing(self.position, seqs)
+        if gaps:
+            await asyncio.to_thread(self._lost, gaps)
         if fresh:
             if not await asyncio.to_thread(self.leadership.still_held):
                 raise LeadershipLost("verrou d'ingestion perdu")
@@ -302,6 +316,18 @@ class NatsIngester:
             self.services.store.tocsin_recorder.datastore.pool.check()
         except Exception:  # the database may still be down: the next attempt will tell
             log.info("pool check failed", exc_info=True)
+
+    def _lost(self, gaps: list[Gap]) -> None:
+        stream = self.settings.nats_stream
+        if not self.whole_stream:  # the sequences skipped may be another subject's messages
+            log.info("flux %s : séquences %s non livrées (autres sujets du flux ?)", stream, gaps)
+            return
+        for gap in record(self.services.store, self.source, gaps):  # those found before were reported then
+            self.summary.counts["lost"] += gap[1] - gap[0] + 1
+            log.error(
+                "flux %s : messages %s absents du flux avant leur ingestion (limites de conservation, purge ou "
+                "suppression) : perdus pour Tocsin, à demander de nouveau à l'émetteur", stream, describe(gap),
+            )
 
     def _stored_position(self) -> int:
         store = self.services.store

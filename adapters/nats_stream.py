@@ -68,11 +68,6 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> api.StreamI
             return await js.stream_info(settings.nats_stream)
 
 
-async def last_sequence(js: JetStreamContext, settings: Settings) -> int:
-    info = await js.stream_info(settings.nats_stream)
-    return info.state.last_seq
-
-
 async def reset_consumer(js: JetStreamContext, settings: Settings, start_seq: int, batch_size: int) -> str:
     """Recreate Tocsin's durable pull consumer so that it delivers from `start_seq` on, in order.
 

@@ -139,6 +139,8 @@ def _ingest_nats(settings: Any, *, drain: bool, batch_size: int, as_json: bool) 
         f"{result['skipped']} déjà enregistrés ; position {result['position']}"
         + (f" ; {result['messages_per_s']:.0f} messages/s" if result["messages_per_s"] else "")
     )
+    if result["lost"]:
+        typer.echo(f"Attention : {result['lost']} messages absents du flux avant leur ingestion (voir tocsin status)", err=True)
 
 
 async def _until_signalled(ingester: Any) -> Any:
@@ -221,7 +223,9 @@ def status(
 
     from adapters.event_store import open_store
     from adapters.nats_status import nats_status
+    from adapters.nats_stream import source_key
     from adapters.quarantine import count_open
+    from adapters.stream_gaps import describe, recorded
 
     settings = _settings(subject, stream)
     store = open_store(settings)
@@ -233,6 +237,7 @@ def status(
     result: dict[str, Any] = {"events": events, "quarantined": count_open(store), "positions": positions}
     if settings.nats_url or any(p["source"].startswith("nats:") for p in positions) or (settings.data_dir / "nats").exists():
         result["nats"] = nats_status(settings, store)
+        result["nats"]["lost"] = recorded(store, source_key(settings))
     if as_json:
         print_json(result)
         return
@@ -252,3 +257,8 @@ def status(
             f"Flux NATS {nats_state['stream']} : dernier message n° {nats_state['last_seq']}, "
             f"position d'ingestion {nats_state['position']}, retard {nats_state['lag']} messages"
         )
+    lost = nats_state["lost"]
+    if lost["messages"]:
+        typer.echo(f"Messages absents du flux avant leur ingestion, perdus pour Tocsin : {lost['messages']}")
+        for gap in lost["gaps"]:
+            typer.echo(f"  {describe((gap['first_seq'], gap['last_seq']), gap['detected_at'])}")

@@ -10,7 +10,9 @@ import psycopg
 import pytest
 from psycopg.sql import SQL
 
+from adapters import stream_gaps
 from adapters.case_history import case_view
+from adapters.event_store import APPEND_ONLY_TABLES
 from adapters.ingestion import Incoming
 from adapters.quarantine import get_entry, list_entries, retry
 from adapters.services import open_services
@@ -148,7 +150,7 @@ def test_payloads_and_raw_messages_are_encrypted_at_rest(services):
     assert personal["caller_name"] == "Christine Michel"
 
 
-@pytest.mark.parametrize("table", ["tocsin_events", "tocsin_messages", "tocsin_raw_messages"])
+@pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
 @pytest.mark.parametrize(
     "statement",
     ["UPDATE {} SET originator_version = originator_version", "DELETE FROM {}", "TRUNCATE {}"],
@@ -156,8 +158,9 @@ def test_payloads_and_raw_messages_are_encrypted_at_rest(services):
 )
 def test_the_history_is_append_only_in_the_database_itself(services, table, statement):
     services.ingestor.ingest(Incoming(as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")))))
-    if table == "tocsin_raw_messages":
-        statement = statement.replace("originator_version = originator_version", "body = body")
+    stream_gaps.record(services.store, "nats:TEST", [(3, 5)])
+    column = {"tocsin_raw_messages": "body", "tocsin_stream_gaps": "last_seq"}.get(table, "originator_version")
+    statement = statement.replace("originator_version = originator_version", f"{column} = {column}")
     with services.store.connect() as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="ajout seul"):
             conn.execute(SQL(statement).format(services.store.table(table)))

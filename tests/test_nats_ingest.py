@@ -54,7 +54,7 @@ def test_drain_stores_every_message_once_and_the_stream_position_with_it(nats_se
     duplicates = sum(m.is_duplicate for m in messages)
     assert summary.as_dict() | {"restarts": 0, "elapsed_s": 0, "messages_per_s": 0} == {
         "accepted": 1500 - duplicates, "duplicates": duplicates, "quarantined": 2, "poison": 0, "skipped": 0,
-        "position": 1502, "restarts": 0, "elapsed_s": 0, "messages_per_s": 0,
+        "lost": 0, "position": 1502, "restarts": 0, "elapsed_s": 0, "messages_per_s": 0,
     }
     # Restarted, it resumes after the stored position: nothing is read again.
     again = drain(nats_settings)
@@ -100,6 +100,52 @@ def test_a_poison_message_is_retried_then_quarantined_and_the_stream_goes_on(nat
     assert "refusé par la base" in reasons[0]["message"] and "échec 3 fois" in reasons[0]["message"]
 
 
+def _drop_from_stream(settings, *, before: int, sequences: list[int]) -> None:
+    """What a stream's limits, a purge or an operator do: messages gone before anyone read them."""
+    from adapters.nats_server import connect
+
+    async def run() -> None:
+        nc = await connect(settings.nats_url)
+        try:
+            js = nc.jetstream()
+            await js.purge_stream(settings.nats_stream, seq=before)  # everything below `before`
+            for seq in sequences:
+                await js.delete_msg(settings.nats_stream, seq)
+        finally:
+            await nc.close()
+
+    run_async(run())
+
+
+def test_messages_gone_from_the_stream_before_ingestion_are_reported_once_and_never_silently(nats_settings, caplog):
+    messages = simulated(40, seed=18)
+    publish(nats_settings, messages)
+    _drop_from_stream(nats_settings, before=4, sequences=[11, 12, 13, 14, 15, 39, 40])
+    kept = [m for seq, m in enumerate(messages, start=1) if 4 <= seq <= 38 and not 11 <= seq <= 15]
+
+    with caplog.at_level("ERROR", logger="adapters.nats_ingest"):
+        summary = drain(nats_settings, batch_size=8)
+
+    assert_exactly_once(nats_settings, distinct_ids(kept))
+    assert summary.counts["lost"] == 3 + 5 + 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert [e.split(" absents")[0] for e in errors] == [
+        f"flux {nats_settings.nats_stream} : messages n° 1 à 3 (3 messages)",
+        f"flux {nats_settings.nats_stream} : messages n° 11 à 15 (5 messages)",
+        f"flux {nats_settings.nats_stream} : messages n° 39 à 40 (2 messages)",
+    ]
+    # Found again on the next run (the stream's end is still missing): recorded and reported once.
+    caplog.clear()
+    again = drain(nats_settings)
+    assert again.counts["lost"] == 0 and not [r for r in caplog.records if r.levelname == "ERROR"]
+    status = json.loads(run_tocsin(nats_settings, "status", "--json").stdout)
+    assert status["nats"]["lost"]["messages"] == 10
+    assert [(g["first_seq"], g["last_seq"]) for g in status["nats"]["lost"]["gaps"]] == [(39, 40), (11, 15), (1, 3)]
+    text = run_tocsin(nats_settings, "status").stdout
+    assert "Messages absents du flux avant leur ingestion, perdus pour Tocsin : 10" in text
+    assert "n° 11 à 15 (5 messages, constaté le " in text
+
+
 def test_simulate_ingest_and_status_from_the_command_line(nats_settings):
     published = run_tocsin(nats_settings, "simulate", "--nats", "--size", "400", "--seed", "14")
     assert "400 messages publiés" in published.stdout
@@ -115,6 +161,7 @@ def test_simulate_ingest_and_status_from_the_command_line(nats_settings):
     assert status["nats"] | {"consumer": None} == {
         "stream": nats_settings.nats_stream, "subject": nats_settings.nats_subject, "exists": True,
         "position": 400, "last_seq": 450, "messages": 450, "lag": 50, "consumer": None,
+        "lost": {"messages": 0, "gaps": []},
     }
     text = run_tocsin(nats_settings, "status").stdout
     assert "position d'ingestion 400, retard 50 messages" in text
