@@ -8,8 +8,8 @@ A JetStream stream can drop messages before they are ingested: its limits (age, 
 an operator deleting them. Tocsin cannot get them back, but a view that silently misses incidents is
 worse than one that says so. The consumer skips what the stream no longer holds, so the ingester sees
 a jump in the sequences it is delivered; when the stream carries only subjects Tocsin reads, every
-sequence skipped was one of its messages. (On a stream shared with other subjects, a jump may be
-another subject's messages: nothing is recorded then.)
+sequence skipped was one of its messages. (On a stream shared with other subjects, or one with no
+subjects of its own such as a mirror, a jump may be another subject's messages: it is only logged.)
 
 A gap is a fact about the stream, not about a batch: it is recorded on its own, keyed by its first
 sequence, so finding it again after a restart records (and reports) nothing more.
