@@ -93,5 +93,5 @@ def describe(gap: Gap, detected_at: datetime | None = None) -> str:
     first, last = gap
     span = f"n° {first}" if first == last else f"n° {first} à {last}"
     count = last - first + 1
-    when = f", constaté le {detected_at:%d/%m/%Y à %H:%M:%S}" if detected_at else ""
+    when = f", constaté le {detected_at.astimezone():%d/%m/%Y à %H:%M:%S}" if detected_at else ""  # local time
     return f"{span} ({count} message{'s' if count > 1 else ''}{when})"
