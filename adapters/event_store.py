@@ -55,6 +55,16 @@ class MessageRow(NamedTuple):
     source: str
 
 
+class Position(NamedTuple):
+    """Where ingestion of a source stands: the last sequence stored, and the SHA-256 of the bytes that
+    sequence held, so that a source later found to hold other bytes there (a NATS stream recreated, or
+    one that lost its end in a crash and numbered new messages again) is noticed instead of trusted."""
+
+    source: str
+    seq: int
+    sha256: bytes | None = None
+
+
 @dataclass(frozen=True)
 class QuarantineRow:
     received_at: datetime
@@ -136,16 +146,17 @@ class TocsinRecorder(PostgresApplicationRecorder):
             " distribution_id, sender_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (sha256) DO NOTHING"
         ).format(s=s)
         self._upsert_position = SQL(
-            "INSERT INTO {s}.tocsin_positions (source, position, updated_at) VALUES (%s, %s, now())"
-            " ON CONFLICT (source) DO UPDATE SET position = GREATEST({s}.tocsin_positions.position,"
-            " EXCLUDED.position), updated_at = now()"
+            "INSERT INTO {s}.tocsin_positions AS p (source, position, last_sha256, updated_at) VALUES (%s, %s, %s, now())"
+            " ON CONFLICT (source) DO UPDATE SET position = GREATEST(p.position, EXCLUDED.position),"
+            " last_sha256 = CASE WHEN EXCLUDED.position >= p.position THEN EXCLUDED.last_sha256 ELSE p.last_sha256 END,"
+            " updated_at = now()"
         ).format(s=s)
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         messages: Sequence[MessageRow] = kwargs.get("messages", ())
         raws: Sequence[tuple[bytes, bytes]] = kwargs.get("raws", ())
         quarantined: Sequence[QuarantineRow] = kwargs.get("quarantined", ())
-        position: tuple[str, int] | None = kwargs.get("position")
+        position: Position | None = kwargs.get("position")
         if messages:
             curs.execute(self._insert_messages, _columns(messages, 10))
         if raws:
@@ -213,13 +224,15 @@ _CREATE_STATEMENTS = [
         source text PRIMARY KEY,
         position bigint NOT NULL,
         updated_at timestamptz NOT NULL)""",
+    "ALTER TABLE {schema}.tocsin_positions ADD COLUMN IF NOT EXISTS last_sha256 bytea",  # stores made before it
     # Sequences a stream no longer held when ingestion reached them (adapters/stream_gaps.py).
     """CREATE TABLE IF NOT EXISTS {schema}.tocsin_stream_gaps (
         source text NOT NULL,
+        stream_created timestamptz NOT NULL,
         first_seq bigint NOT NULL,
         last_seq bigint NOT NULL,
         detected_at timestamptz NOT NULL,
-        PRIMARY KEY (source, first_seq))""",
+        PRIMARY KEY (source, stream_created, first_seq))""",
     """CREATE OR REPLACE FUNCTION {schema}.tocsin_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         RAISE EXCEPTION 'Tocsin: la table % est en ajout seul, % refusé', TG_TABLE_NAME, TG_OP

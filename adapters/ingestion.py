@@ -23,7 +23,7 @@ from psycopg.sql import SQL
 
 from adapters.cisu import InvalidMessage, WireMessage, parse_wire_message
 from adapters.event_draft import EventDraft, Stamp
-from adapters.event_store import MessageRow, QuarantineRow, TocsinStore
+from adapters.event_store import MessageRow, Position, QuarantineRow, TocsinStore
 from adapters.geography import Geography
 from adapters.normalise import NormalisationError, normalise
 from domain.case import EVENT_CLASS_BY_KIND, Exchange
@@ -139,17 +139,17 @@ class Ingestor:
     def ingest(self, incoming: Incoming) -> Outcome:
         return self.ingest_batch([incoming])[0]
 
-    def ingest_batch(self, batch: Sequence[Incoming], position: tuple[str, int] | None = None) -> list[Outcome]:
-        """Ingest a batch atomically; `position` (source, sequence) is recorded in the same transaction."""
+    def ingest_batch(self, batch: Sequence[Incoming], position: Position | None = None) -> list[Outcome]:
+        """Ingest a batch atomically; `position` (source, sequence, hash) is recorded in the same transaction."""
         return self.commit_prepared(self.preparer.many(batch), position)
 
-    def quarantine(self, incoming: Incoming, reasons: list[dict], position: tuple[str, int] | None = None) -> Outcome:
+    def quarantine(self, incoming: Incoming, reasons: list[dict], position: Position | None = None) -> Outcome:
         """Quarantine bytes for reasons found outside parsing (e.g. a message whose processing keeps failing)."""
         rejected = _Rejected(incoming, hashlib.sha256(incoming.raw).digest(), self.preparer.seal(incoming.raw), reasons)
         return self.commit_prepared([rejected], position)[0]
 
     def commit_prepared(
-        self, prepared: Sequence[_Accepted | _Rejected], position: tuple[str, int] | None = None
+        self, prepared: Sequence[_Accepted | _Rejected], position: Position | None = None
     ) -> list[Outcome]:
         """Write what `prepare` made of a batch (`prepare` may have run elsewhere, e.g. in a worker process)."""
         prepared = list(prepared)
@@ -172,7 +172,7 @@ class Ingestor:
     def prepare(self, incoming: Incoming) -> _Accepted | _Rejected:
         return self.preparer(incoming)
 
-    def _commit(self, prepared: list[_Accepted | _Rejected], position: tuple[str, int] | None) -> list[Outcome]:
+    def _commit(self, prepared: list[_Accepted | _Rejected], position: Position | None) -> list[Outcome]:
         accepted = [p for p in prepared if isinstance(p, _Accepted)]
         known_cases, versions = self._lookup(accepted)
         stamp = Stamp.of(datetime.now(UTC))

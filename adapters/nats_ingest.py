@@ -4,9 +4,10 @@
 
 How exactly-once holds:
 - one ingester reads a stream at a time (PostgreSQL advisory lock, see nats_leader); others wait;
-- on taking the lead it recreates the consumer right after the position stored in PostgreSQL;
-- each batch is written with `Ingestor.ingest_batch(..., position=('nats:<stream>', last seq))`, so the
-  events and the position commit together; the batch is acknowledged only after that commit;
+- on taking the lead it recreates the consumer right after the position stored in PostgreSQL, once it
+  has checked that the stream still holds, at that sequence, the message stored there (its hash);
+- each batch is written with its position (`Position('nats:<stream>', last seq, that message's hash)`),
+  so the events and the position commit together; the batch is acknowledged only after that commit;
 - anything delivered again (seq <= position when its batch commits) is skipped; anything else that was
   already stored is recognised by its distributionID (or, for quarantine, by its bytes' hash).
 
@@ -26,6 +27,7 @@ failing is quarantined with code 'poison' and acknowledged, so the stream never 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -43,11 +45,12 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from psycopg.sql import SQL
 
+from adapters.event_store import Position
 from adapters.ingestion import QUARANTINED, Incoming, Outcome
 from adapters.nats_batches import BatchPuller
 from adapters.nats_leader import Leadership, lock_key
 from adapters.nats_server import connect
-from adapters.nats_stream import ensure_stream, reset_consumer, source_key
+from adapters.nats_stream import ensure_stream, reset_consumer, source_key, unlike_what_was_read
 from adapters.prepare_pool import PreparePool
 from adapters.services import Services
 from adapters.stream_gaps import Gap, covers, describe, missing, record
@@ -70,6 +73,7 @@ class IngestSummary:
     position: int = 0
     stream_last: int = 0
     restarts: int = 0
+    rereads: int = 0  # times the stream was found recreated or truncated, and read again from its start
     first_batch_at: float | None = None  # monotonic time the first batch arrived
     last_commit_at: float | None = None
 
@@ -94,6 +98,7 @@ class IngestSummary:
             "lost": self.counts["lost"],
             "position": self.position,
             "restarts": self.restarts,
+            "rereads": self.rereads,
             "elapsed_s": round(self.elapsed, 3),
             "messages_per_s": round(self.processed / self.elapsed, 1) if self.elapsed else 0.0,
         }
@@ -125,6 +130,7 @@ class NatsIngester:
         self.prepare_workers = prepare_workers  # None: one per core but one; 0: prepare in this process
         self.pool: PreparePool | None = None
         self.whole_stream = True  # the stream carries only subjects Tocsin reads: a skipped sequence is a lost message
+        self.stream_created = _EPOCH  # which stream of that name: gaps are recorded against it
 
     async def run(self, stop: asyncio.Event | None = None) -> IngestSummary:
         """Ingest until `stop` is set (or, with drain, until the stream as it stood is ingested)."""
@@ -200,16 +206,20 @@ class NatsIngester:
 
     async def _consume(self, nc: NATS, js: JetStreamContext, stop: asyncio.Event) -> bool:
         """Read from the stored position on; True once drained (with drain), False when stopped."""
-        self.position = await asyncio.to_thread(self._stored_position)
+        self.position, read_sha256 = await asyncio.to_thread(self._stored_position)
         info = await js.stream_info(self.settings.nats_stream)
         target = info.state.last_seq
         self.whole_stream = covers(self.settings.nats_subject, info.config.subjects or [])
+        self.stream_created = info.created or _EPOCH
         self.summary.stream_last = target
-        if self.position > target:
-            log.warning(
-                "position enregistrée (%d) au-delà du flux %s (%d) : le flux a-t-il été recréé ?",
-                self.position, self.settings.nats_stream, target,
+        reason = await unlike_what_was_read(js, info, self.position, read_sha256)
+        if reason is not None:
+            # Read it all again: what is stored already is recognised by its distributionID, the rest is new.
+            log.error(
+                "flux %s recréé ou tronqué (%s) : relecture depuis son début, sans doublon", self.settings.nats_stream, reason,
             )
+            await asyncio.to_thread(self._restart_from_the_start)
+            self.summary.rereads += 1
         if self.drain and self.position >= target:
             return True
         consumer = await reset_consumer(js, self.settings, self.position + 1, self.batch_size)
@@ -322,25 +332,39 @@ class NatsIngester:
         if not self.whole_stream:  # the sequences skipped may be another subject's messages
             log.info("flux %s : séquences %s non livrées (autres sujets du flux ?)", stream, gaps)
             return
-        for gap in record(self.services.store, self.source, gaps):  # those found before were reported then
+        for gap in record(self.services.store, self.source, self.stream_created, gaps):  # those found before were reported then
             self.summary.counts["lost"] += gap[1] - gap[0] + 1
             log.error(
                 "flux %s : messages %s absents du flux avant leur ingestion (limites de conservation, purge ou "
                 "suppression) : perdus pour Tocsin, à demander de nouveau à l'émetteur", stream, describe(gap),
             )
 
-    def _stored_position(self) -> int:
+    def _stored_position(self) -> tuple[int, bytes | None]:
         store = self.services.store
         with store.connect() as conn:
             row = conn.execute(
-                SQL("SELECT position FROM {} WHERE source = %s").format(store.table("tocsin_positions")), (self.source,)
+                SQL("SELECT position, last_sha256 FROM {} WHERE source = %s").format(store.table("tocsin_positions")),
+                (self.source,),
             ).fetchone()
-        return int(row["position"]) if row else 0
+        return (int(row["position"]), row["last_sha256"] and bytes(row["last_sha256"])) if row else (0, None)
+
+    def _restart_from_the_start(self) -> None:
+        store = self.services.store
+        with store.connect() as conn:
+            conn.execute(
+                SQL("UPDATE {} SET position = 0, last_sha256 = NULL, updated_at = now() WHERE source = %s").format(
+                    store.table("tocsin_positions")
+                ),
+                (self.source,),
+            )
+        self.position = 0
 
     def _ingest(self, batch: list[tuple[Msg, Any]]) -> list[Outcome]:
         """One transaction for the batch; if it fails for a reason other than an outage, isolate the culprit."""
         try:
-            return self.services.ingestor.commit_prepared([p for _, p in batch], position=(self.source, _seq(batch[-1][0])))
+            last, prepared = batch[-1]
+            position = Position(self.source, _seq(last), prepared.sha256)
+            return self.services.ingestor.commit_prepared([p for _, p in batch], position=position)
         except TRANSIENT_DB_ERRORS:
             raise
         except Exception:
@@ -348,7 +372,7 @@ class NatsIngester:
         return [self._ingest_one(m, p.incoming) for m, p in batch]
 
     def _ingest_one(self, msg: Msg, item: Incoming) -> Outcome:
-        position = (self.source, _seq(msg))
+        position = Position(self.source, _seq(msg), hashlib.sha256(msg.data).digest())
         # Deliveries that ended without an acknowledgement count as failed attempts too.
         attempts = max(1, MAX_ATTEMPTS - (msg.metadata.num_delivered - 1))
         for attempt in range(1, attempts + 1):
@@ -370,6 +394,9 @@ class NatsIngester:
         self.summary.counts["poison"] += 1
         assert outcome.status == QUARANTINED
         return outcome
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a stream whose creation time the server does not give
 
 
 def _seq(msg: Msg) -> int:

@@ -10,6 +10,7 @@ have passed them.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import uuid
@@ -66,6 +67,28 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> api.StreamI
             return await js.add_stream(config)
         except APIError:  # created by another process meanwhile
             return await js.stream_info(settings.nats_stream)
+
+
+async def unlike_what_was_read(js: JetStreamContext, info: api.StreamInfo, position: int, sha256: bytes | None) -> str | None:
+    """Why the stream no longer holds what ingestion read up to `position` (whose message had this hash),
+    in French; None when it still does, or when there is nothing left to compare with.
+
+    A stream recreated under the same name, or one that lost its end in a crash (JetStream syncs to disk
+    every few minutes by default), numbers new messages with sequences already read: resuming after
+    the position would skip them without a word."""
+    if position <= 0:
+        return None
+    if position > info.state.last_seq:
+        return f"le flux ne va plus que jusqu'au n° {info.state.last_seq}, l'ingestion en était au n° {position}"
+    if sha256 is None or info.state.first_seq > position:
+        return None  # a position stored before hashes were, or a message the stream has dropped since
+    try:
+        held = await js.get_msg(info.config.name, position)
+    except NotFoundError:  # deleted since: the sequences around it still tell nothing new
+        return None
+    if hashlib.sha256(held.data or b"").digest() != sha256:
+        return f"le message n° {position} du flux n'est plus celui que l'ingestion y a lu"
+    return None
 
 
 async def reset_consumer(js: JetStreamContext, settings: Settings, start_seq: int, batch_size: int) -> str:

@@ -2,7 +2,7 @@
 
     missing(position, seqs) -> [(first, last), ...]    # the sequences skipped, as ranges
     covers(filter, stream_subjects) -> bool             # does Tocsin read every subject of the stream?
-    record(store, source, gaps); recorded(store, source) -> {"messages": n, "gaps": [...]}
+    record(store, source, stream_created, gaps); recorded(store, source) -> {"messages": n, "gaps": [...]}
 
 A JetStream stream can drop messages before they are ingested: its limits (age, size, count), a purge,
 an operator deleting them. Tocsin cannot get them back, but a view that silently misses incidents is
@@ -11,7 +11,8 @@ a jump in the sequences it is delivered; when the stream carries only subjects T
 sequence skipped was one of its messages. (On a stream shared with other subjects, or one with no
 subjects of its own such as a mirror, a jump may be another subject's messages: it is only logged.)
 
-A gap is a fact about the stream, not about a batch: it is recorded on its own, keyed by its first
+A gap is a fact about the stream, not about a batch: it is recorded on its own, keyed by the stream
+(its creation time: a stream recreated under the same name numbers from 1 again) and its first
 sequence, so finding it again after a restart records (and reports) nothing more.
 """
 
@@ -59,16 +60,16 @@ def _covers(pattern: list[str], subject: list[str]) -> bool:
     return len(pattern) == len(subject)
 
 
-def record(store: TocsinStore, source: str, gaps: list[Gap]) -> list[Gap]:
+def record(store: TocsinStore, source: str, stream_created: datetime, gaps: list[Gap]) -> list[Gap]:
     """Record the gaps; those not known yet (found for the first time) are returned."""
     with store.connect() as conn:
         rows = conn.execute(
             SQL(
-                "INSERT INTO {} (source, first_seq, last_seq, detected_at)"
-                " SELECT %s, g.first_seq, g.last_seq, now() FROM unnest(%s::int8[], %s::int8[]) AS g(first_seq, last_seq)"
-                " ON CONFLICT (source, first_seq) DO NOTHING RETURNING first_seq, last_seq"
+                "INSERT INTO {} (source, stream_created, first_seq, last_seq, detected_at) SELECT %s, %s, g.first_seq,"
+                " g.last_seq, now() FROM unnest(%s::int8[], %s::int8[]) AS g(first_seq, last_seq)"
+                " ON CONFLICT (source, stream_created, first_seq) DO NOTHING RETURNING first_seq, last_seq"
             ).format(store.table("tocsin_stream_gaps")),
-            (source, [first for first, _ in gaps], [last for _, last in gaps]),
+            (source, stream_created, [first for first, _ in gaps], [last for _, last in gaps]),
         ).fetchall()
     return sorted((row["first_seq"], row["last_seq"]) for row in rows)
 
@@ -82,7 +83,8 @@ def recorded(store: TocsinStore, source: str) -> dict:
             (source,),
         ).fetchone()["n"]
         latest = conn.execute(
-            SQL("SELECT first_seq, last_seq, detected_at FROM {} WHERE source = %s ORDER BY first_seq DESC LIMIT %s")
+            SQL("SELECT first_seq, last_seq, detected_at FROM {} WHERE source = %s ORDER BY detected_at DESC, first_seq DESC"
+                " LIMIT %s")
             .format(table),
             (source, SHOWN_GAPS),
         ).fetchall()

@@ -139,6 +139,8 @@ def _ingest_nats(settings: Any, *, drain: bool, batch_size: int, as_json: bool) 
         f"{result['skipped']} déjà enregistrés ; position {result['position']}"
         + (f" ; {result['messages_per_s']:.0f} messages/s" if result["messages_per_s"] else "")
     )
+    if result["rereads"]:
+        typer.echo("Attention : flux recréé ou tronqué depuis la dernière lecture, relu depuis son début (voir le journal)", err=True)
     if result["lost"]:
         typer.echo(f"Attention : {result['lost']} messages absents du flux avant leur ingestion (voir tocsin status)", err=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -158,7 +159,7 @@ def test_payloads_and_raw_messages_are_encrypted_at_rest(services):
 )
 def test_the_history_is_append_only_in_the_database_itself(services, table, statement):
     services.ingestor.ingest(Incoming(as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")))))
-    stream_gaps.record(services.store, "nats:TEST", [(3, 5)])
+    stream_gaps.record(services.store, "nats:TEST", datetime.now(UTC), [(3, 5)])
     column = {"tocsin_raw_messages": "body", "tocsin_stream_gaps": "last_seq"}.get(table, "originator_version")
     statement = statement.replace("originator_version = originator_version", f"{column} = {column}")
     with services.store.connect() as conn:

@@ -15,6 +15,7 @@ from adapters.nats_ingest import NatsIngester
 from adapters.services import open_services
 from tests.test_nats_harness import (  # noqa: F401 - fixtures
     assert_exactly_once,
+    delete_stream,
     distinct_ids,
     environment,
     nats_server_url,
@@ -54,7 +55,7 @@ def test_drain_stores_every_message_once_and_the_stream_position_with_it(nats_se
     duplicates = sum(m.is_duplicate for m in messages)
     assert summary.as_dict() | {"restarts": 0, "elapsed_s": 0, "messages_per_s": 0} == {
         "accepted": 1500 - duplicates, "duplicates": duplicates, "quarantined": 2, "poison": 0, "skipped": 0,
-        "lost": 0, "position": 1502, "restarts": 0, "elapsed_s": 0, "messages_per_s": 0,
+        "lost": 0, "position": 1502, "restarts": 0, "rereads": 0, "elapsed_s": 0, "messages_per_s": 0,
     }
     # Restarted, it resumes after the stored position: nothing is read again.
     again = drain(nats_settings)
@@ -144,6 +145,39 @@ def test_messages_gone_from_the_stream_before_ingestion_are_reported_once_and_ne
     text = run_tocsin(nats_settings, "status").stdout
     assert "Messages absents du flux avant leur ingestion, perdus pour Tocsin : 10" in text
     assert "n° 11 à 15 (5 messages, constaté le " in text
+
+
+def test_a_stream_recreated_shorter_is_read_again_from_its_start(nats_settings, caplog):
+    before, after = simulated(30, seed=19), simulated(20, seed=20)
+    publish(nats_settings, before)
+    drain(nats_settings)
+    delete_stream(nats_settings)  # NATS' data lost, the stream recreated: it numbers from 1 again
+    publish(nats_settings, after)
+
+    with caplog.at_level("ERROR", logger="adapters.nats_ingest"):
+        summary = drain(nats_settings)
+
+    assert_exactly_once(nats_settings, distinct_ids(before) | distinct_ids(after))
+    assert summary.rereads == 1 and summary.position == 20
+    assert "ne va plus que jusqu'au n° 20, l'ingestion en était au n° 30" in caplog.text
+
+
+def test_a_stream_that_numbered_new_messages_again_is_read_again_without_duplicates(nats_settings):
+    # Its last messages lost in a crash, then new ones published under their sequences: at the stored
+    # position the stream now holds another message.
+    old, new = simulated(30, seed=21), simulated(10, seed=22)
+    publish(nats_settings, old)
+    drain(nats_settings)
+    delete_stream(nats_settings)
+    publish(nats_settings, [*old[:25], *new])
+
+    summary = drain(nats_settings)
+
+    assert_exactly_once(nats_settings, distinct_ids(old) | distinct_ids(new))
+    assert summary.rereads == 1 and summary.position == 35
+    assert summary.counts["accepted"] == len(distinct_ids(new))
+    # Read as it is now, the stream is not read again on the next start.
+    assert drain(nats_settings).rereads == 0
 
 
 def test_simulate_ingest_and_status_from_the_command_line(nats_settings):
