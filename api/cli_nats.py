@@ -259,6 +259,11 @@ def status(
             f"Flux NATS {nats_state['stream']} : dernier message n° {nats_state['last_seq']}, "
             f"position d'ingestion {nats_state['position']}, retard {nats_state['lag']} messages"
         )
+        if nats_state["unlike_what_was_read"]:
+            typer.echo(
+                f"Attention : flux recréé ou tronqué ({nats_state['unlike_what_was_read']}) : "
+                "l'ingestion le relira depuis son début, sans doublon"
+            )
     lost = nats_state["lost"]
     if lost["messages"]:
         typer.echo(f"Messages absents du flux avant leur ingestion, perdus pour Tocsin : {lost['messages']}")

@@ -153,6 +153,8 @@ def test_a_stream_recreated_shorter_is_read_again_from_its_start(nats_settings, 
     drain(nats_settings)
     delete_stream(nats_settings)  # NATS' data lost, the stream recreated: it numbers from 1 again
     publish(nats_settings, after)
+    status = run_tocsin(nats_settings, "status").stdout
+    assert "retard 20 messages" in status and "l'ingestion le relira depuis son début" in status
 
     with caplog.at_level("ERROR", logger="adapters.nats_ingest"):
         summary = drain(nats_settings)
@@ -195,7 +197,7 @@ def test_simulate_ingest_and_status_from_the_command_line(nats_settings):
     assert status["nats"] | {"consumer": None} == {
         "stream": nats_settings.nats_stream, "subject": nats_settings.nats_subject, "exists": True,
         "position": 400, "last_seq": 450, "messages": 450, "lag": 50, "consumer": None,
-        "lost": {"messages": 0, "gaps": []},
+        "unlike_what_was_read": None, "lost": {"messages": 0, "gaps": []},
     }
     text = run_tocsin(nats_settings, "status").stdout
     assert "position d'ingestion 400, retard 50 messages" in text
