@@ -50,6 +50,7 @@ from adapters.ingestion import QUARANTINED, Incoming, Outcome
 from adapters.nats_batches import BatchPuller
 from adapters.nats_leader import Leadership, lock_key
 from adapters.nats_server import connect
+from adapters.nats_status import stored_position
 from adapters.nats_stream import ensure_stream, reset_consumer, source_key, unlike_what_was_read
 from adapters.prepare_pool import PreparePool
 from adapters.services import Services
@@ -206,7 +207,8 @@ class NatsIngester:
 
     async def _consume(self, nc: NATS, js: JetStreamContext, stop: asyncio.Event) -> bool:
         """Read from the stored position on; True once drained (with drain), False when stopped."""
-        self.position, read_sha256 = await asyncio.to_thread(self._stored_position)
+        stored = await asyncio.to_thread(stored_position, self.services.store, self.source)
+        self.position, read_sha256 = stored or (0, None)
         info = await js.stream_info(self.settings.nats_stream)
         target = info.state.last_seq
         self.whole_stream = covers(self.settings.nats_subject, info.config.subjects or [])
@@ -220,6 +222,14 @@ class NatsIngester:
             )
             await asyncio.to_thread(self._restart_from_the_start)
             self.summary.rereads += 1
+        elif stored is None and info.state.first_seq > 1:
+            # The first reading of a stream that no longer holds its oldest messages: they were never this
+            # store's to lose (a new installation, say), so they are no gap; the stream is read from its start.
+            log.warning(
+                "première lecture du flux %s : à partir du n° %d, les messages antérieurs n'y sont plus",
+                self.settings.nats_stream, info.state.first_seq,
+            )
+            self.position = info.state.first_seq - 1
         if self.drain and self.position >= target:
             return True
         consumer = await reset_consumer(js, self.settings, self.position + 1, self.batch_size)
@@ -338,15 +348,6 @@ class NatsIngester:
                 "flux %s : messages %s absents du flux avant leur ingestion (limites de conservation, purge ou "
                 "suppression) : perdus pour Tocsin, à demander de nouveau à l'émetteur", stream, describe(gap),
             )
-
-    def _stored_position(self) -> tuple[int, bytes | None]:
-        store = self.services.store
-        with store.connect() as conn:
-            row = conn.execute(
-                SQL("SELECT position, last_sha256 FROM {} WHERE source = %s").format(store.table("tocsin_positions")),
-                (self.source,),
-            ).fetchone()
-        return (int(row["position"]), row["last_sha256"] and bytes(row["last_sha256"])) if row else (0, None)
 
     def _restart_from_the_start(self) -> None:
         store = self.services.store

@@ -13,13 +13,13 @@ from adapters.nats_stream import consumer_name, source_key, unlike_what_was_read
 from adapters.settings import Settings
 
 
-def stored_position(store: TocsinStore, source: str) -> tuple[int, bytes | None]:
-    """The position stored for a source, and the hash of the message read there."""
+def stored_position(store: TocsinStore, source: str) -> tuple[int, bytes | None] | None:
+    """The position stored for a source and the hash of the message read there; None before the first."""
     with store.connect() as conn:
         row = conn.execute(
             SQL("SELECT position, last_sha256 FROM {} WHERE source = %s").format(store.table("tocsin_positions")), (source,)
         ).fetchone()
-    return (int(row["position"]), row["last_sha256"] and bytes(row["last_sha256"])) if row else (0, None)
+    return (int(row["position"]), row["last_sha256"] and bytes(row["last_sha256"])) if row else None
 
 
 async def stream_status(settings: Settings, url: str, position: int, read_sha256: bytes | None = None,
@@ -62,7 +62,7 @@ def nats_status(settings: Settings, store: TocsinStore) -> dict:
     """The stream's status, or {'error': ...} when it cannot be reached."""
     from adapters.nats_server import nats_url
 
-    position, read_sha256 = stored_position(store, source_key(settings))
+    position, read_sha256 = stored_position(store, source_key(settings)) or (0, None)
     try:
         with nats_url(settings) as url:
             return asyncio.run(stream_status(settings, url, position, read_sha256))

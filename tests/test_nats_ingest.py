@@ -119,10 +119,12 @@ def _drop_from_stream(settings, *, before: int, sequences: list[int]) -> None:
 
 
 def test_messages_gone_from_the_stream_before_ingestion_are_reported_once_and_never_silently(nats_settings, caplog):
-    messages = simulated(40, seed=18)
-    publish(nats_settings, messages)
-    _drop_from_stream(nats_settings, before=4, sequences=[11, 12, 13, 14, 15, 39, 40])
-    kept = [m for seq, m in enumerate(messages, start=1) if 4 <= seq <= 38 and not 11 <= seq <= 15]
+    messages = simulated(60, seed=18)
+    publish(nats_settings, messages[:20])
+    drain(nats_settings)
+    publish(nats_settings, messages[20:])
+    _drop_from_stream(nats_settings, before=24, sequences=[31, 32, 33, 34, 35, 59, 60])
+    kept = [m for seq, m in enumerate(messages, start=1) if seq <= 20 or 24 <= seq <= 58 and not 31 <= seq <= 35]
 
     with caplog.at_level("ERROR", logger="adapters.nats_ingest"):
         summary = drain(nats_settings, batch_size=8)
@@ -131,9 +133,9 @@ def test_messages_gone_from_the_stream_before_ingestion_are_reported_once_and_ne
     assert summary.counts["lost"] == 3 + 5 + 2
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert [e.split(" absents")[0] for e in errors] == [
-        f"flux {nats_settings.nats_stream} : messages n° 1 à 3 (3 messages)",
-        f"flux {nats_settings.nats_stream} : messages n° 11 à 15 (5 messages)",
-        f"flux {nats_settings.nats_stream} : messages n° 39 à 40 (2 messages)",
+        f"flux {nats_settings.nats_stream} : messages n° 21 à 23 (3 messages)",
+        f"flux {nats_settings.nats_stream} : messages n° 31 à 35 (5 messages)",
+        f"flux {nats_settings.nats_stream} : messages n° 59 à 60 (2 messages)",
     ]
     # Found again on the next run (the stream's end is still missing): recorded and reported once.
     caplog.clear()
@@ -141,10 +143,24 @@ def test_messages_gone_from_the_stream_before_ingestion_are_reported_once_and_ne
     assert again.counts["lost"] == 0 and not [r for r in caplog.records if r.levelname == "ERROR"]
     status = json.loads(run_tocsin(nats_settings, "status", "--json").stdout)
     assert status["nats"]["lost"]["messages"] == 10
-    assert [(g["first_seq"], g["last_seq"]) for g in status["nats"]["lost"]["gaps"]] == [(39, 40), (11, 15), (1, 3)]
+    assert [(g["first_seq"], g["last_seq"]) for g in status["nats"]["lost"]["gaps"]] == [(59, 60), (31, 35), (21, 23)]
     text = run_tocsin(nats_settings, "status").stdout
     assert "Messages absents du flux avant leur ingestion, perdus pour Tocsin : 10" in text
-    assert "n° 11 à 15 (5 messages, constaté le " in text
+    assert "n° 31 à 35 (5 messages, constaté le " in text
+
+
+def test_a_first_reading_starts_where_the_stream_starts_without_calling_older_messages_lost(nats_settings, caplog):
+    messages = simulated(30, seed=23)
+    publish(nats_settings, messages)
+    _drop_from_stream(nats_settings, before=11, sequences=[])  # gone before this store ever read the stream
+
+    with caplog.at_level("WARNING", logger="adapters.nats_ingest"):
+        summary = drain(nats_settings)
+
+    assert_exactly_once(nats_settings, distinct_ids(messages[10:]))
+    assert summary.counts["lost"] == 0 and summary.position == 30
+    assert "première lecture du flux" in caplog.text and "à partir du n° 11" in caplog.text
+    assert json.loads(run_tocsin(nats_settings, "status", "--json").stdout)["nats"]["lost"]["messages"] == 0
 
 
 def test_a_stream_recreated_shorter_is_read_again_from_its_start(nats_settings, caplog):
