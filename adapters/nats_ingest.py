@@ -18,7 +18,7 @@ one; the loop still commits and acknowledges one batch after the other, in strea
 Messages the stream no longer holds when their turn comes (its limits, a purge) cannot be ingested:
 the jump in sequences is logged as an error and recorded (adapters/stream_gaps.py), for `tocsin status`.
 
-Failures: a database or NATS outage drops the lead, waits (growing backoff) and starts again from the
+Failures: a database or NATS outage (even one the NATS client rides out by reconnecting) drops the lead, waits (growing backoff) and starts again from the
 stored position: nothing is acknowledged that is not committed. A batch that fails for any other
 reason is split and its messages retried one by one a bounded number of times; a message still
 failing is quarantined with code 'poison' and acknowledged, so the stream never stalls behind it.
@@ -66,6 +66,12 @@ MAX_BACKOFF = 5.0  # seconds between two restarts after an outage
 
 class LeadershipLost(Exception):
     """The advisory lock's session ended: another ingester may be reading the stream now."""
+
+
+class NatsDisconnected(Exception):
+    """The connection to NATS dropped: the server may come back having lost the stream's end (JetStream
+    syncs to disk every 2 minutes by default) and number new messages with sequences already read,
+    which the consumer would skip. So reading starts again from the stored position, checked."""
 
 
 @dataclass
@@ -132,6 +138,7 @@ class NatsIngester:
         self.pool: PreparePool | None = None
         self.whole_stream = True  # the stream carries only subjects Tocsin reads: a skipped sequence is a lost message
         self.stream_created = _EPOCH  # which stream of that name: gaps are recorded against it
+        self.disconnected = asyncio.Event()  # since the stored position was last checked against the stream
 
     async def run(self, stop: asyncio.Event | None = None) -> IngestSummary:
         """Ingest until `stop` is set (or, with drain, until the stream as it stood is ingested)."""
@@ -147,7 +154,7 @@ class NatsIngester:
                 await asyncio.to_thread(self.pool.close)
 
     async def _run(self, stop: asyncio.Event) -> IngestSummary:
-        nc = await connect(self.url, name=f"tocsin-ingest-{self.settings.schema}")
+        nc = await connect(self.url, name=f"tocsin-ingest-{self.settings.schema}", on_disconnect=self.disconnected.set)
         js = nc.jetstream()
         backoff, last_progress = 0.2, time.monotonic()
         try:
@@ -185,7 +192,7 @@ class NatsIngester:
 
     @staticmethod
     def _report(error: Exception, backoff: float) -> None:
-        known = isinstance(error, (*TRANSIENT_DB_ERRORS, LeadershipLost, nats.errors.Error, OSError))
+        known = isinstance(error, (*TRANSIENT_DB_ERRORS, LeadershipLost, NatsDisconnected, nats.errors.Error, OSError))
         message = "ingestion NATS interrompue (%s) : reprise dans %.1f s depuis la position enregistrée"
         if known:
             log.warning(message, str(error).splitlines()[0] if str(error) else type(error).__name__, backoff)
@@ -207,6 +214,7 @@ class NatsIngester:
 
     async def _consume(self, nc: NATS, js: JetStreamContext, stop: asyncio.Event) -> bool:
         """Read from the stored position on; True once drained (with drain), False when stopped."""
+        self.disconnected.clear()
         stored = await asyncio.to_thread(stored_position, self.services.store, self.source)
         self.position, read_sha256 = stored or (0, None)
         info = await js.stream_info(self.settings.nats_stream)
@@ -244,6 +252,10 @@ class NatsIngester:
                 if isinstance(batch, BaseException):
                     raise batch
                 msgs, prepared = batch
+                if self.disconnected.is_set():  # this batch is not acknowledged: delivered again, once checked
+                    if prepared is not None:
+                        prepared.cancel()
+                    raise NatsDisconnected("connexion NATS perdue : reprise depuis la position enregistrée, vérifiée")
                 if not msgs:
                     if self.drain and await self._drained(js, consumer, target):
                         return True

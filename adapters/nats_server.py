@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,15 +61,20 @@ def _join_or_start(folder: Path, data_dir: Path) -> EmbeddedNats | str:
         return server
 
 
-async def connect(url: str, *, name: str = "tocsin", connect_timeout: float = 5.0) -> Client:
-    """A client that keeps reconnecting forever: a NATS restart must pause ingestion, not end it."""
+async def connect(
+    url: str, *, name: str = "tocsin", connect_timeout: float = 5.0, on_disconnect: Callable[[], None] | None = None
+) -> Client:
+    """A client that keeps reconnecting forever: a NATS restart must pause ingestion, not end it.
+    `on_disconnect` is called when the connection drops (not when it is closed on purpose)."""
 
     async def on_error(error: Exception) -> None:
         log.info("NATS: %r", error)  # reconnection attempts are expected while a server restarts
 
-    async def on_disconnect() -> None:
+    async def disconnected() -> None:
         if not client.is_closed:  # closing on purpose also reports a disconnection
             log.warning("NATS : connexion perdue, reconnexion en cours")
+            if on_disconnect is not None:
+                on_disconnect()
 
     async def on_reconnect() -> None:
         log.warning("NATS : reconnecté")
@@ -83,7 +88,7 @@ async def connect(url: str, *, name: str = "tocsin", connect_timeout: float = 5.
         max_reconnect_attempts=-1,
         allow_reconnect=True,
         error_cb=on_error,
-        disconnected_cb=on_disconnect,
+        disconnected_cb=disconnected,
         reconnected_cb=on_reconnect,
     )
     return client
