@@ -18,8 +18,9 @@ one; the loop still commits and acknowledges one batch after the other, in strea
 Messages the stream no longer holds when their turn comes (its limits, a purge) cannot be ingested:
 the jump in sequences is logged as an error and recorded (adapters/stream_gaps.py), for `tocsin status`.
 
-Failures: a database or NATS outage (even one the NATS client rides out by reconnecting) drops the lead, waits (growing backoff) and starts again from the
-stored position: nothing is acknowledged that is not committed. A batch that fails for any other
+Failures: a database or NATS outage (even one the NATS client rides out by reconnecting) drops the
+lead, waits (growing backoff) and starts again from the stored position, checked against the stream:
+nothing is acknowledged that is not committed. A batch that fails for any other
 reason is split and its messages retried one by one a bounded number of times; a message still
 failing is quarantined with code 'poison' and acknowledged, so the stream never stalls behind it.
 """
