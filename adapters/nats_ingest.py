@@ -225,11 +225,13 @@ class NatsIngester:
         self.summary.stream_last = target
         reason = await unlike_what_was_read(js, info, self.position, read_sha256)
         if reason is not None:
-            # Read it all again: what is stored already is recognised by its distributionID, the rest is new.
+            # Read all it holds again: what is stored already is recognised by its distributionID, the rest
+            # is new. (Its oldest messages may have expired long after they were read: no gap for them.)
             log.error(
-                "flux %s recréé ou tronqué (%s) : relecture depuis son début, sans doublon", self.settings.nats_stream, reason,
+                "flux %s recréé ou tronqué (%s) : relecture de tout ce qu'il contient, à partir du n° %d, sans doublon",
+                self.settings.nats_stream, reason, info.state.first_seq,
             )
-            await asyncio.to_thread(self._restart_from_the_start)
+            await asyncio.to_thread(self._read_again_from, info.state.first_seq)
             self.summary.rereads += 1
         elif stored is None and info.state.first_seq > 1:
             # The first reading of a stream that no longer holds its oldest messages: they were never this
@@ -362,16 +364,17 @@ class NatsIngester:
                 "suppression) : perdus pour Tocsin, à demander de nouveau à l'émetteur", stream, describe(gap),
             )
 
-    def _restart_from_the_start(self) -> None:
+    def _read_again_from(self, first_seq: int) -> None:
+        """Move the stored position back before `first_seq`: the one write that lowers it."""
         store = self.services.store
+        self.position = max(0, first_seq - 1)
         with store.connect() as conn:
             conn.execute(
-                SQL("UPDATE {} SET position = 0, last_sha256 = NULL, updated_at = now() WHERE source = %s").format(
+                SQL("UPDATE {} SET position = %s, last_sha256 = NULL, updated_at = now() WHERE source = %s").format(
                     store.table("tocsin_positions")
                 ),
-                (self.source,),
+                (self.position, self.source),
             )
-        self.position = 0
 
     def _ingest(self, batch: list[tuple[Msg, Any]]) -> list[Outcome]:
         """One transaction for the batch; if it fails for a reason other than an outage, isolate the culprit."""
