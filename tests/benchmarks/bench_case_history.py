@@ -5,7 +5,8 @@ only part of a batch's commit that reads a case's history is the lookup of each 
 (every other statement probes an index once per row). This bench pads the cases of a batch of 500
 realistic messages with synthetic versions (rows only, not chained: they stand for history), then
 times the lookup at 10, 1,000 and 10,000 versions a case, each against the 10-version baseline of
-the same run, and commits half the batch at the first level and half at the last.
+the same run; then commits the same batch into a store whose cases hold 10 versions and into the one
+whose cases hold 10,000.
 
 Run: `python -m tests.benchmarks` (all benches) or `python -m tests.benchmarks.bench_case_history`.
 """
