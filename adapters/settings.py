@@ -29,6 +29,7 @@ class Settings:
     nats_stream: str = "NEXSIS"
     map_tiles: str | None = None  # XYZ tile URL template for the dashboard map; None: offline map only
     map_attribution: str = ""
+    feed_quiet_after: float = 900.0  # seconds without a NexSIS message before the dashboard warns
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -45,6 +46,7 @@ class Settings:
             nats_stream=env.get("TOCSIN_NATS_STREAM") or "NEXSIS",
             map_tiles=env.get("TOCSIN_MAP_TILES") or None,
             map_attribution=env.get("TOCSIN_MAP_ATTRIBUTION") or "",
+            feed_quiet_after=float(env.get("TOCSIN_FEED_QUIET_AFTER") or 900),
         )
 
     def resolved_cipher_key(self) -> str:

@@ -6,7 +6,8 @@ notification (or every few seconds, in case one was missed while reconnecting) t
 events from the notification log once, reloads each changed case once, and hands its summary to
 every connected client whose perimeter contains the case. A client costs one small bounded queue;
 a client too slow to keep up gets a `resync` event (reload everything) instead of an unbounded
-backlog.
+backlog. The same hub tells clients when the last NexSIS message arrived (`feed` events,
+adapters/feed_freshness.py), so that a dashboard can say when the feed has gone quiet.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -25,6 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from psycopg.sql import SQL, Identifier
 
+from adapters.feed_freshness import freshness, last_received
 from adapters.services import Services
 from api.auth import Principal, Reader, check_territory
 from api.routes_support import CaseFeed, ReadModel, row_placement
@@ -36,6 +39,7 @@ EXTRA_CHANNELS = ("tocsin_projections",)  # the projections' own notifications, 
 POLL_SECONDS = 2.0
 KEEPALIVE_SECONDS = 15.0
 QUEUE_SIZE = 64
+FEED_SECONDS = 5.0  # how often the last arrival is read again: clients count the seconds in between
 
 router = APIRouter(prefix="/api/v1", tags=["Temps réel"])
 
@@ -83,11 +87,17 @@ class LiveHub:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.delivered = 0
+        self.last_received: datetime | None = None
 
     async def start(self) -> None:
         self.feed = await run_in_threadpool(CaseFeed, self.services.store, self.services.geography)
+        self.last_received = await run_in_threadpool(last_received, self.services.store)
         self._tasks = [asyncio.create_task(self._listen(), name="tocsin-listen"),
-                       asyncio.create_task(self._pump(), name="tocsin-pump")]
+                       asyncio.create_task(self._pump(), name="tocsin-pump"),
+                       asyncio.create_task(self._watch_feed(), name="tocsin-feed")]
+
+    def feed_state(self) -> dict:
+        return freshness(self.last_received, datetime.now(UTC), self.services.settings.feed_quiet_after)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -137,6 +147,20 @@ class LiveHub:
                 log.exception("live fan-out failed")
                 await asyncio.sleep(1.0)
 
+    async def _watch_feed(self) -> None:
+        while True:
+            await asyncio.sleep(FEED_SECONDS)
+            try:
+                last = await run_in_threadpool(last_received, self.services.store)
+            except Exception:  # noqa: BLE001 - the database is away: say nothing new, try again
+                log.warning("could not read the last NexSIS arrival", exc_info=True)
+                continue
+            if last != self.last_received:
+                self.last_received = last
+                message = _sse("feed", self.feed_state())
+                for sub in list(self.subscribers):
+                    sub.offer(message)
+
     async def publish_changes(self) -> int:
         assert self.feed is not None
         changed = await run_in_threadpool(self.feed.changed)
@@ -174,8 +198,9 @@ def _sse(event: str, data: Any) -> bytes:
     "/stream",
     summary="Flux temps réel (server-sent events) des affaires qui changent dans un territoire",
     description=(
-        "Événements `hello` (à la connexion), `case` (résumé d'une affaire créée ou modifiée, sans données "
-        "personnelles) et `resync` (client trop lent : tout recharger). Par défaut, votre territoire."
+        "Événements `hello` (à la connexion, avec l'état du flux NexSIS), `case` (résumé d'une affaire créée ou "
+        "modifiée, sans données personnelles), `feed` (un nouveau message NexSIS est arrivé : même contenu que "
+        "`/api/v1/feed`) et `resync` (client trop lent : tout recharger). Par défaut, votre territoire."
     ),
     response_class=StreamingResponse,
 )
@@ -194,7 +219,7 @@ async def stream(
 
     async def events() -> AsyncIterator[bytes]:
         try:
-            yield b"retry: 2000\n\n" + _sse("hello", {"level": lvl.value, "code": code})
+            yield b"retry: 2000\n\n" + _sse("hello", {"level": lvl.value, "code": code, "feed": hub.feed_state()})
             while True:
                 try:
                     message = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_SECONDS)
@@ -216,3 +241,18 @@ async def stream(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get(
+    "/feed",
+    summary="Fraîcheur du flux NexSIS : heure du dernier message reçu",
+    description=(
+        "`last_received_at` : arrivée du dernier message NexSIS (accepté, doublon ou mis en quarantaine), "
+        "`null` avant le premier ; `quiet` : aucun message depuis plus de `quiet_after_seconds` "
+        "(TOCSIN_FEED_QUIET_AFTER) ; `now` : l'heure du serveur. Même état pour tous : le flux est national."
+    ),
+)
+async def feed(request: Request, principal: Reader) -> dict:
+    services: Services = request.app.state.services
+    last = await run_in_threadpool(last_received, services.store)
+    return freshness(last, datetime.now(UTC), services.settings.feed_quiet_after)

@@ -1,4 +1,5 @@
-"""The real dashboard in headless Chromium: a mayor sees only its commune, and a new case appears live.
+"""The real dashboard in headless Chromium: a mayor sees only its commune, a new case appears live, and
+the header says when the NexSIS feed has gone quiet.
 
 Chromium is Debian's package (installed here when missing, as root); Playwright's Python package drives
 it through `executable_path`, so no browser is downloaded. Screenshots (desktop and phone) are saved in
@@ -67,6 +68,7 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
             assert rows.first.get_attribute("data-case") == "fr.fire.web.rennes-1"
             expect(page.locator("#title")).to_contain_text("Rennes")
             expect(page.locator("#live")).to_contain_text("En direct")
+            expect(page.locator("#feed")).to_contain_text("Dernier message NexSIS il y a")
             expect(page.locator("#f-active")).to_have_text("1")
             expect(page.locator("#map circle.case")).to_have_count(1)
 
@@ -100,10 +102,17 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
             phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
                                      has_touch=True, locale="fr-FR", timezone_id="Europe/Paris")
             phone.context.add_cookies(page.context.cookies())
+            phone.clock.install()  # the browser's clock, moved on below
             phone.goto(server.url + "/")
             expect(phone.locator("#cases tr[data-case]")).to_have_count(2)
             expect(phone.locator("#map circle.case")).to_have_count(2)
             save(phone, tmp_path, "tableau-de-bord-telephone.png")
+            # Twenty minutes without a NexSIS message (the default quiet delay is 15): the dashboard warns.
+            expect(phone.locator("#feed")).not_to_have_class("t-feed is-quiet")
+            phone.clock.fast_forward("20:00")
+            expect(phone.locator("#feed")).to_have_text("Aucun message NexSIS depuis 20 min")
+            expect(phone.locator("#feed")).to_have_class("t-feed is-quiet")
+            save(phone, tmp_path, "flux-silencieux-telephone.png")
 
             # A mayor cannot drill outside its commune, even by typing the address.
             page.goto(server.url + "/#/departement/35")

@@ -360,11 +360,46 @@
     $("live").classList.toggle("is-on", on);
     $("live").lastChild.textContent = text;
   }
+  // When the last NexSIS message arrived: « En direct » alone would hide a stopped feed. The server
+  // sends its clock with it, so the age counted here is right even if this computer's clock is not.
+  var feed = null;
+  function setFeed(f) {
+    feed = {last: f.last_received_at ? Date.parse(f.last_received_at) : null,
+            skew: Date.parse(f.now) - Date.now(), quietAfter: f.quiet_after_seconds};
+    drawFeed();
+  }
+  function duration(seconds) {
+    if (seconds < 60) return Math.max(0, Math.floor(seconds)) + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min";
+    if (seconds < 86400) {
+      var m = Math.floor(seconds % 3600 / 60);
+      return Math.floor(seconds / 3600) + " h" + (m ? " " + String(m).padStart(2, "0") : "");
+    }
+    return Math.floor(seconds / 86400) + " j";
+  }
+  function drawFeed() {
+    var el = $("feed");
+    if (!feed) return;
+    if (feed.last === null) {
+      el.className = "t-feed is-quiet"; el.textContent = "Aucun message NexSIS reçu"; el.title = "";
+      return;
+    }
+    var age = (Date.now() + feed.skew - feed.last) / 1000, quiet = age > feed.quietAfter;
+    el.className = "t-feed" + (quiet ? " is-quiet" : "");
+    el.textContent = (quiet ? "Aucun message NexSIS depuis " : "Dernier message NexSIS il y a ") + duration(age);
+    el.title = "Dernier message NexSIS reçu le " + new Date(feed.last).toLocaleString("fr-FR") +
+      (quiet ? " : le flux est peut-être interrompu, les données affichées peuvent être anciennes." : "");
+  }
+  setInterval(drawFeed, 5000);
   function connect() {
     if (state.source) state.source.close();
     var src = new EventSource("/api/v1/stream?level=" + encodeURIComponent(state.level) + "&code=" + encodeURIComponent(state.code));
     state.source = src;
-    src.addEventListener("hello", function () { setLive(true, "En direct"); });
+    src.addEventListener("hello", function (e) {
+      setLive(true, "En direct");
+      setFeed(JSON.parse(e.data).feed);
+    });
+    src.addEventListener("feed", function (e) { setFeed(JSON.parse(e.data)); });
     src.addEventListener("case", function (e) {
       var c = JSON.parse(e.data);
       state.known[c.case_id] = true;
