@@ -224,6 +224,7 @@ def status(
     from psycopg.sql import SQL
 
     from adapters.event_store import open_store
+    from adapters.feed_freshness import last_received
     from adapters.nats_status import nats_status
     from adapters.nats_stream import source_key
     from adapters.quarantine import count_open
@@ -236,7 +237,9 @@ def status(
         positions = list(
             conn.execute(SQL("SELECT source, position, updated_at FROM {}").format(store.table("tocsin_positions")))
         )
-    result: dict[str, Any] = {"events": events, "quarantined": count_open(store), "positions": positions}
+    last = last_received(store)
+    result: dict[str, Any] = {"events": events, "quarantined": count_open(store), "positions": positions,
+                              "last_received": last}
     if settings.nats_url or any(p["source"].startswith("nats:") for p in positions) or (settings.data_dir / "nats").exists():
         result["nats"] = nats_status(settings, store)
         result["nats"]["lost"] = recorded(store, source_key(settings))
@@ -245,6 +248,7 @@ def status(
         return
     typer.echo(f"Événements stockés : {events}")
     typer.echo(f"Messages en quarantaine : {result['quarantined']}")
+    typer.echo(f"Dernier message NexSIS reçu : {f'{last.astimezone():%d/%m/%Y à %H:%M:%S}' if last else 'aucun'}")
     for p in positions:
         typer.echo(f"Position {p['source']} : {p['position']} (mise à jour {p['updated_at']:%d/%m/%Y %H:%M:%S})")
     nats_state = result.get("nats")

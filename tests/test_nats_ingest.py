@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 import signal
 
 import psycopg
@@ -211,6 +212,8 @@ def test_simulate_ingest_and_status_from_the_command_line(nats_settings):
     run_tocsin(nats_settings, "simulate", "--nats", "--size", "50", "--seed", "15")
     status = json.loads(run_tocsin(nats_settings, "status", "--json").stdout)
     assert status["events"] == 400 - duplicates
+    last_batch = max(datetime.fromisoformat(p["updated_at"]) for p in status["positions"])  # its transaction's start
+    assert last_batch <= datetime.fromisoformat(status["last_received"]) < last_batch + timedelta(seconds=5)
     assert status["nats"] | {"consumer": None} == {
         "stream": nats_settings.nats_stream, "subject": nats_settings.nats_subject, "exists": True,
         "position": 400, "last_seq": 450, "messages": 450, "lag": 50, "consumer": None,
@@ -218,6 +221,8 @@ def test_simulate_ingest_and_status_from_the_command_line(nats_settings):
     }
     text = run_tocsin(nats_settings, "status").stdout
     assert "position d'ingestion 400, retard 50 messages" in text
+    assert "Dernier message NexSIS reçu : " + datetime.fromisoformat(status["last_received"]).astimezone().strftime(
+        "%d/%m/%Y à %H:%M:%S") in text
 
 
 def test_sigterm_lets_a_running_ingester_finish_its_batch_and_stop(nats_settings, tmp_path):
