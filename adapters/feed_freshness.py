@@ -25,7 +25,8 @@ _LAST_RECEIVED = (
 
 
 def last_received(store: TocsinStore) -> datetime | None:
-    """When the last NexSIS message reached the store (accepted, duplicate or quarantined); None before any."""
+    """When the last NexSIS message reached the store (accepted or quarantined; from NATS,
+    duplicates too: an HTTP duplicate leaves no trace); None before any."""
     query = SQL(_LAST_RECEIVED).format(chain=store.table("tocsin_chain"), positions=store.table("tocsin_positions"),
                                        quarantine=store.table("tocsin_quarantine"))
     with store.connect() as conn:
