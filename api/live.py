@@ -247,7 +247,8 @@ async def stream(
     "/feed",
     summary="Fraîcheur du flux NexSIS : heure du dernier message reçu",
     description=(
-        "`last_received_at` : arrivée du dernier message NexSIS (accepté ou mis en quarantaine ; venu de NATS, doublon compris), "
+        "`last_received_at` : arrivée du dernier message NexSIS (accepté ou mis en quarantaine ; "
+        "venu de NATS, doublon compris), "
         "`null` avant le premier ; `quiet` : aucun message depuis plus de `quiet_after_seconds` "
         "(TOCSIN_FEED_QUIET_AFTER) ; `now` : l'heure du serveur. Même état pour tous : le flux est national."
     ),
