@@ -3,6 +3,7 @@
     missing(position, seqs) -> [(first, last), ...]    # the sequences skipped, as ranges
     covers(filter, stream_subjects) -> bool             # does Tocsin read every subject of the stream?
     record(store, source, stream_created, gaps); recorded(store, source) -> {"messages": n, "gaps": [...]}
+    detected_since(store, since) -> [{source, stream_created, first_seq, last_seq, messages, detected_at}, ...]
 
 A JetStream stream can drop messages before they are ingested: its limits (age, size, count), a purge,
 an operator deleting them. Tocsin cannot get them back, but a view that silently misses incidents is
@@ -97,3 +98,17 @@ def describe(gap: Gap, detected_at: datetime | None = None) -> str:
     count = last - first + 1
     when = f", constaté le {detected_at.astimezone():%d/%m/%Y à %H:%M:%S}" if detected_at else ""  # local time
     return f"{span} ({count} message{'s' if count > 1 else ''}{when})"
+
+
+def detected_since(store: TocsinStore, since: datetime | None = None) -> list[dict]:
+    """Every gap of every source found at or after `since` (all when None), oldest first: for an audit
+    bundle. A message is lost before it is found missing, so a gap found before `since` cannot hold a
+    message sent after it; one found later may hold messages of any earlier time."""
+    with store.connect() as conn:
+        rows = conn.execute(
+            SQL("SELECT source, stream_created, first_seq, last_seq, last_seq - first_seq + 1 AS messages, detected_at"
+                " FROM {} WHERE %(since)s::timestamptz IS NULL OR detected_at >= %(since)s"
+                " ORDER BY detected_at, source, first_seq").format(store.table("tocsin_stream_gaps")),
+            {"since": since},
+        ).fetchall()
+    return [dict(row) for row in rows]

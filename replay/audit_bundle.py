@@ -3,9 +3,11 @@
 Contents: `events.jsonl` (each event decrypted, with its provenance, its stored encrypted bytes and its
 message index row), `messages/` (the raw messages, decrypted), `chain.jsonl` (the chain segment from the
 link before the first event to the first seal at or after the last one, each link with the parts of its
-event hash), `seals.json`, `public_key.pem`, and `verify_bundle.py` + `audit_hashes.py` so that
-`python verify_bundle.py bundle.zip` works with no Tocsin at all (`tocsin audit verify --bundle` runs the
-same code). What a bundle proves is written in replay/audit_bundle_check.py and in LISEZMOI.txt.
+event hash), `seals.json`, `public_key.pem`, `stream_gaps.json` (the messages a NATS stream lost before
+Tocsin read them: they are in no chain, so the bundle says so), and `verify_bundle.py` +
+`audit_hashes.py` so that `python verify_bundle.py bundle.zip` works with no Tocsin at all
+(`tocsin audit verify --bundle` runs the same code). What a bundle proves is written in
+replay/audit_bundle_check.py and in LISEZMOI.txt.
 
 Segments rather than Merkle proofs: a link costs ~400 bytes of JSON, so even a département's crisis
 week stays a few megabytes, and the check is the same walk as in the database.
@@ -25,6 +27,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from psycopg.sql import SQL
 
+from adapters.stream_gaps import detected_since
 from replay import audit_bundle_check, audit_hashes
 from replay.audit_chain import Seal, list_seals, seal
 from replay.audit_keys import load_signing_key, public_pem, trusted_keys
@@ -131,10 +134,11 @@ def export_bundle(store: Any, data_dir: Path, out: Path, originators: list[UUID]
     closing = _closing_seal(store, data_dir, last)
     segment = _segment(store, max(first - 1, 1), closing.position)
     keys = trusted_keys(data_dir)
+    gaps = detected_since(store, since)
     manifest = {
         "format": FORMAT, "created_at": datetime.now(UTC).isoformat(), "scope": scope,
         "events": len(events), "positions": [first, closing.position], "from_genesis": first == 1,
-        "key_id": closing.key_id,
+        "key_id": closing.key_id, "stream_lost_messages": sum(g["messages"] for g in gaps),
     }
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         bundle.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
@@ -149,6 +153,7 @@ def export_bundle(store: Any, data_dir: Path, out: Path, originators: list[UUID]
                  if first - 1 <= s.position <= closing.position and s.is_signed_by(keys)]
         bundle.writestr("seals.json", json.dumps(seals, indent=2))
         bundle.writestr("public_key.pem", public_pem(keys[closing.key_id]))
+        bundle.writestr("stream_gaps.json", json.dumps(gaps, ensure_ascii=False, indent=2, default=str))
         bundle.writestr("verify_bundle.py", Path(audit_bundle_check.__file__).read_text())
         bundle.writestr("audit_hashes.py", Path(audit_hashes.__file__).read_text())
         bundle.writestr("LISEZMOI.txt", _readme(manifest))
@@ -212,4 +217,15 @@ son premier événement et le sceau. Comparez l'empreinte de la clé avec celle 
 Ce qu'il ne prouve pas : les faits déchiffrés (facts, provenance) sont la lecture de l'exportateur ; l'état
 chiffré est joint pour qui détient la clé de chiffrement. Un paquet de territoire ne prouve pas
 l'exhaustivité (le rattachement territorial est dans l'état chiffré).
+{_lost(manifest)}"""
+
+
+def _lost(manifest: dict) -> str:
+    lost = manifest["stream_lost_messages"]
+    if not lost:
+        return "\nAucun message perdu par le flux NATS avant son ingestion n'a été constaté sur la période.\n"
+    return f"""
+Messages perdus par le flux NATS avant leur ingestion, constatés sur la période : {lost} (stream_gaps.json,
+tous territoires). Tocsin ne les a jamais reçus : ils ne sont dans aucune chaîne, et le paquet ne peut pas
+dire quels territoires ils concernaient. Ce relevé n'est pas signé ; demandez-les à l'émetteur.
 """

@@ -42,6 +42,7 @@ class BundleReport:
     key_id: str = ""
     scope: dict = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    stream_lost: int = 0  # messages the NATS stream lost before their ingestion (stated, not proven)
 
     @property
     def ok(self) -> bool:
@@ -49,13 +50,17 @@ class BundleReport:
 
     def summary(self) -> str:
         if self.ok:
+            lost = (f" Attention : le flux NATS a perdu {self.stream_lost} message(s) avant leur ingestion "
+                    "(stream_gaps.json) ; ils ne sont dans aucune chaîne." if self.stream_lost else "")
             return (f"Paquet intègre : {self.events} événement(s) et leurs messages rattachés à la chaîne "
-                    f"({self.links} maillons) scellée par la clé {self.key_id} ({self.seals} sceau(x) valide(s)).")
+                    f"({self.links} maillons) scellée par la clé {self.key_id} ({self.seals} sceau(x) valide(s))."
+                    + lost)
         return "Paquet NON vérifié : " + self.problems[0]
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "events": self.events, "links": self.links, "seals": self.seals,
-                "key_id": self.key_id, "scope": self.scope, "problems": self.problems, "summary": self.summary()}
+                "key_id": self.key_id, "scope": self.scope, "problems": self.problems, "stream_lost": self.stream_lost,
+                "summary": self.summary()}
 
 
 def _key_id(key: Ed25519PublicKey) -> str:
@@ -85,6 +90,9 @@ def verify_bundle(path: Path, pinned_public_key: bytes | None = None) -> BundleR
         chain = [json.loads(line) for line in bundle.read("chain.jsonl").decode().splitlines() if line]
         events = [json.loads(line) for line in bundle.read("events.jsonl").decode().splitlines() if line]
         raws = {name: bundle.read(name) for name in bundle.namelist() if name.startswith("messages/")}
+        if "stream_gaps.json" in bundle.namelist():  # bundles made before it have none
+            gaps = json.loads(bundle.read("stream_gaps.json"))
+            report.stream_lost = sum(g["last_seq"] - g["first_seq"] + 1 for g in gaps)
     sealed = _check_seals(seals, key, report)
     recomputed = _check_events(events, raws, report)
     _check_chain(chain, recomputed, sealed, manifest, report)

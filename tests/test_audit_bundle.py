@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from adapters import stream_gaps
 from adapters.ingestion import Incoming
 from api.cli_replay import register
 from domain.identity import case_uuid
@@ -142,3 +144,27 @@ def test_the_audit_commands(crisis, settings, tmp_path, monkeypatch):
     assert checked.exit_code == 0 and "Paquet intègre" in checked.output
     history = runner.invoke(app, ["audit", "history", FIRE_CASE])
     assert "distributionID" in history.output and "scellé position 3" in history.output
+
+
+def test_a_bundle_says_which_messages_the_stream_lost_before_their_ingestion(crisis, settings, tmp_path):
+    clean = verify_bundle(export_case(crisis, settings, tmp_path))
+    assert clean.ok and clean.stream_lost == 0 and "perdu" not in clean.summary()
+
+    created = datetime(2026, 12, 5, 8, tzinfo=UTC)
+    stream_gaps.record(crisis.store, "nats:NEXSIS:nexsis.>", created, [(21, 23), (59, 60)])
+    bundle = export_case(crisis, settings, tmp_path)
+    report = verify_bundle(bundle)
+    assert report.ok, report.problems  # stated beside the proof, not part of it
+    assert report.stream_lost == 5
+    assert "le flux NATS a perdu 5 message(s) avant leur ingestion" in report.summary()
+    with zipfile.ZipFile(bundle) as z:
+        gaps = json.loads(z.read("stream_gaps.json"))
+        readme = z.read("LISEZMOI.txt").decode()
+    assert [(g["source"], g["first_seq"], g["last_seq"], g["messages"]) for g in gaps] == [
+        ("nats:NEXSIS:nexsis.>", 21, 23, 3), ("nats:NEXSIS:nexsis.>", 59, 60, 2)]
+    assert "Messages perdus par le flux NATS avant leur ingestion, constatés sur la période : 5" in readme
+
+    # For a period starting after they were found, they are left out: they hold older messages only.
+    found = gaps[0]["detected_at"]
+    assert len(stream_gaps.detected_since(crisis.store, datetime.fromisoformat(found))) == 2
+    assert stream_gaps.detected_since(crisis.store, datetime.fromisoformat(found) + timedelta(seconds=1)) == []
