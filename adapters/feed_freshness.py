@@ -4,8 +4,8 @@
 messages still arrive: a stopped feed (exchange platform down, ingester stopped, stream deleted) looks
 exactly like a quiet night. The last arrival is the latest of: an event recorded (the audit chain's
 last link, stamped in the inserting transaction), a NATS batch committed (the positions move on
-duplicates too) and a message quarantined. Each is read at an index's end: constant cost whatever the
-length of the history.
+duplicates too) and a message quarantined. The first and last are read at an index's end, the positions
+hold a row per stream: constant cost whatever the length of the history.
 """
 
 from __future__ import annotations
