@@ -27,7 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from psycopg.sql import SQL, Identifier
 
-from adapters.feed_freshness import freshness, last_received
+from adapters.feed_freshness import freshness, last_received, waiting_since
 from adapters.services import Services
 from api.auth import Principal, Reader, check_territory
 from api.routes_support import CaseFeed, ReadModel, row_placement
@@ -87,17 +87,17 @@ class LiveHub:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.delivered = 0
-        self.last_received: datetime | None = None
+        self.arrivals: tuple[datetime | None, datetime | None] = (None, None)  # last received, views waiting since
 
     async def start(self) -> None:
         self.feed = await run_in_threadpool(CaseFeed, self.services.store, self.services.geography)
-        self.last_received = await run_in_threadpool(last_received, self.services.store)
+        self.arrivals = await run_in_threadpool(read_arrivals, self.services, self.read_model)
         self._tasks = [asyncio.create_task(self._listen(), name="tocsin-listen"),
                        asyncio.create_task(self._pump(), name="tocsin-pump"),
                        asyncio.create_task(self._watch_feed(), name="tocsin-feed")]
 
     def feed_state(self) -> dict:
-        return freshness(self.last_received, datetime.now(UTC), self.services.settings.feed_quiet_after)
+        return freshness(self.arrivals[0], datetime.now(UTC), self.services.settings.feed_quiet_after, self.arrivals[1])
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -151,12 +151,12 @@ class LiveHub:
         while True:
             await asyncio.sleep(FEED_SECONDS)
             try:
-                last = await run_in_threadpool(last_received, self.services.store)
+                arrivals = await run_in_threadpool(read_arrivals, self.services, self.read_model)
             except Exception:  # noqa: BLE001 - the database is away: say nothing new, try again
                 log.warning("could not read the last NexSIS arrival", exc_info=True)
                 continue
-            if last != self.last_received:
-                self.last_received = last
+            if arrivals != self.arrivals:
+                self.arrivals = arrivals
                 message = _sse("feed", self.feed_state())
                 for sub in list(self.subscribers):
                     sub.offer(message)
@@ -188,6 +188,12 @@ class LiveHub:
             if sub.wants(summary):
                 sub.offer(message)
                 self.delivered += 1
+
+
+def read_arrivals(services: Services, read_model: ReadModel | None) -> tuple[datetime | None, datetime | None]:
+    """The last NexSIS arrival, and since when events wait for the views (None without a read model)."""
+    waiting = waiting_since(services.store, read_model.position()) if read_model is not None else None
+    return last_received(services.store), waiting
 
 
 def _sse(event: str, data: Any) -> bytes:
@@ -250,10 +256,12 @@ async def stream(
         "`last_received_at` : arrivée du dernier message NexSIS (accepté ou mis en quarantaine ; "
         "venu de NATS, doublon compris), "
         "`null` avant le premier ; `quiet` : aucun message depuis plus de `quiet_after_seconds` "
-        "(TOCSIN_FEED_QUIET_AFTER) ; `now` : l'heure du serveur. Même état pour tous : le flux est national."
+        "(TOCSIN_FEED_QUIET_AFTER) ; `views_waiting_since` : enregistrement du plus ancien événement pas encore "
+        "intégré aux vues (chiffres, carte, liste), `null` si elles sont à jour ; `views_late` : il attend depuis "
+        "plus de `views_late_after_seconds` ; `now` : l'heure du serveur. Même état pour tous : le flux est national."
     ),
 )
 async def feed(request: Request, principal: Reader) -> dict:
     services: Services = request.app.state.services
-    last = await run_in_threadpool(last_received, services.store)
-    return freshness(last, datetime.now(UTC), services.settings.feed_quiet_after)
+    last, waiting = await run_in_threadpool(read_arrivals, services, request.app.state.read_model)
+    return freshness(last, datetime.now(UTC), services.settings.feed_quiet_after, waiting)

@@ -36,9 +36,9 @@ def auth_config() -> AuthConfig:
 
 
 @contextmanager
-def client_for(services, config: AuthConfig | None = None) -> Iterator[tuple[TestClient, AuthConfig]]:
+def client_for(services, config: AuthConfig | None = None, **app_options) -> Iterator[tuple[TestClient, AuthConfig]]:
     config = config or auth_config()
-    with TestClient(create_app(services, config)) as client:
+    with TestClient(create_app(services, config, **app_options)) as client:
         wait_for_views(client.app.state.read_model, services)
         yield client, config
 
@@ -61,7 +61,7 @@ def bearer(config: AuthConfig, role: str, territory: str) -> dict[str, str]:
 class LiveServer:
     """The real app under uvicorn, in a thread, on a free port (for the stream and the browser)."""
 
-    def __init__(self, services, config: AuthConfig | None = None) -> None:
+    def __init__(self, services, config: AuthConfig | None = None, **app_options) -> None:
         import socket
         import threading
 
@@ -72,7 +72,7 @@ class LiveServer:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(services, self.config), host="127.0.0.1",
+        self.server = uvicorn.Server(uvicorn.Config(create_app(services, self.config, **app_options), host="127.0.0.1",
                                                     port=self.port, log_level="warning", lifespan="on",
                                                     timeout_graceful_shutdown=1))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

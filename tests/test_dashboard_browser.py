@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 
 from adapters.ingestion import Incoming
+from adapters.projection_worker import run_in_thread
+from api.routes_support import ReadModel
 from tests.test_api_helpers import GUICHEN, RENNES, LiveServer, bearer, report_in, wait_for_views
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -142,6 +144,42 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
         finally:
             browser.close()
     assert (tmp_path / "tableau-de-bord-maire.png").stat().st_size > 10_000
+
+
+def test_the_header_says_when_the_figures_are_late_on_the_messages_received(services, tmp_path):
+    """Messages keep arriving but nobody folds the views (worker stopped): the figures stand still,
+    and the header says since when, once it is more than 30 s."""
+    from playwright.sync_api import expect, sync_playwright
+
+    executable = ensure_chromium()
+    thread, stop = run_in_thread(services.store)
+    services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, "fr.fire.web.folded", seed=1)))
+    wait_for_views(ReadModel(services.store, services.geography), services)
+    stop.set()
+    thread.join(10)
+    services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, "fr.fire.web.waiting", seed=2)))
+
+    with LiveServer(services, projections_worker=False) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR", timezone_id="Europe/Paris")
+            page.set_default_timeout(10_000)
+            page.clock.install()
+            page.goto(server.url + "/connexion")
+            page.select_option("#role", "mayor")
+            page.fill("#territory", "commune:35238")
+            page.click("#demo-submit")
+            expect(page.locator("#cases tr[data-case]")).to_have_count(1)  # only the folded case
+            expect(page.locator("#feed")).to_contain_text("Dernier message NexSIS il y a")
+            expect(page.locator("#views-late")).to_be_hidden()
+
+            page.clock.fast_forward("01:00")
+            expect(page.locator("#views-late")).to_be_visible()
+            expect(page.locator("#views-late")).to_have_text("Chiffres en retard de 1 min")
+            expect(page.locator("#feed")).to_have_text("Dernier message NexSIS il y a 1 min")
+            save(page, tmp_path, "chiffres-en-retard.png")
+        finally:
+            browser.close()
 
 
 def _read_model(server: LiveServer):

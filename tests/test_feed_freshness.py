@@ -12,11 +12,13 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.feed_freshness import freshness, last_received
+from adapters.feed_freshness import freshness, last_received, waiting_since
 from adapters.ingestion import Incoming
 from adapters.services import open_services
+from adapters.projection_worker import run_in_thread
 from api import live
-from tests.test_api_helpers import RENNES, LiveServer, bearer, client_for, report_in
+from api.routes_support import ReadModel
+from tests.test_api_helpers import RENNES, LiveServer, bearer, client_for, report_in, wait_for_views
 from tests.test_nats_harness import nats_server_url, nats_settings, publish, simulated  # noqa: F401 - fixtures
 from tests.test_nats_ingest import drain
 
@@ -58,17 +60,34 @@ def test_a_nats_batch_of_duplicates_alone_still_counts_as_an_arrival(nats_settin
 when = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 
 
-@given(last=st.none() | when, age=st.floats(0, 10 * 86400), quiet_after=st.floats(1, 86400))
-def test_the_feed_is_quiet_exactly_when_nothing_came_for_longer_than_the_delay(last, age, quiet_after):
+@given(last=st.none() | when, age=st.floats(0, 10 * 86400), quiet_after=st.floats(1, 86400),
+       waited=st.none() | st.floats(0, 86400), late_after=st.floats(1, 3600))
+def test_quiet_and_late_exactly_when_the_wait_is_longer_than_the_delay(last, age, quiet_after, waited, late_after):
     now = (last or datetime(2026, 12, 5, tzinfo=UTC)) + timedelta(seconds=age)
-    state = freshness(last, now, quiet_after)
+    waiting = None if waited is None else now - timedelta(seconds=waited)
+    state = freshness(last, now, quiet_after, waiting, late_after)
     assert state["quiet"] is (last is None or (now - last).total_seconds() > quiet_after)
-    assert state["quiet_after_seconds"] == quiet_after
+    assert state["views_late"] is (waiting is not None and (now - waiting).total_seconds() > late_after)
+    assert (state["quiet_after_seconds"], state["views_late_after_seconds"]) == (quiet_after, late_after)
     assert datetime.fromisoformat(state["now"]) == now
-    if last is None:
-        assert state["last_received_at"] is None
-    else:
-        assert datetime.fromisoformat(state["last_received_at"]) == last
+    for key, moment in (("last_received_at", last), ("views_waiting_since", waiting)):
+        assert (state[key] and datetime.fromisoformat(state[key])) == moment
+
+
+def _chain_times(store) -> list[tuple[int, datetime]]:
+    with store.connect() as conn:
+        return [(r["notification_id"], r["chained_at"]) for r in conn.execute(
+            "SELECT notification_id, chained_at FROM " + store.settings.schema + ".tocsin_chain ORDER BY position")]
+
+
+def test_the_views_wait_since_the_oldest_event_they_have_not_folded(services):
+    assert waiting_since(services.store, 0) is None
+    for n in range(3):
+        services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, f"fr.fire.feed.wait{n}", seed=n)))
+    (first, t1), (second, t2), (third, _) = _chain_times(services.store)
+    assert waiting_since(services.store, 0) == t1
+    assert waiting_since(services.store, first) == t2
+    assert waiting_since(services.store, third) is None
 
 
 def test_the_feed_endpoint_needs_a_token_and_says_when_the_feed_went_quiet(services):
@@ -83,8 +102,25 @@ def test_the_feed_endpoint_needs_a_token_and_says_when_the_feed_went_quiet(servi
         state = client.get("/api/v1/feed", headers=mayor).json()
         assert datetime.fromisoformat(state["last_received_at"]) == last_received(services.store)
         assert state["quiet"] is False
+        wait_for_views(client.app.state.read_model, services)  # this app folds the views itself
+        assert client.get("/api/v1/feed", headers=mayor).json()["views_waiting_since"] is None
         time.sleep(1.2)
         assert client.get("/api/v1/feed", headers=mayor).json()["quiet"] is True
+
+
+def test_the_feed_endpoint_says_since_when_events_wait_for_stopped_views(services):
+    thread, stop = run_in_thread(services.store)  # the views exist and hold the first case...
+    services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, "fr.fire.feed.before")))
+    wait_for_views(ReadModel(services.store, services.geography), services)
+    stop.set()
+    thread.join(10)
+    with client_for(services, projections_worker=False) as (client, config):  # ...then nobody folds them
+        mayor = bearer(config, "mayor", "commune:35238")
+        assert client.get("/api/v1/feed", headers=mayor).json()["views_waiting_since"] is None
+        services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, "fr.fire.feed.after")))
+        state = client.get("/api/v1/feed", headers=mayor).json()
+        assert datetime.fromisoformat(state["views_waiting_since"]) == _chain_times(services.store)[-1][1]
+        assert state["views_late"] is False  # not yet: it has waited less than 30 s
 
 
 def test_connected_dashboards_are_told_when_a_new_message_arrives(services, monkeypatch):

@@ -360,12 +360,15 @@
     $("live").classList.toggle("is-on", on);
     $("live").lastChild.textContent = text;
   }
-  // When the last NexSIS message arrived: « En direct » alone would hide a stopped feed. The server
-  // sends its clock with it, so the age counted here is right even if this computer's clock is not.
+  // When the last NexSIS message arrived: « En direct » alone would hide a stopped feed. And since when
+  // received events wait for the views: fresh messages do not make fresh figures if the views stand
+  // still. The server sends its clock, so the ages counted here are right even if this computer's is not.
   var feed = null;
   function setFeed(f) {
     feed = {last: f.last_received_at ? Date.parse(f.last_received_at) : null,
-            skew: Date.parse(f.now) - Date.now(), quietAfter: f.quiet_after_seconds};
+            waiting: f.views_waiting_since ? Date.parse(f.views_waiting_since) : null,
+            skew: Date.parse(f.now) - Date.now(), quietAfter: f.quiet_after_seconds,
+            lateAfter: f.views_late_after_seconds};
     drawFeed();
   }
   function duration(seconds) {
@@ -378,13 +381,18 @@
     return Math.floor(seconds / 86400) + " j";
   }
   function drawFeed() {
-    var el = $("feed");
     if (!feed) return;
+    var el = $("feed"), late = $("views-late"), now = Date.now() + feed.skew;
+    var waited = feed.waiting === null ? 0 : (now - feed.waiting) / 1000;
+    late.hidden = !(feed.waiting !== null && waited > feed.lateAfter);
+    late.textContent = "Chiffres en retard de " + duration(waited);
+    late.title = "Des messages reçus depuis le " + new Date(feed.waiting).toLocaleString("fr-FR") +
+      " ne sont pas encore intégrés aux chiffres, à la carte et à la liste (mise à jour des vues arrêtée ou en cours de reconstruction).";
     if (feed.last === null) {
       el.className = "t-feed is-quiet"; el.textContent = "Aucun message NexSIS reçu"; el.title = "";
       return;
     }
-    var age = (Date.now() + feed.skew - feed.last) / 1000, quiet = age > feed.quietAfter;
+    var age = (now - feed.last) / 1000, quiet = age > feed.quietAfter;
     el.className = "t-feed" + (quiet ? " is-quiet" : "");
     el.textContent = (quiet ? "Aucun message NexSIS depuis " : "Dernier message NexSIS il y a ") + duration(age);
     el.title = "Dernier message NexSIS reçu le " + new Date(feed.last).toLocaleString("fr-FR") +
