@@ -54,6 +54,17 @@ def wait_for_views(read_model, services, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
+def fold_views_then_stop(services) -> None:
+    """Build the views up to now with a worker, then stop it: later events wait for them."""
+    from adapters.projection_worker import run_in_thread
+    from api.routes_support import ReadModel
+
+    thread, stop = run_in_thread(services.store)
+    wait_for_views(ReadModel(services.store, services.geography), services)
+    stop.set()
+    thread.join(10)
+
+
 def bearer(config: AuthConfig, role: str, territory: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {config.mint(role, territory)}"}
 

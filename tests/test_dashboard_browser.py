@@ -17,9 +17,15 @@ from pathlib import Path
 import httpx
 
 from adapters.ingestion import Incoming
-from adapters.projection_worker import run_in_thread
-from api.routes_support import ReadModel
-from tests.test_api_helpers import GUICHEN, RENNES, LiveServer, bearer, report_in, wait_for_views
+from tests.test_api_helpers import (
+    GUICHEN,
+    RENNES,
+    LiveServer,
+    bearer,
+    fold_views_then_stop,
+    report_in,
+    wait_for_views,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -152,11 +158,8 @@ def test_the_header_says_when_the_figures_are_late_on_the_messages_received(serv
     from playwright.sync_api import expect, sync_playwright
 
     executable = ensure_chromium()
-    thread, stop = run_in_thread(services.store)
     services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, "fr.fire.web.folded", seed=1)))
-    wait_for_views(ReadModel(services.store, services.geography), services)
-    stop.set()
-    thread.join(10)
+    fold_views_then_stop(services)
     services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, "fr.fire.web.waiting", seed=2)))
 
     with LiveServer(services, projections_worker=False) as server, sync_playwright() as p:

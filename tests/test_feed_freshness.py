@@ -15,10 +15,16 @@ from hypothesis import strategies as st
 from adapters.feed_freshness import freshness, last_received, waiting_since
 from adapters.ingestion import Incoming
 from adapters.services import open_services
-from adapters.projection_worker import run_in_thread
 from api import live
-from api.routes_support import ReadModel
-from tests.test_api_helpers import RENNES, LiveServer, bearer, client_for, report_in, wait_for_views
+from tests.test_api_helpers import (
+    RENNES,
+    LiveServer,
+    bearer,
+    client_for,
+    fold_views_then_stop,
+    report_in,
+    wait_for_views,
+)
 from tests.test_nats_harness import nats_server_url, nats_settings, publish, simulated  # noqa: F401 - fixtures
 from tests.test_nats_ingest import drain
 
@@ -84,7 +90,7 @@ def test_the_views_wait_since_the_oldest_event_they_have_not_folded(services):
     assert waiting_since(services.store, 0) is None
     for n in range(3):
         services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, f"fr.fire.feed.wait{n}", seed=n)))
-    (first, t1), (second, t2), (third, _) = _chain_times(services.store)
+    (first, t1), (_, t2), (third, _) = _chain_times(services.store)
     assert waiting_since(services.store, 0) == t1
     assert waiting_since(services.store, first) == t2
     assert waiting_since(services.store, third) is None
@@ -109,11 +115,8 @@ def test_the_feed_endpoint_needs_a_token_and_says_when_the_feed_went_quiet(servi
 
 
 def test_the_feed_endpoint_says_since_when_events_wait_for_stopped_views(services):
-    thread, stop = run_in_thread(services.store)  # the views exist and hold the first case...
     services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, "fr.fire.feed.before")))
-    wait_for_views(ReadModel(services.store, services.geography), services)
-    stop.set()
-    thread.join(10)
+    fold_views_then_stop(services)  # the views exist and hold the first case...
     with client_for(services, projections_worker=False) as (client, config):  # ...then nobody folds them
         mayor = bearer(config, "mayor", "commune:35238")
         assert client.get("/api/v1/feed", headers=mayor).json()["views_waiting_since"] is None

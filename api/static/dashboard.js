@@ -384,10 +384,13 @@
     if (!feed) return;
     var el = $("feed"), late = $("views-late"), now = Date.now() + feed.skew;
     var waited = feed.waiting === null ? 0 : (now - feed.waiting) / 1000;
-    late.hidden = !(feed.waiting !== null && waited > feed.lateAfter);
-    late.textContent = "Chiffres en retard de " + duration(waited);
-    late.title = "Des messages reçus depuis le " + new Date(feed.waiting).toLocaleString("fr-FR") +
-      " ne sont pas encore intégrés aux chiffres, à la carte et à la liste (mise à jour des vues arrêtée ou en cours de reconstruction).";
+    late.hidden = !(waited > feed.lateAfter);
+    if (!late.hidden) {
+      late.textContent = "Chiffres en retard de " + duration(waited);
+      late.title = "Des messages reçus depuis le " + new Date(feed.waiting).toLocaleString("fr-FR") +
+        " ne sont pas encore intégrés aux chiffres, à la carte et à la liste" +
+        " (mise à jour des vues arrêtée ou en cours de reconstruction).";
+    }
     if (feed.last === null) {
       el.className = "t-feed is-quiet"; el.textContent = "Aucun message NexSIS reçu"; el.title = "";
       return;
