@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.event_store import TocsinStore, open_store
+from adapters.store.event_store import TocsinStore, open_store
 from adapters.geography import Geography, get_geography
-from adapters.ingestion import Ingestor
+from adapters.ingest.ingestion import Ingestor
 from adapters.settings import Settings
 
 

@@ -18,12 +18,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from adapters.acknowledgement import acknowledgement
-from adapters.ingestion import Incoming
+from adapters.ingest.acknowledgement import acknowledgement
+from adapters.ingest.ingestion import Incoming
 from adapters.services import Services, open_services
-from api import dashboard, live, routes_audit, routes_cases, routes_replay, routes_territories, routes_views
+from api.routes import dashboard
+from api.routes import live
+from api.routes import audit as routes_audit
+from api.routes import cases as routes_cases
+from api.routes import replay as routes_replay
+from api.routes import territories as routes_territories
+from api.routes import views as routes_views
 from api.auth import UNAUTHENTICATED, AuthConfig, AuthError, token_from_request
-from api.routes_support import ReadModel
+from api.read_model import ReadModel
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +52,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         app.state.read_model = ReadModel(app.state.services.store, app.state.services.geography)
         worker = None
         if projections_worker:
-            from adapters.projection_worker import run_in_thread
+            from projections.store.worker import run_in_thread
 
             worker = run_in_thread(app.state.services.store)
         app.state.live = live.LiveHub(app.state.services, app.state.read_model)

@@ -25,7 +25,7 @@ class Case(Aggregate):
     class MessageRecorded(Aggregate.Event):
         """Base of the events that record one accepted message.
 
-        `facts` are the normalised facts of the message (see adapters.normalise), `provenance`
+        `facts` are the normalised facts of the message (see adapters.ingest.normalise), `provenance`
         says exactly which message they come from (distributionID, sender, times, SHA-256).
         """
 

@@ -26,7 +26,7 @@ FREE_PHASES = frozenset({ResourcePhase.RELEASED.value, ResourcePhase.CANCELLED.v
 UNKNOWN_PHASE = "inconnue"
 UNKNOWN_VICTIMS = "NON DEFINI"
 
-# The columns of a case row, in table order (adapters.projection_store builds the table from them).
+# The columns of a case row, in table order (projections.store.view_store builds the table from them).
 CASE_COLUMNS: tuple[str, ...] = (
     "case_id", "originator_id", "commune", "departement", "zone", "placement_method",
     "family", "subfamily", "nature_code", "nature_label", "status", "emsi_status",

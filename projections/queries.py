@@ -21,9 +21,9 @@ from eventsourcing.persistence import StoredEvent
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from adapters.event_store import TocsinStore
+from adapters.store.event_store import TocsinStore
 from adapters.geography import Geography, get_geography
-from adapters.projection_store import (
+from projections.store.view_store import (
     CASES,
     PROJECTIONS,
     REBUILD_SUFFIX,

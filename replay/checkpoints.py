@@ -63,8 +63,8 @@ from eventsourcing.utils import get_topic
 import orjson
 from psycopg.sql import SQL
 
-from adapters.nats_leader import Leadership, lock_key
-from adapters.projection_store import EventDecoder
+from adapters.store.locks import Leadership, lock_key
+from projections.store.view_store import EventDecoder
 from domain.case import Case
 from domain.geography import NATIONAL, Level
 from projections.case_list import UNPLACED

@@ -27,7 +27,7 @@ from typing import Any
 
 from psycopg.sql import SQL
 
-from adapters.ingestion import Incoming
+from adapters.ingest.ingestion import Incoming
 
 MIN_SPEED, MAX_SPEED = 1, 1000
 BATCH = 500

@@ -25,7 +25,7 @@ from typing import Any
 
 from psycopg.sql import SQL
 
-from adapters.projection_store import EventDecoder
+from projections.store.view_store import EventDecoder
 from domain.case_state import parse_time
 from domain.geography import NATIONAL, Level
 from domain.nature import ResourcePhase

@@ -14,7 +14,7 @@ from psycopg.sql import SQL, Identifier
 from adapters.settings import Settings
 
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-REFERENCE = Path(__file__).resolve().parent.parent / "adapters" / "reference" / "cisu"
+from tests.support.paths import REFERENCE
 
 
 def _reachable(url: str) -> bool:
@@ -60,9 +60,9 @@ def replay_cli(services, monkeypatch):
     import typer
     from typer.testing import CliRunner
 
-    from api.cli_replay import register
+    from api.cli.replay import register
 
-    monkeypatch.setattr("api.cli_replay.open_services_from_env", lambda: services)
+    monkeypatch.setattr("api.cli.replay.open_services_from_env", lambda: services)
     app = typer.Typer()
     register(app)
     runner = CliRunner()

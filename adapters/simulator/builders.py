@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from adapters.nomenclature import nomenclature
+from adapters.cisu.nomenclature import nomenclature
 from domain.nature import ResourcePhase, phase_of
 
 from .cases import Case, CreateVariant, EmsiSnapshot, Spec

@@ -40,7 +40,7 @@ WORKERS = int(os.environ.get("TOCSIN_BENCH_API_WORKERS") or 1)
 
 def load_cases(services, cases: int) -> tuple[int, int]:
     """Write the events of `cases` cases into the store with COPY, then fold them; (cases, events)."""
-    from adapters.projection_worker import ProjectionWorker
+    from projections.store.worker import ProjectionWorker
     from tests.benchmarks.projection_events import CrisisEvents, stored_state, topic_of
 
     store = services.store

@@ -42,11 +42,11 @@ def _generate(conn: psycopg.Connection, total: int) -> None:
 
 
 def main(total: int | None = None) -> dict:
-    from adapters.event_store import TocsinStore
+    from adapters.store.event_store import TocsinStore
     from adapters.settings import Settings
-    from replay.audit_chain import seal
-    from replay.audit_keys import load_signing_key, trusted_keys
-    from replay.audit_verify import verify_store
+    from replay.audit.chain import seal
+    from replay.audit.keys import load_signing_key, trusted_keys
+    from replay.audit.verify import verify_store
     from tests.benchmarks import database_url
 
     total = total or int(os.environ.get("TOCSIN_BENCH_EVENTS", "1000000"))

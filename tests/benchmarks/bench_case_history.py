@@ -59,7 +59,7 @@ def _timed_ms(action) -> float:
 
 
 def main() -> dict:
-    from adapters.ingestion import Incoming, _Accepted
+    from adapters.ingest.ingestion import Incoming, _Accepted
     from adapters.services import open_services
     from adapters.settings import Settings
     from adapters.simulator import simulate

@@ -42,8 +42,8 @@ BUDGET_LABELS = {"ingester": "ingesteur", "workers": "préparation", "postgres":
 
 
 def _publish(settings, messages) -> None:
-    from adapters.nats_server import connect
-    from adapters.nats_stream import Publishable, ensure_stream, publish
+    from adapters.nats.server import connect
+    from adapters.nats.stream import Publishable, ensure_stream, publish
 
     async def run() -> None:
         nc = await connect(settings.nats_url)
@@ -58,7 +58,7 @@ def _publish(settings, messages) -> None:
 
 
 def _delete_stream(settings) -> None:
-    from adapters.nats_server import connect
+    from adapters.nats.server import connect
 
     async def run() -> None:
         nc = await connect(settings.nats_url)
@@ -87,7 +87,7 @@ def _ingest(settings) -> tuple[dict, float, int, float, float]:
     began = time.perf_counter()
     with open(out, "wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "ingest", "--nats", "--drain", "--json"],
+            [sys.executable, "-m", "api.cli.main", "ingest", "--nats", "--drain", "--json"],
             cwd=ROOT, env=env, stdout=sink, stderr=subprocess.DEVNULL,
         )
         # The kernel's high-water mark of each process's own memory, read until it exits. (wait4's

@@ -35,9 +35,9 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.sql import SQL, Identifier
 
-from adapters.event_store import TocsinStore
-from adapters.projection_rebuild import CASE_TOPICS, rebuild
-from adapters.projection_store import PROJECTIONS, StoreReader, TRACKING_TABLE
+from adapters.store.event_store import TocsinStore
+from projections.store.rebuild import CASE_TOPICS, rebuild
+from projections.store.view_store import PROJECTIONS, StoreReader, TRACKING_TABLE
 from adapters.settings import Settings
 from domain.case import Case
 from domain.case_state import CaseState
@@ -273,7 +273,7 @@ def bench_stock_runner(sample: int) -> dict[str, Any]:
 
 
 def _live_worker(stop: Any, ready: Any) -> None:
-    from adapters.projection_worker import ProjectionWorker
+    from projections.store.worker import ProjectionWorker
 
     store = TocsinStore(bench_settings(LIVE_SCHEMA), database_url())
     try:

@@ -27,8 +27,8 @@ from typing import Any
 import psycopg
 from psycopg.sql import SQL, Identifier
 
-from adapters.event_store import TocsinStore
-from adapters.projection_store import StoreReader
+from adapters.store.event_store import TocsinStore
+from projections.store.view_store import StoreReader
 from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
 from replay.checkpoints import FORMAT as CHECKPOINT_FORMAT
 from replay.checkpoints import build_checkpoints, drop_checkpoints, list_checkpoints, load_meta

@@ -1,7 +1,7 @@
 """Realistic Case events built directly (no wire parsing), for the projection benchmark and tests.
 
 The simulator's crisis profiles (natures, vehicles sent, victims, evacuations, how long vehicles stay)
-drive a generator of the facts `adapters.normalise` would produce: reports (with corrections that
+drive a generator of the facts `adapters.ingest.normalise` would produce: reports (with corrections that
 change the nature or move the case), RC-RI resource statuses, EMSI casualties/evacuations/closure,
 acknowledgements. Cases run in parallel along the crisis and their messages are delivered in time
 order, as the hub delivers them. Deterministic for a seed. Parsing a million XML/JSON messages would

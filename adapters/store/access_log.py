@@ -1,0 +1,119 @@
+"""Who read which case, when: an append-only log for the auditors.
+
+Every read of a case's detail (through the API or the dashboard) adds one row; the table refuses
+UPDATE, DELETE and TRUNCATE with the same trigger function as the event store
+(`tocsin_refuse_change`, created by adapters.store.event_store). The case's territory is copied in the
+row so that an auditor of a département can be shown the reads of that département's cases only.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.sql import SQL, Identifier
+from psycopg.types.json import Jsonb
+
+from adapters.store.event_store import TocsinStore
+
+TABLE = "tocsin_access_log"
+
+_CREATE = [
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_access_log (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        subject text NOT NULL,
+        role text NOT NULL,
+        territory text NOT NULL,
+        case_id text NOT NULL,
+        personal boolean NOT NULL,
+        commune text,
+        departement text,
+        zone text,
+        via text NOT NULL,
+        details jsonb NOT NULL DEFAULT '{{}}'::jsonb)""",
+    "CREATE INDEX IF NOT EXISTS tocsin_access_log_case_idx ON {schema}.tocsin_access_log (case_id)",
+    "CREATE INDEX IF NOT EXISTS tocsin_access_log_at_idx ON {schema}.tocsin_access_log (at)",
+    """CREATE OR REPLACE TRIGGER tocsin_access_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+        ON {schema}.tocsin_access_log FOR EACH STATEMENT EXECUTE FUNCTION {schema}.tocsin_refuse_change()""",
+]
+
+_ready: set[tuple[str, str]] = set()
+_ready_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    subject: str
+    role: str
+    territory: str
+    case_id: str
+    personal: bool
+    commune: str | None = None
+    departement: str | None = None
+    zone: str | None = None
+    via: str = "api"
+    details: dict | None = None
+
+
+def ensure_table(store: TocsinStore) -> None:
+    """Create the table once per process and schema (idempotent)."""
+    key = (store.database_url, store.settings.schema)
+    if key in _ready:
+        return
+    with _ready_lock:
+        if key in _ready:
+            return
+        schema = Identifier(store.settings.schema)
+        with store.connect() as conn, conn.transaction():
+            # Serialise concurrent first creations across processes.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('tocsin_access_log'))")
+            for statement in _CREATE:
+                conn.execute(SQL(statement).format(schema=schema))
+        _ready.add(key)
+
+
+def record(store: TocsinStore, entry: AccessRecord) -> None:
+    ensure_table(store)
+    query = SQL(
+        "INSERT INTO {} (subject, role, territory, case_id, personal, commune, departement, zone, via, details)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+    ).format(store.table(TABLE))
+    with store.connect() as conn, conn.transaction():
+        conn.execute(
+            query,
+            (entry.subject, entry.role, entry.territory, entry.case_id, entry.personal, entry.commune,
+             entry.departement, entry.zone, entry.via, Jsonb(entry.details or {})),
+        )
+
+
+def entries(
+    store: TocsinStore,
+    *,
+    case_id: str | None = None,
+    commune: str | None = None,
+    departement: str | None = None,
+    zone: str | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Reads, most recent first, optionally limited to one case or one territory."""
+    ensure_table(store)
+    where, args = [], []
+    for column, value in (("case_id", case_id), ("commune", commune), ("departement", departement), ("zone", zone)):
+        if value is not None:
+            where.append(SQL("{} = %s").format(Identifier(column)))
+            args.append(value)
+    if since is not None:
+        where.append(SQL("at >= %s"))
+        args.append(since)
+    clause = SQL(" WHERE ") + SQL(" AND ").join(where) if where else SQL("")
+    query = SQL(
+        "SELECT id, at, subject, role, territory, case_id, personal, commune, departement, zone, via, details"
+        " FROM {}{} ORDER BY id DESC LIMIT %s OFFSET %s"
+    ).format(store.table(TABLE), clause)
+    with store.connect() as conn:
+        return [dict(r) for r in conn.execute(query, (*args, limit, offset))]

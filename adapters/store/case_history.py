@@ -1,0 +1,69 @@
+"""Read a case back from the event store: its current state and the events (with provenance) behind it.
+
+Personal data is left out unless asked for: the caller of `case_view` decides whether the reader's
+role may see it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eventsourcing.application import AggregateNotFoundError
+
+from adapters.store.event_store import TocsinStore
+from adapters.geography import Geography
+from domain.case import Case
+from domain.case_state import best_placement
+from domain.geography import Level
+from domain.identity import case_uuid
+from domain.nature import FAMILY_LABELS, NatureFamily
+
+
+@dataclass(frozen=True)
+class CaseView:
+    state: dict
+    events: list[dict]
+
+
+def case_view(store: TocsinStore, geography: Geography, case_id: str, *, personal: bool = False) -> CaseView | None:
+    try:
+        case: Case = store.repository.get(case_uuid(case_id))
+    except AggregateNotFoundError:
+        return None
+    state = case.state.as_dict()
+    if not personal:
+        state.pop("personal", None)
+    placement = best_placement(case.state) or {}
+    state["where"] = _where(geography, placement)
+    state["family_label"] = FAMILY_LABELS[NatureFamily(case.state.family)]
+    state["victims"] = {"count": case.state.victims_count, **(case.state.casualties or {})}
+    state["version"] = case.version
+    events = []
+    for event in store.events.get(case_uuid(case_id)):
+        facts = dict(event.facts)
+        if not personal:
+            facts.pop("personal", None)
+        events.append(
+            {
+                "version": event.originator_version,
+                "type": type(event).__qualname__,
+                "recorded_at": event.timestamp.isoformat(),
+                "facts": facts,
+                "provenance": event.provenance,
+            }
+        )
+    return CaseView(state, events)
+
+
+def _where(geography: Geography, placement: dict) -> dict:
+    insee, dep, zone = placement.get("insee"), placement.get("departement"), placement.get("zone")
+    return {
+        "commune": insee,
+        "commune_name": geography.name(Level.COMMUNE, insee) if insee else None,
+        "departement": dep,
+        "departement_name": geography.name(Level.DEPARTEMENT, dep) if dep else None,
+        "zone": zone,
+        "zone_name": geography.name(Level.ZONE, zone) if zone else None,
+        "method": placement.get("method", "unresolved"),
+        "notes": list(placement.get("notes") or []),
+    }

@@ -1,0 +1,321 @@
+"""The event store: the eventsourcing library on PostgreSQL, extended with what ingestion needs.
+
+One transaction records, together: the events, the message index that makes ingestion idempotent on
+`distributionID`, the encrypted raw messages, the quarantined input, and the source position (e.g. a
+NATS stream sequence). So a crash can never leave an event without its message, or a position ahead
+of the events it covers.
+
+The events, message index, raw messages and the record of messages a stream lost before their
+ingestion are append-only in the database itself: a trigger refuses any UPDATE, DELETE or TRUNCATE,
+whoever asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+import lz4.frame
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import Cipher, Compressor, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.sql import SQL, Identifier
+from psycopg.types.json import Jsonb
+
+from adapters.settings import Settings
+from adapters.store.audit_schema import CREATE_STATEMENTS as AUDIT_CHAIN_STATEMENTS
+
+log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "Tocsin"  # the library derives table names from it: tocsin_events
+APPEND_ONLY_TABLES = ("tocsin_events", "tocsin_messages", "tocsin_raw_messages", "tocsin_stream_gaps")
+
+
+class MessageRow(NamedTuple):
+    """A row of the message index, its fields in the table's column order (a tuple: no per-field
+    __setattr__ of a frozen dataclass, and the batch's columns are read straight off the rows)."""
+
+    distribution_id: str
+    originator_id: UUID
+    originator_version: int
+    case_id: str | None
+    kind: str
+    sender_id: str | None
+    sent_at: datetime | None
+    received_at: datetime
+    sha256: bytes
+    source: str
+
+
+class Position(NamedTuple):
+    """Where ingestion of a source stands: the last sequence stored, and the SHA-256 of the bytes that
+    sequence held, so that a source later found to hold other bytes there (a NATS stream recreated, or
+    one that lost its end in a crash and numbered new messages again) is noticed instead of trusted."""
+
+    source: str
+    seq: int
+    sha256: bytes | None = None
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    received_at: datetime
+    source: str
+    content_type: str | None
+    sha256: bytes
+    body: bytes  # already encrypted
+    size: int
+    reasons: list[dict]
+    distribution_id: str | None
+    sender_id: str | None
+
+
+class Lz4Compressor(Compressor):
+    """LZ4 frames for event states, raw messages and checkpoints. On 1–2 KB records, zlib spends most of
+    its time setting up its stream: about 13 µs to decompress an event state and far more to compress
+    one, against about 1 µs and 3 µs with LZ4, for records about 40 % larger than zlib's (still a third
+    smaller than plain JSON). Stores written before with zlib stay readable: a frame starts with LZ4's
+    magic number, anything else is read as zlib."""
+
+    def compress(self, data: bytes) -> bytes:
+        return lz4.frame.compress(data)
+
+    def decompress(self, data: bytes) -> bytes:
+        if data[:4] == _LZ4_MAGIC:
+            return lz4.frame.decompress(data)
+        return zlib.decompress(data)
+
+
+_LZ4_MAGIC = b"\x04\x22\x4d\x18"
+
+
+@dataclass(frozen=True)
+class Sealer:
+    """Compress then encrypt, with the store's compressor and cipher. Plain picklable objects (the cipher
+    holds its key), so a worker process can seal raw messages as the store would."""
+
+    compressor: Compressor
+    cipher: Cipher
+
+    def __call__(self, data: bytes) -> bytes:
+        return self.cipher.encrypt(self.compressor.compress(data))
+
+
+class TocsinRecorder(PostgresApplicationRecorder):
+    """The library's application recorder, plus Tocsin's own tables in the same transactions."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "tocsin_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(datastore.schema)
+        self.sql_create_statements.extend(SQL(s).format(schema=schema) for s in _CREATE_STATEMENTS)
+        for table in APPEND_ONLY_TABLES:
+            self.sql_create_statements.append(
+                SQL(
+                    "CREATE OR REPLACE TRIGGER {trigger} BEFORE UPDATE OR DELETE OR TRUNCATE "
+                    "ON {schema}.{table} FOR EACH STATEMENT EXECUTE FUNCTION {schema}.tocsin_refuse_change()"
+                ).format(trigger=Identifier(f"{table}_append_only"), schema=schema, table=Identifier(table))
+            )
+        self.sql_create_statements.extend(SQL(s).format(schema=schema) for s in AUDIT_CHAIN_STATEMENTS)
+        s = schema
+        # Whole batches as one statement each, over column arrays sent in binary: per-row statements
+        # and the library's array of composite values (text, bytea escaped) cost more than the rows.
+        self._insert_messages = SQL(
+            "INSERT INTO {s}.tocsin_messages (distribution_id, originator_id, originator_version, case_id,"
+            " kind, sender_id, sent_at, received_at, sha256, source) SELECT * FROM unnest(%b::text[],"
+            " %b::uuid[], %b::int8[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],"
+            " %b::bytea[], %b::text[])"
+        ).format(s=s)
+        self._insert_raws = SQL(
+            "INSERT INTO {s}.tocsin_raw_messages (sha256, body) SELECT * FROM unnest(%b::bytea[], %b::bytea[])"
+            " ON CONFLICT DO NOTHING"
+        ).format(s=s)
+        self._insert_stored = SQL(
+            "INSERT INTO {s}.{t} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%b::uuid[], %b::int8[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(s=s, t=Identifier(events_table_name))
+        self._insert_quarantine = SQL(
+            "INSERT INTO {s}.tocsin_quarantine (received_at, source, content_type, sha256, body, size, reasons,"
+            " distribution_id, sender_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (sha256) DO NOTHING"
+        ).format(s=s)
+        self._upsert_position = SQL(
+            "INSERT INTO {s}.tocsin_positions AS p (source, position, last_sha256, updated_at) VALUES (%s, %s, %s, now())"
+            " ON CONFLICT (source) DO UPDATE SET position = GREATEST(p.position, EXCLUDED.position),"
+            " last_sha256 = CASE WHEN EXCLUDED.position >= p.position THEN EXCLUDED.last_sha256 ELSE p.last_sha256 END,"
+            " updated_at = now()"
+        ).format(s=s)
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        messages: Sequence[MessageRow] = kwargs.get("messages", ())
+        raws: Sequence[tuple[bytes, bytes]] = kwargs.get("raws", ())
+        quarantined: Sequence[QuarantineRow] = kwargs.get("quarantined", ())
+        position: Position | None = kwargs.get("position")
+        if messages:
+            curs.execute(self._insert_messages, _columns(messages, 10))
+        if raws:
+            curs.execute(self._insert_raws, _columns(raws, 2))
+        if quarantined:
+            curs.executemany(
+                self._insert_quarantine,
+                [
+                    (q.received_at, q.source, q.content_type, q.sha256, q.body, q.size, Jsonb(q.reasons),
+                     q.distribution_id, q.sender_id)
+                    for q in quarantined
+                ],
+            )
+        if position is not None:
+            curs.execute(self._upsert_position, position)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        """The library's insert (table lock, notification, then the rows in order, returning their
+        notification ids), with the rows sent as binary column arrays."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        curs.execute(self._insert_stored, _columns(rows, 4))
+
+
+def _columns(rows: Sequence[tuple], width: int) -> list[list]:
+    """Rows → one list per column, for `unnest(%b::type[], …)`."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+_CREATE_STATEMENTS = [
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_messages (
+        distribution_id text PRIMARY KEY,
+        originator_id uuid NOT NULL,
+        originator_version bigint NOT NULL,
+        case_id text,
+        kind text NOT NULL,
+        sender_id text,
+        sent_at timestamptz,
+        received_at timestamptz NOT NULL,
+        sha256 bytea NOT NULL,
+        source text NOT NULL,
+        UNIQUE (originator_id, originator_version))""",
+    "CREATE INDEX IF NOT EXISTS tocsin_messages_case_idx ON {schema}.tocsin_messages (case_id)",
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_raw_messages (
+        sha256 bytea PRIMARY KEY,
+        body bytea NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_quarantine (
+        id bigserial PRIMARY KEY,
+        received_at timestamptz NOT NULL,
+        source text NOT NULL,
+        content_type text,
+        sha256 bytea NOT NULL UNIQUE,
+        body bytea NOT NULL,
+        size integer NOT NULL,
+        reasons jsonb NOT NULL,
+        distribution_id text,
+        sender_id text,
+        status text NOT NULL DEFAULT 'open',
+        attempts integer NOT NULL DEFAULT 0,
+        resolved_at timestamptz,
+        resolution text)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_positions (
+        source text PRIMARY KEY,
+        position bigint NOT NULL,
+        updated_at timestamptz NOT NULL)""",
+    "ALTER TABLE {schema}.tocsin_positions ADD COLUMN IF NOT EXISTS last_sha256 bytea",  # stores made before it
+    # Sequences a stream no longer held when ingestion reached them (adapters/stream_gaps.py).
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_stream_gaps (
+        source text NOT NULL,
+        stream_created timestamptz NOT NULL,
+        first_seq bigint NOT NULL,
+        last_seq bigint NOT NULL,
+        detected_at timestamptz NOT NULL,
+        PRIMARY KEY (source, stream_created, first_seq))""",
+    """CREATE OR REPLACE FUNCTION {schema}.tocsin_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'Tocsin: la table % est en ajout seul, % refusé', TG_TABLE_NAME, TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END $$""",
+]
+
+
+def application_env(settings: Settings, database_url: str) -> dict[str, str]:
+    """The eventsourcing library's environment for Tocsin's store."""
+    params = conninfo_to_dict(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "adapters.store.event_store:TocsinRecorder",
+        "POSTGRES_DBNAME": str(params.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(params.get("host") or "127.0.0.1"),
+        "POSTGRES_PORT": str(params.get("port") or "5432"),
+        "POSTGRES_USER": str(params.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(params.get("password") or ""),
+        "POSTGRES_SCHEMA": settings.schema,
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_LOCK_TIMEOUT": "30",
+        "CIPHER_TOPIC": "adapters.store.cipher:StoreCipher",
+        "CIPHER_KEY": settings.resolved_cipher_key(),
+        "COMPRESSOR_TOPIC": "adapters.store.event_store:Lz4Compressor",
+        "CREATE_TABLE": "y",
+    }
+
+
+class TocsinStore(Application):
+    """Tocsin's event store. Aggregates are read through `repository`; writes go through ingestion."""
+
+    name = APPLICATION_NAME
+
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        with creating_schema(database_url, settings.schema):
+            super().__init__(env=application_env(settings, database_url))  # creates the tables if need be
+
+    @property
+    def tocsin_recorder(self) -> TocsinRecorder:
+        assert isinstance(self.recorder, TocsinRecorder)
+        return self.recorder
+
+    @property
+    def sealer(self) -> Sealer:
+        return Sealer(self.mapper.compressor, self.mapper.cipher)  # type: ignore[arg-type]
+
+    def seal(self, data: bytes) -> bytes:
+        """Compress then encrypt bytes that carry personal data (raw messages, quarantined input)."""
+        return self.sealer(data)
+
+    def unseal(self, data: bytes) -> bytes:
+        return self.mapper.compressor.decompress(self.mapper.cipher.decrypt(data))  # type: ignore[union-attr]
+
+    def connect(self) -> Any:
+        """A pooled connection on Tocsin's schema (for reads and for Tocsin's own tables)."""
+        return self.tocsin_recorder.datastore.get_connection()
+
+    def table(self, name: str) -> Any:
+        return SQL("{}.{}").format(Identifier(self.settings.schema), Identifier(name))
+
+
+@contextmanager
+def creating_schema(database_url: str, schema: str) -> Iterator[None]:
+    """The schema, created if need be, and held for creating its tables: one process at a time.
+
+    Processes opening a new store at once (`tocsin serve --workers N`, two ingesters) would otherwise
+    create its schema, tables, functions and triggers together, and PostgreSQL fails some of them: a
+    duplicate key in its catalogue, or a deadlock between CREATE OR REPLACE FUNCTION and CREATE TRIGGER.
+    A session lock, on a connection of its own: the library creates the tables on its pooled ones."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"tocsin-create-schema:{schema}",))
+        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
+        yield  # the lock ends with the connection
+
+
+def open_store(settings: Settings | None = None) -> TocsinStore:
+    """The store for these settings, starting the embedded PostgreSQL when none is configured."""
+    from adapters.embedded import embedded_database_url
+
+    settings = settings or Settings.from_env()
+    url = settings.database_url or embedded_database_url(settings.data_dir)
+    return TocsinStore(settings, url)

@@ -1,0 +1,179 @@
+"""`tocsin`: the command line. Each command translates arguments into one adapter call and prints."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.support import JsonOption, open_services_from_env, print_json
+
+app = typer.Typer(
+    help="Tocsin : plateforme d'information de crise alimentée par les messages NexSIS.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+quarantine_app = typer.Typer(help="Messages refusés, gardés avec leurs raisons.", no_args_is_help=True)
+case_app = typer.Typer(help="Affaires (cas) : état courant et historique.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(case_app, name="case")
+
+
+
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    as_json: JsonOption = False,
+    all_entries: Annotated[bool, typer.Option("--all", help="Inclure les messages déjà réintégrés.")] = False,
+) -> None:
+    """Lister les messages en quarantaine et leurs raisons."""
+    from adapters.ingest.quarantine import list_entries
+
+    entries = list_entries(open_services_from_env().store, include_resolved=all_entries)
+    if as_json:
+        print_json([e.as_dict() for e in entries])
+        return
+    if not entries:
+        typer.echo("Aucun message en quarantaine.")
+    for e in entries:
+        typer.echo(f"#{e.id} [{e.status}] reçu le {e.received_at:%d/%m/%Y %H:%M:%S} via {e.source} ({e.size} octets)")
+        typer.echo(f"    distributionID : {e.distribution_id or 'illisible'}")
+        for reason in e.reasons:
+            typer.echo(f"    - {reason['path'] or '$'} : {reason['message']}")
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    entry_id: Annotated[int, typer.Argument(help="Numéro de l'entrée.")],
+    raw: Annotated[bool, typer.Option("--raw", help="Écrire les octets reçus sur la sortie standard.")] = False,
+) -> None:
+    """Afficher une entrée de quarantaine (ou ses octets bruts)."""
+    from adapters.ingest.quarantine import get_entry
+
+    found = get_entry(open_services_from_env().store, entry_id)
+    if found is None:
+        typer.echo(f"entrée de quarantaine inconnue : {entry_id}", err=True)
+        raise typer.Exit(1)
+    entry, body = found
+    if raw:
+        sys.stdout.buffer.write(body)
+    else:
+        print_json(entry.as_dict())
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    entry_id: Annotated[int, typer.Argument(help="Numéro de l'entrée.")],
+    file: Annotated[Path | None, typer.Option(help="Version corrigée du message à ingérer à la place.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Réingérer un message en quarantaine, tel quel ou corrigé."""
+    from adapters.ingest.quarantine import retry
+
+    services = open_services_from_env()
+    outcome = retry(services.ingestor, entry_id, file.read_bytes() if file else None)
+    if outcome is None:
+        typer.echo(f"entrée de quarantaine inconnue : {entry_id}", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        print_json(outcome.__dict__)
+    elif outcome.status == "quarantined":
+        typer.echo("toujours refusé : " + "; ".join(r["message"] for r in outcome.reasons))
+    else:
+        typer.echo(f"réintégré : {outcome.distribution_id} ({'doublon' if outcome.status == 'duplicate' else 'accepté'})")
+    if outcome.status == "quarantined":
+        raise typer.Exit(1)
+
+
+@case_app.command("show")
+def case_show(
+    case_id: Annotated[str, typer.Argument(help="Identifiant CISU de l'affaire (caseId).")],
+    as_json: JsonOption = False,
+    personal: Annotated[bool, typer.Option(help="Inclure les données personnelles.")] = False,
+) -> None:
+    """Afficher l'état courant d'une affaire et les événements qui l'ont construit."""
+    from adapters.store.case_history import case_view
+
+    services = open_services_from_env()
+    view = case_view(services.store, services.geography, case_id, personal=personal)
+    if view is None:
+        typer.echo(f"affaire inconnue : {case_id}", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        print_json({"state": view.state, "events": view.events})
+        return
+    s, where = view.state, view.state["where"]
+    nature = s["nature"] or {}
+    typer.echo(f"Affaire {case_id} — {'close' if s['status'] == 'closed' else 'en cours'}")
+    typer.echo(f"  Nature : {nature.get('code', '?')} {nature.get('label', 'non qualifiée')} ({s['family_label']})")
+    typer.echo(
+        f"  Lieu : {where['commune_name'] or 'non résolu'} ({where['commune'] or '-'}), "
+        f"{where['departement_name'] or '-'} ({where['departement'] or '-'}), zone {where['zone_name'] or '-'}"
+    )
+    for note in where["notes"]:
+        typer.echo(f"    note : {note}")
+    casualties = s["casualties"] or {}
+    typer.echo(
+        f"  Victimes : {s['victims_count'] or 'non précisé'} ; urgences absolues {casualties.get('red', 0)}, "
+        f"relatives {casualties.get('yellow', 0)}, impliqués {casualties.get('green', 0)}, décédés {casualties.get('black', 0)}"
+    )
+    typer.echo(f"  Moyens engagés : {len(s['resources'])}")
+    for r in s["resources"].values():
+        typer.echo(f"    {r['name'] or r['id']} ({r['kind']}) : {r['status_label'] or r['status']} à {r['status_at']}")
+    typer.echo(f"  Événements : {len(view.events)}")
+    for e in view.events:
+        p = e["provenance"]
+        typer.echo(
+            f"    v{e['version']} {e['type']} — {p['kind']} de {p['sender_id']} envoyé {p['sent_at']}, "
+            f"reçu {p['received_at']} (distributionID {p['distribution_id']}, sha256 {p['sha256'][:16]}…)"
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Adresse d'écoute.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port d'écoute.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processus serveurs (un par cœur).")] = 1,
+) -> None:
+    """Servir l'API et le tableau de bord."""
+    import os
+
+    import uvicorn
+
+    from api.cli.shutdown import exit_cleanly_on_sigterm
+
+    exit_cleanly_on_sigterm()  # the embedded servers' exit handlers must run
+    if workers > 1:
+        # One projection worker for all server processes, here; the servers only read the views.
+        from projections.store.worker import run_in_thread
+
+        os.environ["TOCSIN_PROJECTIONS_IN_APP"] = "0"
+        run_in_thread(open_services_from_env().store)
+    uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info")
+
+
+def _register_all() -> None:
+    from api.cli import tokens as cli_api
+    from api.cli import ingest as cli_nats
+    from api.cli import projections as cli_projections
+    from api.cli import replay as cli_replay
+    from api.cli import run as cli_run
+
+    for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run):
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

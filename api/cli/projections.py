@@ -1,0 +1,212 @@
+"""`tocsin projections …` and `tocsin view …`: each command translates arguments into one call.
+
+The lead wires these in api/cli.py with `register(app)`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from api.cli.support import JsonOption, open_services_from_env, print_json
+
+projections_app = typer.Typer(
+    help="Vues (commune, département, zone, national, liste des affaires) : état, suivi, reconstruction.",
+    no_args_is_help=True,
+)
+
+NAMES = ("cases", "commune", "departement", "zone", "national")
+NAME_LABELS = {
+    "cases": "liste des affaires",
+    "commune": "communes",
+    "departement": "départements",
+    "zone": "zones de défense",
+    "national": "national",
+}
+LEVEL_LABELS = {"commune": "commune", "departement": "département", "zone": "zone de défense", "national": "national"}
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(projections_app, name="projections")
+    app.command("view")(view)
+
+
+
+
+def _names(name: str) -> list[str]:
+    if name in ("all", "tout", "toutes"):
+        return list(NAMES)
+    if name not in NAMES:
+        raise typer.BadParameter(f"projection inconnue : {name} (au choix : {', '.join(NAMES)} ou all)")
+    return [name]
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "jamais"
+    return datetime.fromisoformat(value).astimezone().strftime("%d/%m/%Y %H:%M:%S")
+
+
+# ---- projections ----------------------------------------------------------------------------------
+
+
+@projections_app.command("status")
+def status(as_json: JsonOption = False) -> None:
+    """Position de chaque vue, retard sur le journal d'événements, débit."""
+    from projections.queries import projection_status
+
+    services = open_services_from_env()
+    try:
+        rows = projection_status(services.store)
+    finally:
+        services.close()
+    if as_json:
+        print_json(rows)
+        return
+    head = rows[0]["head"] if rows else 0
+    typer.echo(f"Dernier événement enregistré : n° {head}")
+    for r in rows:
+        rate = f"{r['events_per_second']:.0f} év./s" if r["events_per_second"] else "débit non mesuré"
+        typer.echo(
+            f"{r['name']:<12} ({NAME_LABELS[r['name']]}) : position {r['position']}, retard {r['lag_events']} événement(s)"
+            f" / {r['lag_seconds']:.1f} s, {rate}, mise à jour {_when(r['updated_at'])}"
+        )
+        if r["rebuild"]:
+            state = "en cours" if r["rebuild"]["running"] else "interrompue (relancer la reconstruction)"
+            typer.echo(
+                f"    reconstruction {state}, commencée le {_when(r['rebuild']['started_at'])} :"
+                f" position {r['rebuild']['position']} / {head}"
+            )
+
+
+@projections_app.command("rebuild")
+def rebuild(
+    name: Annotated[str, typer.Argument(help="cases, commune, departement, zone, national, ou all.")],
+    processes: Annotated[int | None, typer.Option("--processes", min=1, help="Processus de calcul (défaut : selon la taille).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reconstruire une vue depuis zéro dans de nouvelles tables, puis les substituer d'un coup."""
+    from projections.store.rebuild import RebuildBusy
+    from projections.store.rebuild import rebuild as run_rebuild
+
+    names = _names(name)
+    services = open_services_from_env()
+    try:
+        report = run_rebuild(services.store, names, partitions=processes)
+    except RebuildBusy as busy:
+        typer.echo(str(busy), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        services.close()
+    if as_json:
+        print_json({**report.__dict__, "events_per_second": round(report.rate)})
+        return
+    typer.echo(
+        f"Vue(s) reconstruite(s) : {', '.join(names)} — {report.events} événements repris depuis zéro"
+        f" en {report.total_seconds:.1f} s ({report.rate:.0f} év./s, {report.partitions} processus),"
+        f" {report.caught_up} arrivés pendant la reconstruction ; position {report.position}."
+    )
+
+
+@projections_app.command("run")
+def run(
+    only: Annotated[list[str] | None, typer.Option("--only", help="Ne tenir que ces vues (répétable).")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Rattraper le retard puis s'arrêter.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Événements par transaction.")] = 5000,
+) -> None:
+    """Tenir les vues à jour en continu (ou rattraper le retard une fois avec --once)."""
+    from projections.store.worker import ProjectionWorker
+
+    names = [n for name in (only or ["all"]) for n in _names(name)]
+    services = open_services_from_env()
+    try:
+        with ProjectionWorker(services.store, names, batch_size=batch_size) as worker:
+            if once:
+                count = worker.catch_up()
+                typer.echo(f"{count} événement(s) traité(s) ; vues à jour.")
+                return
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            typer.echo(f"Suivi des vues : {', '.join(worker.names)} (Ctrl-C pour arrêter)")
+            worker.run(stop)
+            typer.echo("Arrêt du suivi des vues.")
+    finally:
+        services.close()
+
+
+# ---- view -----------------------------------------------------------------------------------------
+
+
+def view(
+    level: Annotated[str, typer.Argument(help="commune, departement, zone ou national.")],
+    code: Annotated[str, typer.Argument(help="Code INSEE, code du département, code de la zone, ou FR.")],
+    as_json: JsonOption = False,
+    top: Annotated[int, typer.Option(min=0, max=100, help="Nombre d'affaires les plus graves.")] = 5,
+    now: Annotated[str | None, typer.Option(help="Instant de référence des fenêtres 1 h / 24 h (ISO 8601).")] = None,
+) -> None:
+    """Afficher la vue d'un territoire : affaires, natures, victimes, moyens, affaires les plus graves."""
+    from projections.queries import UnknownTerritory, territory_view
+
+    reference = None
+    if now is not None:
+        from domain.case_state import parse_time
+
+        reference = parse_time(now)
+        if reference is None:
+            raise typer.BadParameter(f"date invalide (ISO 8601 attendu) : {now}")
+    services = open_services_from_env()
+    try:
+        result = territory_view(services.store, level, code, now=reference, top=top, geography=services.geography)
+    except UnknownTerritory as unknown:
+        typer.echo(str(unknown), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        services.close()
+    if as_json:
+        print_json(result)
+    else:
+        _print_view(result)
+
+
+def _print_view(v: dict[str, Any]) -> None:
+    echo = typer.echo
+    echo(f"{v['label']} — {LEVEL_LABELS[v['level']]} ({v['code']})")
+    echo(
+        f"  Affaires : {v['cases_active']} en cours, {v['cases_closed']} closes ({v['cases_total']} au total) ;"
+        f" ouvertes dans la dernière heure : {v['opened_last_hour']}, dans les dernières 24 h : {v['opened_last_24h']}"
+    )
+    if v["families"]:
+        echo("  Par nature :")
+        for f in v["families"]:
+            echo(f"    {f['label']} : {f['active']} en cours sur {f['total']}")
+    for s in v["subfamilies"]:
+        echo(f"      dont {s['label']} : {s['active']} en cours sur {s['total']}")
+    t, victims = v["victims"]["triage"], v["victims"]
+    echo(
+        f"  Victimes : urgences absolues {t['red']}, urgences relatives {t['yellow']}, impliqués {t['green']},"
+        f" décédés {t['black']}, disparus {t['missing']} ; évacués {victims['evacuated']}, déplacés {victims['displaced']}"
+    )
+    reported = ", ".join(f"{c['label'].lower()} {c['cases']}" for c in victims["cases_by_reported_count"])
+    if reported:
+        echo(f"    Affaires selon le nombre de victimes signalé : {reported}")
+    resources = v["resources"]
+    echo(f"  Moyens : {resources['engaged']} engagés, {resources['total']} au total")
+    for k in resources["by_kind"]:
+        phases = ", ".join(f"{p['label'].lower()} {p['count']}" for p in k["by_phase"])
+        name = k["kind"] if k["label"] == k["kind"] else f"{k['kind']} ({k['label']})"
+        echo(f"    {name} : {k['total']} ({phases})")
+    if v["most_serious"]:
+        echo("  Affaires en cours les plus graves :")
+        for c in v["most_serious"]:
+            opened = _when(c["opened_at"]) if c["opened_at"] else "date inconnue"
+            echo(
+                f"    [gravité {c['severity']}] {c['case_id']} — {c['nature_label'] or c['family_label']},"
+                f" {c['commune_name']} ({c['commune']}), ouverte le {opened}"
+            )
+    echo(f"  Mise à jour : {_when(v['updated_at'])} (position {v['position']})")
+

@@ -1,0 +1,267 @@
+"""Live changes, pushed to dashboards as server-sent events, each client seeing only its territory.
+
+One PostgreSQL listener per process, never one per client: the event store NOTIFYs its channel
+(`tocsin_events`, the events table's name) in the transaction that inserts events. On a
+notification (or every few seconds, in case one was missed while reconnecting) the hub reads the new
+events from the notification log once, reloads each changed case once, and hands its summary to
+every connected client whose perimeter contains the case. A client costs one small bounded queue;
+a client too slow to keep up gets a `resync` event (reload everything) instead of an unbounded
+backlog. The same hub tells clients when the last NexSIS message arrived (`feed` events,
+adapters/feed_freshness.py), so that a dashboard can say when the feed has gone quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+import psycopg
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from psycopg.sql import SQL, Identifier
+
+from adapters.ingest.feed_freshness import freshness, last_received, waiting_since
+from adapters.services import Services
+from api.auth import Principal, Reader, check_territory
+from api.read_model import CaseFeed, ReadModel, row_placement
+from domain.geography import Level
+
+log = logging.getLogger(__name__)
+
+EXTRA_CHANNELS = ("tocsin_projections",)  # the projections' own notifications, if they send any
+POLL_SECONDS = 2.0
+KEEPALIVE_SECONDS = 15.0
+QUEUE_SIZE = 64
+FEED_SECONDS = 5.0  # how often the last arrival is read again: clients count the seconds in between
+
+router = APIRouter(prefix="/api/v1", tags=["Temps réel"])
+
+
+@dataclass(eq=False)
+class Subscriber:
+    principal: Principal
+    level: Level
+    code: str
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    overflow: bool = False
+
+    def wants(self, summary: dict) -> bool:
+        placement = row_placement(summary)
+        if not self.principal.can_see_placement(placement):
+            return False
+        # Within the territory the client is looking at (which is inside its perimeter).
+        return _inside(self.principal, self.level, self.code, placement)
+
+    def offer(self, message: bytes) -> None:
+        if self.overflow:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflow = True  # the stream sends `resync` and drops the backlog
+
+
+def _inside(principal: Principal, level: Level, code: str, placement: dict) -> bool:
+    for lvl, key in ((Level.COMMUNE, "insee"), (Level.DEPARTEMENT, "departement"), (Level.ZONE, "zone")):
+        if placement.get(key):
+            return principal.geography.contains((level, code), (lvl, placement[key]))
+    return level is Level.NATIONAL
+
+
+class LiveHub:
+    """The process's single listener and its fan-out to connected clients."""
+
+    def __init__(self, services: Services, read_model: ReadModel | None = None, wait_for_views: float = 2.0) -> None:
+        self.services = services
+        self.read_model = read_model
+        self.wait_for_views = wait_for_views
+        self.subscribers: set[Subscriber] = set()
+        self.feed: CaseFeed | None = None
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.delivered = 0
+        self.arrivals: tuple[datetime | None, datetime | None] = (None, None)  # last received, views waiting since
+
+    async def start(self) -> None:
+        self.feed = await run_in_threadpool(CaseFeed, self.services.store, self.services.geography)
+        self.arrivals = await run_in_threadpool(read_arrivals, self.services, self.read_model)
+        self._tasks = [asyncio.create_task(self._listen(), name="tocsin-listen"),
+                       asyncio.create_task(self._pump(), name="tocsin-pump"),
+                       asyncio.create_task(self._watch_feed(), name="tocsin-feed")]
+
+    def feed_state(self) -> dict:
+        return freshness(self.arrivals[0], datetime.now(UTC), self.services.settings.feed_quiet_after, self.arrivals[1])
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def subscribe(self, principal: Principal, level: Level, code: str) -> Subscriber:
+        sub = Subscriber(principal, level, code)
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    async def _listen(self) -> None:
+        store = self.services.store
+        channels = [store.recorder.channel_name, *EXTRA_CHANNELS]  # type: ignore[attr-defined]
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(store.database_url, autocommit=True) as conn:
+                    for channel in channels:
+                        await conn.execute(SQL("LISTEN {}").format(Identifier(channel)))
+                    delay = 0.5
+                    self._wake.set()  # catch up with whatever happened while not listening
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - reconnect, the pump's polling covers the gap
+                log.warning("live listener lost its connection; reconnecting", exc_info=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _pump(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            try:
+                await self.publish_changes()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("live fan-out failed")
+                await asyncio.sleep(1.0)
+
+    async def _watch_feed(self) -> None:
+        while True:
+            await asyncio.sleep(FEED_SECONDS)
+            try:
+                arrivals = await run_in_threadpool(read_arrivals, self.services, self.read_model)
+            except Exception:  # noqa: BLE001 - the database is away: say nothing new, try again
+                log.warning("could not read the last NexSIS arrival", exc_info=True)
+                continue
+            if arrivals != self.arrivals:
+                self.arrivals = arrivals
+                message = _sse("feed", self.feed_state())
+                for sub in list(self.subscribers):
+                    sub.offer(message)
+
+    async def publish_changes(self) -> int:
+        assert self.feed is not None
+        changed = await run_in_threadpool(self.feed.changed)
+        if changed and self.read_model is not None:
+            await self._views_reach(max(c["last_event_id"] for c in changed))
+            self.read_model.invalidate()
+        for summary in changed:
+            self.publish(summary)
+        return len(changed)
+
+    async def _views_reach(self, position: int) -> None:
+        """Hold the news until the projections have folded it, so that a client reloading its figures
+        on a `case` event sees them include the case (bounded: a stopped worker delays by 2 s at most)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_for_views
+        while loop.time() < deadline:
+            if await run_in_threadpool(self.read_model.position) >= position:  # type: ignore[union-attr]
+                return
+            await asyncio.sleep(0.03)
+        log.warning("projections behind position %s: live news sent before the views include it", position)
+
+    def publish(self, summary: dict) -> None:
+        message = _sse("case", summary)
+        for sub in list(self.subscribers):
+            if sub.wants(summary):
+                sub.offer(message)
+                self.delivered += 1
+
+
+def read_arrivals(services: Services, read_model: ReadModel | None) -> tuple[datetime | None, datetime | None]:
+    """The last NexSIS arrival, and since when events wait for the views (None without a read model)."""
+    waiting = waiting_since(services.store, read_model.position()) if read_model is not None else None
+    return last_received(services.store), waiting
+
+
+def _sse(event: str, data: Any) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data, default=str) + b"\n\n"
+
+
+@router.get(
+    "/stream",
+    summary="Flux temps réel (server-sent events) des affaires qui changent dans un territoire",
+    description=(
+        "Événements `hello` (à la connexion, avec l'état du flux NexSIS), `case` (résumé d'une affaire créée ou "
+        "modifiée, sans données personnelles), `feed` (un nouveau message NexSIS est arrivé : même contenu que "
+        "`/api/v1/feed`) et `resync` (client trop lent : tout recharger). Par défaut, votre territoire."
+    ),
+    response_class=StreamingResponse,
+)
+async def stream(
+    request: Request,
+    principal: Reader,
+    level: Annotated[str | None, Query(description="Niveau du territoire (par défaut : le vôtre)")] = None,
+    code: Annotated[str | None, Query(description="Code du territoire")] = None,
+) -> StreamingResponse:
+    if level is None or code is None:
+        lvl, code = principal.level, principal.code
+    else:
+        lvl = check_territory(principal, level, code)
+    hub: LiveHub = request.app.state.live
+    sub = hub.subscribe(principal, lvl, code)
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 2000\n\n" + _sse("hello", {"level": lvl.value, "code": code, "feed": hub.feed_state()})
+            while True:
+                try:
+                    message = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_SECONDS)
+                except asyncio.TimeoutError:
+                    yield b": keepalive\n\n"
+                    continue
+                if sub.overflow:
+                    while not sub.queue.empty():
+                        sub.queue.get_nowait()
+                    sub.overflow = False
+                    yield _sse("resync", {})
+                    continue
+                yield message
+        finally:
+            hub.unsubscribe(sub)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/feed",
+    summary="Fraîcheur du flux NexSIS : heure du dernier message reçu",
+    description=(
+        "`last_received_at` : arrivée du dernier message NexSIS (accepté ou mis en quarantaine ; "
+        "venu de NATS, doublon compris), "
+        "`null` avant le premier ; `quiet` : aucun message depuis plus de `quiet_after_seconds` "
+        "(TOCSIN_FEED_QUIET_AFTER) ; `views_waiting_since` : enregistrement du plus ancien événement pas encore "
+        "intégré aux vues (chiffres, carte, liste), `null` si elles sont à jour ; `views_late` : il attend depuis "
+        "plus de `views_late_after_seconds` ; `now` : l'heure du serveur. Même état pour tous : le flux est national."
+    ),
+)
+async def feed(request: Request, principal: Reader) -> dict:
+    services: Services = request.app.state.services
+    last, waiting = await run_in_threadpool(read_arrivals, services, request.app.state.read_model)
+    return freshness(last, datetime.now(UTC), services.settings.feed_quiet_after, waiting)

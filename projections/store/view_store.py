@@ -1,0 +1,423 @@
+"""The views in PostgreSQL: their tables, their tracking rows, and reading the events they fold.
+
+Five projections, each with its own table and its own tracking row (position = last notification id
+folded), always written in the same transaction as its rows:
+
+    cases        tocsin_view_cases         one row per case (projections.case_list)
+    commune      tocsin_view_commune       one row per territory touched at that level
+    departement  tocsin_view_departement   (figures: projections.territory)
+    zone         tocsin_view_zone
+    national     tocsin_view_national
+
+A rebuild writes `<table>_rebuild` and its tracking row `<name>@rebuild`, then swaps them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+from uuid import UUID
+
+import orjson
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.cryptography import AESCipher
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import resolve_topic
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composed, Identifier
+from psycopg.types.json import Jsonb
+
+from adapters.store.event_store import APPLICATION_NAME, application_env
+from adapters.settings import Settings
+from adapters.store.cipher import bare_decrypter
+from domain.case import Case
+from domain.geography import Level
+from projections.case_list import CASE_COLUMNS
+from projections.fold import CaseEvent, Changes
+from projections.memory import TerritoryRow
+from projections.territory import add
+
+CASES = "cases"
+LEVEL_PROJECTIONS: dict[str, Level] = {level.value: level for level in Level}
+PROJECTIONS: tuple[str, ...] = (CASES, *LEVEL_PROJECTIONS)
+TRACKING_TABLE = "tocsin_view_tracking"
+REBUILD_SUFFIX = "@rebuild"
+EVENTS_TABLE = "tocsin_events"
+
+
+def table_name(name: str, *, shadow: bool = False) -> str:
+    return f"tocsin_view_{name}" + ("_rebuild" if shadow else "")
+
+
+def tracking_name(name: str, *, shadow: bool = False) -> str:
+    return name + (REBUILD_SUFFIX if shadow else "")
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _tuples(conn: psycopg.Connection, query: Any, params: Any = None) -> list[tuple]:
+    """Rows as tuples, whatever the connection's row factory (pooled connections use dicts)."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+# ---- tables -------------------------------------------------------------------------------------
+
+_CASE_TYPES = {
+    "case_id": "text NOT NULL", "originator_id": "uuid PRIMARY KEY", "opened_at": "timestamptz",
+    "closed_at": "timestamptz", "last_message_at": "timestamptz", "updated_at": "timestamptz NOT NULL",
+    "resources": "jsonb NOT NULL", "last_event_id": "bigint NOT NULL",
+    **{c: "integer NOT NULL" for c in (
+        "red", "yellow", "green", "black", "missing", "displaced", "evacuated", "resources_total",
+        "resources_engaged", "severity", "messages", "corrections")},
+}
+_CASE_COLUMN_TYPES = [_CASE_TYPES.get(c, "text").split()[0] for c in CASE_COLUMNS]
+# The case list is read by territory, newest first, and ranked by severity.
+_CASE_INDEXES = (
+    ("case_id",), ("commune", "opened_at"), ("departement", "opened_at"), ("zone", "opened_at"), ("opened_at",),
+    ("departement", "severity"), ("zone", "severity"), ("severity",),
+)
+
+
+def _create_cases(schema: str, table: str) -> Composed:
+    columns = SQL(", ").join(
+        SQL("{} {}").format(Identifier(c), SQL(_CASE_TYPES.get(c, "text"))) for c in CASE_COLUMNS
+    )
+    return SQL("CREATE TABLE IF NOT EXISTS {}.{} ({})").format(Identifier(schema), Identifier(table), columns)
+
+
+def _create_level(schema: str, table: str) -> Composed:
+    return SQL(
+        "CREATE TABLE IF NOT EXISTS {}.{} (code text PRIMARY KEY, cases_total integer NOT NULL,"
+        " cases_active integer NOT NULL, figures jsonb NOT NULL, updated_at timestamptz NOT NULL)"
+    ).format(Identifier(schema), Identifier(table))
+
+
+def create_table(conn: psycopg.Connection, schema: str, name: str, *, shadow: bool = False, indexes: bool = True) -> None:
+    table = table_name(name, shadow=shadow)
+    conn.execute(_create_cases(schema, table) if name == CASES else _create_level(schema, table))
+    if name == CASES and indexes:
+        create_indexes(conn, schema, table)
+
+
+def create_indexes(conn: psycopg.Connection, schema: str, table: str, *, share: tuple[int, int] = (0, 1)) -> None:
+    """The case list's indexes; `share` (k, n): only every n-th one from the k-th, so that n connections
+    can build them at the same time (CREATE INDEX locks allow each other)."""
+    # Unnamed: PostgreSQL picks free names, so a rebuilt table's indexes never clash with the live ones.
+    for columns in _CASE_INDEXES[share[0]::share[1]]:
+        conn.execute(
+            SQL("CREATE INDEX ON {}.{} ({})").format(
+                Identifier(schema), Identifier(table), SQL(", ").join(map(Identifier, columns))
+            )
+        )
+
+
+def ensure_tables(conn: psycopg.Connection, schema: str) -> None:
+    """Create the tracking table and the live views (empty, at position 0) when missing."""
+    with conn.transaction():
+        # Serialise concurrent first starts (CREATE INDEX is not IF NOT EXISTS when unnamed).
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.tocsin_views",))
+        conn.execute(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {}.{} (name text PRIMARY KEY, position bigint NOT NULL DEFAULT 0,"
+                " events bigint NOT NULL DEFAULT 0, last_event_at timestamptz, updated_at timestamptz NOT NULL"
+                " DEFAULT now(), rate double precision, started_at timestamptz, rebuilt_at timestamptz)"
+            ).format(Identifier(schema), Identifier(TRACKING_TABLE))
+        )
+        existing = {
+            r[0]
+            for r in _tuples(conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))
+        }
+        for name in PROJECTIONS:
+            if table_name(name) not in existing:
+                create_table(conn, schema, name)
+        conn.execute(
+            SQL("INSERT INTO {}.{} (name) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING").format(
+                Identifier(schema), Identifier(TRACKING_TABLE)
+            ),
+            (list(PROJECTIONS),),
+        )
+
+
+def rebuild_lock_key(schema: str) -> str:
+    return f"{schema}.tocsin_views.rebuild"
+
+
+def rebuild_running(conn: psycopg.Connection, schema: str) -> bool:
+    """Is a rebuild holding its lock? (`@rebuild` tracking rows may outlive a killed rebuild.)"""
+    acquired = _tuples(conn, "SELECT pg_try_advisory_lock(hashtext(%s))", (rebuild_lock_key(schema),))[0][0]
+    if acquired:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (rebuild_lock_key(schema),))
+    return not acquired
+
+
+# ---- tracking -----------------------------------------------------------------------------------
+
+
+def lock_positions(conn: psycopg.Connection, schema: str, names: Sequence[str]) -> dict[str, int]:
+    """Positions of these tracking rows, locked until the end of the transaction (one writer each)."""
+    rows = _tuples(
+        conn,
+        SQL("SELECT name, position FROM {}.{} WHERE name = ANY(%s) ORDER BY name FOR UPDATE").format(
+            Identifier(schema), Identifier(TRACKING_TABLE)
+        ),
+        (list(names),),
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def advance(
+    conn: psycopg.Connection, schema: str, names: Sequence[str], position: int, events: int,
+    seconds: float, last_event_at: datetime | None,
+) -> None:
+    """Move tracking rows to `position`; `rate` is a smoothed events per second of processing."""
+    rate = events / seconds if seconds > 0 else None
+    conn.execute(
+        SQL(
+            "UPDATE {}.{} SET position = %s, events = events + %s, updated_at = now(),"
+            " last_event_at = COALESCE(%s, last_event_at),"
+            " rate = CASE WHEN %s::float8 IS NULL THEN rate WHEN rate IS NULL OR %s >= 1000 THEN %s"
+            " ELSE 0.8 * rate + 0.2 * %s END WHERE name = ANY(%s)"
+        ).format(Identifier(schema), Identifier(TRACKING_TABLE)),
+        (position, events, last_event_at, rate, events, rate, rate, list(names)),
+    )
+
+
+# ---- reading events -----------------------------------------------------------------------------
+
+
+class StoreReader(Application):
+    """The store's application as configured by its environment (same mapper: cipher, compressor,
+    transcodings), without creating tables: for processes that only read events (rebuild partitions,
+    the library's ProjectionRunner in the bench)."""
+
+    name = APPLICATION_NAME
+
+    @classmethod
+    def environment(cls, settings: Settings, database_url: str) -> dict[str, str]:
+        return {**application_env(settings, database_url), "CREATE_TABLE": "n"}
+
+
+
+class EventDecoder:
+    """Decodes the stored Case events, as fast as the library's mapper allows.
+
+    The mapper decrypts, decompresses then decodes JSON with a Python object hook for every dict;
+    the views only need the facts (plain JSON) and the timestamp. So the same cipher and compressor
+    are used, JSON is parsed with orjson, and anything unexpected (another encoding of a custom type,
+    an upcast class version) goes through `mapper.to_domain_event` itself.
+    """
+
+    def __init__(self, mapper: Any) -> None:
+        self.mapper = mapper
+        self._decrypt = _decrypter(mapper.cipher)
+        self._decompress = mapper.compressor.decompress if mapper.compressor else bytes
+        self._kinds: dict[str, tuple[str, bool] | None] = {}
+
+    def kind(self, topic: str) -> tuple[str, bool] | None:
+        """(case kind, fast path allowed) of a topic; None for events the views ignore."""
+        if topic not in self._kinds:
+            try:
+                cls = resolve_topic(topic)
+            except Exception:  # an unknown topic is not a case event
+                cls = None
+            if isinstance(cls, type) and issubclass(cls, Case.MessageRecorded):
+                # An upcast class version must go through the mapper, which runs the upcasters.
+                self._kinds[topic] = (cls.kind, getattr(cls, "class_version", 1) == 1)
+            else:
+                self._kinds[topic] = None
+        return self._kinds[topic]
+
+    def decode(self, rows: Iterable[Sequence[Any]]) -> list[CaseEvent]:
+        """(notification_id, originator_id, originator_version, topic, state) rows -> case events.
+
+        A rebuild runs this loop a million times: everything it calls is bound once, outside it,
+        and the common case (a current Case event, read without the mapper) runs inline."""
+        out: list[CaseEvent] = []
+        append, kinds, kind_of, slow = out.append, self._kinds, self.kind, self._slow
+        decrypt, decompress = self._decrypt, self._decompress
+        loads, fromiso, new, case_event = orjson.loads, datetime.fromisoformat, tuple.__new__, CaseEvent
+        for nid, oid, version, topic, state in rows:
+            known = kinds[topic] if topic in kinds else kind_of(topic)
+            if known is None:
+                continue
+            data = bytes(state)
+            if known[1]:
+                plain = decompress(decrypt(data))
+                # The only transcoded value of a Case event is its timestamp: any other marker -> the mapper.
+                if plain.count(_TYPE_MARK) == 1:
+                    try:
+                        d = loads(plain)
+                        stamp = d["timestamp"]
+                        if stamp["_type_"] == "datetime_iso" and "class_version" not in d:
+                            append(new(case_event, (
+                                nid, oid, known[0], d["case_id"], d["facts"], d["provenance"], fromiso(stamp["_data_"]),
+                            )))
+                            continue
+                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                        pass
+            append(slow(nid, oid, version, topic, data))
+        return out
+
+    def unseal(self, state: bytes) -> bytes:
+        """A stored state decrypted and decompressed (its JSON, not parsed)."""
+        return self._decompress(self._decrypt(state))
+
+    def _slow(self, nid: int, oid: UUID, version: int, topic: str, state: bytes) -> CaseEvent:
+        domain_event = self.mapper.to_domain_event(StoredEvent(oid, version, topic, state))
+        return CaseEvent(
+            nid, oid, domain_event.kind, domain_event.case_id, domain_event.facts, domain_event.provenance,
+            domain_event.timestamp,
+        )
+
+
+def _decrypter(cipher: Any) -> Any:
+    """The cipher's decrypt; for AES-GCM (the library's cipher or the store's), the store cipher's layout
+    read with no method call of the cipher nor checks in the rebuild's loop."""
+    if cipher is None:
+        return bytes
+    if isinstance(cipher, AESCipher):
+        return bare_decrypter(cipher.key)
+    return cipher.decrypt
+
+
+_TYPE_MARK = b'"_type_"'
+
+
+_SELECT = "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{}"
+
+
+def read_page(conn: psycopg.Connection, schema: str, after: int, limit: int, upto: int | None = None) -> list[tuple]:
+    """Events after `after` (and up to `upto`), in notification order."""
+    query = SQL(_SELECT + " WHERE notification_id > %s").format(Identifier(schema), Identifier(EVENTS_TABLE))
+    params: list[Any] = [after]
+    if upto is not None:
+        query += SQL(" AND notification_id <= %s")
+        params.append(upto)
+    query += SQL(" ORDER BY notification_id LIMIT %s")
+    params.append(limit)
+    with conn.cursor(binary=True, row_factory=tuple_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def read_history(conn: psycopg.Connection, schema: str, originator_ids: Sequence[UUID], upto: int) -> list[tuple]:
+    """Every event of these cases up to `upto`, in notification order (to refold cold cases)."""
+    if not originator_ids:
+        return []
+    query = SQL(_SELECT + " WHERE originator_id = ANY(%s) AND notification_id <= %s ORDER BY notification_id").format(
+        Identifier(schema), Identifier(EVENTS_TABLE)
+    )
+    with conn.cursor(binary=True, row_factory=tuple_row) as cur:
+        return cur.execute(query, (list(originator_ids), upto)).fetchall()
+
+
+def head(conn: psycopg.Connection, schema: str) -> int:
+    rows = _tuples(conn, SQL("SELECT max(notification_id) FROM {}.{}").format(Identifier(schema), Identifier(EVENTS_TABLE)))
+    return rows[0][0] or 0
+
+
+# ---- writing views ------------------------------------------------------------------------------
+
+
+_ROW_VALUES = itemgetter(*CASE_COLUMNS)  # in C: a rebuild writes a row per case, 34 values each
+_RESOURCES = CASE_COLUMNS.index("resources")
+
+
+def _case_values(row: dict[str, Any]) -> list:
+    values = list(_ROW_VALUES(row))
+    values[_RESOURCES] = Jsonb(values[_RESOURCES], dumps=_dumps)
+    return values
+
+
+def upsert_cases(conn: psycopg.Connection, schema: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
+    columns = SQL(", ").join(map(Identifier, CASE_COLUMNS))
+    updates = SQL(", ").join(
+        SQL("{0} = EXCLUDED.{0}").format(Identifier(c)) for c in CASE_COLUMNS if c != "originator_id"
+    )
+    query = SQL("INSERT INTO {}.{} ({}) VALUES ({}) ON CONFLICT (originator_id) DO UPDATE SET {}").format(
+        Identifier(schema), Identifier(table), columns, SQL(", ").join(SQL("%s") * len(CASE_COLUMNS)), updates
+    )
+    with conn.cursor() as cur:
+        cur.executemany(query, [_case_values(r) for r in rows])
+
+
+def copy_cases(conn: psycopg.Connection, schema: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Bulk load into a fresh (rebuild) table, in COPY's binary format (half the CPU of text, here)."""
+    columns = SQL(", ").join(map(Identifier, CASE_COLUMNS))
+    with conn.cursor() as cur:
+        with cur.copy(
+            SQL("COPY {}.{} ({}) FROM STDIN (FORMAT BINARY)").format(Identifier(schema), Identifier(table), columns)
+        ) as copy:
+            copy.set_types(_CASE_COLUMN_TYPES)
+            for row in rows:
+                copy.write_row(_case_values(row))
+
+
+def apply_territories(conn: psycopg.Connection, schema: str, table: str, level: Level, changes: Changes) -> None:
+    """Add a batch's deltas to the touched territories of one level (read, add, upsert)."""
+    touched = changes.touched[level]
+    if not touched:
+        return
+    current = {
+        code: TerritoryRow(figures, updated_at)
+        for code, figures, updated_at in _tuples(
+            conn,
+            SQL("SELECT code, figures, updated_at FROM {}.{} WHERE code = ANY(%s)").format(
+                Identifier(schema), Identifier(table)
+            ),
+            (list(touched),),
+        )
+    }
+    for code, at in touched.items():
+        row = current.get(code)
+        if row is None:
+            current[code] = TerritoryRow({}, at)
+        elif at > row.updated_at:
+            row.updated_at = at
+    for code, delta in changes.deltas[level].items():
+        add(current[code].figures, delta)
+    write_territories(conn, schema, table, {code: current[code] for code in touched}, upsert=True)
+
+
+def write_territories(
+    conn: psycopg.Connection, schema: str, table: str, rows: dict[str, TerritoryRow], *, upsert: bool
+) -> None:
+    values = [
+        (code, r.figures.get("cases:total", 0), r.figures.get("cases:active", 0), _dumps(r.figures), r.updated_at)
+        for code, r in rows.items()
+    ]
+    if not upsert:
+        with conn.cursor() as cur:
+            with cur.copy(
+                SQL("COPY {}.{} (code, cases_total, cases_active, figures, updated_at) FROM STDIN").format(
+                    Identifier(schema), Identifier(table)
+                )
+            ) as copy:
+                for v in values:
+                    copy.write_row(v)
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            SQL(
+                "INSERT INTO {}.{} (code, cases_total, cases_active, figures, updated_at) VALUES (%s, %s, %s, %s::jsonb, %s)"
+                " ON CONFLICT (code) DO UPDATE SET cases_total = EXCLUDED.cases_total, cases_active ="
+                " EXCLUDED.cases_active, figures = EXCLUDED.figures, updated_at = EXCLUDED.updated_at"
+            ).format(Identifier(schema), Identifier(table)),
+            values,
+        )
+
+
+def write_changes(conn: psycopg.Connection, schema: str, names: Sequence[str], changes: Changes, *, shadow: bool = False) -> None:
+    """Write one batch's changes into the views `names` (live tables, or their rebuild tables)."""
+    for name in names:
+        table = table_name(name, shadow=shadow)
+        if name == CASES:
+            if changes.rows:
+                upsert_cases(conn, schema, table, changes.rows.values())
+        else:
+            apply_territories(conn, schema, table, LEVEL_PROJECTIONS[name], changes)

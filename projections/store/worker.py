@@ -1,0 +1,195 @@
+"""Keeping the views up to date: the live worker, catching up from any position, in batches.
+
+Each step locks the tracking rows of the views it runs, takes the views at the lowest position (the
+others wait until it joins them, so they merge into one pass), reads the next page of events, folds
+it with `projections.fold.fold_batch`, and writes the rows and the new positions in one transaction.
+
+The fold needs each touched case's state as of the position. The worker keeps the states it folded
+in memory; a case it has not seen (after a restart, an eviction, or a position moved by another
+worker) is folded again from its own events in the store, which are the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from itertools import islice
+from typing import Any
+from uuid import UUID
+
+import orjson
+import psycopg
+from psycopg.types.json import set_json_loads
+
+from adapters.store.event_store import TocsinStore
+from projections.store.view_store import (
+    EVENTS_TABLE,
+    PROJECTIONS,
+    EventDecoder,
+    advance,
+    ensure_tables,
+    lock_positions,
+    read_history,
+    read_page,
+    tracking_name,
+    write_changes,
+)
+from projections.fold import CaseEntry, CaseEvent, fold_batch, fold_history
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 5000
+CACHE_SIZE = 300_000
+NOTIFY_CHANNEL = "tocsin_projections"  # cases kept folded in memory (a few kB each)
+
+
+def connect(store: TocsinStore) -> psycopg.Connection:
+    conn = psycopg.connect(store.database_url, autocommit=True)
+    set_json_loads(orjson.loads, conn)
+    return conn
+
+
+class StateCache:
+    """Folded case states, valid as of `position` only. `complete`: every case with an event up to
+    `position` is here (the cache was filled from position 0 and never trimmed)."""
+
+    def __init__(self, max_entries: int = CACHE_SIZE) -> None:
+        self.max_entries = max_entries
+        self.entries: dict[UUID, CaseEntry] = {}
+        self.position: int | None = None
+        self.complete = False
+
+    def reset(self, position: int | None) -> None:
+        self.entries = {}
+        self.position = position
+        self.complete = position == 0
+
+    def touched(self, originator_ids: Sequence[UUID]) -> None:
+        """Move recently used cases to the end, so trimming drops the least recently used."""
+        entries = self.entries
+        for oid in originator_ids:
+            entries[oid] = entries.pop(oid)
+        if len(entries) > self.max_entries:
+            keep = int(self.max_entries * 0.8)
+            self.entries = dict(islice(entries.items(), len(entries) - keep, None))
+            self.complete = False
+
+
+class ProjectionWorker:
+    """Runs the views `names` (live tables, or with `shadow=True` the tables a rebuild is writing)."""
+
+    def __init__(
+        self, store: TocsinStore, names: Sequence[str] = PROJECTIONS, *, batch_size: int = BATCH_SIZE,
+        cache_size: int = CACHE_SIZE, shadow: bool = False, conn: psycopg.Connection | None = None,
+    ) -> None:
+        unknown = set(names) - set(PROJECTIONS)
+        if unknown:
+            raise ValueError(f"projections inconnues : {', '.join(sorted(unknown))}")
+        self.store = store
+        self.schema = store.settings.schema
+        self.names = [n for n in PROJECTIONS if n in names]
+        self.batch_size = batch_size
+        self.shadow = shadow
+        self.decoder = EventDecoder(store.mapper)
+        self.cache = StateCache(cache_size)
+        self._owns_conn = conn is None
+        self.conn = conn if conn is not None else connect(store)
+        ensure_tables(self.conn, self.schema)
+
+    def close(self) -> None:
+        if self._owns_conn:
+            self.conn.close()
+
+    def __enter__(self) -> ProjectionWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def step(self) -> int:
+        """Process one batch of the views that are furthest behind; the number of events consumed."""
+        started = time.perf_counter()
+        tracked = {tracking_name(n, shadow=self.shadow): n for n in self.names}
+        try:
+            with self.conn.transaction():
+                positions = lock_positions(self.conn, self.schema, list(tracked))
+                if len(positions) != len(tracked):
+                    raise RuntimeError(f"suivi manquant pour : {', '.join(sorted(set(tracked) - set(positions)))}")
+                lowest = min(positions.values())
+                group = [tracked[t] for t, p in positions.items() if p == lowest]
+                ahead = [p for p in positions.values() if p > lowest]
+                rows = read_page(self.conn, self.schema, lowest, self.batch_size, min(ahead) if ahead else None)
+                if not rows:
+                    return 0
+                events = self.decoder.decode(rows)
+                self._warm_up(events, lowest)
+                changes = fold_batch(events, self.cache.entries)
+                write_changes(self.conn, self.schema, group, changes, shadow=self.shadow)
+                last = rows[-1][0]
+                newest = max((e.recorded_at for e in events), default=None)
+                advance(
+                    self.conn, self.schema, [tracking_name(n, shadow=self.shadow) for n in group], last,
+                    len(rows), time.perf_counter() - started, newest,
+                )
+                if not self.shadow:  # delivered at commit: readers (the live API) may refresh now
+                    payload = orjson.dumps({"schema": self.schema, "views": group, "position": last}).decode()
+                    self.conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
+        except BaseException:
+            self.cache.reset(None)  # the fold may have moved past what was committed
+            raise
+        self.cache.position = last
+        self.cache.touched(list(changes.rows))
+        return len(rows)
+
+    def catch_up(self, max_seconds: float | None = None) -> int:
+        """Process batches until every view has folded the whole store (or time is up)."""
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        total = 0
+        while deadline is None or time.monotonic() < deadline:
+            n = self.step()
+            if not n:
+                break
+            total += n
+        return total
+
+    def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+        """Follow the store until `stop` is set: catch up, then wait for the store's NOTIFY."""
+        with psycopg.connect(self.store.database_url, autocommit=True) as listener:
+            # The library NOTIFYs this channel in every transaction that records events.
+            listener.execute(f'LISTEN "{EVENTS_TABLE}"')
+            while not stop.is_set():
+                while not stop.is_set() and self.step():
+                    pass
+                for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
+                    pass
+
+    def _warm_up(self, events: list[CaseEvent], position: int) -> None:
+        cache = self.cache
+        if cache.position != position:
+            cache.reset(position)
+        if cache.complete:
+            return
+        cold = list({e.originator_id for e in events} - cache.entries.keys())
+        if cold:
+            history = self.decoder.decode(read_history(self.conn, self.schema, cold, position))
+            fold_history(history, cache.entries)
+
+
+def run_in_thread(store: TocsinStore, names: Sequence[str] = PROJECTIONS, **kwargs: Any) -> tuple[threading.Thread, threading.Event]:
+    """Start a live worker in a daemon thread (for the HTTP app or the tests); set the event to stop."""
+    stop = threading.Event()
+
+    def target() -> None:
+        while not stop.is_set():
+            try:
+                with ProjectionWorker(store, names, **kwargs) as worker:
+                    worker.run(stop)
+            except Exception:  # keep following: a transient database error must not end the views
+                log.exception("projection worker failed, restarting in 1 s")
+                stop.wait(1.0)
+
+    thread = threading.Thread(target=target, name="tocsin-projections", daemon=True)
+    thread.start()
+    return thread, stop

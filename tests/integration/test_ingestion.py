@@ -1,0 +1,201 @@
+"""Ingestion into the real PostgreSQL event store: idempotent, ordered, encrypted, append-only."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from psycopg.sql import SQL
+
+from adapters.nats import gaps as stream_gaps
+from adapters.store.case_history import case_view
+from adapters.store.event_store import APPEND_ONLY_TABLES
+from adapters.ingest.ingestion import Incoming
+from adapters.ingest.quarantine import get_entry, list_entries, retry
+from adapters.services import open_services
+from domain.identity import case_uuid, exchange_uuid
+from tests.support.wire import FIRE_CASE, as_json, as_xml, example, wire
+
+
+def count(services, table: str) -> int:
+    with services.store.connect() as conn:
+        return conn.execute(SQL("SELECT count(*) AS n FROM {}").format(services.store.table(table))).fetchone()["n"]
+
+
+def test_a_report_becomes_one_event_with_its_provenance_and_geography(services):
+    raw = as_xml(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), distribution_id="fr.fire.sis35_0001"))
+    outcome = services.ingestor.ingest(Incoming(raw, "application/xml", "test"))
+    assert (outcome.status, outcome.case_id) == ("accepted", FIRE_CASE)
+
+    view = case_view(services.store, services.geography, FIRE_CASE)
+    assert view.state["nature"]["code"] == "C04.02.01"
+    assert view.state["family"] == "incendie"
+    # 35580 is Guichen's postal code, not its INSEE code: the point settles it, and the fix is noted.
+    assert view.state["where"]["commune"] == "35126"
+    assert view.state["where"]["departement"] == "35"
+    assert view.state["where"]["zone"] == "ouest"
+    assert view.state["where"]["notes"]
+    [event] = view.events
+    provenance = event["provenance"]
+    assert provenance["distribution_id"] == "fr.fire.sis35_0001"
+    assert provenance["sha256"] == hashlib.sha256(raw).hexdigest()
+    assert provenance["encoding"] == "xml"
+    assert "personal" not in view.state and "personal" not in event["facts"]
+
+
+def test_the_same_message_twice_gives_one_event_whatever_its_encoding(services):
+    w = wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"))
+    outcomes = [
+        services.ingestor.ingest(Incoming(as_json(w), "application/json")),
+        services.ingestor.ingest(Incoming(as_json(w), "application/json")),
+        services.ingestor.ingest(Incoming(as_xml(w), "application/xml")),
+    ]
+    assert [o.status for o in outcomes] == ["accepted", "duplicate", "duplicate"]
+    assert count(services, "tocsin_events") == 1
+
+
+def test_duplicates_inside_one_batch_are_recorded_once(services):
+    raw = as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")))
+    outcomes = services.ingestor.ingest_batch([Incoming(raw), Incoming(raw)])
+    assert [o.status for o in outcomes] == ["accepted", "duplicate"]
+    assert count(services, "tocsin_events") == 1
+
+
+def test_resources_before_their_case_are_kept_and_the_case_stays_consistent(services):
+    resources = as_json(wire(*example("RC-RI/RC-RI_Incendie_RaymondeLECCIA.03"), sent_at="2024-08-13T10:30:00+02:00"))
+    report = as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), sent_at="2024-08-13T10:21:00+02:00"))
+    assert services.ingestor.ingest(Incoming(resources)).status == "accepted"
+    assert services.ingestor.ingest(Incoming(report)).status == "accepted"
+    view = case_view(services.store, services.geography, FIRE_CASE)
+    assert [e["version"] for e in view.events] == [1, 2]
+    assert [e["type"] for e in view.events] == ["Case.ResourcesUpdated", "Case.Reported"]
+    assert view.state["nature"]["code"] == "C04.02.01"
+    [resource] = view.state["resources"].values()
+    assert resource["status"] == "DEPART" and resource["kind"] == "VSR"
+
+
+def test_an_acknowledgement_goes_on_the_case_of_the_message_it_acknowledges(services):
+    report = wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"))
+    services.ingestor.ingest(Incoming(as_json(report)))
+    ack = as_json(wire("reference", {"distributionID": report["distributionID"], "step": "RECU"}))
+    outcome = services.ingestor.ingest(Incoming(ack))
+    assert (outcome.status, outcome.case_id) == ("accepted", FIRE_CASE)
+    assert case_view(services.store, services.geography, FIRE_CASE).state["acknowledgements"] == 1
+
+
+def test_an_acknowledgement_of_an_unknown_message_is_kept_apart_not_guessed(services):
+    ack = as_json(wire("reference", {"distributionID": "fr.health.samu35_inconnu", "step": "RECU"}))
+    outcome = services.ingestor.ingest(Incoming(ack))
+    assert (outcome.status, outcome.case_id) == ("accepted", None)
+    exchange = services.store.repository.get(exchange_uuid("fr.health.samu35_inconnu"))
+    assert len(exchange.acknowledgements) == 1
+
+
+def test_invalid_input_is_quarantined_with_reasons_and_can_be_retried_after_a_fix(services, caplog):
+    kind, use_case = example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")
+    del use_case["qualification"]
+    broken = wire(kind, use_case, distribution_id="fr.fire.sis35_broken")
+    with caplog.at_level(logging.WARNING, logger="adapters.ingest.ingestion"):
+        outcome = services.ingestor.ingest(Incoming(as_json(broken), "application/json", "test"))
+    assert outcome.status == "quarantined"
+    assert any("qualification" in r["message"] or "qualification" in r["path"] for r in outcome.reasons)
+    assert "message quarantined (test)" in caplog.text and "qualification" in caplog.text
+    [entry] = list_entries(services.store)
+    assert entry.id == outcome.quarantine_id and entry.distribution_id == "fr.fire.sis35_broken"
+    assert get_entry(services.store, entry.id)[1] == as_json(broken)
+
+    assert retry(services.ingestor, entry.id).status == "quarantined"  # unchanged bytes still fail
+    fixed = as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), distribution_id="fr.fire.sis35_broken"))
+    assert retry(services.ingestor, entry.id, fixed).status == "accepted"
+    assert list_entries(services.store) == []
+    [resolved] = list_entries(services.store, include_resolved=True)
+    assert (resolved.status, resolved.resolution, resolved.attempts) == ("reingested", "fr.fire.sis35_broken", 2)
+
+
+HOSTILE = [
+    b"",
+    b"\xff\xfe<\x00x\x00",
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><x>&b;</x>',
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+    b"{" * 100_000,
+    b'{"distributionID": 1}',
+    b"x" * 2_000_000,
+]
+
+
+@pytest.mark.parametrize(
+    "raw", HOSTILE, ids=["empty", "utf16", "billion-laughs", "xxe", "deep-json", "wrong-types", "oversized"]
+)
+def test_hostile_or_broken_input_never_crashes_and_is_kept(services, raw):
+    outcome = services.ingestor.ingest(Incoming(raw, None, "test"))
+    assert outcome.status == "quarantined" and outcome.reasons
+    entry, body = get_entry(services.store, outcome.quarantine_id)
+    assert body == raw and entry.size == len(raw)
+
+
+def test_payloads_and_raw_messages_are_encrypted_at_rest(services):
+    raw = as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")))
+    assert b"Christine" in raw and b"+33608310965" in raw
+    services.ingestor.ingest(Incoming(raw))
+    with services.store.connect() as conn:
+        states = [bytes(r["state"]) for r in conn.execute(SQL("SELECT state FROM {}").format(services.store.table("tocsin_events")))]
+        bodies = [bytes(r["body"]) for r in conn.execute(SQL("SELECT body FROM {}").format(services.store.table("tocsin_raw_messages")))]
+    for stored in states + bodies:
+        assert b"Christine" not in stored and b"+33608310965" not in stored and b"Michel" not in stored
+    assert services.store.unseal(bodies[0]) == raw
+    personal = case_view(services.store, services.geography, FIRE_CASE, personal=True).state["personal"]
+    assert personal["caller_name"] == "Christine Michel"
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE {} SET originator_version = originator_version", "DELETE FROM {}", "TRUNCATE {}"],
+    ids=["update", "delete", "truncate"],
+)
+def test_the_history_is_append_only_in_the_database_itself(services, table, statement):
+    services.ingestor.ingest(Incoming(as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")))))
+    stream_gaps.record(services.store, "nats:TEST", datetime.now(UTC), [(3, 5)])
+    column = {"tocsin_raw_messages": "body", "tocsin_stream_gaps": "last_seq"}.get(table, "originator_version")
+    statement = statement.replace("originator_version = originator_version", f"{column} = {column}")
+    with services.store.connect() as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="ajout seul"):
+            conn.execute(SQL(statement).format(services.store.table(table)))
+    assert count(services, table) == 1
+
+
+def test_two_ingesters_at_once_record_every_message_exactly_once(settings):
+    first, second = open_services(settings), open_services(settings)
+    try:
+        raws = []
+        for i in range(40):
+            kind, use_case = example("RC-RI/RC-RI_Incendie_RaymondeLECCIA.03")
+            use_case["caseId"] = f"fr.fire.sis35.cgo-35.SC-{i % 5}"
+            raws.append(as_json(wire(kind, use_case, distribution_id=f"fr.fire.sis35_{i:04d}")))
+        results: dict[str, list] = {}
+        errors: list[BaseException] = []
+
+        def run(name, services):
+            try:
+                results[name] = [o for raw in raws for o in services.ingestor.ingest_batch([Incoming(raw)] * 2)]
+            except BaseException as error:  # noqa: BLE001 - surfaced below, in the test's thread
+                errors.append(error)
+
+        threads = [threading.Thread(target=run, args=(n, s)) for n, s in (("a", first), ("b", second))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        accepted = [o for outcomes in results.values() for o in outcomes if o.status == "accepted"]
+        assert sorted(o.distribution_id for o in accepted) == sorted(f"fr.fire.sis35_{i:04d}" for i in range(40))
+        for case in range(5):
+            events = list(first.store.events.get(case_uuid(f"fr.fire.sis35.cgo-35.SC-{case}")))
+            assert [e.originator_version for e in events] == list(range(1, 9))
+    finally:
+        first.close()
+        second.close()
