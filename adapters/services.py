@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.store.event_store import TocsinStore, open_store
 from adapters.geography import Geography, get_geography
 from adapters.ingest.ingestion import Ingestor
 from adapters.settings import Settings
+from adapters.store.event_store import TocsinStore, open_store
 
 
 @dataclass

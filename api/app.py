@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
@@ -21,15 +22,14 @@ from fastapi.staticfiles import StaticFiles
 from adapters.ingest.acknowledgement import acknowledgement
 from adapters.ingest.ingestion import Incoming
 from adapters.services import Services, open_services
-from api.routes import dashboard
-from api.routes import live
+from api.auth import UNAUTHENTICATED, AuthConfig, AuthError, token_from_request
+from api.read_model import ReadModel
 from api.routes import audit as routes_audit
 from api.routes import cases as routes_cases
+from api.routes import dashboard, live
 from api.routes import replay as routes_replay
 from api.routes import territories as routes_territories
 from api.routes import views as routes_views
-from api.auth import UNAUTHENTICATED, AuthConfig, AuthError, token_from_request
-from api.read_model import ReadModel
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,8 @@ from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
 from starlette.responses import Response
 
-from adapters.store.event_store import TocsinStore
 from adapters.geography import Geography
-from projections.store.view_store import CASES, TRACKING_TABLE, table_name
+from adapters.store.event_store import TocsinStore
 from domain.case import Case
 from domain.case_state import best_placement
 from domain.geography import NATIONAL, Level
@@ -33,6 +32,7 @@ from domain.identity import case_uuid
 from projections import queries
 from projections.case_list import NO_ZONE, UNPLACED, case_row
 from projections.presentation import family_label
+from projections.store.view_store import CASES, TRACKING_TABLE, table_name
 
 log = logging.getLogger(__name__)
 

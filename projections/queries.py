@@ -21,8 +21,12 @@ from eventsourcing.persistence import StoredEvent
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from adapters.store.event_store import TocsinStore
 from adapters.geography import Geography, get_geography
+from adapters.store.event_store import TocsinStore
+from domain.geography import NATIONAL, Level
+from domain.nature import NatureFamily
+from projections.case_list import NO_ZONE, UNPLACED
+from projections.presentation import PSEUDO_TERRITORY_LABELS, describe, family_label
 from projections.store.view_store import (
     CASES,
     PROJECTIONS,
@@ -30,14 +34,10 @@ from projections.store.view_store import (
     TRACKING_TABLE,
     ensure_tables,
     head,
-    rebuild_running,
     read_page,
+    rebuild_running,
     table_name,
 )
-from domain.geography import NATIONAL, Level
-from domain.nature import NatureFamily
-from projections.case_list import NO_ZONE, UNPLACED
-from projections.presentation import PSEUDO_TERRITORY_LABELS, describe, family_label
 
 LEVEL_COLUMN = {Level.COMMUNE: "commune", Level.DEPARTEMENT: "departement", Level.ZONE: "zone"}
 CASE_FIELDS = (

@@ -49,28 +49,28 @@ from __future__ import annotations
 
 import functools
 import gc
-from concurrent.futures import ThreadPoolExecutor
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
+import orjson
 import psycopg
 from eventsourcing.utils import get_topic
-import orjson
 from psycopg.sql import SQL
 
 from adapters.store.locks import Leadership, lock_key
-from projections.store.view_store import EventDecoder
 from domain.case import Case
+from domain.case_state import CaseState, parse_time
 from domain.geography import NATIONAL, Level
 from projections.case_list import UNPLACED
-from domain.case_state import CaseState, parse_time
 from projections.fold import CaseEntry, CaseEvent
 from projections.memory import MemoryViews, TerritoryRow
+from projections.store.view_store import EventDecoder
 
 KNOWN_AT, HAPPENED_BY = "known-at", "happened-by"
 EVERY = 50_000

@@ -14,7 +14,6 @@ from psycopg.sql import SQL, Identifier
 from adapters.settings import Settings
 
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-from tests.support.paths import REFERENCE
 
 
 def _reachable(url: str) -> bool:

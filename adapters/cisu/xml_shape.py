@@ -13,8 +13,19 @@ import re
 
 from lxml import etree
 
-from .json_shape import ARRAY, BOOLEAN, INTEGER, NUMBER, OBJECT, STRING, UNKNOWN, Shape
-from .json_shape import envelope_shape, header_shape, use_case_shape
+from .json_shape import (
+    ARRAY,
+    BOOLEAN,
+    INTEGER,
+    NUMBER,
+    OBJECT,
+    STRING,
+    UNKNOWN,
+    Shape,
+    envelope_shape,
+    header_shape,
+    use_case_shape,
+)
 from .reasons import json_path
 from .reference import CISU_NS, EDXL_NS, RC_DE_NS, use_cases
 

@@ -22,10 +22,10 @@ from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
 from adapters.cisu import InvalidMessage, WireMessage, parse_wire_message
-from adapters.store.codec import EventDraft, Stamp
-from adapters.store.event_store import MessageRow, Position, QuarantineRow, TocsinStore
 from adapters.geography import Geography
 from adapters.ingest.normalise import NormalisationError, normalise
+from adapters.store.codec import EventDraft, Stamp
+from adapters.store.event_store import MessageRow, Position, QuarantineRow, TocsinStore
 from domain.case import EVENT_CLASS_BY_KIND, Exchange
 from domain.case_state import parse_time
 from domain.identity import case_uuid, exchange_uuid

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.cisu import WireMessage
-from adapters.geography import Geography
 from adapters.cisu.nomenclature import nomenclature
+from adapters.geography import Geography
 from domain.case_state import ACKNOWLEDGED, REPORTED, RESOURCES, SITUATION
 from domain.nature import phase_of
 from domain.resources import vehicle_kind

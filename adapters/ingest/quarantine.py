@@ -11,8 +11,8 @@ from datetime import datetime
 
 from psycopg.sql import SQL
 
-from adapters.store.event_store import TocsinStore
 from adapters.ingest.ingestion import ACCEPTED, DUPLICATE, Incoming, Ingestor, Outcome
+from adapters.store.event_store import TocsinStore
 
 
 @dataclass(frozen=True)

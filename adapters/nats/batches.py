@@ -71,7 +71,7 @@ class BatchPuller:
         remaining = deadline - asyncio.get_running_loop().time()
         try:
             await asyncio.wait_for(self._wake.wait(), max(remaining, 0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         if self._status is None:
             return

@@ -46,16 +46,16 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from psycopg.sql import SQL
 
-from adapters.store.event_store import Position
 from adapters.ingest.ingestion import QUARANTINED, Incoming, Outcome
+from adapters.ingest.prepare_pool import PreparePool
 from adapters.nats.batches import BatchPuller
-from adapters.store.locks import Leadership, lock_key
+from adapters.nats.gaps import Gap, covers, describe, missing, record
 from adapters.nats.server import connect
 from adapters.nats.status import stored_position
 from adapters.nats.stream import ensure_stream, reset_consumer, source_key, unlike_what_was_read
-from adapters.ingest.prepare_pool import PreparePool
 from adapters.services import Services
-from adapters.nats.gaps import Gap, covers, describe, missing, record
+from adapters.store.event_store import Position
+from adapters.store.locks import Leadership, lock_key
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class NatsIngester:
     async def _fetch(self, puller: BatchPuller) -> list[Msg]:
         try:
             return await puller.fetch(self.batch_size, timeout=self.fetch_timeout)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             return []
         except NotFoundError:
             raise  # the consumer or the stream is gone: take the lead again, which recreates them
@@ -433,5 +433,5 @@ def _incoming(msg: Msg) -> Incoming:
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass

@@ -7,10 +7,10 @@ import asyncio
 from nats.js.errors import NotFoundError
 from psycopg.sql import SQL
 
-from adapters.store.event_store import TocsinStore
 from adapters.nats.server import connect
 from adapters.nats.stream import consumer_name, source_key, unlike_what_was_read
 from adapters.settings import Settings
+from adapters.store.event_store import TocsinStore
 
 
 def stored_position(store: TocsinStore, source: str) -> tuple[int, bytes | None] | None:

@@ -8,7 +8,7 @@ already migrated to NexSIS. A case id is ``{sender id}.{senderCaseId}``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 # Départements whose SDIS the simulation shows as migrated to NexSIS (arbitrary but stable).
 NEXSIS_STYLE = frozenset({"35", "14", "83", "59", "56", "2B"})
@@ -37,7 +37,7 @@ class Organisation:
         return self.id in CISU_NAMESPACE_PEERS
 
 
-@lru_cache(maxsize=None)
+@cache
 def fire_org(departement: str) -> Organisation:
     if departement in NEXSIS_STYLE:
         org_id = f"fr.fire.nexsis.sdis{departement}"
@@ -46,7 +46,7 @@ def fire_org(departement: str) -> Organisation:
     return Organisation(org_id, f"sdis{departement}", f"SDIS {departement} - CTA-CODIS", departement)
 
 
-@lru_cache(maxsize=None)
+@cache
 def health_org(departement: str) -> Organisation:
     return Organisation(f"fr.health.samu{departement}", f"samu{departement}", f"SAMU {departement}",
                         departement)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from eventsourcing.application import AggregateNotFoundError
 
-from adapters.store.event_store import TocsinStore
 from adapters.geography import Geography
+from adapters.store.event_store import TocsinStore
 from domain.case import Case
 from domain.case_state import best_placement
 from domain.geography import Level

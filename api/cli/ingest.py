@@ -223,12 +223,12 @@ def status(
     """État de la plateforme : événements stockés, quarantaine, positions et retard de l'ingestion NATS."""
     from psycopg.sql import SQL
 
-    from adapters.store.event_store import open_store
     from adapters.ingest.feed_freshness import last_received
-    from adapters.nats.status import nats_status
-    from adapters.nats.stream import source_key
     from adapters.ingest.quarantine import count_open
     from adapters.nats.gaps import describe, recorded
+    from adapters.nats.status import nats_status
+    from adapters.nats.stream import source_key
+    from adapters.store.event_store import open_store
 
     settings = _settings(subject, stream)
     store = open_store(settings)

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from adapters.store import access_log
 from adapters.ingest.quarantine import list_entries
+from adapters.store import access_log
 from api.auth import Auditor
 from domain.geography import Level
 

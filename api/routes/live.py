@@ -229,7 +229,7 @@ async def stream(
             while True:
                 try:
                     message = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_SECONDS)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
                 if sub.overflow:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+
 from api.auth import Reader, check_territory
 from api.read_model import JSONBytes
 

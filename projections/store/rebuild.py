@@ -26,7 +26,11 @@ import psycopg
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
+from adapters.settings import Settings
 from adapters.store.event_store import TocsinStore
+from domain.case import EVENT_CLASS_BY_KIND
+from projections.fold import CaseEvent, Changes, fold_batch
+from projections.memory import TerritoryRow
 from projections.store.view_store import (
     CASES,
     EVENTS_TABLE,
@@ -48,10 +52,6 @@ from projections.store.view_store import (
     write_territories,
 )
 from projections.store.worker import ProjectionWorker, connect
-from adapters.settings import Settings
-from domain.case import EVENT_CLASS_BY_KIND
-from projections.fold import CaseEvent, Changes, fold_batch
-from projections.memory import TerritoryRow
 
 CASE_TOPICS = [get_topic(cls) for cls in EVENT_CLASS_BY_KIND.values()]
 PAGE = 5000

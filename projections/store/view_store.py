@@ -30,9 +30,9 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.json import Jsonb
 
-from adapters.store.event_store import APPLICATION_NAME, application_env
 from adapters.settings import Settings
 from adapters.store.cipher import bare_decrypter
+from adapters.store.event_store import APPLICATION_NAME, application_env
 from domain.case import Case
 from domain.geography import Level
 from projections.case_list import CASE_COLUMNS

@@ -24,6 +24,7 @@ import psycopg
 from psycopg.types.json import set_json_loads
 
 from adapters.store.event_store import TocsinStore
+from projections.fold import CaseEntry, CaseEvent, fold_batch, fold_history
 from projections.store.view_store import (
     EVENTS_TABLE,
     PROJECTIONS,
@@ -36,7 +37,6 @@ from projections.store.view_store import (
     tracking_name,
     write_changes,
 )
-from projections.fold import CaseEntry, CaseEvent, fold_batch, fold_history
 
 log = logging.getLogger(__name__)
 

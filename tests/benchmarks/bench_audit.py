@@ -42,8 +42,8 @@ def _generate(conn: psycopg.Connection, total: int) -> None:
 
 
 def main(total: int | None = None) -> dict:
-    from adapters.store.event_store import TocsinStore
     from adapters.settings import Settings
+    from adapters.store.event_store import TocsinStore
     from replay.audit.chain import seal
     from replay.audit.keys import load_signing_key, trusted_keys
     from replay.audit.verify import verify_store

@@ -35,13 +35,13 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.sql import SQL, Identifier
 
-from adapters.store.event_store import TocsinStore
-from projections.store.rebuild import CASE_TOPICS, rebuild
-from projections.store.view_store import PROJECTIONS, StoreReader, TRACKING_TABLE
 from adapters.settings import Settings
+from adapters.store.event_store import TocsinStore
 from domain.case import Case
 from domain.case_state import CaseState
 from projections.fold import CaseEntry, CaseEvent, fold_batch
+from projections.store.rebuild import CASE_TOPICS, rebuild
+from projections.store.view_store import PROJECTIONS, TRACKING_TABLE, StoreReader
 from projections.territory import LEVELS, add
 from tests.benchmarks import cpu_pace, database_url
 from tests.benchmarks.projection_events import CrisisEvents, stored_state, topic_of

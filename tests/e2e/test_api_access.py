@@ -111,8 +111,8 @@ def test_the_live_stream_is_scoped_too(world, services, role, territory, sees):
     hub = client.app.state.live
     level, code = territory.split(":")
     from api.auth import AuthConfig  # noqa: F401 - the principal comes from the token, as for a request
-    from api.routes.live import Subscriber
     from api.read_model import case_json, case_placement
+    from api.routes.live import Subscriber
 
     principal = config.principal(headers["Authorization"].split()[1], services.geography)
     sub = Subscriber(principal, principal.level, principal.code)

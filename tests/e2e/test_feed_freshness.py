@@ -16,6 +16,7 @@ from adapters.ingest.feed_freshness import freshness, last_received, waiting_sin
 from adapters.ingest.ingestion import Incoming
 from adapters.services import open_services
 from api.routes import live
+from tests.e2e.test_nats_ingest import drain
 from tests.support.api import (
     RENNES,
     LiveServer,
@@ -26,7 +27,6 @@ from tests.support.api import (
     wait_for_views,
 )
 from tests.support.nats_harness import nats_server_url, nats_settings, publish, simulated  # noqa: F401 - fixtures
-from tests.e2e.test_nats_ingest import drain
 
 
 def _database_now(store) -> datetime:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 import signal
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest

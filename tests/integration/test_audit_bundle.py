@@ -14,8 +14,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from adapters.nats import gaps as stream_gaps
 from adapters.ingest.ingestion import Incoming
+from adapters.nats import gaps as stream_gaps
 from api.cli.replay import register
 from domain.identity import case_uuid
 from replay.audit.bundle import export_bundle, territory_originators

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.cisu import parse_wire_message
+from adapters.ingest.ingestion import Incoming, _Accepted, _provenance
 from adapters.store.codec import EventDraft, Stamp, encode, encode_json
 from adapters.store.event_store import TocsinStore
-from adapters.ingest.ingestion import Incoming, _Accepted, _provenance
 from domain.case import EVENT_CLASS_BY_KIND, Exchange
 from domain.case_state import parse_time
 from tests.support.nats_harness import simulated

@@ -10,8 +10,8 @@ import signal
 import pytest
 
 from adapters.ingest.ingestion import Incoming
-from adapters.nats.ingester import NatsIngester
 from adapters.ingest.prepare_pool import PreparePool
+from adapters.nats.ingester import NatsIngester
 from adapters.services import open_services
 from tests.integration.test_ingestion import HOSTILE
 from tests.support.nats_harness import (  # noqa: F401 - fixtures

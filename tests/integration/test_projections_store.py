@@ -18,21 +18,28 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.sql import SQL, Identifier
 
-from adapters.store.event_store import TocsinStore
 from adapters.ingest.ingestion import Incoming
-from projections.store.rebuild import RebuildBusy, rebuild
-from projections.store.view_store import LEVEL_PROJECTIONS, PROJECTIONS, EventDecoder, read_page, rebuild_lock_key, table_name
-from projections.store.worker import ProjectionWorker, connect, run_in_thread
 from adapters.settings import Settings
+from adapters.store.event_store import TocsinStore
 from domain.case import EVENT_CLASS_BY_KIND, Case
 from domain.geography import NATIONAL, Level
 from projections.fold import CaseEvent
 from projections.memory import MemoryViews
 from projections.queries import UnknownTerritory, case_list, projection_status, territory_view
+from projections.store.rebuild import RebuildBusy, rebuild
+from projections.store.view_store import (
+    LEVEL_PROJECTIONS,
+    PROJECTIONS,
+    EventDecoder,
+    read_page,
+    rebuild_lock_key,
+    table_name,
+)
+from projections.store.worker import ProjectionWorker, connect, run_in_thread
 from projections.territory import LEVELS, total
 from tests.benchmarks.projection_events import CrisisEvents, stored_state, topic_of
-from tests.unit.test_projections_fold import BASE, event_streams, snapshot
 from tests.support.wire import FIRE_CASE, as_json, as_xml, example, wire
+from tests.unit.test_projections_fold import BASE, event_streams, snapshot
 
 
 @contextlib.contextmanager

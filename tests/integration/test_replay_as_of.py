@@ -6,7 +6,6 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-
 from adapters.ingest.ingestion import Incoming
 from domain.case_state import parse_time
 from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view

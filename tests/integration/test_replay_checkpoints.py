@@ -13,11 +13,18 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from adapters.ingest.ingestion import Incoming
-from adapters.store.locks import Leadership
 from adapters.simulator import simulate
+from adapters.store.locks import Leadership
 from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
-from replay.checkpoints import (CaseShards, best_checkpoint, build_checkpoints, builder_lock_key, list_checkpoints,
-                                scan_ranges, snapshot_connection)
+from replay.checkpoints import (
+    CaseShards,
+    best_checkpoint,
+    build_checkpoints,
+    builder_lock_key,
+    list_checkpoints,
+    scan_ranges,
+    snapshot_connection,
+)
 
 BATCH = 30
 

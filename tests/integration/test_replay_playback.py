@@ -11,9 +11,9 @@ import pytest
 from psycopg.sql import SQL, Identifier
 
 from adapters.ingest.ingestion import Incoming
-from projections.store.worker import ProjectionWorker
 from adapters.services import open_services
 from adapters.simulator import simulate
+from projections.store.worker import ProjectionWorker
 from replay.as_of import HAPPENED_BY, replay_view
 from replay.playback import playback, sandbox_settings
 

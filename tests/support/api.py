@@ -56,8 +56,8 @@ def wait_for_views(read_model, services, timeout: float = 20) -> None:
 
 def fold_views_then_stop(services) -> None:
     """Build the views up to now with a worker, then stop it: later events wait for them."""
-    from projections.store.worker import run_in_thread
     from api.read_model import ReadModel
+    from projections.store.worker import run_in_thread
 
     thread, stop = run_in_thread(services.store)
     wait_for_views(ReadModel(services.store, services.geography), services)

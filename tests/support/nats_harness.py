@@ -25,11 +25,10 @@ import pytest
 from psycopg.sql import SQL, Identifier
 
 from adapters.nats import server as nats_server
-
 from adapters.nats import stream as nats_stream  # imported here, not lazily: tests publish from threads
 from adapters.settings import Settings
-
 from tests.support.paths import ROOT
+
 LOCAL_NATS_URL = "nats://127.0.0.1:4222"
 
 

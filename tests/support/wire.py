@@ -5,10 +5,8 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from pathlib import Path
 
 from adapters.cisu import to_json_bytes, to_xml_bytes, wrap_use_case
-
 from tests.support.paths import REFERENCE
 
 EXAMPLES = REFERENCE / "examples"

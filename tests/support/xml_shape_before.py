@@ -15,12 +15,18 @@ import re
 
 from lxml import etree
 
-from adapters.cisu.json_shape import ARRAY, OBJECT, STRING, UNKNOWN, Shape
-from adapters.cisu.json_shape import envelope_shape, header_shape, use_case_shape
+from adapters.cisu.json_shape import ARRAY, OBJECT, STRING, UNKNOWN, Shape, envelope_shape, header_shape, use_case_shape
 from adapters.cisu.reference import CISU_NS, EDXL_NS, use_cases
+
 # What the rewrite left as it was is taken from the module itself.
 from adapters.cisu.xml_shape import (  # noqa: F401
-    _element_children, _single_or_list, _unknown, json_path_of, local_name, normalize_namespaces, scalar,
+    _element_children,
+    _single_or_list,
+    _unknown,
+    json_path_of,
+    local_name,
+    normalize_namespaces,
+    scalar,
 )
 
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")

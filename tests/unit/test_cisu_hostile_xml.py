@@ -9,13 +9,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from adapters.cisu import InvalidMessage, parse_wire_message
-
 from tests.support.paths import REFERENCE
+
 SAMPLE_XML = (REFERENCE / "envelopes/RC-EDA.xml").read_bytes()
 DECLARATION = b"<?xml version='1.0' encoding='UTF-8'?>"
 

@@ -21,8 +21,8 @@ from adapters.cisu import (
     to_xml_bytes,
     wrap_use_case,
 )
-
 from tests.support.paths import REFERENCE
+
 MESSAGE = "$.content[0].jsonContent.embeddedJsonContent.message"
 EXAMPLES = sorted(REFERENCE.glob("examples/*/*.json"))
 FAILING = sorted(REFERENCE.glob("failing/*.json"))

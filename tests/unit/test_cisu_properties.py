@@ -12,12 +12,11 @@ import json
 import os
 from pathlib import Path
 
+import jsonschema_rs
 import orjson
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-
-import jsonschema_rs
 
 from adapters.cisu import (
     SUPPORTED_KINDS,
@@ -28,8 +27,8 @@ from adapters.cisu import (
     to_xml_bytes,
     wrap_use_case,
 )
-
 from tests.support.paths import REFERENCE
+
 EXAMPLES = sorted(REFERENCE.glob("examples/*/*.json"))
 SCHEMA_FILES = {
     "createCase": "RC-EDA.schema.json", "emsi": "EMSI.schema.json",

@@ -10,8 +10,8 @@ import pytest
 from lxml import etree
 
 from adapters.cisu import parse_wire_message, to_json_bytes, to_xml_bytes, wrap_use_case
-
 from tests.support.paths import REFERENCE
+
 EXAMPLES = sorted(REFERENCE.glob("examples/*/*.json"))
 CISU_NS = "urn:emergency:cisu:3.0"
 EDA_NS = "urn:emergency:eda:1.9"

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.cisu import parse_wire_message
-from adapters.geography import get_geography
 from adapters.cisu.nomenclature import nomenclature
+from adapters.geography import get_geography
 from adapters.simulator import SCENARIOS, SimulatedMessage, simulate, write_messages
 from adapters.simulator.scenarios import get_scenario
 from adapters.simulator.timeline import crisis_hours
