@@ -102,7 +102,7 @@ def test_an_escaped_colon_cannot_hide_a_duplicate():
 
 
 def test_the_reference_examples_take_the_quick_path():
-    from tests.conftest import REFERENCE
+    from tests.support.paths import REFERENCE
 
     examples = sorted(REFERENCE.glob("examples/*/*.json"))
     assert examples
