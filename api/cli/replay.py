@@ -62,8 +62,8 @@ def audit_verify(
         pinned = public_key[0].read_bytes() if public_key else None
         report: Any = verify_bundle(bundle, pinned)
     else:
-        from replay.audit.chain import journal_file
         from replay.audit.keys import trusted_keys
+        from replay.audit.seals import journal_file
         from replay.audit.verify import verify_store
 
         services = open_services_from_env()

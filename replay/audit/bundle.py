@@ -30,8 +30,9 @@ from psycopg.sql import SQL
 from adapters.nats.gaps import detected_since
 from replay.audit import bundle_check as audit_bundle_check
 from replay.audit import hashes as audit_hashes
-from replay.audit.chain import Seal, list_seals, seal
+from replay.audit.chain import seal
 from replay.audit.keys import load_signing_key, public_pem, trusted_keys
+from replay.audit.seals import Seal, list_seals
 
 FORMAT = "tocsin-audit-bundle-v1"
 EXTENSIONS = {"xml": "xml", "json": "json"}

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.identity import case_uuid
 from replay.audit.bundle import load_events
-from replay.audit.chain import list_seals
+from replay.audit.seals import list_seals
 
 AUDITOR = "auditor"
 

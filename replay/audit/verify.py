@@ -24,7 +24,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
 from replay.audit import hashes as h
-from replay.audit.chain import Seal, list_seals, read_journal
+from replay.audit.seals import Seal, list_seals, read_journal
 
 PAGE = 20_000
 

@@ -10,8 +10,9 @@ from psycopg.sql import SQL, Identifier
 from adapters.ingest.ingestion import Incoming
 from replay.audit import hashes as h
 from replay.audit import verify as v
-from replay.audit.chain import journal_file, seal
+from replay.audit.chain import seal
 from replay.audit.keys import load_signing_key, trusted_keys
+from replay.audit.seals import journal_file
 from tests.support.wire import as_json, example, wire
 
 EVENTS = 8
