@@ -28,6 +28,7 @@ from typing import Any
 from psycopg.sql import SQL
 
 from adapters.ingest.ingestion import Incoming
+from replay.event_log import happened_at_sql
 
 MIN_SPEED, MAX_SPEED = 1, 1000
 BATCH = 500
@@ -36,11 +37,11 @@ _NAME = re.compile(r"[a-z0-9_]{1,40}")
 
 # Keyset pages (no cursor held open on the live database for the length of an exercise).
 _MESSAGES = """
-SELECT coalesce(m.sent_at, m.received_at) AS happened, m.distribution_id, r.body
+SELECT {happened} AS happened, m.distribution_id, r.body
 FROM {messages} m JOIN {raws} r ON r.sha256 = m.sha256
-WHERE coalesce(m.sent_at, m.received_at) <= %(end)s
-  AND (%(start)s::timestamptz IS NULL OR coalesce(m.sent_at, m.received_at) >= %(start)s)
-  AND (coalesce(m.sent_at, m.received_at), m.distribution_id) > (%(after)s, %(after_id)s)
+WHERE {happened} <= %(end)s
+  AND (%(start)s::timestamptz IS NULL OR {happened} >= %(start)s)
+  AND ({happened}, m.distribution_id) > (%(after)s, %(after_id)s)
 ORDER BY 1, 2
 LIMIT %(limit)s
 """
@@ -76,7 +77,8 @@ def sandbox_settings(settings: Any, name: str) -> Any:
 
 def playback(source: Any, target: Any, start: datetime, end: datetime, speed: float, *, sandbox: str = "",
              prelude: bool = True, log: Callable[[str], None] | None = None,
-             clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> PlaybackReport:
+             clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep) -> PlaybackReport:
     """Re-ingest into `target` (a sandbox's ingestor) the messages of `source` (the live store) sent up
     to `end`, those from `start` on at `speed` times their original pace."""
     if not MIN_SPEED <= speed <= MAX_SPEED:
@@ -118,7 +120,8 @@ def playback(source: Any, target: Any, start: datetime, end: datetime, speed: fl
 
 
 def _messages(store: Any, start: datetime | None, end: datetime) -> Iterator[tuple[datetime, bytes]]:
-    query = SQL(_MESSAGES).format(messages=store.table("tocsin_messages"), raws=store.table("tocsin_raw_messages"))
+    query = SQL(_MESSAGES).format(messages=store.table("tocsin_messages"), raws=store.table("tocsin_raw_messages"),
+                                  happened=happened_at_sql("m", chain=None))  # messages only: no chain
     params = {"start": start, "end": end, "after": _LONG_AGO, "after_id": "", "limit": BATCH}
     while True:
         with store.connect() as conn:

@@ -1,8 +1,8 @@
 """A crisis timeline for a territory and a time window: what happened, interval by interval.
 
-Times are the messages' own (the "happened by" sense of replay/as_of.py): an after-action review asks
+Times are the messages' own (the "happened at" time of replay/event_log.py): an after-action review asks
 what happened when, not when the platform learned it. The views as of the window's start come from
-the best checkpoint (replay/checkpoints.py); the window's events are then folded in order of message
+the best checkpoint (replay/checkpoints); the window's events are then folded in order of message
 time, and at each interval boundary the territory's figures are read: so each boundary shows exactly
 the view `tocsin replay view … --happened-by --at BOUNDARY` would (the case fold is order-tolerant,
 and each boundary's batch is folded in notification order like the as-of fold).
@@ -31,7 +31,10 @@ from domain.nature import ResourcePhase
 from projections.case_list import UNPLACED
 from projections.memory import MemoryViews
 from projections.store.view_store import EventDecoder
-from replay.checkpoints import HAPPENED_BY, Scope, scoped_events, snapshot_connection, views_as_of
+from replay.as_of import views_as_of
+from replay.checkpoints.scan import snapshot_connection
+from replay.event_log import HAPPENED_BY, happened_at_sql
+from replay.scope import Scope, scoped_events
 
 ARRIVED = frozenset({ResourcePhase.ON_SCENE.value, ResourcePhase.TRANSPORT.value})
 TRIAGE = ("red", "yellow", "green", "black")
@@ -39,12 +42,12 @@ MAX_INTERVALS = 2000
 
 _WINDOW_EVENTS = """
 SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,
-       coalesce(m.sent_at, m.received_at, c.chained_at) AS happened
+       {happened} AS happened
 FROM {events} e
 LEFT JOIN {messages} m ON m.originator_id = e.originator_id AND m.originator_version = e.originator_version
 LEFT JOIN {chain} c ON c.notification_id = e.notification_id
-WHERE coalesce(m.sent_at, m.received_at, c.chained_at) > %(start)s
-  AND coalesce(m.sent_at, m.received_at, c.chained_at) <= %(end)s
+WHERE {happened} > %(start)s
+  AND {happened} <= %(end)s
 ORDER BY happened, e.notification_id
 """
 
@@ -192,7 +195,7 @@ def _window_events(store: Any, views: MemoryViews, level: Level, code: str, star
     of its cases (those in it at the start, and those an event of the window brings in), the only ones
     that change its figures. `views` holds every case at the start, so a case brought in has its state."""
     query = SQL(_WINDOW_EVENTS).format(events=store.table("tocsin_events"), messages=store.table("tocsin_messages"),
-                                       chain=store.table("tocsin_chain"))
+                                       chain=store.table("tocsin_chain"), happened=happened_at_sql("m", "c"))
     with snapshot_connection(store) as conn, conn.transaction():
         rows = conn.cursor(binary=True).execute(query, {"start": start, "end": end}).fetchall()
     decoder = EventDecoder(store.mapper)

@@ -185,8 +185,8 @@ def replay_view(
     as_json: JsonOption = False,
 ) -> None:
     """Une vue telle qu'elle était à un instant passé."""
-    from replay.as_of import HAPPENED_BY, KNOWN_AT
     from replay.as_of import replay_view as replay
+    from replay.event_log import HAPPENED_BY, KNOWN_AT
 
     moment = _time(at)
     assert moment is not None
@@ -225,7 +225,7 @@ def replay_checkpoint(
     watch: Annotated[float | None, typer.Option("--watch", help="Continuer : reprendre toutes les N secondes.")] = None,
 ) -> None:
     """Construire les points de reprise des vues (rejeu rapide à n'importe quel instant)."""
-    from replay.checkpoints import build_checkpoints
+    from replay.checkpoints.build import build_checkpoints
 
     services = open_services_from_env()
     while True:

@@ -14,8 +14,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Principal, check_territory, current_principal, outside, parse_territory
 from api.read_model import JSONBytes, row_placement
-from replay.as_of import CASE, CASES, KNOWN_AT, replay_view
-from replay.checkpoints import level_of_code
+from replay.as_of import CASE, CASES, replay_view
+from replay.event_log import KNOWN_AT
+from replay.scope import level_of_code
 from replay.timeline import build_timeline, parse_interval
 
 router = APIRouter(prefix="/api/v1/replay", tags=["Rejeu"])

@@ -7,7 +7,7 @@ event hash), `seals.json`, `public_key.pem`, `stream_gaps.json` (the messages a 
 Tocsin read them: they are in no chain, so the bundle says so), and `verify_bundle.py` +
 `audit_hashes.py` so that `python verify_bundle.py bundle.zip` works with no Tocsin at all
 (`tocsin audit verify --bundle` runs the same code). What a bundle proves is written in
-replay/audit_bundle_check.py and in LISEZMOI.txt.
+replay/audit/bundle_check.py and in LISEZMOI.txt.
 
 Segments rather than Merkle proofs: a link costs ~400 bytes of JSON, so even a département's crisis
 week stays a few megabytes, and the check is the same walk as in the database.
@@ -33,6 +33,7 @@ from replay.audit import hashes as audit_hashes
 from replay.audit.chain import seal
 from replay.audit.keys import load_signing_key, public_pem, trusted_keys
 from replay.audit.seals import Seal, list_seals
+from replay.event_log import happened_at_sql
 
 FORMAT = "tocsin-audit-bundle-v1"
 EXTENSIONS = {"xml": "xml", "json": "json"}
@@ -47,8 +48,8 @@ JOIN {events} e ON e.notification_id = c.notification_id
 LEFT JOIN {messages} m ON m.originator_id = e.originator_id AND m.originator_version = e.originator_version
 LEFT JOIN {raws} r ON r.sha256 = m.sha256
 WHERE c.originator_id = ANY(%(originators)s)
-  AND (%(since)s::timestamptz IS NULL OR coalesce(m.sent_at, m.received_at, c.chained_at) >= %(since)s)
-  AND (%(until)s::timestamptz IS NULL OR coalesce(m.sent_at, m.received_at, c.chained_at) < %(until)s)
+  AND (%(since)s::timestamptz IS NULL OR {happened} >= %(since)s)
+  AND (%(until)s::timestamptz IS NULL OR {happened} < %(until)s)
 ORDER BY c.position
 """
 
@@ -92,7 +93,8 @@ def load_events(store: Any, originators: list[UUID], since: datetime | None = No
     with store.connect() as conn:
         rows = conn.execute(
             SQL(_EVENTS).format(chain=store.table("tocsin_chain"), events=store.table("tocsin_events"),
-                                messages=store.table("tocsin_messages"), raws=store.table("tocsin_raw_messages")),
+                                messages=store.table("tocsin_messages"), raws=store.table("tocsin_raw_messages"),
+                                happened=happened_at_sql("m", "c")),
             {"originators": originators, "since": since, "until": until},
         ).fetchall()
     audited = []
@@ -111,10 +113,10 @@ def territory_originators(store: Any, geography: Any, code: str, since: datetime
 
     with store.connect() as conn:
         case_ids = [r["case_id"] for r in conn.execute(
-            SQL("SELECT DISTINCT case_id FROM {} WHERE case_id IS NOT NULL"
-                " AND (%(since)s::timestamptz IS NULL OR coalesce(sent_at, received_at) >= %(since)s)"
-                " AND (%(until)s::timestamptz IS NULL OR coalesce(sent_at, received_at) < %(until)s)").format(
-                store.table("tocsin_messages")),
+            SQL("SELECT DISTINCT m.case_id FROM {messages} m WHERE m.case_id IS NOT NULL"
+                " AND (%(since)s::timestamptz IS NULL OR {happened} >= %(since)s)"
+                " AND (%(until)s::timestamptz IS NULL OR {happened} < %(until)s)").format(
+                messages=store.table("tocsin_messages"), happened=happened_at_sql("m", chain=None)),
             {"since": since, "until": until},
         )]
     wanted = []

@@ -29,9 +29,11 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.store.event_store import TocsinStore
 from projections.store.view_store import StoreReader
-from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
-from replay.checkpoints import FORMAT as CHECKPOINT_FORMAT
-from replay.checkpoints import build_checkpoints, drop_checkpoints, list_checkpoints, load_meta
+from replay.as_of import replay_view
+from replay.checkpoints.build import build_checkpoints
+from replay.checkpoints.storage import FORMAT as CHECKPOINT_FORMAT
+from replay.checkpoints.storage import drop_checkpoints, list_checkpoints, load_meta
+from replay.event_log import HAPPENED_BY, KNOWN_AT
 from tests.benchmarks.bench_projections import CIPHER_KEY, bench_settings, database_url
 from tests.benchmarks.projection_events import START, CrisisEvents, stored_state, topic_of
 
@@ -50,7 +52,8 @@ def setup(events: int, every: int, seed: int = 1) -> tuple[float, float, bool]:
     wanted = {"events": f"{events}:{seed}:{GENERATOR_VERSION}", "checkpoints": f"{every}:{CHECKPOINT_FORMAT}"}
     with psycopg.connect(url, autocommit=True) as conn:
         try:
-            found = dict(conn.execute(SQL("SELECT key, value FROM {}.bench_meta").format(Identifier(SCHEMA))).fetchall())
+            query = SQL("SELECT key, value FROM {}.bench_meta").format(Identifier(SCHEMA))
+            found: dict[str, str] = dict(conn.execute(query).fetchall())
         except psycopg.errors.UndefinedTable:
             found = {}
         if found == wanted:

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.ingest.ingestion import Incoming
-from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
-from replay.checkpoints import build_checkpoints
+from replay.as_of import replay_view
+from replay.checkpoints.build import build_checkpoints
+from replay.event_log import HAPPENED_BY, KNOWN_AT
 from tests.support.api import BREST, LYON, RENNES, bearer, client_for, report_in
 
 CASES = {RENNES: "fr.fire.test.rennes-1", BREST: "fr.fire.test.brest-1", LYON: "fr.fire.test.lyon-1"}

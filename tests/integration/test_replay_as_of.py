@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.ingest.ingestion import Incoming
 from domain.case_state import parse_time
-from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
+from replay.as_of import replay_view
+from replay.event_log import HAPPENED_BY, KNOWN_AT
 from tests.support.wire import FIRE_CASE, as_json, example, wire
 
 REPORT_SENT = "2024-08-13T10:21:00+02:00"
@@ -40,7 +41,8 @@ def test_known_at_and_happened_by(services):
     assert [c["case_id"] for c in now.view["most_serious"]] == [FIRE_CASE]  # an open case
     assert now.view["opened_last_24h"] == 0  # opened in 2024, long before now
     when = parse_time(REPORT_SENT)
-    assert replay_view(store, "departement", "35", when + timedelta(minutes=30), HAPPENED_BY).view["opened_last_hour"] == 1
+    half_hour_later = replay_view(store, "departement", "35", when + timedelta(minutes=30), HAPPENED_BY)
+    assert half_hour_later.view["opened_last_hour"] == 1
 
     happened = replay_view(store, "case", FIRE_CASE, parse_time("2024-08-13T10:25:00+02:00"), HAPPENED_BY)
     assert happened.events == 1 and happened.view["nature_code"] == "C04.02.01"

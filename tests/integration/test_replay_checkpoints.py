@@ -15,16 +15,12 @@ from hypothesis import strategies as st
 from adapters.ingest.ingestion import Incoming
 from adapters.simulator import simulate
 from adapters.store.locks import Leadership
-from replay.as_of import HAPPENED_BY, KNOWN_AT, replay_view
-from replay.checkpoints import (
-    CaseShards,
-    best_checkpoint,
-    build_checkpoints,
-    builder_lock_key,
-    list_checkpoints,
-    scan_ranges,
-    snapshot_connection,
-)
+from replay.as_of import replay_view
+from replay.checkpoints.build import build_checkpoints, builder_lock_key
+from replay.checkpoints.documents import CaseShards
+from replay.checkpoints.scan import scan_ranges, snapshot_connection
+from replay.checkpoints.storage import best_checkpoint, list_checkpoints
+from replay.event_log import HAPPENED_BY, KNOWN_AT
 
 BATCH = 30
 
@@ -149,7 +145,8 @@ def _events(services) -> int:
     from psycopg.sql import SQL
 
     with services.store.connect() as conn:
-        return conn.execute(SQL("SELECT count(*) AS n FROM {}").format(services.store.table("tocsin_events"))).fetchone()["n"]
+        query = SQL("SELECT count(*) AS n FROM {}").format(services.store.table("tocsin_events"))
+        return conn.execute(query).fetchone()["n"]
 
 
 @given(st.dictionaries(st.uuids(), st.sampled_from(["35", "29", "2A", "971", "non-localise"]), max_size=60),

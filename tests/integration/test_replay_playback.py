@@ -14,7 +14,8 @@ from adapters.ingest.ingestion import Incoming
 from adapters.services import open_services
 from adapters.simulator import simulate
 from projections.store.worker import ProjectionWorker
-from replay.as_of import HAPPENED_BY, replay_view
+from replay.as_of import replay_view
+from replay.event_log import HAPPENED_BY
 from replay.playback import playback, sandbox_settings
 
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from adapters.ingest.ingestion import Incoming
 from adapters.simulator import simulate
-from replay.as_of import HAPPENED_BY, replay_view
-from replay.checkpoints import build_checkpoints
+from replay.as_of import replay_view
+from replay.checkpoints.build import build_checkpoints
+from replay.event_log import HAPPENED_BY
 from replay.timeline import build_timeline, parse_interval
 
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 
 from adapters.store.event_store import TocsinStore
-from replay.checkpoints import ensure_tables, list_checkpoints
+from replay.checkpoints.storage import ensure_tables, list_checkpoints
 
 
 def _all_at_once(action: Callable[[], object], times: int = 6) -> tuple[list, list[Exception]]:
