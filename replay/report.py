@@ -21,7 +21,8 @@ HEADINGS = {
     "victims": "Victimes", "red": "Urgences absolues", "yellow": "Urgences relatives", "green": "Impliqués",
     "black": "Décédés", "evacuated": "Évacués", "displaced": "Déplacés", "resources_engaged": "Moyens engagés",
     "resources_total": "Moyens (total)", "case_id": "Affaire", "nature_code": "Nature", "commune": "Commune",
-    "opened_at": "Création", "first_engaged_at": "Premier moyen engagé", "first_on_scene_at": "Premier moyen sur les lieux",
+    "opened_at": "Création", "first_engaged_at": "Premier moyen engagé",
+    "first_on_scene_at": "Premier moyen sur les lieux",
     "to_engaged_min": "Délai d'engagement (min)", "to_on_scene_min": "Délai d'arrivée (min)",
 }
 PEAKS = {"opened": "Affaires ouvertes en un intervalle", "closed": "Affaires closes en un intervalle",
@@ -135,9 +136,11 @@ def html_page(timeline: Timeline, territory_name: str) -> str:
 <html lang="fr"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:60rem;color:#1b1b1b;padding:0 1rem}}
+body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:60rem;
+color:#1b1b1b;padding:0 1rem}}
 h1{{font-size:1.6rem;color:#000091}} h2{{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}}
-table{{border-collapse:collapse;width:100%;font-size:.85rem}} th,td{{border:1px solid #ddd;padding:.25rem .4rem;text-align:left}}
+table{{border-collapse:collapse;width:100%;font-size:.85rem}}
+th,td{{border:1px solid #ddd;padding:.25rem .4rem;text-align:left}}
 th{{background:#f3f3f8}} td.n{{text-align:right}} .chart{{width:100%;height:auto}} .lead,.note{{color:#444}}
 </style></head><body>
 {chr(10).join(body)}

@@ -67,8 +67,9 @@ class AuditedEvent:
         provenance = dict(getattr(self.event, "provenance", {}) or {})
         message = None
         if r["distribution_id"] is not None:
+            extension = EXTENSIONS.get(provenance.get("encoding") or "", "bin")
             message = {
-                "file": f"messages/{bytes(r['raw_sha256']).hex()}.{EXTENSIONS.get(provenance.get('encoding'), 'bin')}",
+                "file": f"messages/{bytes(r['raw_sha256']).hex()}.{extension}",
                 "distribution_id": r["distribution_id"], "case_id": r["case_id"], "kind": r["kind"],
                 "sender_id": r["sender_id"], "sent_at": _iso(r["sent_at"]), "received_at": _iso(r["received_at"]),
                 "sha256": bytes(r["raw_sha256"]).hex(), "source": r["source"],
@@ -171,6 +172,7 @@ def _closing_seal(store: Any, data_dir: Path, last_position: int) -> Seal:
         if s.position >= last_position and s.is_signed_by(keys):
             return s
     key = load_signing_key(data_dir)
+    assert key is not None, "the signing key is created when missing"
     made = seal(store, key, data_dir)
     assert made is not None and made.position >= last_position
     return made

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 try:
     from replay.audit import hashes as h
 except ImportError:  # running from an extracted bundle
-    import audit_hashes as h  # type: ignore[no-redef]
+    import audit_hashes as h  # type: ignore[no-redef,import-not-found]
 
 
 @dataclass
@@ -103,7 +103,8 @@ def _check_seals(seals: list[dict], key: Ed25519PublicKey, report: BundleReport)
     sealed: dict[int, bytes] = {}
     for s in seals:
         payload = h.seal_payload(position=s["position"], notification_id=s["notification_id"],
-                                 chain_hash=bytes.fromhex(s["chain_hash"]), sealed_at=_time(s["sealed_at"]),
+                                 chain_hash=bytes.fromhex(s["chain_hash"]),
+                                 sealed_at=datetime.fromisoformat(s["sealed_at"]),
                                  key_id=s["key_id"])
         try:
             if s["key_id"] != report.key_id:

@@ -1,6 +1,6 @@
 """The canonical hashes of the audit chain, computed the same way here and in PostgreSQL.
 
-PL/pgSQL (replay/audit_schema.py) computes them when an event is inserted; this module recomputes
+PL/pgSQL (adapters/store/audit_schema.py) computes them when an event is inserted; this module recomputes
 them when verifying, in the database or in an exported bundle on another machine. It depends on the
 standard library only, so a bundle can carry it and be checked without Tocsin installed.
 
@@ -53,7 +53,7 @@ def message_hash(
     kind: str,
     sender_id: str | None,
     sent_at: datetime | int | None,
-    received_at: datetime | int,
+    received_at: datetime | int | None,
     raw_sha256: bytes,
     source: str,
     stored_body_hash: bytes | None,
@@ -94,7 +94,7 @@ def event_hash(
     )
 
 
-def chain_hash(*, previous: bytes, position: int, chained_at: datetime | int, event_hash: bytes) -> bytes:
+def chain_hash(*, previous: bytes, position: int, chained_at: datetime | int | None, event_hash: bytes) -> bytes:
     """The link at `position`: it commits to every event before it through `previous`."""
     return sha256(
         b"tocsin-chain-v1" + field(previous) + field(int8(position)) + field(micros(chained_at)) + field(event_hash)
@@ -104,5 +104,6 @@ def chain_hash(*, previous: bytes, position: int, chained_at: datetime | int, ev
 def seal_payload(*, position: int, notification_id: int, chain_hash: bytes, sealed_at: datetime, key_id: str) -> bytes:
     """The exact bytes a checkpoint's Ed25519 signature covers."""
     return "\n".join(
-        ["tocsin-seal-v1", str(position), str(notification_id), chain_hash.hex(), str(micros(sealed_at).decode()), key_id]
+        ["tocsin-seal-v1", str(position), str(notification_id), chain_hash.hex(),
+         (micros(sealed_at) or b"").decode(), key_id]  # never empty: a datetime has its count
     ).encode()

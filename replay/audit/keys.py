@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -66,7 +67,7 @@ def key_id(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def trusted_keys(data_dir: Path, public_key_files: list[Path] = ()) -> dict[str, Ed25519PublicKey]:
+def trusted_keys(data_dir: Path, public_key_files: Sequence[Path] = ()) -> dict[str, Ed25519PublicKey]:
     """The keys whose seals verification accepts: the local key's public half and any pinned file."""
     keys = [load_public_pem(p.read_bytes()) for p in public_key_files]
     local = load_signing_key(data_dir, create=False)
