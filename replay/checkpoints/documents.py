@@ -25,7 +25,6 @@ from projections.memory import MemoryViews, TerritoryRow
 
 ROW_TIMES = ("opened_at", "closed_at", "last_message_at", "updated_at")  # datetimes of a case row
 # What a territory's view reads of every case (its most serious open cases, its openings per hour).
-# What a territory's view reads of every case (its most serious open cases, its openings per hour).
 SUMMARY = ("case_id", "commune", "departement", "zone", "status", "severity", "opened_at")
 
 
@@ -89,7 +88,7 @@ def pack_shard(part: dict) -> bytes:
 
 def unpack_shard(data: bytes) -> dict:
     """The shard's head; its "rows" and "entries" map an id to the (start, length) of its document in
-    "documents" (sliced when the document is parsed: slicing them all up front took 0.3 s a shard)."""
+    "documents" (sliced when the document is parsed, not all up front: most are never read)."""
     size = int.from_bytes(data[:8], "big")
     part = orjson.loads(data[8:8 + size])
     part["documents"] = memoryview(data)[8 + size:]
@@ -194,7 +193,7 @@ def _row(oid: UUID, row: dict[str, Any]) -> dict[str, Any]:
 class CaseShards:
     """Which shard holds each case of a checkpoint: records of (16-byte id, shard number), sorted,
     searched in place. A replay looks up a handful of cases; parsing a mapping of every case of the
-    country (170,000 at a million events) took longer than the rest of the replay's set-up."""
+    country took longer than the rest of the replay's set-up."""
 
     RECORD = 18
 

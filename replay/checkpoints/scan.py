@@ -26,8 +26,8 @@ PAGE = 10_000
 # The range is repeated on the chain: PostgreSQL does not carry an inequality across the join, and would
 # otherwise walk the chain from its first link. The message is looked up per event (LATERAL … LIMIT 1,
 # the key is unique): with a filter on its time, the planner otherwise hashed the whole message index
-# for every page (0.8 s a page at a million events).
-# Without the message times (`happened` NULL, no filter on it), reading is twice as fast: the replay from
+# for every page.
+# Without the message times (`happened` NULL, no filter on it), reading is much faster: the replay from
 # a checkpoint takes them from the events it decodes (event_log.happened_at), and decodes few of them.
 EVENTS_AFTER = """
 SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,
