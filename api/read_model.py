@@ -201,7 +201,7 @@ class ReadModel:
 
     def territory_view(self, level: Level, code: str) -> dict[str, Any]:
         def compute() -> dict[str, Any]:
-            view = queries.territory_view(self.store, level.value, code, geography=self.geography)
+            view = queries.territory_view(self.store, level, code, geography=self.geography)
             view["most_serious"] = [with_point(c, self.geography) for c in view.get("most_serious", [])]
             return view
 
@@ -210,7 +210,7 @@ class ReadModel:
     def case_list(self, *, level: Level, code: str, status: str | None = None, family: str | None = None,
                   since: datetime | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         def compute() -> dict[str, Any]:
-            items = queries.case_list(self.store, level=level.value, code=code, status=status, family=family,
+            items = queries.case_list(self.store, level=level, code=code, status=status, family=family,
                                       since=since, limit=limit, offset=offset, geography=self.geography)
             return {"total": self.count(level, code, status, family, since),
                     "items": [with_point(i, self.geography) for i in items]}

@@ -1,6 +1,6 @@
 """`tocsin audit …` and `tocsin replay …`: each command translates arguments into one replay/ call.
 
-The lead wires these in api/cli.py with `register(app)`.
+`api.cli.main` adds them to `tocsin` with `register(app)`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from api.cli.support import JsonOption, open_services_from_env, print_json
+from domain.access import OPERATOR
+from domain.geography import Level, UnknownTerritory, parse_territory
 
 audit_app = typer.Typer(help="Audit : historique complet, chaîne d'empreintes scellée, paquets vérifiables.",
                         no_args_is_help=True)
@@ -152,9 +154,10 @@ def audit_history(
     as_json: JsonOption = False,
 ) -> None:
     """Historique complet d'une affaire : chaque événement, sa provenance, son message brut (auditeur)."""
-    from replay.audit.history import AUDITOR, case_audit_history
+    from replay.audit.history import case_audit_history
 
-    history = case_audit_history(open_services_from_env().store, case_id, role=AUDITOR)  # the CLI operator holds the keys
+    # The CLI operator holds the keys on the server: the operator's role reads the full history.
+    history = case_audit_history(open_services_from_env().store, case_id, role=OPERATOR.code)
     if history is None:
         typer.echo(f"affaire inconnue : {case_id}", err=True)
         raise typer.Exit(1)
@@ -239,16 +242,11 @@ def replay_checkpoint(
         time.sleep(watch)
 
 
-def _territory(value: str) -> tuple[str, str]:
-    from api.auth import parse_territory
-
-    if value.strip().upper() in ("FR", "NATIONAL", "NATIONAL:FR"):
-        return "national", "FR"
+def _territory(value: str) -> tuple[Level, str]:
     try:
-        level, code = parse_territory(value)
-    except ValueError as error:
+        return parse_territory(value)
+    except UnknownTerritory as error:
         raise typer.BadParameter(f"{error} ; ou FR pour la France entière") from None
-    return level.value, code
 
 
 def _timeline(territory: str, since: str, until: str, interval: str | None) -> Any:

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from adapters.geography import get_geography
 from adapters.settings import Settings
-from api.auth import ROLES, AuthConfig, AuthError, local_secret
+from api.auth import AuthConfig, AuthError, local_secret
+from domain.access import ROLES
 
 GEO = get_geography()
 
