@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from adapters.services import Services, open_services
 from api.auth import AuthConfig
 from api.read_model import ReadModel
-from api.routes import audit, cases, dashboard, live, messages, replay, territories, views
+from api.routes import audit, cases, dashboard, live, messages, replay, session, territories, views
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         lifespan=lifespan,
     )
 
-    for module in (messages, territories, views, cases, live, audit, replay, dashboard):
+    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

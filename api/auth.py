@@ -134,6 +134,7 @@ class AuthConfig:
         }
         if name:
             claims["name"] = name
+        assert self.secret is not None  # local mode
         return jwt.encode(claims, self.secret, algorithm="HS256")
 
     def verify(self, token: str) -> dict[str, Any]:
@@ -162,7 +163,8 @@ class AuthConfig:
 
     def _jwks(self) -> Any:
         if self._jwks_client is None:
-            if self.jwks_url and self.jwks_url.startswith("file://"):
+            assert self.jwks_url is not None  # only called when a JWKS is configured
+            if self.jwks_url.startswith("file://"):
                 self._jwks_client = _JwksFile(Path(self.jwks_url.removeprefix("file://")))
             else:
                 self._jwks_client = jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=3600)

@@ -16,12 +16,10 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-import orjson
 import psycopg
 import shapely
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
-from starlette.responses import Response
 
 from adapters.geography import Geography
 from adapters.store.event_store import TocsinStore
@@ -41,15 +39,6 @@ PSEUDO_CODES = frozenset({UNPLACED, NO_ZONE})
 CACHE_SECONDS = 10.0  # new events empty the cache at once; the TTL only moves the "last hour" windows
 CACHE_ENTRIES = 10_000
 _LEVEL_COLUMN = {Level.COMMUNE: "commune", Level.DEPARTEMENT: "departement", Level.ZONE: "zone"}
-
-
-class JSONBytes(Response):
-    """JSON encoded with orjson, straight to bytes (FastAPI's encoder costs more than the query)."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=str)
 
 
 def row_placement(row: dict) -> dict:

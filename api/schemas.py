@@ -1,23 +1,38 @@
 """The public JSON shapes of the HTTP API, as pydantic models, so that `/openapi.json` says what each
 route returns.
 
-The hot reads (a territory's view, its children, a page of cases, replays) are encoded once with orjson
-and cached as bytes (api.read_model.JSONBytes): those routes declare their model for the documentation
-and return the bytes untouched. The other routes return plain data that FastAPI checks against the
-model. Every model accepts extra keys (`extra="allow"`), so a field added to a view before its model
-is never silently dropped from an answer.
+The hot reads (a territory's view, its children, a page of cases, replays) are encoded with orjson, some
+cached as bytes (JSONBytes, below): those routes declare their model for the documentation and return
+their response untouched (FastAPI does not validate a response a route returns itself). The other
+routes return plain data that FastAPI checks against the model. Every model accepts extra keys
+(`extra="allow"`), so a field added to a view before its model is never silently dropped from an answer.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+import orjson
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-# A moment, written as Python's isoformat (`+00:00`, not pydantic's `Z`): the API's answers kept
-# their format when they gained a model.
-Moment = Annotated[datetime, PlainSerializer(lambda moment: moment.isoformat(), return_type=str)]
+
+class JSONBytes(JSONResponse):
+    """JSON encoded with orjson, straight to bytes (FastAPI's encoder costs more than the query).
+    A JSONResponse, so that the OpenAPI document shows the route's response model."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=str)
+
+
+class GeoJSONBytes(JSONResponse):
+    """GeoJSON already encoded (the map's shapes), sent as is."""
+
+    media_type = "application/geo+json"
+
+    def render(self, content: bytes) -> bytes:
+        return content
 
 
 class Schema(BaseModel):
@@ -36,6 +51,20 @@ class Territory(Schema):
 class TerritoryDetail(Territory):
     parent: Territory | None = Field(description="Le territoire parent, s'il est dans votre périmètre")
     children: list[Territory]
+
+
+class Feature(Schema):
+    type: str = "Feature"
+    geometry: dict[str, Any]
+    properties: dict[str, Any] = Field(description="level, code, name, role (self : le territoire, child : une "
+                                                   "subdivision)")
+
+
+class FeatureCollection(Schema):
+    """GeoJSON: the territory and its subdivisions, simplified for the map."""
+
+    type: str = "FeatureCollection"
+    features: list[Feature]
 
 
 class ChildCount(Schema):
@@ -213,7 +242,7 @@ class Timeline(Schema):
 
 class AccessLogEntry(Schema):
     id: int
-    at: Moment
+    at: datetime
     subject: str
     role: str
     territory: str

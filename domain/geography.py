@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 NATIONAL = "FR"
@@ -52,7 +52,7 @@ class Zone:
     seat_insee: str
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     COMMUNE = "commune"
     DEPARTEMENT = "departement"
     ZONE = "zone"

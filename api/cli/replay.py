@@ -54,7 +54,8 @@ def _time(value: str | None) -> datetime | None:
 @audit_app.command("verify")
 def audit_verify(
     bundle: Annotated[Path | None, typer.Option("--bundle", help="Vérifier un paquet exporté (sans base).")] = None,
-    public_key: Annotated[list[Path] | None, typer.Option("--public-key", help="Clé publique de référence (PEM).")] = None,
+    public_key: Annotated[list[Path] | None,
+                          typer.Option("--public-key", help="Clé publique de référence (PEM).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Vérifier toute la chaîne d'empreintes et ses sceaux (ou un paquet exporté)."""
@@ -100,7 +101,8 @@ def audit_seal(
             typer.echo("Chaîne vide : rien à sceller.")
         elif made.position != last_position:
             typer.echo(f"Sceau : position {made.position} (notification {made.notification_id}), "
-                       f"empreinte {made.chain_hash.hex()[:16]}…, clé {made.key_id}, {made.sealed_at:%d/%m/%Y %H:%M:%S}")
+                       f"empreinte {made.chain_hash.hex()[:16]}…, clé {made.key_id}, "
+                       f"{made.sealed_at:%d/%m/%Y %H:%M:%S}")
             last_position = made.position
         if every is None:
             return
@@ -256,15 +258,18 @@ def _timeline(territory: str, since: str, until: str, interval: str | None) -> A
     start, end = _time(since), _time(until)
     assert start is not None and end is not None
     try:
-        return build_timeline(open_services_from_env().store, level, code, start, end, parse_interval(interval, start, end))
+        return build_timeline(open_services_from_env().store, level, code, start, end,
+                              parse_interval(interval, start, end))
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
 
 
-TerritoryOption = Annotated[str, typer.Option("--territory", help="NIVEAU:CODE (ex. departement:29, zone:ouest) ou FR.")]
+TerritoryOption = Annotated[str, typer.Option("--territory",
+                                              help="NIVEAU:CODE (ex. departement:29, zone:ouest) ou FR.")]
 FromOption = Annotated[str, typer.Option("--from", help="Début de la fenêtre (ISO 8601, heure des messages).")]
 ToOption = Annotated[str, typer.Option("--to", help="Fin de la fenêtre (ISO 8601).")]
-IntervalOption = Annotated[str | None, typer.Option("--interval", help="Pas : 15min, 1h, 1j (par défaut : ~24 à 48 pas).")]
+IntervalOption = Annotated[str | None, typer.Option("--interval",
+                                                    help="Pas : 15min, 1h, 1j (par défaut : ~24 à 48 pas).")]
 
 
 @replay_app.command("timeline")
@@ -305,7 +310,8 @@ def replay_playback(
     prelude: Annotated[bool, typer.Option("--prelude/--no-prelude",
                                           help="Charger d'abord la situation au début de la fenêtre.")] = True,
 ) -> None:
-    """Rejouer une fenêtre passée dans un bac à sable, à la vitesse choisie (exercice), sans toucher aux vues en service."""
+    """Rejouer une fenêtre passée dans un bac à sable, à la vitesse choisie (exercice), sans toucher aux vues
+    en service."""
     from adapters.services import open_services
     from replay.playback import playback, sandbox_settings
 

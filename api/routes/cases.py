@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from adapters.store import access_log
 from adapters.store.case_history import case_view
 from api.dependencies import Reader, ReadModelDep, ServicesDep, visible_territory
-from api.read_model import JSONBytes, case_placement, row_placement
-from api.schemas import CaseDetail, CasePage
+from api.read_model import case_placement, row_placement
+from api.schemas import CaseDetail, CasePage, JSONBytes
 from domain.access import Principal
 from domain.nature import NatureFamily
 
@@ -71,7 +71,7 @@ def _visible(principal: Principal, summary: dict) -> bool:
 
 
 @router.get("/{case_id}", summary="Une affaire : état courant et historique des événements (lecture journalisée)",
-            responses={200: {"model": CaseDetail}})  # documented, not re-validated: the history is free-form
+            response_model=CaseDetail)
 async def get_case(request: Request, principal: Reader, services: ServicesDep, case_id: str) -> dict[str, Any]:
     """Les données personnelles ne sont incluses que pour les rôles qui en ont besoin ; chaque lecture
     est inscrite au journal des accès (qui, quel rôle, quelle affaire, quand)."""

@@ -1,4 +1,4 @@
-"""The dashboard's pages: login (token or demonstration), the dashboard itself, logout, `me`.
+"""The dashboard's pages: login (token or demonstration), the dashboard itself, logout.
 
 Server-rendered HTML from api/templates (string.Template: no template engine to install) and a small
 vanilla script in api/static; nothing is fetched from the internet. The dashboard authenticates its
@@ -17,8 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import COOKIE_NAME, AuthConfig, AuthError
-from api.dependencies import AuthConfigDep, CurrentPrincipal, GeographyDep
-from api.schemas import Me
+from api.dependencies import AuthConfigDep, GeographyDep
 from domain.access import ROLES, Act, role_may
 from domain.geography import NATIONAL, parse_territory
 
@@ -114,12 +113,6 @@ async def logout() -> Response:
     response = RedirectResponse("/connexion", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
-
-
-@router.get("/api/v1/me", include_in_schema=True, tags=["Session"], response_model=Me,
-            summary="Qui suis-je : rôle et territoire du jeton")
-async def me(principal: CurrentPrincipal) -> dict[str, Any]:
-    return principal.as_dict()
 
 
 @router.get("/", response_class=HTMLResponse)

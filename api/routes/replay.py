@@ -13,11 +13,11 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.dependencies import Replayer, ServicesDep, visible_territory
-from api.read_model import JSONBytes, row_placement
-from api.schemas import ReplayedView, Timeline
+from api.read_model import row_placement
+from api.schemas import JSONBytes, ReplayedView, Timeline
 from domain.access import outside_message
 from domain.geography import Level, level_of_code, parse_territory
-from replay.as_of import CASE, CASES, KNOWN_AT, replay_view
+from replay.as_of import CASE, CASES, replay_view
 from replay.timeline import build_timeline, parse_interval
 
 router = APIRouter(prefix="/api/v1/replay", tags=["Rejeu"])
@@ -41,7 +41,7 @@ Sense = Annotated[Literal["known-at", "happened-by"], Query(
 async def get_replayed_view(
     principal: Replayer, services: ServicesDep, level: str, code: str,
     at: Annotated[datetime, Query(description="Instant (ISO 8601, avec fuseau)")],
-    sense: Sense = KNOWN_AT,
+    sense: Sense = "known-at",
 ) -> JSONBytes:
     if at.tzinfo is None:
         raise HTTPException(422, "l'instant doit porter un fuseau horaire (ex. 2025-11-02T18:00:00+01:00)")

@@ -10,11 +10,10 @@ import orjson
 import shapely
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
 
 from adapters.geography import Geography
 from api.dependencies import GeographyDep, PathTerritory, Reader
-from api.schemas import Territory, TerritoryDetail
+from api.schemas import FeatureCollection, GeoJSONBytes, Territory, TerritoryDetail
 from domain.geography import Level
 
 router = APIRouter(prefix="/api/v1/territories", tags=["Territoires"])
@@ -25,7 +24,8 @@ _TOLERANCE = {Level.NATIONAL: 0.02, Level.ZONE: 0.006, Level.DEPARTEMENT: 0.0015
 
 
 def _territory(geography: Geography, level: Level, code: str) -> dict[str, Any]:
-    return {"level": level.value, "code": code, "name": geography.name(level, code), "label": geography.label(level, code)}
+    return {"level": level.value, "code": code, "name": geography.name(level, code),
+            "label": geography.label(level, code)}
 
 
 @router.get("", response_model=list[Territory],
@@ -46,24 +46,26 @@ async def search_territories(
     return [_territory(geography, lvl, code) for lvl, code in visible[:limit]]
 
 
-@router.get("/{level}/{code}", response_model=TerritoryDetail, summary="Un territoire : nom, parent, subdivisions")
+@router.get("/{level}/{code}", response_model=TerritoryDetail,
+            summary="Un territoire : nom, parent, subdivisions")
 async def get_territory(principal: Reader, territory: PathTerritory, geography: GeographyDep) -> dict[str, Any]:
     lvl, code = territory
     parent = geography.parent(lvl, code)
     out = _territory(geography, lvl, code)
     out["parent"] = _territory(geography, *parent) if parent and principal.can_see(*parent) else None
-    out["children"] = [_territory(geography, l, c) for l, c in geography.children(lvl, code)]
+    out["children"] = [_territory(geography, child, c) for child, c in geography.children(lvl, code)]
     return out
 
 
 @router.get(
     "/{level}/{code}/map",
     summary="Contours GeoJSON du territoire et de ses subdivisions (simplifiés pour la carte)",
-    response_class=Response,
+    response_class=GeoJSONBytes,
+    response_model=FeatureCollection,
 )
-async def get_map(territory: PathTerritory, geography: GeographyDep) -> Response:
+async def get_map(territory: PathTerritory, geography: GeographyDep) -> GeoJSONBytes:
     body = await run_in_threadpool(map_geojson, geography, *territory)
-    return Response(body, media_type="application/geo+json", headers={"Cache-Control": "private, max-age=3600"})
+    return GeoJSONBytes(body, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @lru_cache(maxsize=256)

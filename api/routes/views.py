@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.dependencies import GeographyDep, PathTerritory, ReadModelDep
-from api.read_model import JSONBytes
-from api.schemas import ChildCount, TerritoryView
+from api.schemas import ChildCount, JSONBytes, TerritoryView
 
 router = APIRouter(prefix="/api/v1/views", tags=["Vues par territoire"])
 
