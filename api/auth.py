@@ -1,4 +1,4 @@
-"""Who is asking, and what they may see: OIDC-style bearer tokens scoped to a territory.
+"""Who is asking: OIDC-style bearer tokens, verified (and, in local mode, minted), carrying a role and a territory.
 
 A token is a signed JWT whose claims carry a role and a territory:
 
@@ -12,15 +12,8 @@ TOCSIN_JWT_KEY_FILE (a PEM public key; RS256/ES256), plus TOCSIN_JWT_ISSUER and 
 Tocsin then only verifies, it never mints. The IdP must put the two `tocsin_*` claims in its tokens
 (claim names are configurable: TOCSIN_JWT_ROLE_CLAIM, TOCSIN_JWT_TERRITORY_CLAIM).
 
-Visibility. Each role is bound to one level of territory and sees that territory and everything
-inside it (Geography.contains), nothing else. A case belongs to the narrowest territory it could be
-placed in; a case that could not be placed at all is seen by national-level tokens only.
-
-Personal data (callers, phone numbers, victims' names, health details, free texts) is shown only to
-roles that act on individual people: the SDIS (rescue), the prefecture (crisis centre, information
-of families) and national operational staff (COGIC, mass-casualty events). Mayors, zone staff,
-analysts and auditors see the facts without them: figures and places are enough for their job, and
-least privilege is the rule (DESIGN.md, principle 4).
+The token's claims become a `domain.access.Principal` in one place (`AuthConfig.principal`); what a
+principal may see and do is decided by `domain.access`, not here.
 """
 
 from __future__ import annotations
@@ -30,109 +23,18 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
-from fastapi import Depends, HTTPException, Request
 
-from adapters.geography import Geography
 from adapters.secret_file import create_once
 from adapters.settings import Settings
-from domain.geography import NATIONAL, Level
+from domain.access import Denied, Principal, UnknownRole, check_holds, role_named
+from domain.geography import Hierarchy, UnknownTerritory, parse_territory
 
 COOKIE_NAME = "tocsin_token"
 DEFAULT_ISSUER = "tocsin-local"
 DEFAULT_AUDIENCE = "tocsin"
-
-
-@dataclass(frozen=True)
-class Role:
-    code: str
-    label: str  # French, shown in the dashboard
-    levels: tuple[Level, ...]  # the levels of territory a token of this role may carry
-    personal: bool  # may see personal data
-    reads: bool = True  # may read views and cases (False for service accounts)
-    ingests: bool = False  # may post NexSIS messages
-    audits: bool = False  # may read the access log and the quarantine
-
-
-_ANY = (Level.COMMUNE, Level.DEPARTEMENT, Level.ZONE, Level.NATIONAL)
-
-ROLES: dict[str, Role] = {
-    r.code: r
-    for r in (
-        Role("mayor", "Maire", (Level.COMMUNE,), personal=False),
-        Role("prefecture", "Préfecture", (Level.DEPARTEMENT,), personal=True),
-        Role("sdis", "SDIS", (Level.DEPARTEMENT,), personal=True),
-        Role("zone", "État-major de zone", (Level.ZONE,), personal=False),
-        Role("national", "Niveau national (COGIC)", (Level.NATIONAL,), personal=True),
-        Role("analyst", "Analyste", _ANY, personal=False),
-        Role("auditor", "Auditeur", _ANY, personal=False, audits=True),
-        Role("nexsis", "Plateforme d'échange NexSIS (compte de service)", (Level.NATIONAL,), personal=False,
-             reads=False, ingests=True),
-    )
-}
-
-
-def parse_territory(value: str) -> tuple[Level, str]:
-    """'commune:35238' -> (Level.COMMUNE, '35238'); ValueError when malformed."""
-    level, sep, code = (value or "").partition(":")
-    if not sep or not code:
-        raise ValueError(f"territoire mal formé : {value!r} (attendu niveau:code, ex. commune:35238)")
-    return Level(level.strip().lower()), code.strip()
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller: a role over one territory."""
-
-    subject: str
-    role: Role
-    level: Level
-    code: str
-    geography: Geography = field(repr=False, compare=False)
-    name: str | None = None
-    expires_at: float = float("inf")  # the token's `exp` (epoch seconds)
-
-    @property
-    def territory(self) -> str:
-        return f"{self.level.value}:{self.code}"
-
-    @property
-    def may_see_personal(self) -> bool:
-        return self.role.personal
-
-    def can_see(self, level: Level | str, code: str) -> bool:
-        """Is this territory the caller's own or inside it?"""
-        if not self.role.reads and not self.role.audits:
-            return False
-        return self.geography.contains((self.level, self.code), (level, code))
-
-    def can_see_placement(self, placement: dict | None) -> bool:
-        """May the caller see a case placed there? Judged on the narrowest known territory."""
-        placement = placement or {}
-        for level, key in ((Level.COMMUNE, "insee"), (Level.DEPARTEMENT, "departement"), (Level.ZONE, "zone")):
-            if placement.get(key):
-                return self.can_see(level, placement[key])
-        return self.can_see(Level.NATIONAL, NATIONAL) and self.level is Level.NATIONAL
-
-    def as_dict(self) -> dict[str, Any]:
-        try:
-            territory_name = self.geography.label(self.level, self.code)
-        except KeyError:
-            territory_name = self.code
-        return {
-            "subject": self.subject,
-            "name": self.name,
-            "role": self.role.code,
-            "role_label": self.role.label,
-            "level": self.level.value,
-            "code": self.code,
-            "territory": self.territory,
-            "territory_name": territory_name,
-            "may_see_personal": self.may_see_personal,
-            "audits": self.role.audits,
-        }
 
 
 class AuthError(Exception):
@@ -212,11 +114,13 @@ class AuthConfig:
         """A signed token (local mode only: a real IdP issues its own)."""
         if not self.local:
             raise AuthError("les jetons sont émis par le fournisseur d'identité configuré, pas par Tocsin")
-        if role not in ROLES:
-            raise AuthError(f"rôle inconnu : {role} (rôles : {', '.join(ROLES)})")
-        level, _ = parse_territory(territory)
-        if level not in ROLES[role].levels:
-            raise AuthError(f"le rôle {role} ne peut pas porter un territoire de niveau {level.value}")
+        try:
+            granted = role_named(role)
+            level, code = parse_territory(territory)
+            check_holds(granted, level)
+        except (UnknownRole, Denied) as e:
+            raise AuthError(str(e)) from e
+        territory = f"{level.value}:{code}"
         now = int(time.time())
         claims = {
             "iss": self.issuer,
@@ -230,6 +134,7 @@ class AuthConfig:
         }
         if name:
             claims["name"] = name
+        assert self.secret is not None  # local mode
         return jwt.encode(claims, self.secret, algorithm="HS256")
 
     def verify(self, token: str) -> dict[str, Any]:
@@ -258,14 +163,16 @@ class AuthConfig:
 
     def _jwks(self) -> Any:
         if self._jwks_client is None:
-            if self.jwks_url and self.jwks_url.startswith("file://"):
+            assert self.jwks_url is not None  # only called when a JWKS is configured
+            if self.jwks_url.startswith("file://"):
                 self._jwks_client = _JwksFile(Path(self.jwks_url.removeprefix("file://")))
             else:
                 self._jwks_client = jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=3600)
         return self._jwks_client
 
 
-    def principal(self, token: str, geography: Geography) -> Principal:
+    def principal(self, token: str, geography: Hierarchy) -> Principal:
+        """The one way from a bearer token to a principal: verified, then its claims checked; AuthError else."""
         known = self._verified.get(token)
         if known is not None and known[0] > time.time() and known[1].geography is geography:
             return known[1]
@@ -276,16 +183,17 @@ class AuthConfig:
         self._verified[token] = (principal.expires_at, principal)
         return principal
 
-    def _principal(self, token: str, geography: Geography) -> Principal:
+    def _principal(self, token: str, geography: Hierarchy) -> Principal:
         claims = self.verify(token)
-        role = ROLES.get(str(claims.get(self.role_claim) or ""))
-        if role is None:
-            raise AuthError(f"rôle absent ou inconnu dans le jeton ({self.role_claim})")
+        try:
+            role = role_named(str(claims.get(self.role_claim) or ""))
+        except UnknownRole as e:
+            raise AuthError(f"rôle absent ou inconnu dans le jeton ({self.role_claim})") from e
         try:
             level, code = parse_territory(str(claims.get(self.territory_claim) or ""))
-        except ValueError as e:
+        except UnknownTerritory as e:
             raise AuthError(f"territoire absent ou invalide dans le jeton ({self.territory_claim})") from e
-        if level not in role.levels or not geography.exists(level, code):
+        if not role.may_hold(level) or not geography.exists(level, code):
             raise AuthError(f"territoire {level.value}:{code} non valable pour le rôle {role.code}")
         return Principal(str(claims["sub"]), role, level, code, geography, claims.get("name"), float(claims["exp"]))
 
@@ -315,69 +223,3 @@ def local_secret(settings: Settings) -> bytes:
     if not path.exists():
         create_once(path, secrets.token_urlsafe(48).encode())
     return path.read_bytes().strip()
-
-
-# ---- FastAPI dependencies -------------------------------------------------------------------------
-# Async although they do no I/O (a JWKS fetch aside, cached for an hour): a sync dependency would cost
-# a thread hop on every request. Verifying an HS256/RS256/ES256 signature takes tens of microseconds.
-
-UNAUTHENTICATED = "authentification requise : jeton porteur (Authorization: Bearer …) manquant"
-
-
-def token_from_request(request: Request) -> str | None:
-    header = request.headers.get("authorization") or ""
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    # The dashboard's HttpOnly cookie, for reads only (SameSite=Strict; writes need the header).
-    if request.method in ("GET", "HEAD"):
-        return request.cookies.get(COOKIE_NAME) or None
-    return None
-
-
-async def current_principal(request: Request) -> Principal:
-    token = token_from_request(request)
-    if token is None:
-        raise HTTPException(401, UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
-    config: AuthConfig = request.app.state.auth
-    try:
-        return config.principal(token, request.app.state.services.geography)
-    except AuthError as e:
-        raise HTTPException(401, str(e), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from e
-
-
-async def reader(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    """A caller allowed to read views and cases (not a service account)."""
-    if not principal.role.reads:
-        raise HTTPException(403, f"le rôle {principal.role.code} ne donne pas accès aux données")
-    return principal
-
-
-async def auditor(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    if not principal.role.audits:
-        raise HTTPException(403, "réservé aux auditeurs")
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-Reader = Annotated[Principal, Depends(reader)]
-Auditor = Annotated[Principal, Depends(auditor)]
-
-
-def outside(level: Level | str, code: str) -> HTTPException:
-    """The one answer for a territory outside the caller's perimeter."""
-    lvl = level.value if isinstance(level, Level) else level
-    return HTTPException(403, f"accès refusé : le territoire {lvl}:{code} est hors de votre périmètre")
-
-
-def check_territory(principal: Principal, level: str, code: str) -> Level:
-    """The level, after checking the territory exists and the caller may see it (404 / 403)."""
-    try:
-        lvl = Level(level)
-    except ValueError as e:
-        raise HTTPException(404, f"niveau de territoire inconnu : {level} (commune, departement, zone, national)") from e
-    if not principal.geography.exists(lvl, code):
-        raise HTTPException(404, f"territoire inconnu : {lvl.value}:{code}")
-    if not principal.can_see(lvl, code):
-        raise outside(lvl, code)
-    return lvl

@@ -16,12 +16,10 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-import orjson
 import psycopg
 import shapely
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
-from starlette.responses import Response
 
 from adapters.geography import Geography
 from adapters.store.event_store import TocsinStore
@@ -41,15 +39,6 @@ PSEUDO_CODES = frozenset({UNPLACED, NO_ZONE})
 CACHE_SECONDS = 10.0  # new events empty the cache at once; the TTL only moves the "last hour" windows
 CACHE_ENTRIES = 10_000
 _LEVEL_COLUMN = {Level.COMMUNE: "commune", Level.DEPARTEMENT: "departement", Level.ZONE: "zone"}
-
-
-class JSONBytes(Response):
-    """JSON encoded with orjson, straight to bytes (FastAPI's encoder costs more than the query)."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=str)
 
 
 def row_placement(row: dict) -> dict:
@@ -201,7 +190,7 @@ class ReadModel:
 
     def territory_view(self, level: Level, code: str) -> dict[str, Any]:
         def compute() -> dict[str, Any]:
-            view = queries.territory_view(self.store, level.value, code, geography=self.geography)
+            view = queries.territory_view(self.store, level, code, geography=self.geography)
             view["most_serious"] = [with_point(c, self.geography) for c in view.get("most_serious", [])]
             return view
 
@@ -210,7 +199,7 @@ class ReadModel:
     def case_list(self, *, level: Level, code: str, status: str | None = None, family: str | None = None,
                   since: datetime | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         def compute() -> dict[str, Any]:
-            items = queries.case_list(self.store, level=level.value, code=code, status=status, family=family,
+            items = queries.case_list(self.store, level=level, code=code, status=status, family=family,
                                       since=since, limit=limit, offset=offset, geography=self.geography)
             return {"total": self.count(level, code, status, family, since),
                     "items": [with_point(i, self.geography) for i in items]}

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 NATIONAL = "FR"
@@ -52,11 +52,98 @@ class Zone:
     seat_insee: str
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     COMMUNE = "commune"
     DEPARTEMENT = "departement"
     ZONE = "zone"
     NATIONAL = "national"
+
+
+class UnknownTerritory(ValueError):
+    """A level or a code that names no territory, or a malformed `level:code` (French message, for users)."""
+
+
+# How each level is named in messages (French).
+LEVEL_NAMES = {Level.COMMUNE: "commune", Level.DEPARTEMENT: "département", Level.ZONE: "zone de défense",
+               Level.NATIONAL: "niveau national"}
+
+
+class Hierarchy(Protocol):
+    """The territory tree as the rules need it (implemented by adapters.geography.Geography)."""
+
+    def exists(self, level: Level, code: str) -> bool:
+        """Is this a known territory?"""
+        ...
+
+    def contains(self, outer: tuple[Level, str], inner: tuple[Level, str]) -> bool:
+        """Is `inner` inside `outer`, or the same territory? False for unknown territories."""
+        ...
+
+    def label(self, level: Level, code: str) -> str:
+        """Unambiguous French name; KeyError if unknown."""
+        ...
+
+
+def territory(level: Level | str, code: str, *, known: Hierarchy | None = None) -> tuple[Level, str]:
+    """A (level, code) pair, normalised: département codes upper case, the nation always `FR`.
+
+    The one place where a territory given by a person (a URL path, a token claim, a CLI argument) becomes
+    a (Level, code). With `known`, the code must also name an existing territory. Raises UnknownTerritory.
+    """
+    if isinstance(level, Level):
+        lv = level
+    else:
+        try:
+            lv = Level((level or "").strip().lower())
+        except ValueError:
+            raise UnknownTerritory(
+                f"niveau de territoire inconnu : {level!r} (attendu : commune, departement, zone ou national)"
+            ) from None
+    code = (code or "").strip()
+    if lv is Level.NATIONAL:
+        if code.upper() != NATIONAL:
+            raise UnknownTerritory(f"code national attendu : {NATIONAL}")
+        return lv, NATIONAL
+    if lv is Level.DEPARTEMENT:
+        code = code.upper()
+    if not code:
+        raise UnknownTerritory(f"code de {LEVEL_NAMES[lv]} manquant")
+    if known is not None and not known.exists(lv, code):
+        raise UnknownTerritory(f"territoire inconnu : {lv.value}:{code}")
+    return lv, code
+
+
+def parse_territory(text: str, *, default: Level | None = None, known: Hierarchy | None = None) -> tuple[Level, str]:
+    """'commune:35238' -> (Level.COMMUNE, '35238'); see `territory` for normalisation and `known`.
+
+    A bare code is read at the `default` level when the caller has one (a mayor's token names a commune);
+    without a default it is refused, except `FR`, which can only mean France.
+    """
+    text = (text or "").strip()
+    level, sep, code = text.partition(":")
+    if sep:
+        return territory(level, code, known=known)
+    if text.upper() in (NATIONAL, Level.NATIONAL.name):
+        return territory(Level.NATIONAL, NATIONAL, known=known)
+    if default is None or not text:
+        raise UnknownTerritory(f"territoire mal formé : {text!r} (attendu niveau:code, ex. commune:35238)")
+    return territory(default, text, known=known)
+
+
+def level_of_code(code: str) -> Level:
+    """A territory code's level, guessed by its form: INSEE codes have 5 characters, départements 2 or 3
+    (01, 2A, 971), zones are names (ouest, paris…).
+
+    Only for the replayed case lists, whose URL gives a bare code (`/replay/views/cases/29`): the one
+    place where a level is guessed. Checked by form, not against a checkpoint, so a territory whose first
+    case comes after the checkpoint is still recognised."""
+    if code == NATIONAL:
+        return Level.NATIONAL
+    if len(code) == 5 and code[:2].isalnum() and code[2:].isdigit():
+        return Level.COMMUNE
+    if len(code) <= 3 and code[:2].isalnum() and (code[:2].isdigit() or code.upper() in ("2A", "2B")):
+        return Level.DEPARTEMENT
+    return Level.ZONE
 
 
 METHODS = ("insee", "arrondissement", "postal-code", "point", "nearest", "unresolved")
@@ -336,7 +423,7 @@ def resolve_placement(code: Any, point: Any, *, directory: Directory, locate: Lo
 
     candidates = [c for c in directory.communes_by_postal_code(code) if c in directory.communes] if code else []
     if candidates:
-        return _from_postal_code(code, candidates, pt, rules, placed)  # type: ignore[arg-type]
+        return _from_postal_code(code, candidates, pt, rules, placed)
 
     if code is not None:
         return _from_point_with_unknown_code(code, pt, rules, placed)

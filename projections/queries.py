@@ -23,7 +23,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.geography import Geography, get_geography
 from adapters.store.event_store import TocsinStore
-from domain.geography import NATIONAL, Level
+from domain.geography import NATIONAL, Level, UnknownTerritory, territory
 from domain.nature import NatureFamily
 from projections.case_list import NO_ZONE, UNPLACED
 from projections.presentation import PSEUDO_TERRITORY_LABELS, describe, family_label
@@ -48,34 +48,14 @@ CASE_FIELDS = (
 )
 
 
-class UnknownTerritory(ValueError):
-    """The level or the code names no territory (message in French, for users)."""
-
-
-def parse_territory(level: str, code: str, geography: Geography | None = None) -> tuple[Level, str]:
-    """Check a (level, code) pair; codes are normalised (upper case département and national codes)."""
-    try:
-        lv = Level(level)
-    except ValueError:
-        raise UnknownTerritory(
-            f"niveau inconnu : {level!r} (attendu : commune, departement, zone ou national)"
-        ) from None
-    code = code.strip()
-    if lv is Level.NATIONAL:
-        if code.upper() != NATIONAL:
-            raise UnknownTerritory(f"code national attendu : {NATIONAL}")
-        return lv, NATIONAL
+def known_territory(level: Level | str, code: str, geography: Geography) -> tuple[Level, str]:
+    """The territory parsed (domain.geography.territory) and known to the geography or one of the case
+    list's pseudo-territories (cases not placed, départements in no zone). Raises UnknownTerritory."""
+    lv, code = territory(level, code)
     pseudo = (UNPLACED, NO_ZONE) if lv is Level.ZONE else (UNPLACED,)
-    if code in pseudo:
+    if code in pseudo or geography.exists(lv, code):
         return lv, code
-    geography = geography or get_geography()
-    candidate = code.upper() if lv is Level.DEPARTEMENT else code
-    if geography.exists(lv, candidate):
-        return lv, candidate
-    raise UnknownTerritory(f"{_LEVEL_NAMES[lv]} inconnu(e) : {code!r}")
-
-
-_LEVEL_NAMES = {Level.COMMUNE: "commune", Level.DEPARTEMENT: "département", Level.ZONE: "zone de défense"}
+    raise UnknownTerritory(f"territoire inconnu : {lv.value}:{code}")
 
 
 def territory_name(geography: Geography, level: Level, code: str) -> tuple[str, str]:
@@ -85,12 +65,12 @@ def territory_name(geography: Geography, level: Level, code: str) -> tuple[str, 
 
 
 def territory_view(
-    store: TocsinStore, level: str, code: str, *, now: datetime | None = None, top: int = 5,
+    store: TocsinStore, level: Level | str, code: str, *, now: datetime | None = None, top: int = 5,
     geography: Geography | None = None,
 ) -> dict[str, Any]:
     """A territory's figures; zeros when no case ever touched it. Raises UnknownTerritory."""
     geography = geography or get_geography()
-    lv, code = parse_territory(level, code, geography)
+    lv, code = known_territory(level, code, geography)
     now = now or datetime.now(UTC)
     schema = store.settings.schema
     with _connect(store) as conn:
@@ -137,14 +117,14 @@ def territory_view(
 
 
 def case_list(
-    store: TocsinStore, *, level: str = Level.NATIONAL.value, code: str = NATIONAL, status: str | None = None,
+    store: TocsinStore, *, level: Level | str = Level.NATIONAL, code: str = NATIONAL, status: str | None = None,
     family: str | None = None, since: datetime | None = None, limit: int = 50, offset: int = 0,
     geography: Geography | None = None,
 ) -> list[dict[str, Any]]:
     """Cases of a territory, newest first. `status`: open|closed; `family`: domain.nature family;
     `since`: opened at or after. Raises UnknownTerritory, ValueError for a bad filter."""
     geography = geography or get_geography()
-    lv, code = parse_territory(level, code, geography)
+    lv, code = known_territory(level, code, geography)
     where, params = _territory_filter(lv, code)
     if status is not None:
         if status not in ("open", "closed"):

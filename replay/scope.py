@@ -16,7 +16,7 @@ import orjson
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
-from domain.geography import NATIONAL, Level
+from domain.geography import NATIONAL, Level, level_of_code
 from domain.identity import case_uuid
 from projections.case_list import UNPLACED
 from projections.fold import CaseEvent
@@ -74,18 +74,6 @@ def scope_for(level: str, code: str) -> Scope:
     lv = Level(level)
     return Scope(lv, NATIONAL if lv == Level.NATIONAL else code)
 
-
-def level_of_code(code: str) -> Level:
-    """A territory code's level, by its form: INSEE codes have 5 characters, départements 2 or 3
-    (01, 2A, 971), zones are names (ouest, paris…). Checked by form, not against the checkpoint,
-    so a territory whose first case comes after the checkpoint is still recognised."""
-    if code == NATIONAL:
-        return Level.NATIONAL
-    if len(code) == 5 and code[:2].isalnum() and code[2:].isdigit():
-        return Level.COMMUNE
-    if len(code) <= 3 and code[:2].isalnum() and (code[:2].isdigit() or code.upper() in ("2A", "2B")):
-        return Level.DEPARTEMENT
-    return Level.ZONE
 
 
 # Events that never carry a placement, so never bring a case into a territory (decoding is most of the

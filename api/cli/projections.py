@@ -150,7 +150,8 @@ def view(
     now: Annotated[str | None, typer.Option(help="Instant de référence des fenêtres 1 h / 24 h (ISO 8601).")] = None,
 ) -> None:
     """Afficher la vue d'un territoire : affaires, natures, victimes, moyens, affaires les plus graves."""
-    from projections.queries import UnknownTerritory, territory_view
+    from domain.geography import UnknownTerritory
+    from projections.queries import territory_view
 
     reference = None
     if now is not None:

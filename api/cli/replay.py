@@ -1,6 +1,6 @@
 """`tocsin audit …` and `tocsin replay …`: each command translates arguments into one replay/ call.
 
-The lead wires these in api/cli.py with `register(app)`.
+`api.cli.main` adds them to `tocsin` with `register(app)`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from api.cli.support import JsonOption, open_services_from_env, print_json
+from domain.access import OPERATOR
+from domain.geography import Level, UnknownTerritory, parse_territory
 
 audit_app = typer.Typer(help="Audit : historique complet, chaîne d'empreintes scellée, paquets vérifiables.",
                         no_args_is_help=True)
@@ -52,7 +54,8 @@ def _time(value: str | None) -> datetime | None:
 @audit_app.command("verify")
 def audit_verify(
     bundle: Annotated[Path | None, typer.Option("--bundle", help="Vérifier un paquet exporté (sans base).")] = None,
-    public_key: Annotated[list[Path] | None, typer.Option("--public-key", help="Clé publique de référence (PEM).")] = None,
+    public_key: Annotated[list[Path] | None,
+                          typer.Option("--public-key", help="Clé publique de référence (PEM).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Vérifier toute la chaîne d'empreintes et ses sceaux (ou un paquet exporté)."""
@@ -98,7 +101,8 @@ def audit_seal(
             typer.echo("Chaîne vide : rien à sceller.")
         elif made.position != last_position:
             typer.echo(f"Sceau : position {made.position} (notification {made.notification_id}), "
-                       f"empreinte {made.chain_hash.hex()[:16]}…, clé {made.key_id}, {made.sealed_at:%d/%m/%Y %H:%M:%S}")
+                       f"empreinte {made.chain_hash.hex()[:16]}…, clé {made.key_id}, "
+                       f"{made.sealed_at:%d/%m/%Y %H:%M:%S}")
             last_position = made.position
         if every is None:
             return
@@ -152,9 +156,10 @@ def audit_history(
     as_json: JsonOption = False,
 ) -> None:
     """Historique complet d'une affaire : chaque événement, sa provenance, son message brut (auditeur)."""
-    from replay.audit.history import AUDITOR, case_audit_history
+    from replay.audit.history import case_audit_history
 
-    history = case_audit_history(open_services_from_env().store, case_id, role=AUDITOR)  # the CLI operator holds the keys
+    # The CLI operator holds the keys on the server: the operator's role reads the full history.
+    history = case_audit_history(open_services_from_env().store, case_id, role=OPERATOR.code)
     if history is None:
         typer.echo(f"affaire inconnue : {case_id}", err=True)
         raise typer.Exit(1)
@@ -239,16 +244,11 @@ def replay_checkpoint(
         time.sleep(watch)
 
 
-def _territory(value: str) -> tuple[str, str]:
-    from api.auth import parse_territory
-
-    if value.strip().upper() in ("FR", "NATIONAL", "NATIONAL:FR"):
-        return "national", "FR"
+def _territory(value: str) -> tuple[Level, str]:
     try:
-        level, code = parse_territory(value)
-    except ValueError as error:
+        return parse_territory(value)
+    except UnknownTerritory as error:
         raise typer.BadParameter(f"{error} ; ou FR pour la France entière") from None
-    return level.value, code
 
 
 def _timeline(territory: str, since: str, until: str, interval: str | None) -> Any:
@@ -258,15 +258,18 @@ def _timeline(territory: str, since: str, until: str, interval: str | None) -> A
     start, end = _time(since), _time(until)
     assert start is not None and end is not None
     try:
-        return build_timeline(open_services_from_env().store, level, code, start, end, parse_interval(interval, start, end))
+        return build_timeline(open_services_from_env().store, level, code, start, end,
+                              parse_interval(interval, start, end))
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
 
 
-TerritoryOption = Annotated[str, typer.Option("--territory", help="NIVEAU:CODE (ex. departement:29, zone:ouest) ou FR.")]
+TerritoryOption = Annotated[str, typer.Option("--territory",
+                                              help="NIVEAU:CODE (ex. departement:29, zone:ouest) ou FR.")]
 FromOption = Annotated[str, typer.Option("--from", help="Début de la fenêtre (ISO 8601, heure des messages).")]
 ToOption = Annotated[str, typer.Option("--to", help="Fin de la fenêtre (ISO 8601).")]
-IntervalOption = Annotated[str | None, typer.Option("--interval", help="Pas : 15min, 1h, 1j (par défaut : ~24 à 48 pas).")]
+IntervalOption = Annotated[str | None, typer.Option("--interval",
+                                                    help="Pas : 15min, 1h, 1j (par défaut : ~24 à 48 pas).")]
 
 
 @replay_app.command("timeline")
@@ -307,7 +310,8 @@ def replay_playback(
     prelude: Annotated[bool, typer.Option("--prelude/--no-prelude",
                                           help="Charger d'abord la situation au début de la fenêtre.")] = True,
 ) -> None:
-    """Rejouer une fenêtre passée dans un bac à sable, à la vitesse choisie (exercice), sans toucher aux vues en service."""
+    """Rejouer une fenêtre passée dans un bac à sable, à la vitesse choisie (exercice), sans toucher aux vues
+    en service."""
     from adapters.services import open_services
     from replay.playback import playback, sandbox_settings
 

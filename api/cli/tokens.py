@@ -6,15 +6,19 @@ from typing import Annotated
 
 import typer
 
+from domain.access import ROLES, role_codes
+from domain.geography import UnknownTerritory, parse_territory
+
 
 def register(app: typer.Typer) -> None:
     """Add `tocsin token` to the given Typer application."""
 
     @app.command()
     def token(
-        role: Annotated[str, typer.Option(help="Rôle : mayor, prefecture, sdis, zone, national, analyst, auditor, nexsis.")],
+        role: Annotated[str, typer.Option(help=f"Rôle : {role_codes()}.")],
         territory: Annotated[str, typer.Option(
-            help="Territoire : code INSEE d'une commune (35238), ou niveau:code (departement:35, zone:ouest, national:FR).")],
+            help="Territoire : niveau:code (departement:35, zone:ouest, national:FR), ou le seul code au niveau "
+                 "du rôle (35238 pour un maire, FR pour le niveau national).")],
         subject: Annotated[str | None, typer.Option(help="Identifiant de la personne (sub).")] = None,
         name: Annotated[str | None, typer.Option(help="Nom affiché.")] = None,
         hours: Annotated[float, typer.Option(min=0.01, max=24 * 30, help="Durée de validité, en heures.")] = 12,
@@ -22,21 +26,17 @@ def register(app: typer.Typer) -> None:
         """Créer un jeton d'accès signé (mode local : clé dans le dossier de données)."""
         from adapters.geography import get_geography
         from adapters.settings import Settings
-        from api.auth import ROLES, AuthConfig, AuthError, parse_territory
+        from api.auth import AuthConfig, AuthError
 
         if role not in ROLES:
-            raise typer.BadParameter(f"rôle inconnu : {role} (rôles : {', '.join(ROLES)})", param_hint="--role")
-        if ":" not in territory:
-            territory = f"{ROLES[role].levels[0].value}:{territory}"
+            raise typer.BadParameter(f"rôle inconnu : {role} (rôles : {role_codes()})", param_hint="--role")
         try:
-            level, code = parse_territory(territory)
-        except ValueError as e:
+            level, code = parse_territory(territory, default=ROLES[role].default_level, known=get_geography())
+        except UnknownTerritory as e:
             raise typer.BadParameter(str(e), param_hint="--territory") from e
-        if not get_geography().exists(level, code):
-            raise typer.BadParameter(f"territoire inconnu : {territory}", param_hint="--territory")
         config = AuthConfig.from_env(Settings.from_env())
         try:
-            typer.echo(config.mint(role, territory, subject=subject, name=name, ttl=int(hours * 3600)))
+            typer.echo(config.mint(role, f"{level.value}:{code}", subject=subject, name=name, ttl=int(hours * 3600)))
         except AuthError as e:
             typer.echo(f"impossible : {e}", err=True)
             raise typer.Exit(1) from e

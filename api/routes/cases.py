@@ -11,8 +11,10 @@ from fastapi.responses import Response
 
 from adapters.store import access_log
 from adapters.store.case_history import case_view
-from api.auth import Principal, Reader, check_territory
-from api.read_model import JSONBytes, case_placement, row_placement
+from api.dependencies import Reader, ReadModelDep, ServicesDep, visible_territory
+from api.read_model import case_placement, row_placement
+from api.schemas import CaseDetail, CasePage, JSONBytes
+from domain.access import Principal
 from domain.nature import NatureFamily
 
 router = APIRouter(prefix="/api/v1/cases", tags=["Affaires"])
@@ -20,10 +22,11 @@ router = APIRouter(prefix="/api/v1/cases", tags=["Affaires"])
 NOT_FOUND = "affaire inconnue ou hors de votre périmètre"
 
 
-@router.get("", summary="Affaires d'un territoire (filtres, pagination)", response_class=JSONBytes)
+@router.get("", summary="Affaires d'un territoire (filtres, pagination)", response_class=JSONBytes,
+            response_model=CasePage)
 async def list_cases(
-    request: Request,
     principal: Reader,
+    read_model: ReadModelDep,
     level: Annotated[str | None, Query(description="Niveau du territoire (par défaut : le vôtre)")] = None,
     code: Annotated[str | None, Query(description="Code du territoire (par défaut : le vôtre)")] = None,
     status: Annotated[Literal["open", "closed"] | None, Query(description="open (en cours) ou closed (close)")] = None,
@@ -38,8 +41,7 @@ async def list_cases(
     elif level is None or code is None:
         raise HTTPException(422, "indiquez à la fois level et code, ou aucun des deux")
     else:
-        lvl = check_territory(principal, level, code)
-    read_model = request.app.state.read_model
+        lvl, code = visible_territory(principal, level, code)
     kwargs: dict[str, Any] = {"status": status, "family": family.value if family else None, "since": since}
     # The page as bytes, per caller perimeter: a hundred dashboards on one page serialise it once.
     key = ("case_page", lvl, code, principal.level, principal.code, nature, limit, offset, *sorted(kwargs.items()))
@@ -68,11 +70,11 @@ def _visible(principal: Principal, summary: dict) -> bool:
     return principal.can_see_placement(row_placement(summary))
 
 
-@router.get("/{case_id}", summary="Une affaire : état courant et historique des événements (lecture journalisée)")
-async def get_case(request: Request, principal: Reader, case_id: str) -> dict[str, Any]:
+@router.get("/{case_id}", summary="Une affaire : état courant et historique des événements (lecture journalisée)",
+            response_model=CaseDetail)
+async def get_case(request: Request, principal: Reader, services: ServicesDep, case_id: str) -> dict[str, Any]:
     """Les données personnelles ne sont incluses que pour les rôles qui en ont besoin ; chaque lecture
     est inscrite au journal des accès (qui, quel rôle, quelle affaire, quand)."""
-    services = request.app.state.services
     found = await run_in_threadpool(case_placement, services.store, case_id)
     if found is None or not principal.can_see_placement(found[1]):
         raise HTTPException(404, NOT_FOUND)

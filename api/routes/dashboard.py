@@ -1,4 +1,4 @@
-"""The dashboard's pages: login (token or demonstration), the dashboard itself, logout, `me`.
+"""The dashboard's pages: login (token or demonstration), the dashboard itself, logout.
 
 Server-rendered HTML from api/templates (string.Template: no template engine to install) and a small
 vanilla script in api/static; nothing is fetched from the internet. The dashboard authenticates its
@@ -16,12 +16,15 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import COOKIE_NAME, ROLES, AuthConfig, AuthError, CurrentPrincipal
+from api.auth import COOKIE_NAME, AuthConfig, AuthError
+from api.dependencies import AuthConfigDep, GeographyDep
+from domain.access import ROLES, Act, role_may
+from domain.geography import NATIONAL, parse_territory
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
-DEMO_ROLES = [r for r in ROLES.values() if r.reads]
+DEMO_ROLES = [r for r in ROLES.values() if role_may(r, Act.READ)]
 
 
 def _template(name: str) -> Template:
@@ -80,9 +83,10 @@ async def login_demo(request: Request) -> Response:
         return _login_page(request, "Le mode démonstration est désactivé sur ce serveur.", status=403)
     form = await _form(request)
     role, territory = form.get("role", ""), form.get("territory", "").strip()
-    if ":" not in territory and role in ROLES:
-        territory = f"{ROLES[role].levels[0].value}:{territory or 'FR'}"
     try:
+        if role in ROLES:  # a bare code is read at the role's level (an unknown role is refused by mint)
+            level, code = parse_territory(territory or NATIONAL, default=ROLES[role].default_level)
+            territory = f"{level.value}:{code}"
         token = config.mint(role, territory, name=f"Démonstration ({ROLES[role].label})" if role in ROLES else None)
     except (AuthError, ValueError) as e:
         return _login_page(request, f"Impossible de créer le jeton de démonstration : {e}", status=400)
@@ -90,12 +94,11 @@ async def login_demo(request: Request) -> Response:
 
 
 @router.get("/connexion/territoires")
-async def demo_territories(request: Request, q: str = "", role: str = "mayor") -> list[dict[str, Any]]:
+async def demo_territories(config: AuthConfigDep, geography: GeographyDep, q: str = "",
+                           role: str = "mayor") -> list[dict[str, Any]]:
     """Territory search for the demonstration form (public data, demonstration mode only)."""
-    config: AuthConfig = request.app.state.auth
     if not config.demo_login or role not in ROLES:
         return []
-    geography = request.app.state.services.geography
     levels = ROLES[role].levels
     found = geography.search(q, 200) if q else []
     return [
@@ -112,11 +115,6 @@ async def logout() -> Response:
     return response
 
 
-@router.get("/api/v1/me", include_in_schema=True, tags=["Session"], summary="Qui suis-je : rôle et territoire du jeton")
-async def me(principal: CurrentPrincipal) -> dict[str, Any]:
-    return principal.as_dict()
-
-
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> Response:
     config: AuthConfig = request.app.state.auth
@@ -129,7 +127,7 @@ async def home(request: Request) -> Response:
         response = _login_page(request, f"Session terminée : {e}", status=401)
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
-    if not principal.role.reads:
+    if not principal.may(Act.READ):
         return _login_page(request, "Ce compte de service n'a pas accès au tableau de bord.", status=403)
     me = principal.as_dict()
     settings = request.app.state.services.settings

@@ -29,8 +29,10 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.ingest.feed_freshness import freshness, last_received, waiting_since
 from adapters.services import Services
-from api.auth import Principal, Reader, check_territory
+from api.dependencies import Reader, visible_territory
 from api.read_model import CaseFeed, ReadModel, row_placement
+from api.schemas import FeedState
+from domain.access import Principal
 from domain.geography import Level
 
 log = logging.getLogger(__name__)
@@ -219,7 +221,7 @@ async def stream(
     if level is None or code is None:
         lvl, code = principal.level, principal.code
     else:
-        lvl = check_territory(principal, level, code)
+        lvl, code = visible_territory(principal, level, code)
     hub: LiveHub = request.app.state.live
     sub = hub.subscribe(principal, lvl, code)
 
@@ -260,6 +262,7 @@ async def stream(
         "intégré aux vues (chiffres, carte, liste), `null` si elles sont à jour ; `views_late` : il attend depuis "
         "plus de `views_late_after_seconds` ; `now` : l'heure du serveur. Même état pour tous : le flux est national."
     ),
+    response_model=FeedState,
 )
 async def feed(request: Request, principal: Reader) -> dict:
     services: Services = request.app.state.services

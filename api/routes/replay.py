@@ -1,7 +1,7 @@
-"""Replay for analysts, auditors and national staff: any view as of a past moment, crisis timelines.
+"""Replay (for the roles domain.access lets replay): any view as of a past moment, crisis timelines.
 
-Same territory rules as the live views (api.auth.check_territory): a replay shows nothing a caller
-could not have seen live. Replayed rows never hold personal data (the views drop it before folding).
+Same territory rules as the live views: a replay shows nothing a caller could not have seen live.
+Replayed rows never hold personal data (the views drop it before folding).
 """
 
 from __future__ import annotations
@@ -9,28 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.auth import Principal, check_territory, current_principal, outside, parse_territory
-from api.read_model import JSONBytes, row_placement
+from api.dependencies import Replayer, ServicesDep, visible_territory
+from api.read_model import row_placement
+from api.schemas import JSONBytes, ReplayedView, Timeline
+from domain.access import outside_message
+from domain.geography import Level, level_of_code, parse_territory
 from replay.as_of import CASE, CASES, replay_view
-from replay.event_log import KNOWN_AT
-from replay.scope import level_of_code
 from replay.timeline import build_timeline, parse_interval
 
 router = APIRouter(prefix="/api/v1/replay", tags=["Rejeu"])
 
-REPLAY_ROLES = frozenset({"analyst", "auditor", "national"})
-
-
-async def replayer(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    if principal.role.code not in REPLAY_ROLES:
-        raise HTTPException(403, "le rejeu est réservé aux analystes, aux auditeurs et au niveau national")
-    return principal
-
-
-Replayer = Annotated[Principal, Depends(replayer)]
 Sense = Annotated[Literal["known-at", "happened-by"], Query(
     description="known-at : ce que la plateforme savait (heure d'enregistrement) ; "
                 "happened-by : ce qui s'était passé (heure des messages)")]
@@ -39,6 +30,7 @@ Sense = Annotated[Literal["known-at", "happened-by"], Query(
 @router.get(
     "/views/{level}/{code}",
     response_class=JSONBytes,
+    response_model=ReplayedView,
     summary="Une vue telle qu'elle était à un instant passé",
     description=(
         "`level` : commune, departement, zone, national (`FR`), cases (liste des affaires d'un territoire) "
@@ -47,29 +39,31 @@ Sense = Annotated[Literal["known-at", "happened-by"], Query(
     ),
 )
 async def get_replayed_view(
-    request: Request, principal: Replayer, level: str, code: str,
+    principal: Replayer, services: ServicesDep, level: str, code: str,
     at: Annotated[datetime, Query(description="Instant (ISO 8601, avec fuseau)")],
-    sense: Sense = KNOWN_AT,
+    sense: Sense = "known-at",
 ) -> JSONBytes:
     if at.tzinfo is None:
         raise HTTPException(422, "l'instant doit porter un fuseau horaire (ex. 2025-11-02T18:00:00+01:00)")
     if level == CASES:
-        check_territory(principal, level_of_code(code).value, code)
+        # A case list's URL gives a bare code: its level is guessed from the code's form.
+        _, code = visible_territory(principal, level_of_code(code), code)
     elif level != CASE:
-        check_territory(principal, level, code)
-    store = request.app.state.services.store
-    result = await run_in_threadpool(replay_view, store, level, code, at, sense)
+        territory, code = visible_territory(principal, level, code)
+        level = territory.value
+    result = await run_in_threadpool(replay_view, services.store, level, code, at, sense)
     if level == CASE:
         if result.view is None:
             raise HTTPException(404, f"affaire inconnue à cet instant : {code}")
         if not principal.can_see_placement(row_placement(result.view)):
-            raise outside("commune", result.view["commune"])
+            raise HTTPException(403, outside_message(Level.COMMUNE, result.view["commune"]))
     return JSONBytes(result.as_dict())
 
 
 @router.get(
     "/timeline",
     response_class=JSONBytes,
+    response_model=Timeline,
     summary="Chronologie d'une crise sur un territoire et une fenêtre de temps",
     description=(
         "Par intervalle : affaires ouvertes et closes, en cours, victimes, évacués, moyens engagés ; "
@@ -78,7 +72,7 @@ async def get_replayed_view(
     ),
 )
 async def get_timeline(
-    request: Request, principal: Replayer,
+    principal: Replayer, services: ServicesDep,
     territory: Annotated[str, Query(description="niveau:code, ex. departement:29 ou national:FR")],
     start: Annotated[datetime, Query(alias="from", description="Début (ISO 8601)")],
     end: Annotated[datetime, Query(alias="to", description="Fin (ISO 8601)")],
@@ -91,10 +85,9 @@ async def get_timeline(
         step = parse_interval(interval, start, end)
     except ValueError as error:
         raise HTTPException(422, str(error)) from error
-    check_territory(principal, level.value, code)
+    level, code = visible_territory(principal, level, code)
     try:
-        timeline = await run_in_threadpool(build_timeline, request.app.state.services.store, level, code, start, end,
-                                           step)
+        timeline = await run_in_threadpool(build_timeline, services.store, level, code, start, end, step)
     except ValueError as error:
         raise HTTPException(422, str(error)) from error
     result: dict[str, Any] = timeline.as_dict()

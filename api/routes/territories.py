@@ -8,12 +8,12 @@ from typing import Annotated, Any
 import numpy as np
 import orjson
 import shapely
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
 
 from adapters.geography import Geography
-from api.auth import Reader, check_territory
+from api.dependencies import GeographyDep, PathTerritory, Reader
+from api.schemas import FeatureCollection, GeoJSONBytes, Territory, TerritoryDetail
 from domain.geography import Level
 
 router = APIRouter(prefix="/api/v1/territories", tags=["Territoires"])
@@ -24,18 +24,19 @@ _TOLERANCE = {Level.NATIONAL: 0.02, Level.ZONE: 0.006, Level.DEPARTEMENT: 0.0015
 
 
 def _territory(geography: Geography, level: Level, code: str) -> dict[str, Any]:
-    return {"level": level.value, "code": code, "name": geography.name(level, code), "label": geography.label(level, code)}
+    return {"level": level.value, "code": code, "name": geography.name(level, code),
+            "label": geography.label(level, code)}
 
 
-@router.get("", summary="Rechercher des territoires (nom ou code INSEE, département, zone)")
+@router.get("", response_model=list[Territory],
+            summary="Rechercher des territoires (nom ou code INSEE, département, zone)")
 async def search_territories(
-    request: Request,
     principal: Reader,
+    geography: GeographyDep,
     q: Annotated[str | None, Query(description="Nom, code INSEE, code postal, département ou zone")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[dict[str, Any]]:
     """Sans `q` : votre territoire et ses subdivisions directes. Seuls les territoires de votre périmètre."""
-    geography: Geography = request.app.state.services.geography
     if not q:
         own = [(principal.level, principal.code)] + geography.children(principal.level, principal.code)
         return [_territory(geography, lvl, code) for lvl, code in own[:limit]]
@@ -45,26 +46,26 @@ async def search_territories(
     return [_territory(geography, lvl, code) for lvl, code in visible[:limit]]
 
 
-@router.get("/{level}/{code}", summary="Un territoire : nom, parent, subdivisions")
-async def get_territory(request: Request, principal: Reader, level: str, code: str) -> dict[str, Any]:
-    geography: Geography = request.app.state.services.geography
-    lvl = check_territory(principal, level, code)
+@router.get("/{level}/{code}", response_model=TerritoryDetail,
+            summary="Un territoire : nom, parent, subdivisions")
+async def get_territory(principal: Reader, territory: PathTerritory, geography: GeographyDep) -> dict[str, Any]:
+    lvl, code = territory
     parent = geography.parent(lvl, code)
     out = _territory(geography, lvl, code)
     out["parent"] = _territory(geography, *parent) if parent and principal.can_see(*parent) else None
-    out["children"] = [_territory(geography, l, c) for l, c in geography.children(lvl, code)]
+    out["children"] = [_territory(geography, child, c) for child, c in geography.children(lvl, code)]
     return out
 
 
 @router.get(
     "/{level}/{code}/map",
     summary="Contours GeoJSON du territoire et de ses subdivisions (simplifiés pour la carte)",
-    response_class=Response,
+    response_class=GeoJSONBytes,
+    response_model=FeatureCollection,
 )
-async def get_map(request: Request, principal: Reader, level: str, code: str) -> Response:
-    lvl = check_territory(principal, level, code)
-    body = await run_in_threadpool(map_geojson, request.app.state.services.geography, lvl, code)
-    return Response(body, media_type="application/geo+json", headers={"Cache-Control": "private, max-age=3600"})
+async def get_map(territory: PathTerritory, geography: GeographyDep) -> GeoJSONBytes:
+    body = await run_in_threadpool(map_geojson, geography, *territory)
+    return GeoJSONBytes(body, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @lru_cache(maxsize=256)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from api.auth import Reader, check_territory
-from api.read_model import JSONBytes
+from api.dependencies import GeographyDep, PathTerritory, ReadModelDep
+from api.schemas import ChildCount, JSONBytes, TerritoryView
 
 router = APIRouter(prefix="/api/v1/views", tags=["Vues par territoire"])
 
@@ -13,26 +13,26 @@ router = APIRouter(prefix="/api/v1/views", tags=["Vues par territoire"])
 @router.get(
     "/{level}/{code}",
     response_class=JSONBytes,
+    response_model=TerritoryView,
     summary="Vue d'un territoire : affaires en cours, victimes, moyens engagés",
     description=(
         "`level` : commune (code INSEE), departement (code), zone (code), national (`FR`). "
         "Réponse 403 pour un territoire hors de votre périmètre."
     ),
 )
-async def get_view(request: Request, principal: Reader, level: str, code: str) -> JSONBytes:
-    lvl = check_territory(principal, level, code)
-    geography = request.app.state.services.geography
-    view = await request.app.state.read_model.get("territory_view", lvl, code)
-    view["name"] = geography.name(lvl, code)
-    view["label"] = geography.label(lvl, code)
+async def get_view(territory: PathTerritory, geography: GeographyDep, read_model: ReadModelDep) -> JSONBytes:
+    level, code = territory
+    view = await read_model.get("territory_view", level, code)
+    view["name"] = geography.name(level, code)
+    view["label"] = geography.label(level, code)
     return JSONBytes(view)
 
 
 @router.get(
     "/{level}/{code}/children",
     response_class=JSONBytes,
+    response_model=list[ChildCount],
     summary="Affaires en cours par subdivision (pour colorer la carte)",
 )
-async def get_children(request: Request, principal: Reader, level: str, code: str) -> JSONBytes:
-    lvl = check_territory(principal, level, code)
-    return JSONBytes(await request.app.state.read_model.get("children_counts", lvl, code))
+async def get_children(territory: PathTerritory, read_model: ReadModelDep) -> JSONBytes:
+    return JSONBytes(await read_model.get("children_counts", *territory))

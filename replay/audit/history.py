@@ -1,24 +1,23 @@
 """A case's full history for the auditor: every event, its provenance, its raw message, its link and seal.
 
-Raw messages and personal data are shown whole, so this is for the auditor role only: callers pass the
-reader's role and anything else is refused here, not left to each route.
+Raw messages and personal data are shown whole, so only the roles domain.access allows may read it:
+callers pass the reader's role and anything else is refused here, not left to each route.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from domain.access import Act, Role, check_role
 from domain.identity import case_uuid
 from replay.audit.bundle import load_events
 from replay.audit.seals import list_seals
 
-AUDITOR = "auditor"
 
-
-def case_audit_history(store: Any, case_id: str, *, role: str) -> list[dict] | None:
-    """Every event of the case with its message and chain link; None when the case is unknown."""
-    if role != AUDITOR:
-        raise PermissionError("historique d'audit réservé au rôle auditeur")
+def case_audit_history(store: Any, case_id: str, *, role: Role | str) -> list[dict] | None:
+    """Every event of the case with its message and chain link; None when the case is unknown.
+    domain.access.Denied (a PermissionError) for a role that may not read it."""
+    check_role(role, Act.READ_AUDIT_HISTORY)
     events = load_events(store, [case_uuid(case_id)])
     if not events:
         return None

@@ -85,12 +85,14 @@ def test_each_role_sees_its_territory_and_nothing_else(world, services, role, te
             body = response.json()
             assert body["personal_included"] is PERSONAL[role]
             assert ("personal" in body["state"]) is PERSONAL[role]
-            assert all(("personal" in e["facts"]) is PERSONAL[role] for e in body["events"] if e["type"] == "Case.Reported")
+            reports = [e for e in body["events"] if e["type"] == "Case.Reported"]
+            assert all(("personal" in e["facts"]) is PERSONAL[role] for e in reports)
             if not PERSONAL[role]:
                 assert "06" not in str(body["state"].get("personal", ""))
         else:
             assert response.status_code == 404
-            assert response.json()["detail"] == client.get("/api/v1/cases/fr.unknown.case", headers=headers).json()["detail"]
+            unknown = client.get("/api/v1/cases/fr.unknown.case", headers=headers)
+            assert response.json()["detail"] == unknown.json()["detail"]
 
     # Territory search only returns visible territories.
     for q in ("Rennes", "Lyon", "Brest", "Guichen", "35", "Finistère"):
@@ -145,7 +147,8 @@ def test_the_nexsis_service_account_posts_messages_but_reads_nothing(world, serv
     raw = report_in(services.geography, RENNES, "fr.fire.test.rennes-2", seed=7)
     assert client.post("/api/v1/messages", content=raw, headers={"content-type": "application/json"}).status_code == 401
     mayor = bearer(config, "mayor", "commune:35238")
-    assert client.post("/api/v1/messages", content=raw, headers={"content-type": "application/json", **mayor}).status_code == 403
+    refused = client.post("/api/v1/messages", content=raw, headers={"content-type": "application/json", **mayor})
+    assert refused.status_code == 403
     nexsis = bearer(config, "nexsis", "national:FR")
     response = client.post("/api/v1/messages", content=raw, headers={"content-type": "application/json", **nexsis})
     assert response.status_code == 200 and response.headers["x-tocsin-outcome"] == "accepted", response.text

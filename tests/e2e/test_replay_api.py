@@ -54,7 +54,8 @@ def test_replayed_views_by_role_and_territory(world, services):
     assert client.get("/api/v1/replay/views/commune/29019", params=params, headers=auditor).status_code == 200
     assert client.get("/api/v1/replay/views/departement/35", params=params, headers=auditor).status_code == 403
     for role, territory in (("prefecture", "departement:35"), ("mayor", "commune:35238"), ("zone", "zone:ouest")):
-        denied = client.get("/api/v1/replay/views/departement/35", params=params, headers=bearer(config, role, territory))
+        denied = client.get("/api/v1/replay/views/departement/35", params=params,
+                            headers=bearer(config, role, territory))
         assert denied.status_code == 403 and "rejeu" in denied.json()["detail"]
     assert client.get("/api/v1/replay/views/departement/35", params=params).status_code == 401
     # The happened-by sense, and a moment before everything.

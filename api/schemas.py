@@ -1,0 +1,309 @@
+"""The public JSON shapes of the HTTP API, as pydantic models, so that `/openapi.json` says what each
+route returns.
+
+The hot reads (a territory's view, its children, a page of cases, replays) are encoded with orjson, some
+cached as bytes (JSONBytes, below): those routes declare their model for the documentation and return
+their response untouched (FastAPI does not validate a response a route returns itself). The other
+routes return plain data that FastAPI checks against the model. Every model accepts extra keys
+(`extra="allow"`), so a field added to a view before its model is never silently dropped from an answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JSONBytes(JSONResponse):
+    """JSON encoded with orjson, straight to bytes (FastAPI's encoder costs more than the query).
+    A JSONResponse, so that the OpenAPI document shows the route's response model."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=str)
+
+
+class GeoJSONBytes(JSONResponse):
+    """GeoJSON already encoded (the map's shapes), sent as is."""
+
+    media_type = "application/geo+json"
+
+    def render(self, content: bytes) -> bytes:
+        return content
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# ---- territories --------------------------------------------------------------------------------------
+
+class Territory(Schema):
+    level: str = Field(description="commune, departement, zone ou national")
+    code: str
+    name: str
+    label: str = Field(description="Nom sans ambiguïté : « Guichen (35) », « Zone Ouest »")
+
+
+class TerritoryDetail(Territory):
+    parent: Territory | None = Field(description="Le territoire parent, s'il est dans votre périmètre")
+    children: list[Territory]
+
+
+class Feature(Schema):
+    type: str = "Feature"
+    geometry: dict[str, Any]
+    properties: dict[str, Any] = Field(description="level, code, name, role (self : le territoire, child : une "
+                                                   "subdivision)")
+
+
+class FeatureCollection(Schema):
+    """GeoJSON: the territory and its subdivisions, simplified for the map."""
+
+    type: str = "FeatureCollection"
+    features: list[Feature]
+
+
+class ChildCount(Schema):
+    level: str
+    code: str
+    name: str
+    cases_active: int
+
+
+# ---- cases ----------------------------------------------------------------------------------------------
+
+class CaseRow(Schema):
+    """One case in a list: the case list view's row, plus a point for the map when one is known."""
+
+    case_id: str
+    commune: str | None
+    departement: str | None
+    zone: str | None
+    placement_method: str
+    family: str | None
+    family_label: str | None
+    subfamily: str | None
+    nature_code: str | None
+    nature_label: str | None
+    status: str | None
+    emsi_status: str | None
+    opened_at: str | None
+    closed_at: str | None
+    last_message_at: str | None
+    victims_count: str | None
+    red: int
+    yellow: int
+    green: int
+    black: int
+    missing: int
+    displaced: int
+    evacuated: int
+    resources_total: int
+    resources_engaged: int
+    resources: dict[str, dict[str, int]] = Field(description="Moyens par type, puis par phase")
+    severity: float
+    location_label: str | None
+    city: str | None
+    commune_name: str | None
+    messages: int
+    corrections: int
+    updated_at: str | None
+    lat: float | None = None
+    lon: float | None = None
+    approximate: bool | None = Field(None, description="Point pris dans la commune, faute de point du message")
+
+
+class CasePage(Schema):
+    level: str
+    code: str
+    total: int
+    limit: int
+    offset: int
+    items: list[CaseRow]
+
+
+class CaseDetail(Schema):
+    state: dict[str, Any] = Field(description="État courant de l'affaire")
+    events: list[dict[str, Any]] = Field(description="Historique des événements, du premier au dernier")
+    personal_included: bool = Field(description="Données personnelles incluses (selon votre rôle)")
+
+
+# ---- views ----------------------------------------------------------------------------------------------
+
+class FamilyCount(Schema):
+    family: str
+    label: str
+    total: int
+    active: int
+
+
+class SubfamilyCount(Schema):
+    subfamily: str
+    label: str
+    total: int
+    active: int
+
+
+class ReportedVictims(Schema):
+    code: str
+    label: str
+    cases: int
+
+
+class Victims(Schema):
+    cases_by_reported_count: list[ReportedVictims]
+    triage: dict[str, int]
+    displaced: int
+    evacuated: int
+
+
+class PhaseCount(Schema):
+    phase: str
+    label: str
+    count: int
+
+
+class KindCount(Schema):
+    kind: str
+    label: str
+    total: int
+    engaged: int
+    by_phase: list[PhaseCount]
+
+
+class Resources(Schema):
+    total: int
+    engaged: int
+    by_kind: list[KindCount]
+
+
+class TerritoryView(Schema):
+    level: str
+    code: str
+    name: str
+    label: str
+    cases_total: int
+    cases_active: int
+    cases_closed: int
+    families: list[FamilyCount]
+    subfamilies: list[SubfamilyCount]
+    victims: Victims
+    resources: Resources
+    opened_last_hour: int
+    opened_last_24h: int
+    windows_until: str
+    most_serious: list[CaseRow]
+    updated_at: str | None
+    position: int = Field(description="Position du journal intégrée à cette vue")
+    case_list_position: int
+
+
+# ---- replay ---------------------------------------------------------------------------------------------
+
+class ReplayedView(Schema):
+    level: str
+    code: str
+    at: str
+    sense: str = Field(description="known-at ou happened-by")
+    position: int
+    events: int = Field(description="Événements rejoués depuis le point de reprise")
+    checkpoint: int | None
+    seconds: float
+    view: dict[str, Any] | None = Field(description="La vue à cet instant (null : rien à cet instant)")
+
+
+class Peak(Schema):
+    value: float
+    start: str
+    end: str
+
+
+class Timeline(Schema):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    territory: str
+    level: str
+    code: str
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    interval_minutes: float
+    events: int
+    summary: dict[str, Any]
+    peaks: dict[str, Peak]
+    intervals: list[dict[str, Any]]
+    delays: list[dict[str, Any]]
+
+
+# ---- audit ----------------------------------------------------------------------------------------------
+
+class AccessLogEntry(Schema):
+    id: int
+    at: datetime
+    subject: str
+    role: str
+    territory: str
+    case_id: str
+    personal: bool
+    commune: str | None
+    departement: str | None
+    zone: str | None
+    via: str
+    details: dict[str, Any] | None
+
+
+class QuarantineEntry(Schema):
+    id: int
+    received_at: str
+    source: str
+    content_type: str | None
+    size: int
+    sha256: str
+    reasons: list[dict[str, Any]]
+    distribution_id: str | None
+    sender_id: str | None
+    status: str
+    attempts: int
+    resolved_at: str | None
+    resolution: str | None
+
+
+# ---- session, feed, messages ----------------------------------------------------------------------------
+
+class Me(Schema):
+    subject: str
+    name: str | None
+    role: str
+    role_label: str
+    level: str
+    code: str
+    territory: str
+    territory_name: str
+    may_see_personal: bool
+    audits: bool
+
+
+class FeedState(Schema):
+    last_received_at: str | None
+    now: str
+    quiet_after_seconds: int | float
+    quiet: bool
+    views_waiting_since: str | None
+    views_late_after_seconds: int | float
+    views_late: bool
+
+
+class Acknowledgement(Schema):
+    """A CISU wire message (EDXL-DE envelope): an RC-REF `RECU`, or an error giving the reasons."""
+
+    distributionID: str
+    senderID: str
+    dateTimeSent: str
+    dateTimeExpires: str
+    distributionStatus: str
+    distributionKind: str
+    descriptor: dict[str, Any]
+    content: list[dict[str, Any]]

@@ -1,0 +1,228 @@
+"""Who may see and do what: the roles, the principal (who, which role, over which territory) and every
+access rule, in one place that the HTTP routes, the CLI and the replay ask (DESIGN.md, principle 4).
+
+Visibility. Each role is bound to levels of territory (a mayor's token names a commune, a prefecture's a
+département…) and sees that territory and everything inside it, nothing else. A case belongs to the
+narrowest territory it could be placed in; a case that could not be placed at all is seen by
+national-level principals only.
+
+Personal data (callers, phone numbers, victims' names, health details, free texts) is shown only to roles
+that act on individual people: the SDIS (rescue), the prefecture (crisis centre, information of
+families) and national operational staff (COGIC, mass-casualty events). Mayors, zone staff, analysts and
+auditors see the facts without them: figures and places are enough for their job, and least privilege
+is the rule.
+
+Adding a role means adding one line to ROLES (its code, its French label, its levels, its rights).
+Pure: the territory tree comes in as a `Hierarchy` (adapters.geography.Geography implements it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from domain.geography import NATIONAL, Hierarchy, Level, territory
+
+
+@dataclass(frozen=True)
+class Role:
+    code: str
+    label: str  # French, shown in the dashboard
+    levels: tuple[Level, ...]  # the levels of territory a principal of this role may hold; the first by default
+    personal: bool  # may see personal data
+    reads: bool = True  # may read views, cases and territories (False for service accounts)
+    ingests: bool = False  # may post NexSIS messages
+    audits: bool = False  # may read the access log, the quarantine and a case's full audit history
+    replays: bool = False  # may replay views as of a past moment and build timelines
+
+    @property
+    def default_level(self) -> Level:
+        """The level of a bare territory code given with this role (`tocsin token --territory 35238`)."""
+        return self.levels[0]
+
+    def may_hold(self, level: Level) -> bool:
+        return level in self.levels
+
+
+_ANY = (Level.COMMUNE, Level.DEPARTEMENT, Level.ZONE, Level.NATIONAL)
+
+ROLES: dict[str, Role] = {
+    r.code: r
+    for r in (
+        Role("mayor", "Maire", (Level.COMMUNE,), personal=False),
+        Role("prefecture", "Préfecture", (Level.DEPARTEMENT,), personal=True),
+        Role("sdis", "SDIS", (Level.DEPARTEMENT,), personal=True),
+        Role("zone", "État-major de zone", (Level.ZONE,), personal=False),
+        Role("national", "Niveau national (COGIC)", (Level.NATIONAL,), personal=True, replays=True),
+        Role("analyst", "Analyste", _ANY, personal=False, replays=True),
+        Role("auditor", "Auditeur", _ANY, personal=False, audits=True, replays=True),
+        Role("nexsis", "Plateforme d'échange NexSIS (compte de service)", (Level.NATIONAL,), personal=False,
+             reads=False, ingests=True),
+    )
+}
+
+# The role of the CLI operator, who holds the keys on the server: an auditor with no territory limit.
+OPERATOR = ROLES["auditor"]
+
+
+class Denied(PermissionError):
+    """An act the principal's role or territory does not allow (French message, for the caller)."""
+
+
+class UnknownRole(ValueError):
+    """A role code that names no role (French message)."""
+
+
+def role_named(code: str) -> Role:
+    """The role of this code; UnknownRole lists the valid ones."""
+    role = ROLES.get(code)
+    if role is None:
+        raise UnknownRole(f"rôle inconnu : {code} (rôles : {role_codes()})")
+    return role
+
+
+def role_codes() -> str:
+    """The role codes, for help texts and messages: 'mayor, prefecture, …'."""
+    return ", ".join(ROLES)
+
+
+def check_holds(role: Role, level: Level) -> None:
+    """A role may only be granted over the levels it is bound to (no mayor of a département)."""
+    if not role.may_hold(level):
+        raise Denied(f"le rôle {role.code} ne peut pas porter un territoire de niveau {level.value}")
+
+
+class Act(Enum):
+    """What a principal may ask for, beyond seeing a territory."""
+
+    READ = "read"  # views, cases, territories, the live stream
+    REPLAY = "replay"  # views as of a past moment, timelines
+    READ_ACCESS_LOG = "read-access-log"
+    READ_QUARANTINE = "read-quarantine"
+    READ_AUDIT_HISTORY = "read-audit-history"  # a case's events with their raw messages, whole
+    POST_MESSAGES = "post-messages"
+
+
+def role_may(role: Role, act: Act) -> bool:
+    """What the role alone allows (the principal's territory may restrict it further: `Principal.may`)."""
+    if act is Act.READ:
+        return role.reads
+    if act is Act.REPLAY:
+        return role.replays
+    if act is Act.POST_MESSAGES:
+        return role.ingests
+    return role.audits  # the access log, the quarantine, the audit history
+
+
+_REFUSALS: Mapping[Act, str] = {
+    Act.REPLAY: "le rejeu est réservé à",
+    Act.READ_ACCESS_LOG: "le journal des accès est réservé à",
+    Act.READ_QUARANTINE: "la quarantaine est réservée, au niveau national, à",
+    Act.READ_AUDIT_HISTORY: "l'historique d'audit est réservé à",
+    Act.POST_MESSAGES: "le dépôt de messages NexSIS est réservé à",
+}
+
+
+def refusal(role: Role, act: Act) -> str:
+    """Why the act is refused, naming the roles that may do it (derived: a new role shows up by itself)."""
+    if act is Act.READ:
+        return f"le rôle {role.code} ne donne pas accès aux données"
+    allowed = ", ".join(f"{r.label} ({r.code})" for r in ROLES.values() if role_may(r, act))
+    return f"{_REFUSALS[act]} : {allowed}"
+
+
+def check_role(role: Role | str, act: Act) -> None:
+    """Denied unless the role (or role code) allows the act: the CLI operator's audit history, for instance."""
+    known = ROLES.get(role) if isinstance(role, str) else role
+    if known is None:
+        raise Denied(f"rôle inconnu : {role} (rôles : {role_codes()})")
+    if not role_may(known, act):
+        raise Denied(refusal(known, act))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a person (or a service account) with one role over one territory."""
+
+    subject: str
+    role: Role
+    level: Level
+    code: str
+    geography: Hierarchy = field(repr=False, compare=False)
+    name: str | None = None
+    expires_at: float = float("inf")  # when the grant ends (epoch seconds: the token's `exp`)
+
+    @property
+    def territory(self) -> str:
+        return f"{self.level.value}:{self.code}"
+
+    @property
+    def may_see_personal(self) -> bool:
+        return self.role.personal
+
+    def may(self, act: Act) -> bool:
+        if act is Act.READ_QUARANTINE:
+            # A refused message cannot be placed reliably: only a national perimeter sees the quarantine.
+            return role_may(self.role, act) and self.level is Level.NATIONAL
+        return role_may(self.role, act)
+
+    def check(self, act: Act) -> None:
+        if not self.may(act):
+            raise Denied(refusal(self.role, act))
+
+    def can_see(self, level: Level | str, code: str) -> bool:
+        """Is this territory the principal's own or inside it?"""
+        if not self.role.reads and not self.role.audits:
+            return False
+        try:
+            lvl = Level(level)
+        except ValueError:
+            return False
+        return self.geography.contains((self.level, self.code), (lvl, code))
+
+    def can_see_placement(self, placement: Mapping[str, Any] | None) -> bool:
+        """May the principal see a case placed there? Judged on the narrowest known territory."""
+        placement = placement or {}
+        for level, key in ((Level.COMMUNE, "insee"), (Level.DEPARTEMENT, "departement"), (Level.ZONE, "zone")):
+            if placement.get(key):
+                return self.can_see(level, placement[key])
+        return self.can_see(Level.NATIONAL, NATIONAL) and self.level is Level.NATIONAL
+
+    def visible(self, level: Level | str, code: str) -> tuple[Level, str]:
+        """The territory, normalised, when it exists (else UnknownTerritory) and is within sight (else Denied)."""
+        lvl, code = territory(level, code, known=self.geography)
+        if not self.can_see(lvl, code):
+            raise Denied(outside_message(lvl, code))
+        return lvl, code
+
+    def access_log_scope(self) -> dict[str, str]:
+        """The access log rows an auditor reads: those of cases in its territory (all, at national level)."""
+        if self.level is Level.NATIONAL:
+            return {}
+        return {self.level.value: self.code}
+
+    def as_dict(self) -> dict[str, Any]:
+        try:
+            territory_name = self.geography.label(self.level, self.code)
+        except KeyError:
+            territory_name = self.code
+        return {
+            "subject": self.subject,
+            "name": self.name,
+            "role": self.role.code,
+            "role_label": self.role.label,
+            "level": self.level.value,
+            "code": self.code,
+            "territory": self.territory,
+            "territory_name": territory_name,
+            "may_see_personal": self.may_see_personal,
+            "audits": self.role.audits,
+        }
+
+
+def outside_message(level: Level | str, code: str) -> str:
+    """The one answer for a territory outside the principal's perimeter."""
+    lvl = level.value if isinstance(level, Level) else level
+    return f"accès refusé : le territoire {lvl}:{code} est hors de votre périmètre"
