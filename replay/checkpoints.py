@@ -63,14 +63,14 @@ import psycopg
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
+from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.locks import Leadership, lock_key
 from domain.case import Case
 from domain.case_state import CaseState, parse_time
 from domain.geography import NATIONAL, Level
 from projections.case_list import UNPLACED
-from projections.fold import CaseEntry, CaseEvent
+from projections.fold import CaseEntry
 from projections.memory import MemoryViews, TerritoryRow
-from projections.store.view_store import EventDecoder
 
 KNOWN_AT, HAPPENED_BY = "known-at", "happened-by"
 EVERY = 50_000

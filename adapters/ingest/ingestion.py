@@ -18,15 +18,13 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
-from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
 from adapters.cisu import InvalidMessage, WireMessage, parse_wire_message
 from adapters.geography import Geography
 from adapters.ingest.normalise import NormalisationError, normalise
-from adapters.store.codec import EventDraft, Stamp
+from adapters.store.codec import EventDraft, Stamp, topic
 from adapters.store.event_store import MessageRow, Position, QuarantineRow, TocsinStore
-from domain.case import EVENT_CLASS_BY_KIND, Exchange
 from domain.case_state import parse_time
 from domain.identity import case_uuid, exchange_uuid
 
@@ -192,8 +190,7 @@ class Ingestor:
             version = versions.get(originator_id, 0) + 1
             versions[originator_id] = version
             known_cases[distribution_id] = case_id
-            event_class = EVENT_CLASS_BY_KIND[item.kind] if case_id else Exchange.AcknowledgementRecorded
-            events.append((originator_id, version, get_topic(event_class), item.draft.state(stamp, case_id)))
+            events.append((originator_id, version, topic(item.kind, case_id), item.draft.state(stamp, case_id)))
             messages.append(
                 MessageRow(
                     distribution_id, originator_id, version, case_id, item.kind, item.sender_id,

@@ -7,7 +7,7 @@ import zlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.store.event_store import Lz4Compressor
+from adapters.store.codec import Lz4Compressor
 
 compressor = Lz4Compressor()
 
