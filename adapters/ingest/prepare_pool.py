@@ -21,8 +21,9 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 from adapters.ingest.ingestion import Incoming, Preparer
 
@@ -52,7 +53,7 @@ class PreparePool:
         context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_start_worker,
-            initargs=(self.preparer.max_bytes, self.preparer.seal),
+            initargs=(self.preparer.max_bytes, self.preparer.seal, self.preparer.geography.cache_dir),
         )
 
     async def ready(self) -> None:
@@ -93,11 +94,11 @@ class PreparePool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _start_worker(max_bytes: int, seal) -> None:
+def _start_worker(max_bytes: int, seal: Callable[[bytes], bytes], cache_dir: Path | None) -> None:
     from adapters.geography import get_geography
 
     global _preparer
-    geography = get_geography()
+    geography = get_geography(cache_dir)
     geography.warm_up()
     _preparer = Preparer(geography, max_bytes, seal)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
