@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from adapters.ingest.acknowledgement import acknowledgement
 from adapters.ingest.ingestion import Incoming
+from adapters.ingest.use_cases import ingest_message
 from adapters.services import Services, open_services
 from api.auth import UNAUTHENTICATED, AuthConfig, AuthError, token_from_request
 from api.read_model import ReadModel
@@ -105,7 +106,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         services: Services = request.app.state.services
         raw = await _read_capped(request, services.settings.max_message_bytes)
         incoming = Incoming(raw, request.headers.get("content-type"), source="http")
-        outcome = await run_in_threadpool(services.ingestor.ingest, incoming)
+        outcome = await run_in_threadpool(ingest_message, services.ingestor, incoming)
         status, body, content_type = acknowledgement(outcome)
         headers = {"X-Tocsin-Outcome": outcome.status}
         if outcome.quarantine_id is not None:

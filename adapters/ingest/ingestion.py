@@ -87,6 +87,9 @@ class _Rejected:
     encoding: str | None = None
 
 
+Prepared = _Accepted | _Rejected  # what `Preparer` makes of a message, committed by `Ingestor.commit_prepared`
+
+
 class Preparer:
     """The pure half of ingestion: parse, validate, normalise and seal one message, without the database,
     so that it can run in a worker process (adapters/prepare_pool.py) while the previous batch commits."""

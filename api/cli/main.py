@@ -72,10 +72,10 @@ def quarantine_retry(
     as_json: JsonOption = False,
 ) -> None:
     """Réingérer un message en quarantaine, tel quel ou corrigé."""
-    from adapters.ingest.quarantine import retry
+    from adapters.ingest.use_cases import retry_quarantined
 
     services = open_services_from_env()
-    outcome = retry(services.ingestor, entry_id, file.read_bytes() if file else None)
+    outcome = retry_quarantined(services.ingestor, entry_id, file.read_bytes() if file else None)
     if outcome is None:
         typer.echo(f"entrée de quarantaine inconnue : {entry_id}", err=True)
         raise typer.Exit(1)

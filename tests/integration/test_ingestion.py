@@ -12,7 +12,8 @@ import pytest
 from psycopg.sql import SQL
 
 from adapters.ingest.ingestion import Incoming
-from adapters.ingest.quarantine import get_entry, list_entries, retry
+from adapters.ingest.quarantine import get_entry, list_entries
+from adapters.ingest.use_cases import retry_quarantined
 from adapters.nats import gaps as stream_gaps
 from adapters.services import open_services
 from adapters.store.case_history import case_view
@@ -108,9 +109,9 @@ def test_invalid_input_is_quarantined_with_reasons_and_can_be_retried_after_a_fi
     assert entry.id == outcome.quarantine_id and entry.distribution_id == "fr.fire.sis35_broken"
     assert get_entry(services.store, entry.id)[1] == as_json(broken)
 
-    assert retry(services.ingestor, entry.id).status == "quarantined"  # unchanged bytes still fail
+    assert retry_quarantined(services.ingestor, entry.id).status == "quarantined"  # unchanged bytes still fail
     fixed = as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), distribution_id="fr.fire.sis35_broken"))
-    assert retry(services.ingestor, entry.id, fixed).status == "accepted"
+    assert retry_quarantined(services.ingestor, entry.id, fixed).status == "accepted"
     assert list_entries(services.store) == []
     [resolved] = list_entries(services.store, include_resolved=True)
     assert (resolved.status, resolved.resolution, resolved.attempts) == ("reingested", "fr.fire.sis35_broken", 2)
