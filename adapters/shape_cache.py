@@ -2,8 +2,8 @@
 
     shapes = cached_shapes(path, read, directory)   # {code: geometry}, as read(path) gives them
 
-GEOS parses the communes' GeoJSON in about 1.2 s of CPU and their WKB in 0.05 s, and every process
-that locates points loads them when it starts: each ingestion worker, the API. So the first process
+GEOS parses the communes' GeoJSON much more slowly than their WKB, and every process that locates
+points loads them when it starts: each ingestion worker, the API. So the first process
 writes them as WKB and the next ones read that.
 
 The cache lives in `directory` (Settings.cache_dir: $TOCSIN_CACHE_DIR, else $XDG_CACHE_HOME/tocsin, else

@@ -34,7 +34,9 @@ def ingest_batch(ingestor: Ingestor, batch: Sequence[Incoming], position: Positi
     return ingestor.ingest_batch(batch, position)
 
 
-def ingest_prepared(ingestor: Ingestor, prepared: Sequence[Prepared], position: Position | None = None) -> list[Outcome]:
+def ingest_prepared(
+    ingestor: Ingestor, prepared: Sequence[Prepared], position: Position | None = None
+) -> list[Outcome]:
     """A batch already prepared (parsed, validated, sealed) elsewhere, e.g. in worker processes."""
     return ingestor.commit_prepared(prepared, position)
 
@@ -55,6 +57,7 @@ def retry_quarantined(ingestor: Ingestor, entry_id: int, replacement: bytes | No
         return None
     entry, raw = found
     source = f"quarantine:{entry_id}" + (":corrected" if replacement is not None else "")
-    outcome = ingest_message(ingestor, Incoming(replacement if replacement is not None else raw, entry.content_type, source))
+    raw = replacement if replacement is not None else raw
+    outcome = ingest_message(ingestor, Incoming(raw, entry.content_type, source))
     record_retry(ingestor.store, entry_id, outcome.distribution_id if outcome.status in (ACCEPTED, DUPLICATE) else None)
     return outcome

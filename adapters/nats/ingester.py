@@ -177,7 +177,8 @@ class NatsIngester:
                     if self.position > before:
                         backoff, last_progress = 0.2, time.monotonic()
                     if self.drain and time.monotonic() - last_progress > self.drain_patience:
-                        raise RuntimeError(f"ingestion NATS bloquée depuis {self.drain_patience:.0f} s : {error}") from error
+                        message = f"ingestion NATS bloquée depuis {self.drain_patience:.0f} s : {error}"
+                        raise RuntimeError(message) from error
                     self._report(error, backoff)
                     await _sleep_unless(stop, backoff)
                     await asyncio.to_thread(self._drop_dead_connections)
@@ -323,7 +324,7 @@ class NatsIngester:
 
     async def _process(self, msgs: list[Msg], preparing: asyncio.Future) -> None:
         seqs = [_seq(m) for m in msgs]
-        last_seq, last = max(zip(seqs, msgs), key=lambda pair: pair[0])
+        last_seq, last = max(zip(seqs, msgs, strict=True), key=lambda pair: pair[0])
         prepared = await preparing
         # Skipped here, not when fetched: the batch committed just before may have covered them.
         fresh = [(m, p) for m, p, seq in zip(msgs, prepared, seqs, strict=True) if seq > self.position]
@@ -357,7 +358,8 @@ class NatsIngester:
         if not self.whole_stream:  # the sequences skipped may be another subject's messages
             log.info("flux %s : séquences %s non livrées (autres sujets du flux ?)", stream, gaps)
             return
-        for gap in record(self.services.store, self.source, self.stream_created, gaps):  # those found before were reported then
+        # Only the gaps not recorded before: those were reported then.
+        for gap in record(self.services.store, self.source, self.stream_created, gaps):
             self.summary.counts["lost"] += gap[1] - gap[0] + 1
             log.error(
                 "flux %s : messages %s absents du flux avant leur ingestion (limites de conservation, purge ou "

@@ -28,7 +28,8 @@ def ingestion_status(settings: Settings, store: TocsinStore) -> dict[str, Any]:
         )
     result: dict[str, Any] = {"events": events, "quarantined": count_open(store), "positions": positions,
                               "last_received": last_received(store)}
-    if settings.nats_url or any(p["source"].startswith("nats:") for p in positions) or (settings.data_dir / "nats").exists():
+    uses_nats = settings.nats_url or (settings.data_dir / "nats").exists()
+    if uses_nats or any(p["source"].startswith("nats:") for p in positions):
         result["nats"] = nats_status(settings, store)
         result["nats"]["lost"] = recorded(store, source_key(settings))
     return result
@@ -49,7 +50,8 @@ def stored_position(store: TocsinStore, source: str) -> tuple[int, bytes | None]
     """The position stored for a source and the hash of the message read there; None before the first."""
     with store.connect() as conn:
         row = conn.execute(
-            SQL("SELECT position, last_sha256 FROM {} WHERE source = %s").format(store.table("tocsin_positions")), (source,)
+            SQL("SELECT position, last_sha256 FROM {} WHERE source = %s").format(store.table("tocsin_positions")),
+            (source,),
         ).fetchone()
     return (int(row["position"]), row["last_sha256"] and bytes(row["last_sha256"])) if row else None
 

@@ -146,7 +146,8 @@ class TocsinRecorder(ColumnArrayRecorder):
             " distribution_id, sender_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (sha256) DO NOTHING"
         ).format(s=s)
         self._upsert_position = SQL(
-            "INSERT INTO {s}.tocsin_positions AS p (source, position, last_sha256, updated_at) VALUES (%s, %s, %s, now())"
+            "INSERT INTO {s}.tocsin_positions AS p (source, position, last_sha256, updated_at)"
+            " VALUES (%s, %s, %s, now())"
             " ON CONFLICT (source) DO UPDATE SET position = GREATEST(p.position, EXCLUDED.position),"
             " last_sha256 = CASE WHEN EXCLUDED.position >= p.position THEN EXCLUDED.last_sha256 ELSE p.last_sha256 END,"
             " updated_at = now()"
@@ -298,6 +299,7 @@ def creating_schema(database_url: str, schema: str) -> Iterator[None]:
     create its schema, tables, functions and triggers together, and PostgreSQL fails some of them: a
     duplicate key in its catalogue, or a deadlock between CREATE OR REPLACE FUNCTION and CREATE TRIGGER.
     A session lock, on a connection of its own: the library creates the tables on its pooled ones."""
+    # A dedicated session: the pool does not exist yet, and the session lock must end with this connection.
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"tocsin-create-schema:{schema}",))
         conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))

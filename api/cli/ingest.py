@@ -45,8 +45,9 @@ def _settings(subject: str | None = None, stream: str | None = None) -> Any:
     from adapters.settings import Settings
 
     settings = Settings.from_env()
-    changes = {k: v for k, v in (("nats_subject", subject), ("nats_stream", stream)) if v}
-    return dataclasses.replace(settings, **changes) if changes else settings
+    return dataclasses.replace(
+        settings, nats_subject=subject or settings.nats_subject, nats_stream=stream or settings.nats_stream
+    )
 
 
 
@@ -138,9 +139,14 @@ def _ingest_nats(settings: Any, *, drain: bool, batch_size: int, as_json: bool) 
         + (f" ; {result['messages_per_s']:.0f} messages/s" if result["messages_per_s"] else "")
     )
     if result["rereads"]:
-        typer.echo("Attention : flux recréé ou tronqué depuis la dernière lecture, relu depuis son début (voir le journal)", err=True)
+        typer.echo(
+            "Attention : flux recréé ou tronqué depuis la dernière lecture, relu depuis son début (voir le journal)",
+            err=True,
+        )
     if result["lost"]:
-        typer.echo(f"Attention : {result['lost']} messages absents du flux avant leur ingestion (voir tocsin status)", err=True)
+        typer.echo(
+            f"Attention : {result['lost']} messages absents du flux avant leur ingestion (voir tocsin status)", err=True
+        )
 
 
 async def _until_signalled(ingester: Any) -> Any:
@@ -161,7 +167,8 @@ def simulate(
     out: Annotated[Path | None, typer.Option(help="Dossier où écrire un fichier par message.")] = None,
     http: Annotated[str | None, typer.Option(help="URL de Tocsin où poster les messages.")] = None,
     nats: Annotated[
-        bool, typer.Option("--nats", help="Publier sur le flux NATS JetStream (TOCSIN_NATS_URL, sinon serveur embarqué).")
+        bool,
+        typer.Option("--nats", help="Publier sur le flux NATS JetStream (TOCSIN_NATS_URL, sinon serveur embarqué)."),
     ] = False,
     subject: SubjectOption = None,
     stream: StreamOption = None,

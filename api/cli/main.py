@@ -84,7 +84,8 @@ def quarantine_retry(
     elif outcome.status == "quarantined":
         typer.echo("toujours refusé : " + "; ".join(r["message"] for r in outcome.reasons))
     else:
-        typer.echo(f"réintégré : {outcome.distribution_id} ({'doublon' if outcome.status == 'duplicate' else 'accepté'})")
+        how = "doublon" if outcome.status == "duplicate" else "accepté"
+        typer.echo(f"réintégré : {outcome.distribution_id} ({how})")
     if outcome.status == "quarantined":
         raise typer.Exit(1)
 
@@ -119,7 +120,8 @@ def case_show(
     casualties = s["casualties"] or {}
     typer.echo(
         f"  Victimes : {s['victims_count'] or 'non précisé'} ; urgences absolues {casualties.get('red', 0)}, "
-        f"relatives {casualties.get('yellow', 0)}, impliqués {casualties.get('green', 0)}, décédés {casualties.get('black', 0)}"
+        f"relatives {casualties.get('yellow', 0)}, impliqués {casualties.get('green', 0)}, "
+        f"décédés {casualties.get('black', 0)}"
     )
     typer.echo(f"  Moyens engagés : {len(s['resources'])}")
     for r in s["resources"].values():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -65,7 +66,7 @@ def key_id(key: Ed25519PublicKey) -> str:
 
 
 def trusted_keys(
-    data_dir: Path, public_key_files: list[Path] = (), *, configured: str | None = None
+    data_dir: Path, public_key_files: Sequence[Path] = (), *, configured: str | None = None
 ) -> dict[str, Ed25519PublicKey]:
     """The keys whose seals verification accepts: the local key's public half and any pinned file."""
     keys = [load_public_pem(p.read_bytes()) for p in public_key_files]

@@ -143,8 +143,9 @@ def test_payloads_and_raw_messages_are_encrypted_at_rest(services):
     assert b"Christine" in raw and b"+33608310965" in raw
     services.ingestor.ingest(Incoming(raw))
     with services.store.connect() as conn:
-        states = [bytes(r["state"]) for r in conn.execute(SQL("SELECT state FROM {}").format(services.store.table("tocsin_events")))]
-        bodies = [bytes(r["body"]) for r in conn.execute(SQL("SELECT body FROM {}").format(services.store.table("tocsin_raw_messages")))]
+        events, raws = services.store.table("tocsin_events"), services.store.table("tocsin_raw_messages")
+        states = [bytes(r["state"]) for r in conn.execute(SQL("SELECT state FROM {}").format(events))]
+        bodies = [bytes(r["body"]) for r in conn.execute(SQL("SELECT body FROM {}").format(raws))]
     for stored in states + bodies:
         assert b"Christine" not in stored and b"+33608310965" not in stored and b"Michel" not in stored
     assert services.store.unseal(bodies[0]) == raw

@@ -65,7 +65,8 @@ def test_insert_events_goes_through_the_hooks_and_returns_ids_in_order(services)
     with store.connect() as conn:
         # `_insert_events` received the keyword arguments, in the events' transaction.
         row = conn.execute(
-            SQL("SELECT position, last_sha256 FROM {} WHERE source = 'contract'").format(store.table("tocsin_positions"))
+            SQL("SELECT position, last_sha256 FROM {} WHERE source = %s").format(store.table("tocsin_positions")),
+            ("contract",),
         ).fetchone()
         states = [
             bytes(r["state"])
