@@ -61,8 +61,9 @@ class _Spatial:
 class Geography:
     """Communes, départements and zones, with the spatial queries the platform needs."""
 
-    def __init__(self, data_dir: Path | str = DATA_DIR) -> None:
+    def __init__(self, data_dir: Path | str = DATA_DIR, cache_dir: Path | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self.cache_dir = cache_dir  # the polygons' binary cache (Settings.cache_dir); None: parsed each time
         self.zones: dict[str, Zone] = _read_zones(self.data_dir / "zones.csv")
         self.departements: dict[str, Departement] = _read_departements(self.data_dir / "departements.csv")
         self.communes: dict[str, Commune] = _read_communes(self.data_dir / "communes.csv")
@@ -392,7 +393,7 @@ class Geography:
         return sp
 
     def _load_spatial(self) -> _Spatial:
-        shapes = _read_shapes(self.data_dir / "communes.geojson.gz")
+        shapes = _read_shapes(self.data_dir / "communes.geojson.gz", self.cache_dir)
         codes = sorted(c for c in shapes if c in self.communes)
         geoms = np.array([shapes[c] for c in codes], dtype=object)
         shapely.prepare(geoms)  # before sharing: preparing is not thread-safe, reading is
@@ -408,7 +409,7 @@ class Geography:
             with self._lock:
                 if level not in self._shapes:
                     name = "departements" if level is Level.DEPARTEMENT else "zones"
-                    self._shapes[level] = _read_shapes(self.data_dir / f"{name}.geojson.gz")
+                    self._shapes[level] = _read_shapes(self.data_dir / f"{name}.geojson.gz", self.cache_dir)
         return self._shapes[level]
 
     def _national(self) -> Any:
@@ -426,13 +427,18 @@ _instance: Geography | None = None
 _instance_lock = threading.Lock()
 
 
-def get_geography() -> Geography:
-    """The process-wide Geography (CSVs loaded on first call, polygons on first spatial call)."""
+def get_geography(cache_dir: Path | None = None) -> Geography:
+    """The process-wide Geography (CSVs loaded on first call, polygons on first spatial call).
+
+    `cache_dir` (Settings.cache_dir) is where the polygons' binary cache lives: the composition root and
+    the ingestion workers pass it; lookups that need no polygon (a territory's name) may call without it."""
     global _instance
     if _instance is None:
         with _instance_lock:
             if _instance is None:
-                _instance = Geography()
+                _instance = Geography(cache_dir=cache_dir)
+    if cache_dir is not None and _instance.cache_dir is None:
+        _instance.cache_dir = cache_dir  # polygons are read lazily: not yet read, so read through the cache
     return _instance
 
 
@@ -487,10 +493,10 @@ def _read_zones(path: Path) -> dict[str, Zone]:
 _CODE_PROPERTY = re.compile(r'"code"\s*:\s*"([^"]*)"')
 
 
-def _read_shapes(path: Path) -> dict[str, Any]:
+def _read_shapes(path: Path, cache_dir: Path | None) -> dict[str, Any]:
     """{code: geometry} from a gzipped GeoJSON FeatureCollection keyed by properties.code, through the
     binary cache (adapters/shape_cache.py): parsing the communes' GeoJSON is most of a process's start."""
-    return cached_shapes(path, _parse_shapes)
+    return _parse_shapes(path) if cache_dir is None else cached_shapes(path, _parse_shapes, cache_dir)
 
 
 def _parse_shapes(path: Path) -> dict[str, Any]:

@@ -24,5 +24,5 @@ class Services:
 def open_services(settings: Settings | None = None) -> Services:
     settings = settings or Settings.from_env()
     store = open_store(settings)
-    geography = get_geography()
+    geography = get_geography(settings.cache_dir)
     return Services(settings, store, geography, Ingestor(store, geography))

@@ -1,4 +1,5 @@
-"""Where Tocsin's state lives and how it is protected, read from the environment once.
+"""Tocsin's settings: read from the environment once per process, by `Settings.from_env`, then passed
+down. No other module reads the environment for a Tocsin setting.
 
 Every setting has an embedded default so that `make run` works on a laptop with nothing set:
 the data folder holds the embedded PostgreSQL, the embedded NATS store and the encryption key.
@@ -9,12 +10,22 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.secret_file import create_once
 
 DEFAULT_DATA_DIR = Path("var")
+
+# Set by `tocsin serve --workers N` in its server processes' environment only (api/cli/main.py): the
+# projection worker then runs once, in the parent, and the servers only read the views.
+PROJECTIONS_IN_APP = "TOCSIN_PROJECTIONS_IN_APP"
+
+# The identity provider's variables, interpreted by api.auth.AuthConfig (TOCSIN_JWKS_URL,
+# TOCSIN_JWT_KEY_FILE, TOCSIN_JWT_ALGORITHMS, TOCSIN_JWT_ISSUER, TOCSIN_JWT_AUDIENCE,
+# TOCSIN_JWT_ROLE_CLAIM, TOCSIN_JWT_TERRITORY_CLAIM, TOCSIN_DEMO_LOGIN, TOCSIN_INGEST_AUTH).
+AUTH_PREFIXES = ("TOCSIN_JWT_", "TOCSIN_JWKS_URL", "TOCSIN_DEMO_LOGIN", "TOCSIN_INGEST_AUTH")
 
 
 @dataclass(frozen=True)
@@ -30,10 +41,14 @@ class Settings:
     map_tiles: str | None = None  # XYZ tile URL template for the dashboard map; None: offline map only
     map_attribution: str = ""
     feed_quiet_after: float = 900.0  # seconds without a NexSIS message before the dashboard warns
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir({}))  # the reference polygons' binary cache
+    audit_seal_key: str | None = None  # the audit chain's sealing key (base64 seed or PEM); None: its key file
+    projections_in_app: bool = True  # the HTTP app also keeps the views up to date (a thread)
+    auth_env: Mapping[str, str] = field(default_factory=dict)  # AUTH_PREFIXES' variables, for api.auth
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, environ: dict | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         return cls(
             database_url=env.get("TOCSIN_DATABASE_URL") or None,
@@ -47,6 +62,10 @@ class Settings:
             map_tiles=env.get("TOCSIN_MAP_TILES") or None,
             map_attribution=env.get("TOCSIN_MAP_ATTRIBUTION") or "",
             feed_quiet_after=float(env.get("TOCSIN_FEED_QUIET_AFTER") or 900),
+            cache_dir=default_cache_dir(env),
+            audit_seal_key=(env.get("TOCSIN_AUDIT_SEAL_KEY") or "").strip() or None,
+            projections_in_app=(env.get(PROJECTIONS_IN_APP) or "1") != "0",
+            auth_env={k: v for k, v in env.items() if k.startswith(AUTH_PREFIXES)},
         )
 
     def resolved_cipher_key(self) -> str:
@@ -58,3 +77,11 @@ class Settings:
         if not key_file.exists():
             create_once(key_file, base64.b64encode(secrets.token_bytes(32)))
         return key_file.read_text().strip()
+
+
+def default_cache_dir(env: Mapping[str, str]) -> Path:
+    """$TOCSIN_CACHE_DIR, else $XDG_CACHE_HOME/tocsin, else ~/.cache/tocsin."""
+    configured = env.get("TOCSIN_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tocsin"

@@ -1,15 +1,15 @@
 """A binary cache of the reference polygons.
 
-    shapes = cached_shapes(path, read)   # {code: geometry}, as read(path) gives them
+    shapes = cached_shapes(path, read, directory)   # {code: geometry}, as read(path) gives them
 
-GEOS parses the communes' GeoJSON in about 1.2 s of CPU and their WKB in 0.05 s, and every process
-that locates points loads them when it starts: each ingestion worker, the API. So the first process
+GEOS parses the communes' GeoJSON much more slowly than their WKB, and every process that locates
+points loads them when it starts: each ingestion worker, the API. So the first process
 writes them as WKB and the next ones read that.
 
-The cache lives in $TOCSIN_CACHE_DIR, else $XDG_CACHE_HOME/tocsin, else ~/.cache/tocsin, under a name
-carrying the source file's SHA-256 (a changed source is never read from a stale cache). It is written
-atomically (several workers may start at once) as a NumPy archive of plain arrays, read without
-pickle. Any failure to read or write it falls back to the source.
+The cache lives in `directory` (Settings.cache_dir: $TOCSIN_CACHE_DIR, else $XDG_CACHE_HOME/tocsin, else
+~/.cache/tocsin), under a name carrying the source file's SHA-256 (a changed source is never read from a
+stale cache). It is written atomically (several workers may start at once) as a NumPy archive of plain
+arrays, read without pickle. Any failure to read or write it falls back to the source.
 """
 
 from __future__ import annotations
@@ -28,15 +28,8 @@ import shapely
 log = logging.getLogger(__name__)
 
 
-def cache_dir() -> Path:
-    configured = os.environ.get("TOCSIN_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tocsin"
-
-
-def cached_shapes(path: Path, read: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
-    cache = cache_dir() / f"{path.name}.{hashlib.sha256(path.read_bytes()).hexdigest()[:24]}.npz"
+def cached_shapes(path: Path, read: Callable[[Path], dict[str, Any]], directory: Path) -> dict[str, Any]:
+    cache = directory / f"{path.name}.{hashlib.sha256(path.read_bytes()).hexdigest()[:24]}.npz"
     try:
         return _load(cache)
     except FileNotFoundError:

@@ -9,7 +9,6 @@ may see and do what in domain/access.py.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,9 +30,7 @@ STATIC = Path(__file__).parent / "static"
 def create_app(services: Services | None = None, auth: AuthConfig | None = None,
                projections_worker: bool | None = None) -> FastAPI:
     """The app. `projections_worker`: also keep the views up to date in this process (a thread); by
-    default yes unless TOCSIN_PROJECTIONS_IN_APP=0 (then run `tocsin projections run` workers)."""
-    if projections_worker is None:
-        projections_worker = os.environ.get("TOCSIN_PROJECTIONS_IN_APP", "1") != "0"
+    default as the settings say (Settings.projections_in_app; otherwise run `tocsin projections run`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,7 +39,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         app.state.auth = auth or AuthConfig.from_env(app.state.services.settings)
         app.state.read_model = ReadModel(app.state.services.store, app.state.services.geography)
         worker = None
-        if projections_worker:
+        if app.state.services.settings.projections_in_app if projections_worker is None else projections_worker:
             from projections.store.worker import run_in_thread
 
             worker = run_in_thread(app.state.services.store)

@@ -18,7 +18,6 @@ principal may see and do is decided by `domain.access`, not here.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -68,7 +67,7 @@ class AuthConfig:
 
     @classmethod
     def from_env(cls, settings: Settings, environ: dict | None = None) -> AuthConfig:
-        env = os.environ if environ is None else environ
+        env = settings.auth_env if environ is None else environ  # read once, with the other settings
         jwks_url = env.get("TOCSIN_JWKS_URL") or None
         key_file = env.get("TOCSIN_JWT_KEY_FILE") or None
         secret = public_key = None

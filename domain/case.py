@@ -66,7 +66,7 @@ class Case(Aggregate):
     def _blank(cls, case_uuid: UUID, timestamp: Any) -> Case:
         case = cls.__new__(cls)
         case.__base_init__(originator_id=case_uuid, originator_version=0, timestamp=timestamp)
-        case.__init__()
+        cls.__init__(case)
         return case
 
 

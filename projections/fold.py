@@ -15,25 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
+from adapters.store.codec import CaseEvent
 from domain.case_state import PLACING, CaseState
 from domain.geography import NATIONAL, Level
 from projections.case_list import case_row, fold_event, placement_codes
 from projections.territory import LEVELS, Figures, add, figures
-
-
-class CaseEvent(NamedTuple):
-    """What the views need of one stored Case event (a tuple: millions are built per rebuild)."""
-
-    notification_id: int
-    originator_id: UUID
-    kind: str  # domain.case_state kinds (createCase, emsi, …)
-    case_id: str | None
-    facts: dict
-    provenance: dict
-    recorded_at: datetime  # the event's timestamp: when Tocsin recorded the message
 
 
 @dataclass(slots=True)

@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from adapters.store.codec import CaseEvent
 from domain.geography import Level
-from projections.fold import CaseEntry, CaseEvent, Changes, fold_batch
+from projections.fold import CaseEntry, Changes, fold_batch
 from projections.territory import LEVELS, Figures, add
 
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.store.codec import EventDecoder
 from domain.geography import NATIONAL, Level
 from projections.memory import MemoryViews
-from projections.store.view_store import EventDecoder
 from replay.checkpoints.documents import SUMMARY, LazyRows, materialised, views_from_parts
 from replay.checkpoints.scan import raw_pages, scan_ranges, snapshot_connection, stream_events
 from replay.checkpoints.storage import CheckpointInfo, best_checkpoint, load_case_shards, load_meta, load_shards

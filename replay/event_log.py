@@ -27,8 +27,8 @@ from datetime import datetime
 
 from psycopg import sql
 
+from adapters.store.codec import CaseEvent
 from domain.case_state import parse_time
-from projections.fold import CaseEvent
 
 KNOWN_AT, HAPPENED_BY = "known-at", "happened-by"
 SENSES = (KNOWN_AT, HAPPENED_BY)

@@ -15,12 +15,11 @@ from uuid import UUID
 import orjson
 from eventsourcing.utils import get_topic
 
+from adapters.store.codec import CaseEvent, EventDecoder
 from domain.case import Case
 from domain.geography import NATIONAL, Level, level_of_code
 from domain.identity import case_uuid
 from projections.case_list import UNPLACED
-from projections.fold import CaseEvent
-from projections.store.view_store import EventDecoder
 from replay.checkpoints.documents import CaseShards
 from replay.event_log import happened_at
 

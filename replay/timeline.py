@@ -25,12 +25,12 @@ from typing import Any
 
 from psycopg.sql import SQL
 
+from adapters.store.codec import EventDecoder
 from domain.case_state import parse_time
 from domain.geography import NATIONAL, Level
 from domain.nature import ResourcePhase
 from projections.case_list import UNPLACED
 from projections.memory import MemoryViews
-from projections.store.view_store import EventDecoder
 from replay.as_of import views_as_of
 from replay.checkpoints.scan import snapshot_connection
 from replay.event_log import HAPPENED_BY, happened_at_sql

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from adapters.cisu import to_json_bytes, to_xml_bytes, wrap_use_case
 from adapters.ingest.ingestion import ACCEPTED, DUPLICATE, Outcome
@@ -18,6 +19,7 @@ UNKNOWN_SENDER_ID = "fr.inconnu.emetteur"
 
 def acknowledgement(outcome: Outcome) -> tuple[int, bytes, str]:
     """(HTTP status, body, content type) answering one ingested message."""
+    use_case: dict[str, Any]
     if outcome.status in (ACCEPTED, DUPLICATE):
         kind, use_case, status = "reference", {"distributionID": outcome.distribution_id, "step": "RECU"}, 200
     else:

@@ -18,15 +18,13 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
-from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
 from adapters.cisu import InvalidMessage, WireMessage, parse_wire_message
 from adapters.geography import Geography
 from adapters.ingest.normalise import NormalisationError, normalise
-from adapters.store.codec import EventDraft, Stamp
+from adapters.store.codec import EventDraft, Stamp, topic
 from adapters.store.event_store import MessageRow, Position, QuarantineRow, TocsinStore
-from domain.case import EVENT_CLASS_BY_KIND, Exchange
 from domain.case_state import parse_time
 from domain.identity import case_uuid, exchange_uuid
 
@@ -62,7 +60,7 @@ class Outcome:
 class _Accepted:
     """A message ready to commit. Of its provenance, only what the commit reads crosses back from a
     worker process (the rest is in `draft`): with the whole dict, unpickling a prepared message in the
-    committing process took half as long again (4.0 against 2.6 µs)."""
+    committing process took markedly longer."""
 
     incoming: Incoming
     sha256: bytes
@@ -87,6 +85,9 @@ class _Rejected:
     distribution_id: str | None = None
     sender_id: str | None = None
     encoding: str | None = None
+
+
+Prepared = _Accepted | _Rejected  # what `Preparer` makes of a message, committed by `Ingestor.commit_prepared`
 
 
 class Preparer:
@@ -119,7 +120,8 @@ class Preparer:
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         except Exception as error:  # a bug, or facts an event cannot hold: never lose the message nor stop the worker
             log.exception("normalisation failed (%s)", incoming.source)
-            reasons = [{"code": "internal-error", "path": "", "message": f"erreur interne de normalisation : {error!r}"}]
+            text = f"erreur interne de normalisation : {error!r}"
+            reasons = [{"code": "internal-error", "path": "", "message": text}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         n, p = normalised, provenance
         return _Accepted(
@@ -180,7 +182,10 @@ class Ingestor:
         for item in prepared:
             if isinstance(item, _Rejected):
                 outcomes.append(
-                    Outcome(QUARANTINED, item.distribution_id, None, item.sender_id, tuple(item.reasons), encoding=item.encoding)
+                    Outcome(
+                        QUARANTINED, item.distribution_id, None, item.sender_id, tuple(item.reasons),
+                        encoding=item.encoding,
+                    )
                 )
                 continue
             distribution_id = item.distribution_id
@@ -192,8 +197,7 @@ class Ingestor:
             version = versions.get(originator_id, 0) + 1
             versions[originator_id] = version
             known_cases[distribution_id] = case_id
-            event_class = EVENT_CLASS_BY_KIND[item.kind] if case_id else Exchange.AcknowledgementRecorded
-            events.append((originator_id, version, get_topic(event_class), item.draft.state(stamp, case_id)))
+            events.append((originator_id, version, topic(item.kind, case_id), item.draft.state(stamp, case_id)))
             messages.append(
                 MessageRow(
                     distribution_id, originator_id, version, case_id, item.kind, item.sender_id,
@@ -221,10 +225,9 @@ class Ingestor:
         """Which of these messages (and acknowledged messages) are stored, and each aggregate's version.
 
         The id arrays go in binary (%b): as text, psycopg searched each element with a regular expression
-        for characters to quote, about 28,000 instructions a message (callgrind), 6 % of this process's.
-        Each case's last version is read off the end of its index (LIMIT 1), not aggregated over all its
-        versions: `max() … GROUP BY` grew with the cases' histories, 9 ms a batch at 1,000 versions a case
-        and 50 ms at 10,000, against about 1 ms whatever the length (tests/benchmarks/bench_case_history.py)."""
+        for characters to quote, a visible share of this process's CPU. Each case's last version is read
+        off the end of its index (LIMIT 1), not aggregated over all its versions: `max() … GROUP BY` grew
+        with the cases' histories, this does not (tests/benchmarks/bench_case_history.py)."""
         ids = {a.distribution_id for a in accepted}
         references = {a.references for a in accepted if a.references}
         if not ids:
@@ -259,7 +262,8 @@ class Ingestor:
     @staticmethod
     def _outcome(status: str, item: _Accepted, case_id: str | None) -> Outcome:
         return Outcome(
-            status, item.distribution_id, case_id, item.sender_id, encoding=item.encoding, xml_namespace=item.xml_namespace
+            status, item.distribution_id, case_id, item.sender_id,
+            encoding=item.encoding, xml_namespace=item.xml_namespace,
         )
 
     def _with_quarantine_ids(self, outcomes: list[Outcome], hashes: dict[int, bytes]) -> list[Outcome]:
@@ -269,7 +273,9 @@ class Ingestor:
             ids = {
                 bytes(row["sha256"]): row["id"]
                 for row in conn.execute(
-                    SQL("SELECT id, sha256 FROM {} WHERE sha256 = ANY(%b::bytea[])").format(self.store.table("tocsin_quarantine")),
+                    SQL("SELECT id, sha256 FROM {} WHERE sha256 = ANY(%b::bytea[])").format(
+                        self.store.table("tocsin_quarantine")
+                    ),
                     (list(hashes.values()),),
                 )
             }

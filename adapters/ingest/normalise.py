@@ -115,7 +115,10 @@ def _situation(use_case: dict, geography: Geography) -> Normalised:
         )
     casualties = _sum_counts(
         event.get("CASUALTIES"),
-        {"red": "TRIAGERED", "yellow": "TRIAGEYELLOW", "green": "TRIAGEGREEN", "black": "TRIAGEBLACK", "missing": "MISSING"},
+        {
+            "red": "TRIAGERED", "yellow": "TRIAGEYELLOW", "green": "TRIAGEGREEN", "black": "TRIAGEBLACK",
+            "missing": "MISSING",
+        },
     )
     evacuation = _sum_counts(event.get("EVAC"), {"displaced": "DISPLACED", "evacuated": "EVACUATED"})
     point = _first_emsi_point(event.get("EGEO") or [])
@@ -171,7 +174,7 @@ def _resources(use_case: dict, geography: Geography) -> Normalised:
                 "engaged_at": r.get("datetime"),
                 "status": status,
                 "status_label": nomenclature("HubSante.statutVecteur").label(status) if status else None,
-                "phase": phase_of(status).value if status else None,
+                "phase": _phase(status) if status else None,
                 "status_at": state.get("datetime") or r.get("datetime"),
                 "available": state.get("availability"),
                 "lat": point[0] if point else None,
@@ -223,3 +226,12 @@ _HANDLERS = {
     RESOURCES: _resources,
     ACKNOWLEDGED: _acknowledgement,
 }
+
+
+def _phase(status: str) -> str:
+    """The phase of a resource's status; a status without one is a gap in domain.nature's table, which
+    quarantines the message (as an internal error) rather than record a resource in no phase."""
+    phase = phase_of(status)
+    if phase is None:
+        raise ValueError(f"statut de moyen sans phase connue : {status}")
+    return phase.value

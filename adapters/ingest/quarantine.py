@@ -11,7 +11,6 @@ from datetime import datetime
 
 from psycopg.sql import SQL
 
-from adapters.ingest.ingestion import ACCEPTED, DUPLICATE, Incoming, Ingestor, Outcome
 from adapters.store.event_store import TocsinStore
 
 
@@ -72,24 +71,17 @@ def get_entry(store: TocsinStore, entry_id: int) -> tuple[QuarantineEntry, bytes
     return QuarantineEntry(**row), store.unseal(bytes(body))
 
 
-def retry(ingestor: Ingestor, entry_id: int, replacement: bytes | None = None) -> Outcome | None:
-    """Ingest a quarantined message again (or a corrected version of it) and record the result."""
-    found = get_entry(ingestor.store, entry_id)
-    if found is None:
-        return None
-    entry, raw = found
-    source = f"quarantine:{entry_id}" + (":corrected" if replacement is not None else "")
-    outcome = ingestor.ingest(Incoming(replacement if replacement is not None else raw, entry.content_type, source))
-    table = ingestor.store.table("tocsin_quarantine")
-    with ingestor.store.connect() as conn:
-        if outcome.status in (ACCEPTED, DUPLICATE):
+def record_retry(store: TocsinStore, entry_id: int, resolution: str | None) -> None:
+    """Count a retry of the entry; `resolution` (the distributionID it was ingested as) closes it."""
+    table = store.table("tocsin_quarantine")
+    with store.connect() as conn:
+        if resolution is not None:
             conn.execute(
                 SQL(
                     "UPDATE {} SET status = 'reingested', resolved_at = now(), resolution = %s,"
                     " attempts = attempts + 1 WHERE id = %s"
                 ).format(table),
-                (outcome.distribution_id, entry_id),
+                (resolution, entry_id),
             )
         else:
             conn.execute(SQL("UPDATE {} SET attempts = attempts + 1 WHERE id = %s").format(table), (entry_id,))
-    return outcome

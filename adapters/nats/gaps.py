@@ -84,9 +84,10 @@ def recorded(store: TocsinStore, source: str) -> dict:
             (source,),
         ).fetchone()["n"]
         latest = conn.execute(
-            SQL("SELECT first_seq, last_seq, detected_at FROM {} WHERE source = %s ORDER BY detected_at DESC, first_seq DESC"
-                " LIMIT %s")
-            .format(table),
+            SQL(
+                "SELECT first_seq, last_seq, detected_at FROM {} WHERE source = %s"
+                " ORDER BY detected_at DESC, first_seq DESC LIMIT %s"
+            ).format(table),
             (source, SHOWN_GAPS),
         ).fetchall()
     return {"messages": int(total), "gaps": [dict(row) for row in latest]}

@@ -44,14 +44,14 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from psycopg.sql import SQL
 
 from adapters.ingest.ingestion import QUARANTINED, Incoming, Outcome
 from adapters.ingest.prepare_pool import PreparePool
+from adapters.ingest.use_cases import ingest_batch, ingest_prepared
 from adapters.nats.batches import BatchPuller
 from adapters.nats.gaps import Gap, covers, describe, missing, record
 from adapters.nats.server import connect
-from adapters.nats.status import stored_position
+from adapters.nats.status import rewind_position, stored_position
 from adapters.nats.stream import ensure_stream, reset_consumer, source_key, unlike_what_was_read
 from adapters.services import Services
 from adapters.store.event_store import Position
@@ -177,7 +177,8 @@ class NatsIngester:
                     if self.position > before:
                         backoff, last_progress = 0.2, time.monotonic()
                     if self.drain and time.monotonic() - last_progress > self.drain_patience:
-                        raise RuntimeError(f"ingestion NATS bloquée depuis {self.drain_patience:.0f} s : {error}") from error
+                        message = f"ingestion NATS bloquée depuis {self.drain_patience:.0f} s : {error}"
+                        raise RuntimeError(message) from error
                     self._report(error, backoff)
                     await _sleep_unless(stop, backoff)
                     await asyncio.to_thread(self._drop_dead_connections)
@@ -323,7 +324,7 @@ class NatsIngester:
 
     async def _process(self, msgs: list[Msg], preparing: asyncio.Future) -> None:
         seqs = [_seq(m) for m in msgs]
-        last_seq, last = max(zip(seqs, msgs), key=lambda pair: pair[0])
+        last_seq, last = max(zip(seqs, msgs, strict=True), key=lambda pair: pair[0])
         prepared = await preparing
         # Skipped here, not when fetched: the batch committed just before may have covered them.
         fresh = [(m, p) for m, p, seq in zip(msgs, prepared, seqs, strict=True) if seq > self.position]
@@ -357,7 +358,8 @@ class NatsIngester:
         if not self.whole_stream:  # the sequences skipped may be another subject's messages
             log.info("flux %s : séquences %s non livrées (autres sujets du flux ?)", stream, gaps)
             return
-        for gap in record(self.services.store, self.source, self.stream_created, gaps):  # those found before were reported then
+        # Only the gaps not recorded before: those were reported then.
+        for gap in record(self.services.store, self.source, self.stream_created, gaps):
             self.summary.counts["lost"] += gap[1] - gap[0] + 1
             log.error(
                 "flux %s : messages %s absents du flux avant leur ingestion (limites de conservation, purge ou "
@@ -366,22 +368,15 @@ class NatsIngester:
 
     def _read_again_from(self, first_seq: int) -> None:
         """Move the stored position back before `first_seq`: the one write that lowers it."""
-        store = self.services.store
         self.position = max(0, first_seq - 1)
-        with store.connect() as conn:
-            conn.execute(
-                SQL("UPDATE {} SET position = %s, last_sha256 = NULL, updated_at = now() WHERE source = %s").format(
-                    store.table("tocsin_positions")
-                ),
-                (self.position, self.source),
-            )
+        rewind_position(self.services.store, self.source, self.position)
 
     def _ingest(self, batch: list[tuple[Msg, Any]]) -> list[Outcome]:
         """One transaction for the batch; if it fails for a reason other than an outage, isolate the culprit."""
         try:
             last, prepared = batch[-1]
             position = Position(self.source, _seq(last), prepared.sha256)
-            return self.services.ingestor.commit_prepared([p for _, p in batch], position=position)
+            return ingest_prepared(self.services.ingestor, [p for _, p in batch], position)
         except TRANSIENT_DB_ERRORS:
             raise
         except Exception:
@@ -394,7 +389,7 @@ class NatsIngester:
         attempts = max(1, MAX_ATTEMPTS - (msg.metadata.num_delivered - 1))
         for attempt in range(1, attempts + 1):
             try:
-                return self.services.ingestor.ingest_batch([item], position=position)[0]
+                return ingest_batch(self.services.ingestor, [item], position)[0]
             except TRANSIENT_DB_ERRORS:
                 raise
             except Exception as error:

@@ -83,8 +83,9 @@ async def connect(
     await client.connect(
         url,
         name=name,
-        connect_timeout=connect_timeout,
-        reconnect_time_wait=0.5,
+        # nats-py annotates these as int but uses them as asyncio timeouts: fractions of a second work.
+        connect_timeout=connect_timeout,  # type: ignore[arg-type]
+        reconnect_time_wait=0.5,  # type: ignore[arg-type]
         max_reconnect_attempts=-1,
         allow_reconnect=True,
         error_cb=on_error,

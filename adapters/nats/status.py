@@ -1,23 +1,57 @@
-"""Where NATS ingestion stands: the stored position against the stream's last sequence."""
+"""Where ingestion stands: events stored, quarantine, positions, and the stored position against the
+NATS stream's last sequence (`tocsin status`)."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from nats.js.errors import NotFoundError
 from psycopg.sql import SQL
 
+from adapters.ingest.feed_freshness import last_received
+from adapters.ingest.quarantine import count_open
+from adapters.nats.gaps import recorded
 from adapters.nats.server import connect
 from adapters.nats.stream import consumer_name, source_key, unlike_what_was_read
 from adapters.settings import Settings
 from adapters.store.event_store import TocsinStore
 
 
+def ingestion_status(settings: Settings, store: TocsinStore) -> dict[str, Any]:
+    """Events stored, open quarantine entries, positions, the last message received and, when NATS is in
+    use, the stream's status and the messages it lost before their ingestion."""
+    with store.connect() as conn:
+        events = conn.execute(SQL("SELECT count(*) AS n FROM {}").format(store.table("tocsin_events"))).fetchone()["n"]
+        positions = list(
+            conn.execute(SQL("SELECT source, position, updated_at FROM {}").format(store.table("tocsin_positions")))
+        )
+    result: dict[str, Any] = {"events": events, "quarantined": count_open(store), "positions": positions,
+                              "last_received": last_received(store)}
+    uses_nats = settings.nats_url or (settings.data_dir / "nats").exists()
+    if uses_nats or any(p["source"].startswith("nats:") for p in positions):
+        result["nats"] = nats_status(settings, store)
+        result["nats"]["lost"] = recorded(store, source_key(settings))
+    return result
+
+
+def rewind_position(store: TocsinStore, source: str, position: int) -> None:
+    """Move a source's stored position back (the one write that lowers it), forgetting the hash read there."""
+    with store.connect() as conn:
+        conn.execute(
+            SQL("UPDATE {} SET position = %s, last_sha256 = NULL, updated_at = now() WHERE source = %s").format(
+                store.table("tocsin_positions")
+            ),
+            (position, source),
+        )
+
+
 def stored_position(store: TocsinStore, source: str) -> tuple[int, bytes | None] | None:
     """The position stored for a source and the hash of the message read there; None before the first."""
     with store.connect() as conn:
         row = conn.execute(
-            SQL("SELECT position, last_sha256 FROM {} WHERE source = %s").format(store.table("tocsin_positions")), (source,)
+            SQL("SELECT position, last_sha256 FROM {} WHERE source = %s").format(store.table("tocsin_positions")),
+            (source,),
         ).fetchone()
     return (int(row["position"]), row["last_sha256"] and bytes(row["last_sha256"])) if row else None
 

@@ -69,7 +69,9 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> api.StreamI
             return await js.stream_info(settings.nats_stream)
 
 
-async def unlike_what_was_read(js: JetStreamContext, info: api.StreamInfo, position: int, sha256: bytes | None) -> str | None:
+async def unlike_what_was_read(
+    js: JetStreamContext, info: api.StreamInfo, position: int, sha256: bytes | None
+) -> str | None:
     """Why the stream no longer holds what ingestion read up to `position` (whose message had this hash),
     in French; None when it still does, or when there is nothing left to compare with.
 
@@ -83,7 +85,7 @@ async def unlike_what_was_read(js: JetStreamContext, info: api.StreamInfo, posit
     if sha256 is None or info.state.first_seq > position:
         return None  # a position stored before hashes were, or a message the stream has dropped since
     try:
-        held = await js.get_msg(info.config.name, position)
+        held = await js.get_msg(info.config.name or "", position)  # a stream the server describes has its name
     except NotFoundError:  # deleted since: the sequences around it still tell nothing new
         return None
     if hashlib.sha256(held.data or b"").digest() != sha256:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
 from adapters.store.event_store import TocsinStore
@@ -102,7 +102,8 @@ def entries(
 ) -> list[dict[str, Any]]:
     """Reads, most recent first, optionally limited to one case or one territory."""
     ensure_table(store)
-    where, args = [], []
+    where: list[Composable] = []
+    args: list[Any] = []
     for column, value in (("case_id", case_id), ("commune", commune), ("departement", departement), ("zone", zone)):
         if value is not None:
             where.append(SQL("{} = %s").format(Identifier(column)))

@@ -13,7 +13,6 @@ whoever asks.
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,10 +20,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-import lz4.frame
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import Cipher, Compressor, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
@@ -32,6 +30,7 @@ from psycopg.types.json import Jsonb
 
 from adapters.settings import Settings
 from adapters.store.audit_schema import CREATE_STATEMENTS as AUDIT_CHAIN_STATEMENTS
+from adapters.store.codec import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -78,39 +77,44 @@ class QuarantineRow:
     sender_id: str | None
 
 
-class Lz4Compressor(Compressor):
-    """LZ4 frames for event states, raw messages and checkpoints. On 1–2 KB records, zlib spends most of
-    its time setting up its stream: about 13 µs to decompress an event state and far more to compress
-    one, against about 1 µs and 3 µs with LZ4, for records about 40 % larger than zlib's (still a third
-    smaller than plain JSON). Stores written before with zlib stay readable: a frame starts with LZ4's
-    magic number, anything else is read as zlib."""
+class ColumnArrayRecorder(PostgresApplicationRecorder):
+    """The library's application recorder, inserting the stored events as binary column arrays.
 
-    def compress(self, data: bytes) -> bytes:
-        return lz4.frame.compress(data)
+    This is Tocsin's one override of a private method of the eventsourcing library other than the
+    documented `_insert_events` hook, kept here alone so that a library upgrade has one place to check.
+    Why: the library sends a batch as an array of composite values (in text, bytea escaped), which costs
+    more than the rows themselves on ingestion's hot path; one `INSERT … SELECT * FROM unnest(%b::…[])`
+    over column arrays sent in binary writes the same rows for much less.
 
-    def decompress(self, data: bytes) -> bytes:
-        if data[:4] == _LZ4_MAGIC:
-            return lz4.frame.decompress(data)
-        return zlib.decompress(data)
+    What it relies on in the library (pinned by tests/integration/test_recorder_contract.py):
+    `insert_events` (with `enable_db_functions` off) calls `_insert_stored_events(curs, stored_events,
+    **kwargs)` inside its transaction and then `_fetch_ids_after_insert_events`, which reads a
+    `notification_id` per row from the cursor; `_lock_table(curs)` serialises writers so that
+    notification ids commit in order, and `_notify_channel(curs)` wakes listeners. The override does what
+    the library's `_insert_stored_events` does (lock, notify, insert returning the ids, in order), only
+    with a different insert statement.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "tocsin_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._insert_stored = SQL(
+            "INSERT INTO {s}.{t} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%b::uuid[], %b::int8[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(s=Identifier(datastore.schema), t=Identifier(events_table_name))
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        curs.execute(self._insert_stored, _columns(rows, 4))
 
 
-_LZ4_MAGIC = b"\x04\x22\x4d\x18"
+class TocsinRecorder(ColumnArrayRecorder):
+    """The library's application recorder, plus Tocsin's own tables in the same transactions.
 
-
-@dataclass(frozen=True)
-class Sealer:
-    """Compress then encrypt, with the store's compressor and cipher. Plain picklable objects (the cipher
-    holds its key), so a worker process can seal raw messages as the store would."""
-
-    compressor: Compressor
-    cipher: Cipher
-
-    def __call__(self, data: bytes) -> bytes:
-        return self.cipher.encrypt(self.compressor.compress(data))
-
-
-class TocsinRecorder(PostgresApplicationRecorder):
-    """The library's application recorder, plus Tocsin's own tables in the same transactions."""
+    Extended through `_insert_events`, the hook the library documents for writing other rows in the
+    transaction of the events (its searchable-timestamps example): ingestion passes the message index,
+    raw messages, quarantined input and source position as keyword arguments of `insert_events`."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "tocsin_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
@@ -137,16 +141,13 @@ class TocsinRecorder(PostgresApplicationRecorder):
             "INSERT INTO {s}.tocsin_raw_messages (sha256, body) SELECT * FROM unnest(%b::bytea[], %b::bytea[])"
             " ON CONFLICT DO NOTHING"
         ).format(s=s)
-        self._insert_stored = SQL(
-            "INSERT INTO {s}.{t} (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%b::uuid[], %b::int8[], %b::text[], %b::bytea[]) RETURNING notification_id"
-        ).format(s=s, t=Identifier(events_table_name))
         self._insert_quarantine = SQL(
             "INSERT INTO {s}.tocsin_quarantine (received_at, source, content_type, sha256, body, size, reasons,"
             " distribution_id, sender_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (sha256) DO NOTHING"
         ).format(s=s)
         self._upsert_position = SQL(
-            "INSERT INTO {s}.tocsin_positions AS p (source, position, last_sha256, updated_at) VALUES (%s, %s, %s, now())"
+            "INSERT INTO {s}.tocsin_positions AS p (source, position, last_sha256, updated_at)"
+            " VALUES (%s, %s, %s, now())"
             " ON CONFLICT (source) DO UPDATE SET position = GREATEST(p.position, EXCLUDED.position),"
             " last_sha256 = CASE WHEN EXCLUDED.position >= p.position THEN EXCLUDED.last_sha256 ELSE p.last_sha256 END,"
             " updated_at = now()"
@@ -173,14 +174,6 @@ class TocsinRecorder(PostgresApplicationRecorder):
         if position is not None:
             curs.execute(self._upsert_position, position)
         super()._insert_events(curs, stored_events, **kwargs)
-
-    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        """The library's insert (table lock, notification, then the rows in order, returning their
-        notification ids), with the rows sent as binary column arrays."""
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
-        curs.execute(self._insert_stored, _columns(rows, 4))
 
 
 def _columns(rows: Sequence[tuple], width: int) -> list[list]:
@@ -258,7 +251,7 @@ def application_env(settings: Settings, database_url: str) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": "30",
         "CIPHER_TOPIC": "adapters.store.cipher:StoreCipher",
         "CIPHER_KEY": settings.resolved_cipher_key(),
-        "COMPRESSOR_TOPIC": "adapters.store.event_store:Lz4Compressor",
+        "COMPRESSOR_TOPIC": "adapters.store.codec:Lz4Compressor",
         "CREATE_TABLE": "y",
     }
 
@@ -306,6 +299,7 @@ def creating_schema(database_url: str, schema: str) -> Iterator[None]:
     create its schema, tables, functions and triggers together, and PostgreSQL fails some of them: a
     duplicate key in its catalogue, or a deadlock between CREATE OR REPLACE FUNCTION and CREATE TRIGGER.
     A session lock, on a connection of its own: the library creates the tables on its pooled ones."""
+    # A dedicated session: the pool does not exist yet, and the session lock must end with this connection.
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"tocsin-create-schema:{schema}",))
         conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))

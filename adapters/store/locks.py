@@ -31,6 +31,7 @@ class Leadership:
     def try_acquire(self) -> bool:
         """Take the lead if nobody holds it; a broken connection is replaced first."""
         if self.conn is None or self.conn.closed or self.conn.broken:
+            # A dedicated session, not a pooled one: the lock lives exactly as long as this session.
             self.conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=5)
         row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
         return bool(row and row[0])

@@ -28,7 +28,6 @@ SubjectOption = Annotated[
 StreamOption = Annotated[
     str | None, typer.Option("--stream", help="Flux JetStream (défaut : TOCSIN_NATS_STREAM, sinon NEXSIS).")
 ]
-WIRE_SUFFIXES = {".json": "application/json", ".xml": "application/xml"}
 
 
 def register(app: typer.Typer) -> None:
@@ -46,12 +45,15 @@ def _settings(subject: str | None = None, stream: str | None = None) -> Any:
     from adapters.settings import Settings
 
     settings = Settings.from_env()
-    changes = {k: v for k, v in (("nats_subject", subject), ("nats_stream", stream)) if v}
-    return dataclasses.replace(settings, **changes) if changes else settings
+    return dataclasses.replace(
+        settings, nats_subject=subject or settings.nats_subject, nats_stream=stream or settings.nats_stream
+    )
 
 
 
 def _wire_files(paths: list[Path]) -> list[Path]:
+    from adapters.ingest.use_cases import WIRE_SUFFIXES
+
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -90,20 +92,17 @@ def ingest(
 
 
 def _ingest_files(paths: list[Path], *, batch_size: int, as_json: bool) -> None:
-    from adapters.ingest.ingestion import Incoming
+    from adapters.ingest.use_cases import ingest_files
     from adapters.services import open_services
 
     services = open_services(_settings())
     counts: Counter[str] = Counter()
     files = _wire_files(paths)
-    for start in range(0, len(files), batch_size):
-        chunk = files[start : start + batch_size]
-        batch = [Incoming(f.read_bytes(), WIRE_SUFFIXES.get(f.suffix), source=f"file:{f}") for f in chunk]
-        for file, outcome in zip(chunk, services.ingestor.ingest_batch(batch), strict=True):
-            counts[outcome.status] += 1
-            if outcome.status == "quarantined" and not as_json:
-                reasons = "; ".join(r["message"] for r in outcome.reasons)
-                typer.echo(f"quarantaine #{outcome.quarantine_id} : {file} : {reasons}", err=True)
+    for file, outcome in ingest_files(services.ingestor, files, batch_size):
+        counts[outcome.status] += 1
+        if outcome.status == "quarantined" and not as_json:
+            reasons = "; ".join(r["message"] for r in outcome.reasons)
+            typer.echo(f"quarantaine #{outcome.quarantine_id} : {file} : {reasons}", err=True)
     summary = {"accepted": counts["accepted"], "duplicates": counts["duplicate"], "quarantined": counts["quarantined"]}
     if as_json:
         print_json(summary)
@@ -140,9 +139,14 @@ def _ingest_nats(settings: Any, *, drain: bool, batch_size: int, as_json: bool) 
         + (f" ; {result['messages_per_s']:.0f} messages/s" if result["messages_per_s"] else "")
     )
     if result["rereads"]:
-        typer.echo("Attention : flux recréé ou tronqué depuis la dernière lecture, relu depuis son début (voir le journal)", err=True)
+        typer.echo(
+            "Attention : flux recréé ou tronqué depuis la dernière lecture, relu depuis son début (voir le journal)",
+            err=True,
+        )
     if result["lost"]:
-        typer.echo(f"Attention : {result['lost']} messages absents du flux avant leur ingestion (voir tocsin status)", err=True)
+        typer.echo(
+            f"Attention : {result['lost']} messages absents du flux avant leur ingestion (voir tocsin status)", err=True
+        )
 
 
 async def _until_signalled(ingester: Any) -> Any:
@@ -163,7 +167,8 @@ def simulate(
     out: Annotated[Path | None, typer.Option(help="Dossier où écrire un fichier par message.")] = None,
     http: Annotated[str | None, typer.Option(help="URL de Tocsin où poster les messages.")] = None,
     nats: Annotated[
-        bool, typer.Option("--nats", help="Publier sur le flux NATS JetStream (TOCSIN_NATS_URL, sinon serveur embarqué).")
+        bool,
+        typer.Option("--nats", help="Publier sur le flux NATS JetStream (TOCSIN_NATS_URL, sinon serveur embarqué)."),
     ] = False,
     subject: SubjectOption = None,
     stream: StreamOption = None,
@@ -221,28 +226,13 @@ def status(
     stream: StreamOption = None,
 ) -> None:
     """État de la plateforme : événements stockés, quarantaine, positions et retard de l'ingestion NATS."""
-    from psycopg.sql import SQL
-
-    from adapters.ingest.feed_freshness import last_received
-    from adapters.ingest.quarantine import count_open
-    from adapters.nats.gaps import describe, recorded
-    from adapters.nats.status import nats_status
-    from adapters.nats.stream import source_key
+    from adapters.nats.gaps import describe
+    from adapters.nats.status import ingestion_status
     from adapters.store.event_store import open_store
 
     settings = _settings(subject, stream)
-    store = open_store(settings)
-    with store.connect() as conn:
-        events = conn.execute(SQL("SELECT count(*) AS n FROM {}").format(store.table("tocsin_events"))).fetchone()["n"]
-        positions = list(
-            conn.execute(SQL("SELECT source, position, updated_at FROM {}").format(store.table("tocsin_positions")))
-        )
-    last = last_received(store)
-    result: dict[str, Any] = {"events": events, "quarantined": count_open(store), "positions": positions,
-                              "last_received": last}
-    if settings.nats_url or any(p["source"].startswith("nats:") for p in positions) or (settings.data_dir / "nats").exists():
-        result["nats"] = nats_status(settings, store)
-        result["nats"]["lost"] = recorded(store, source_key(settings))
+    result = ingestion_status(settings, open_store(settings))
+    events, positions, last = result["events"], result["positions"], result["last_received"]
     if as_json:
         print_json(result)
         return

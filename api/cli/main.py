@@ -72,10 +72,10 @@ def quarantine_retry(
     as_json: JsonOption = False,
 ) -> None:
     """Réingérer un message en quarantaine, tel quel ou corrigé."""
-    from adapters.ingest.quarantine import retry
+    from adapters.ingest.use_cases import retry_quarantined
 
     services = open_services_from_env()
-    outcome = retry(services.ingestor, entry_id, file.read_bytes() if file else None)
+    outcome = retry_quarantined(services.ingestor, entry_id, file.read_bytes() if file else None)
     if outcome is None:
         typer.echo(f"entrée de quarantaine inconnue : {entry_id}", err=True)
         raise typer.Exit(1)
@@ -84,7 +84,8 @@ def quarantine_retry(
     elif outcome.status == "quarantined":
         typer.echo("toujours refusé : " + "; ".join(r["message"] for r in outcome.reasons))
     else:
-        typer.echo(f"réintégré : {outcome.distribution_id} ({'doublon' if outcome.status == 'duplicate' else 'accepté'})")
+        how = "doublon" if outcome.status == "duplicate" else "accepté"
+        typer.echo(f"réintégré : {outcome.distribution_id} ({how})")
     if outcome.status == "quarantined":
         raise typer.Exit(1)
 
@@ -119,7 +120,8 @@ def case_show(
     casualties = s["casualties"] or {}
     typer.echo(
         f"  Victimes : {s['victims_count'] or 'non précisé'} ; urgences absolues {casualties.get('red', 0)}, "
-        f"relatives {casualties.get('yellow', 0)}, impliqués {casualties.get('green', 0)}, décédés {casualties.get('black', 0)}"
+        f"relatives {casualties.get('yellow', 0)}, impliqués {casualties.get('green', 0)}, "
+        f"décédés {casualties.get('black', 0)}"
     )
     typer.echo(f"  Moyens engagés : {len(s['resources'])}")
     for r in s["resources"].values():
@@ -140,20 +142,49 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processus serveurs (un par cœur).")] = 1,
 ) -> None:
     """Servir l'API et le tableau de bord."""
-    import os
-
     import uvicorn
 
     from api.cli.shutdown import exit_cleanly_on_sigterm
 
     exit_cleanly_on_sigterm()  # the embedded servers' exit handlers must run
-    if workers > 1:
-        # One projection worker for all server processes, here; the servers only read the views.
-        from projections.store.worker import run_in_thread
+    if workers == 1:
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+    else:
+        _serve_with_workers(host, port, workers)
 
-        os.environ["TOCSIN_PROJECTIONS_IN_APP"] = "0"
-        run_in_thread(open_services_from_env().store)
-    uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info")
+
+def _serve_with_workers(host: str, port: int, workers: int) -> None:
+    """One projection worker for all server processes, here; the servers only read the views.
+
+    Uvicorn starts its server processes from an import string, so no Settings object can be handed to
+    them: each reads its own from the environment, once (`Settings.from_env`). What differs for them (no
+    projection worker of their own) goes in their environment only, PROJECTIONS_IN_APP=0, by running
+    uvicorn as a child process with that environment; this process's own environment, and the settings
+    it read from it, are left as they are."""
+    import os
+    import signal
+    import subprocess
+
+    from adapters.settings import PROJECTIONS_IN_APP
+    from projections.store.worker import run_in_thread
+
+    services = open_services_from_env()
+    thread, stop = run_in_thread(services.store)
+    command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", host,
+               "--port", str(port), "--workers", str(workers), "--log-level", "info"]
+    server = subprocess.Popen(command, env={**os.environ, PROJECTIONS_IN_APP: "0"})
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())  # uvicorn then stops its servers gracefully
+    try:
+        code = server.wait()
+    finally:
+        if server.poll() is None:  # interrupted (Ctrl-C reaches both processes): let the servers finish
+            server.terminate()
+            server.wait()
+        stop.set()
+        thread.join(5)
+        services.close()
+    if code:
+        raise typer.Exit(code)
 
 
 def _register_all() -> None:

@@ -70,7 +70,8 @@ def audit_verify(
         from replay.audit.verify import verify_store
 
         services = open_services_from_env()
-        keys = trusted_keys(services.settings.data_dir, list(public_key or []))
+        settings = services.settings
+        keys = trusted_keys(settings.data_dir, list(public_key or []), configured=settings.audit_seal_key)
         report = verify_store(services.store, keys, journal=journal_file(services.settings.data_dir))
     if as_json:
         _print_json(report.as_dict())
@@ -89,7 +90,7 @@ def audit_seal(
     from replay.audit.keys import load_signing_key
 
     services = open_services_from_env()
-    key = load_signing_key(services.settings.data_dir)
+    key = load_signing_key(services.settings.data_dir, configured=services.settings.audit_seal_key)
     last_position = None
     while True:
         try:
@@ -115,7 +116,8 @@ def audit_public_key() -> None:
     from adapters.settings import Settings
     from replay.audit.keys import key_id, load_signing_key, public_pem
 
-    public = load_signing_key(Settings.from_env().data_dir).public_key()
+    settings = Settings.from_env()
+    public = load_signing_key(settings.data_dir, configured=settings.audit_seal_key).public_key()
     typer.echo(public_pem(public), nl=False)
     typer.echo(f"# empreinte : {key_id(public)}", err=True)
 

@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    scenario: Annotated[str, typer.Option(help="Scénario : storm (tempête), wildfire (feu de forêt), flood (inondation).")] = "storm",
+    scenario: Annotated[
+        str, typer.Option(help="Scénario : storm (tempête), wildfire (feu de forêt), flood (inondation).")
+    ] = "storm",
     size: Annotated[int, typer.Option(min=100, max=1_000_000, help="Nombre de messages simulés.")] = 3000,
     seed: Annotated[int | None, typer.Option(
         help="Graine (même graine, même crise ; par défaut une nouvelle crise à chaque lancement).")] = None,

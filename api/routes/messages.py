@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from adapters.ingest.acknowledgement import acknowledgement
 from adapters.ingest.ingestion import Incoming
+from adapters.ingest.use_cases import ingest_message
 from api.dependencies import MessagePoster, ServicesDep
 from api.schemas import Acknowledgement
 
@@ -39,7 +40,7 @@ MESSAGE_EXAMPLE = "EDXL-DE 2.0 + RC-DE + un cas d'usage CISU (createCase, emsi, 
 async def post_message(request: Request, poster: MessagePoster, services: ServicesDep) -> Response:
     raw = await _read_capped(request, services.settings.max_message_bytes)
     incoming = Incoming(raw, request.headers.get("content-type"), source="http")
-    outcome = await run_in_threadpool(services.ingestor.ingest, incoming)
+    outcome = await run_in_threadpool(ingest_message, services.ingestor, incoming)
     status, body, content_type = acknowledgement(outcome)
     headers = {"X-Tocsin-Outcome": outcome.status}
     if outcome.quarantine_id is not None:

@@ -27,9 +27,10 @@ from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
 from adapters.settings import Settings
+from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
 from domain.case import EVENT_CLASS_BY_KIND
-from projections.fold import CaseEvent, Changes, fold_batch
+from projections.fold import Changes, fold_batch
 from projections.memory import TerritoryRow
 from projections.store.view_store import (
     CASES,
@@ -38,7 +39,6 @@ from projections.store.view_store import (
     PROJECTIONS,
     REBUILD_SUFFIX,
     TRACKING_TABLE,
-    EventDecoder,
     StoreReader,
     copy_cases,
     create_indexes,

@@ -23,20 +23,15 @@ from uuid import UUID
 import orjson
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.cryptography import AESCipher
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.json import Jsonb
 
 from adapters.settings import Settings
-from adapters.store.cipher import bare_decrypter
 from adapters.store.event_store import APPLICATION_NAME, application_env
-from domain.case import Case
 from domain.geography import Level
 from projections.case_list import CASE_COLUMNS
-from projections.fold import CaseEvent, Changes
+from projections.fold import Changes
 from projections.memory import TerritoryRow
 from projections.territory import add
 
@@ -201,92 +196,6 @@ class StoreReader(Application):
     @classmethod
     def environment(cls, settings: Settings, database_url: str) -> dict[str, str]:
         return {**application_env(settings, database_url), "CREATE_TABLE": "n"}
-
-
-
-class EventDecoder:
-    """Decodes the stored Case events, as fast as the library's mapper allows.
-
-    The mapper decrypts, decompresses then decodes JSON with a Python object hook for every dict;
-    the views only need the facts (plain JSON) and the timestamp. So the same cipher and compressor
-    are used, JSON is parsed with orjson, and anything unexpected (another encoding of a custom type,
-    an upcast class version) goes through `mapper.to_domain_event` itself.
-    """
-
-    def __init__(self, mapper: Any) -> None:
-        self.mapper = mapper
-        self._decrypt = _decrypter(mapper.cipher)
-        self._decompress = mapper.compressor.decompress if mapper.compressor else bytes
-        self._kinds: dict[str, tuple[str, bool] | None] = {}
-
-    def kind(self, topic: str) -> tuple[str, bool] | None:
-        """(case kind, fast path allowed) of a topic; None for events the views ignore."""
-        if topic not in self._kinds:
-            try:
-                cls = resolve_topic(topic)
-            except Exception:  # an unknown topic is not a case event
-                cls = None
-            if isinstance(cls, type) and issubclass(cls, Case.MessageRecorded):
-                # An upcast class version must go through the mapper, which runs the upcasters.
-                self._kinds[topic] = (cls.kind, getattr(cls, "class_version", 1) == 1)
-            else:
-                self._kinds[topic] = None
-        return self._kinds[topic]
-
-    def decode(self, rows: Iterable[Sequence[Any]]) -> list[CaseEvent]:
-        """(notification_id, originator_id, originator_version, topic, state) rows -> case events.
-
-        A rebuild runs this loop a million times: everything it calls is bound once, outside it,
-        and the common case (a current Case event, read without the mapper) runs inline."""
-        out: list[CaseEvent] = []
-        append, kinds, kind_of, slow = out.append, self._kinds, self.kind, self._slow
-        decrypt, decompress = self._decrypt, self._decompress
-        loads, fromiso, new, case_event = orjson.loads, datetime.fromisoformat, tuple.__new__, CaseEvent
-        for nid, oid, version, topic, state in rows:
-            known = kinds[topic] if topic in kinds else kind_of(topic)
-            if known is None:
-                continue
-            data = bytes(state)
-            if known[1]:
-                plain = decompress(decrypt(data))
-                # The only transcoded value of a Case event is its timestamp: any other marker -> the mapper.
-                if plain.count(_TYPE_MARK) == 1:
-                    try:
-                        d = loads(plain)
-                        stamp = d["timestamp"]
-                        if stamp["_type_"] == "datetime_iso" and "class_version" not in d:
-                            append(new(case_event, (
-                                nid, oid, known[0], d["case_id"], d["facts"], d["provenance"], fromiso(stamp["_data_"]),
-                            )))
-                            continue
-                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                        pass
-            append(slow(nid, oid, version, topic, data))
-        return out
-
-    def unseal(self, state: bytes) -> bytes:
-        """A stored state decrypted and decompressed (its JSON, not parsed)."""
-        return self._decompress(self._decrypt(state))
-
-    def _slow(self, nid: int, oid: UUID, version: int, topic: str, state: bytes) -> CaseEvent:
-        domain_event = self.mapper.to_domain_event(StoredEvent(oid, version, topic, state))
-        return CaseEvent(
-            nid, oid, domain_event.kind, domain_event.case_id, domain_event.facts, domain_event.provenance,
-            domain_event.timestamp,
-        )
-
-
-def _decrypter(cipher: Any) -> Any:
-    """The cipher's decrypt; for AES-GCM (the library's cipher or the store's), the store cipher's layout
-    read with no method call of the cipher nor checks in the rebuild's loop."""
-    if cipher is None:
-        return bytes
-    if isinstance(cipher, AESCipher):
-        return bare_decrypter(cipher.key)
-    return cipher.decrypt
-
-
-_TYPE_MARK = b'"_type_"'
 
 
 _SELECT = "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{}"

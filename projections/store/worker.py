@@ -23,12 +23,12 @@ import orjson
 import psycopg
 from psycopg.types.json import set_json_loads
 
+from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
-from projections.fold import CaseEntry, CaseEvent, fold_batch, fold_history
+from projections.fold import CaseEntry, fold_batch, fold_history
 from projections.store.view_store import (
     EVENTS_TABLE,
     PROJECTIONS,
-    EventDecoder,
     advance,
     ensure_tables,
     lock_positions,

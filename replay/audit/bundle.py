@@ -138,7 +138,7 @@ def export_bundle(store: Any, data_dir: Path, out: Path, originators: list[UUID]
     first, last = events[0].row["position"], events[-1].row["position"]
     closing = _closing_seal(store, data_dir, last)
     segment = _segment(store, max(first - 1, 1), closing.position)
-    keys = trusted_keys(data_dir)
+    keys = trusted_keys(data_dir, configured=store.settings.audit_seal_key)
     gaps = detected_since(store, since)
     manifest = {
         "format": FORMAT, "created_at": datetime.now(UTC).isoformat(), "scope": scope,
@@ -167,11 +167,11 @@ def export_bundle(store: Any, data_dir: Path, out: Path, originators: list[UUID]
 
 def _closing_seal(store: Any, data_dir: Path, last_position: int) -> Seal:
     """The first valid seal at or after the last exported event; seals the head when there is none."""
-    keys = trusted_keys(data_dir)
+    keys = trusted_keys(data_dir, configured=store.settings.audit_seal_key)
     for s in list_seals(store):
         if s.position >= last_position and s.is_signed_by(keys):
             return s
-    key = load_signing_key(data_dir)
+    key = load_signing_key(data_dir, configured=store.settings.audit_seal_key)
     assert key is not None, "the signing key is created when missing"
     made = seal(store, key, data_dir)
     assert made is not None and made.position >= last_position

@@ -2,15 +2,15 @@
 
 A database superuser can rewrite rows and recompute every hash; what they cannot do without this key
 is sign a checkpoint. So the private key lives in TOCSIN_AUDIT_SEAL_KEY (base64 of the 32-byte seed, or
-PEM) or in `data_dir/secrets/audit-seal.key`, never in PostgreSQL. Verification needs only the public
-key (`tocsin audit public-key`), which can be published and pinned elsewhere.
+PEM; read into Settings.audit_seal_key) or in `data_dir/secrets/audit-seal.key`, never in PostgreSQL.
+Verification needs only the public key (`tocsin audit public-key`), which can be published and pinned
+elsewhere.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,16 +19,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from adapters.secret_file import create_once
 
-ENV_VAR = "TOCSIN_AUDIT_SEAL_KEY"
-
 
 def key_file(data_dir: Path) -> Path:
     return data_dir / "secrets" / "audit-seal.key"
 
 
-def load_signing_key(data_dir: Path, *, create: bool = True) -> Ed25519PrivateKey | None:
-    """The sealing key: from the environment, else the key file (created on first use if `create`)."""
-    configured = os.environ.get(ENV_VAR, "").strip()
+def load_signing_key(data_dir: Path, *, configured: str | None = None, create: bool = True) -> Ed25519PrivateKey | None:
+    """The sealing key: the configured one (Settings.audit_seal_key), else the key file (created on first
+    use if `create`)."""
     if configured:
         return _parse_private(configured.encode())
     path = key_file(data_dir)
@@ -67,10 +65,12 @@ def key_id(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def trusted_keys(data_dir: Path, public_key_files: Sequence[Path] = ()) -> dict[str, Ed25519PublicKey]:
+def trusted_keys(
+    data_dir: Path, public_key_files: Sequence[Path] = (), *, configured: str | None = None
+) -> dict[str, Ed25519PublicKey]:
     """The keys whose seals verification accepts: the local key's public half and any pinned file."""
     keys = [load_public_pem(p.read_bytes()) for p in public_key_files]
-    local = load_signing_key(data_dir, create=False)
+    local = load_signing_key(data_dir, configured=configured, create=False)
     if local is not None:
         keys.append(local.public_key())
     return {key_id(k): k for k in keys}

@@ -14,8 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.sql import SQL
 
-from projections.fold import CaseEvent
-from projections.store.view_store import EventDecoder
+from adapters.store.codec import CaseEvent, EventDecoder
 from replay.checkpoints.storage import FORMAT
 from replay.event_log import KNOWN_AT, happened_at_sql
 

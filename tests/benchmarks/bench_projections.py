@@ -36,10 +36,11 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.sql import SQL, Identifier
 
 from adapters.settings import Settings
+from adapters.store.codec import CaseEvent
 from adapters.store.event_store import TocsinStore
 from domain.case import Case
 from domain.case_state import CaseState
-from projections.fold import CaseEntry, CaseEvent, fold_batch
+from projections.fold import CaseEntry, fold_batch
 from projections.store.rebuild import CASE_TOPICS, rebuild
 from projections.store.view_store import PROJECTIONS, TRACKING_TABLE, StoreReader
 from projections.territory import LEVELS, add

@@ -47,7 +47,9 @@ def test_prepared_messages_give_the_library_s_documents(services):
         assert isinstance(prepared, _Accepted)
         # The provenance the draft encodes (a prepared message carries only the fields the commit reads).
         provenance = _provenance(item, prepared.sha256, parse_wire_message(item.raw, item.content_type))
-        carried = (prepared.distribution_id, prepared.sender_id, prepared.sent_at, prepared.encoding, prepared.xml_namespace)
+        carried = (
+            prepared.distribution_id, prepared.sender_id, prepared.sent_at, prepared.encoding, prepared.xml_namespace
+        )
         assert carried == (
             provenance["distribution_id"], provenance["sender_id"], parse_time(provenance["sent_at"]),
             provenance["encoding"], provenance["xml_namespace"],
@@ -88,7 +90,8 @@ def test_facts_the_event_cannot_encode_quarantine_the_message_instead_of_stoppin
     import adapters.ingest.ingestion as ingestion
     from adapters.ingest.normalise import Normalised
 
-    monkeypatch.setattr(ingestion, "normalise", lambda message, geography: Normalised("reported", "c1", {"x": object()}))
+    unstorable = Normalised("reported", "c1", {"x": object()})
+    monkeypatch.setattr(ingestion, "normalise", lambda message, geography: unstorable)
     [raw] = [m.raw for m in simulated(1, seed=3)]
     prepared = services.ingestor.preparer(Incoming(raw, None, source="t"))
     assert [r["code"] for r in prepared.reasons] == ["internal-error"]

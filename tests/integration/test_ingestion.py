@@ -12,7 +12,8 @@ import pytest
 from psycopg.sql import SQL
 
 from adapters.ingest.ingestion import Incoming
-from adapters.ingest.quarantine import get_entry, list_entries, retry
+from adapters.ingest.quarantine import get_entry, list_entries
+from adapters.ingest.use_cases import retry_quarantined
 from adapters.nats import gaps as stream_gaps
 from adapters.services import open_services
 from adapters.store.case_history import case_view
@@ -108,9 +109,9 @@ def test_invalid_input_is_quarantined_with_reasons_and_can_be_retried_after_a_fi
     assert entry.id == outcome.quarantine_id and entry.distribution_id == "fr.fire.sis35_broken"
     assert get_entry(services.store, entry.id)[1] == as_json(broken)
 
-    assert retry(services.ingestor, entry.id).status == "quarantined"  # unchanged bytes still fail
+    assert retry_quarantined(services.ingestor, entry.id).status == "quarantined"  # unchanged bytes still fail
     fixed = as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), distribution_id="fr.fire.sis35_broken"))
-    assert retry(services.ingestor, entry.id, fixed).status == "accepted"
+    assert retry_quarantined(services.ingestor, entry.id, fixed).status == "accepted"
     assert list_entries(services.store) == []
     [resolved] = list_entries(services.store, include_resolved=True)
     assert (resolved.status, resolved.resolution, resolved.attempts) == ("reingested", "fr.fire.sis35_broken", 2)
@@ -142,8 +143,9 @@ def test_payloads_and_raw_messages_are_encrypted_at_rest(services):
     assert b"Christine" in raw and b"+33608310965" in raw
     services.ingestor.ingest(Incoming(raw))
     with services.store.connect() as conn:
-        states = [bytes(r["state"]) for r in conn.execute(SQL("SELECT state FROM {}").format(services.store.table("tocsin_events")))]
-        bodies = [bytes(r["body"]) for r in conn.execute(SQL("SELECT body FROM {}").format(services.store.table("tocsin_raw_messages")))]
+        events, raws = services.store.table("tocsin_events"), services.store.table("tocsin_raw_messages")
+        states = [bytes(r["state"]) for r in conn.execute(SQL("SELECT state FROM {}").format(events))]
+        bodies = [bytes(r["body"]) for r in conn.execute(SQL("SELECT body FROM {}").format(raws))]
     for stored in states + bodies:
         assert b"Christine" not in stored and b"+33608310965" not in stored and b"Michel" not in stored
     assert services.store.unseal(bodies[0]) == raw

@@ -20,17 +20,16 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.ingest.ingestion import Incoming
 from adapters.settings import Settings
+from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
 from domain.case import EVENT_CLASS_BY_KIND, Case
 from domain.geography import NATIONAL, Level, UnknownTerritory
-from projections.fold import CaseEvent
 from projections.memory import MemoryViews
 from projections.queries import case_list, projection_status, territory_view
 from projections.store.rebuild import RebuildBusy, rebuild
 from projections.store.view_store import (
     LEVEL_PROJECTIONS,
     PROJECTIONS,
-    EventDecoder,
     read_page,
     rebuild_lock_key,
     table_name,

@@ -11,9 +11,9 @@ from uuid import uuid4
 
 from psycopg.sql import SQL
 
+from adapters.store.codec import EventDecoder
 from adapters.store.event_store import MessageRow
 from domain.case import Case
-from projections.store.view_store import EventDecoder
 from replay.checkpoints.scan import raw_pages, snapshot_connection
 from replay.event_log import happened_at, happened_at_sql
 

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from projections.fold import CaseEvent
+from adapters.store.codec import CaseEvent
 from replay.event_log import HAPPENED_BY, KNOWN_AT, check_sense, happened_at, happened_at_sql
 
 RECORDED = datetime(2024, 8, 13, 9, 0, tzinfo=UTC)

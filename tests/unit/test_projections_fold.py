@@ -12,12 +12,12 @@ from uuid import UUID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.store.codec import CaseEvent
 from domain.case_state import ACKNOWLEDGED, REPORTED, RESOURCES, SITUATION, CaseState
 from domain.geography import NATIONAL, Level
 from domain.identity import case_uuid
 from domain.nature import phase_of
 from projections.case_list import NO_ZONE, UNPLACED, case_row, fold_event, placement_codes
-from projections.fold import CaseEvent
 from projections.memory import MemoryViews, TerritoryRow
 from projections.presentation import describe
 from projections.territory import LEVELS, add, figures, territories, total

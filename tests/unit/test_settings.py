@@ -1,0 +1,45 @@
+"""Settings are read from one environment mapping, once: what each variable turns into."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapters.settings import PROJECTIONS_IN_APP, Settings
+
+
+def test_nothing_set_gives_the_embedded_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings == Settings(cache_dir=settings.cache_dir)
+    assert settings.database_url is None and settings.nats_url is None
+    assert settings.projections_in_app is True
+    assert settings.audit_seal_key is None
+    assert settings.auth_env == {}
+
+
+def test_the_cache_directory_follows_tocsin_then_xdg_then_the_home_cache() -> None:
+    both = {"TOCSIN_CACHE_DIR": "/srv/cache", "XDG_CACHE_HOME": "/xdg"}
+    assert Settings.from_env(both).cache_dir == Path("/srv/cache")
+    assert Settings.from_env({"XDG_CACHE_HOME": "/xdg"}).cache_dir == Path("/xdg/tocsin")
+    assert Settings.from_env({}).cache_dir == Path.home() / ".cache" / "tocsin"
+
+
+def test_server_processes_started_without_a_projection_worker() -> None:
+    assert Settings.from_env({PROJECTIONS_IN_APP: "0"}).projections_in_app is False
+    assert Settings.from_env({PROJECTIONS_IN_APP: "1"}).projections_in_app is True
+
+
+def test_the_seal_key_is_read_stripped_and_a_blank_one_is_none() -> None:
+    assert Settings.from_env({"TOCSIN_AUDIT_SEAL_KEY": " c2VlZA== \n"}).audit_seal_key == "c2VlZA=="
+    assert Settings.from_env({"TOCSIN_AUDIT_SEAL_KEY": "  "}).audit_seal_key is None
+
+
+def test_only_the_identity_provider_s_variables_are_kept_for_auth() -> None:
+    env = {
+        "TOCSIN_JWT_ISSUER": "https://idp.example.gouv.fr", "TOCSIN_JWKS_URL": "file:///jwks.json",
+        "TOCSIN_DEMO_LOGIN": "0", "TOCSIN_INGEST_AUTH": "open", "TOCSIN_DATABASE_URL": "postgresql://db/tocsin",
+        "PATH": "/usr/bin",
+    }
+    assert Settings.from_env(env).auth_env == {
+        "TOCSIN_JWT_ISSUER": "https://idp.example.gouv.fr", "TOCSIN_JWKS_URL": "file:///jwks.json",
+        "TOCSIN_DEMO_LOGIN": "0", "TOCSIN_INGEST_AUTH": "open",
+    }
