@@ -23,13 +23,13 @@ from adapters.ingest.acknowledgement import acknowledgement
 from adapters.ingest.ingestion import Incoming
 from adapters.services import Services, open_services
 from api.auth import UNAUTHENTICATED, AuthConfig, AuthError, token_from_request
-from api.read_model import ReadModel
 from api.routes import audit as routes_audit
 from api.routes import cases as routes_cases
 from api.routes import dashboard, live
 from api.routes import replay as routes_replay
 from api.routes import territories as routes_territories
 from api.routes import views as routes_views
+from projections.read.model import ReadModel
 
 log = logging.getLogger(__name__)
 

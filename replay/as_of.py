@@ -32,7 +32,7 @@ from replay.checkpoints import views_as_of as _views_as_of
 __all__ = ["CASE", "CASES", "HAPPENED_BY", "KNOWN_AT", "VIEW_LEVELS", "ReplayedView", "replay_view", "views_as_of"]
 
 CASE, CASES = "case", "cases"
-MOST_SERIOUS = 5  # as many as the live view shows (projections.queries.territory_view)
+MOST_SERIOUS = 5  # as many as the live view shows (projections.read.queries.territory_view)
 VIEW_LEVELS = (*(level.value for level in Level), CASES, CASE)
 
 

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Principal, check_territory, current_principal, outside, parse_territory
-from api.read_model import JSONBytes, row_placement
+from api.responses import JSONBytes
+from projections.read.rows import row_placement
 from replay.as_of import CASE, CASES, KNOWN_AT, replay_view
 from replay.checkpoints import level_of_code
 from replay.timeline import build_timeline, parse_interval

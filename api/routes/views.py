@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.auth import Reader, check_territory
-from api.read_model import JSONBytes
+from api.responses import JSONBytes
 
 router = APIRouter(prefix="/api/v1/views", tags=["Vues par territoire"])
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/views", tags=["Vues par territoire"])
 async def get_view(request: Request, principal: Reader, level: str, code: str) -> JSONBytes:
     lvl = check_territory(principal, level, code)
     geography = request.app.state.services.geography
-    view = await request.app.state.read_model.get("territory_view", lvl, code)
+    view = await request.app.state.read_model.territory_view(lvl, code)
     view["name"] = geography.name(lvl, code)
     view["label"] = geography.label(lvl, code)
     return JSONBytes(view)
@@ -35,4 +35,4 @@ async def get_view(request: Request, principal: Reader, level: str, code: str) -
 )
 async def get_children(request: Request, principal: Reader, level: str, code: str) -> JSONBytes:
     lvl = check_territory(principal, level, code)
-    return JSONBytes(await request.app.state.read_model.get("children_counts", lvl, code))
+    return JSONBytes(await request.app.state.read_model.children_counts(lvl, code))
