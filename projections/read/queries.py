@@ -243,8 +243,8 @@ def _lag_seconds(store: TocsinStore, conn: psycopg.Connection[DictRow], schema: 
     if not rows:
         return 0.0
     _, oid, version, topic, state = rows[0]
-    event = cast(Case.MessageRecorded, store.mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state))))
-    recorded = event.timestamp
+    stored = StoredEvent(oid, version, topic, bytes(state))
+    recorded = cast(Case.MessageRecorded, store.mapper.to_domain_event(stored)).timestamp
     return round(max(0.0, (now - recorded).total_seconds()), 3)
 
 
