@@ -237,7 +237,9 @@ def _behind(conn: psycopg.Connection[DictRow], schema: str, position: int, cap: 
     return int(row["n"]) if row else 0
 
 
-def _lag_seconds(store: TocsinStore, conn: psycopg.Connection[DictRow], schema: str, position: int, now: datetime) -> float:
+def _lag_seconds(
+    store: TocsinStore, conn: psycopg.Connection[DictRow], schema: str, position: int, now: datetime
+) -> float:
     """How long the oldest event not yet folded has been waiting (0 when caught up)."""
     rows = read_page(conn, schema, position, 1)
     if not rows:
