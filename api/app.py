@@ -19,8 +19,8 @@ from fastapi.staticfiles import StaticFiles
 
 from adapters.services import Services, open_services
 from api.auth import AuthConfig
-from api.read_model import ReadModel
 from api.routes import audit, cases, dashboard, live, messages, replay, session, territories, views
+from projections.read.model import ReadModel
 
 log = logging.getLogger(__name__)
 

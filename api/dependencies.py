@@ -18,9 +18,9 @@ from fastapi import Depends, HTTPException, Request
 from adapters.geography import Geography
 from adapters.services import Services
 from api.auth import COOKIE_NAME, AuthConfig, AuthError
-from api.read_model import ReadModel
 from domain.access import Act, Denied, Principal
 from domain.geography import Level, UnknownTerritory
+from projections.read.model import ReadModel
 
 UNAUTHENTICATED = "authentification requise : jeton porteur (Authorization: Bearer …) manquant"
 

@@ -26,14 +26,15 @@ FREE_PHASES = frozenset({ResourcePhase.RELEASED.value, ResourcePhase.CANCELLED.v
 UNKNOWN_PHASE = "inconnue"
 UNKNOWN_VICTIMS = "NON DEFINI"
 
-# The columns of a case row, in table order (projections.store.view_store builds the table from them).
+# The columns of a case row, in table order: projections.store.view_store builds, writes and reads the
+# table with them, and the API's case rows (lists, most serious, live stream) carry them all.
 CASE_COLUMNS: tuple[str, ...] = (
     "case_id", "originator_id", "commune", "departement", "zone", "placement_method",
     "family", "subfamily", "nature_code", "nature_label", "status", "emsi_status",
     "opened_at", "closed_at", "last_message_at",
     "victims_count", "red", "yellow", "green", "black", "missing", "displaced", "evacuated",
     "resources_total", "resources_engaged", "resources", "severity",
-    "location_label", "city", "messages", "corrections", "updated_at", "last_event_id",
+    "location_label", "city", "lat", "lon", "messages", "corrections", "updated_at", "last_event_id",
 )
 
 
@@ -79,6 +80,7 @@ def case_row(state: CaseState, originator_id: UUID, *, updated_at: datetime, las
     engaged = sum(n for phases in resources.values() for p, n in phases.items() if p not in FREE_PHASES)
     subfamily = subfamily_of(nature.get("code"))
     location = state.location or {}
+    point = placement.get("point") or (None, None)
     row = {
         "case_id": state.case_id or str(originator_id),
         "originator_id": originator_id,
@@ -108,6 +110,8 @@ def case_row(state: CaseState, originator_id: UUID, *, updated_at: datetime, las
         "resources": resources,
         "location_label": location.get("label"),
         "city": location.get("city"),
+        "lat": point[0],  # the message's point, when it gave one
+        "lon": point[1],
         "messages": state.messages,
         "corrections": state.corrections,
         "updated_at": updated_at,

@@ -40,7 +40,7 @@ from replay.event_log import KNOWN_AT, check_sense, happened_at
 from replay.scope import Scope, scope_for, scoped_events
 
 CASE, CASES = "case", "cases"
-MOST_SERIOUS = 5  # as many as the live view shows (projections.queries.territory_view)
+MOST_SERIOUS = 5  # as many as the live view shows (projections.read.queries.territory_view)
 VIEW_LEVELS = (*(level.value for level in Level), CASES, CASE)
 
 

@@ -97,7 +97,7 @@ def case_show(
     personal: Annotated[bool, typer.Option(help="Inclure les données personnelles.")] = False,
 ) -> None:
     """Afficher l'état courant d'une affaire et les événements qui l'ont construit."""
-    from adapters.store.case_history import case_view
+    from projections.read.case import case_view
 
     services = open_services_from_env()
     view = case_view(services.store, services.geography, case_id, personal=personal)

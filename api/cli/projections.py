@@ -1,6 +1,6 @@
 """`tocsin projections …` and `tocsin view …`: each command translates arguments into one call.
 
-The lead wires these in api/cli.py with `register(app)`.
+api/cli/main.py adds them to the `tocsin` app with `register(app)`. The views are the registry's.
 """
 
 from __future__ import annotations
@@ -13,20 +13,13 @@ from typing import Annotated, Any
 import typer
 
 from api.cli.support import JsonOption, open_services_from_env, print_json
+from projections.registry import ALL, BY_NAME, NAMES, VIEWS, UnknownView, View, select
 
 projections_app = typer.Typer(
-    help="Vues (commune, département, zone, national, liste des affaires) : état, suivi, reconstruction.",
+    help=f"Vues ({', '.join(v.label for v in VIEWS)}) : état, suivi, reconstruction.",
     no_args_is_help=True,
 )
 
-NAMES = ("cases", "commune", "departement", "zone", "national")
-NAME_LABELS = {
-    "cases": "liste des affaires",
-    "commune": "communes",
-    "departement": "départements",
-    "zone": "zones de défense",
-    "national": "national",
-}
 LEVEL_LABELS = {"commune": "commune", "departement": "département", "zone": "zone de défense", "national": "national"}
 
 
@@ -35,14 +28,11 @@ def register(app: typer.Typer) -> None:
     app.command("view")(view)
 
 
-
-
-def _names(name: str) -> list[str]:
-    if name in ("all", "tout", "toutes"):
-        return list(NAMES)
-    if name not in NAMES:
-        raise typer.BadParameter(f"projection inconnue : {name} (au choix : {', '.join(NAMES)} ou all)")
-    return [name]
+def _views(names: list[str]) -> list[View]:
+    try:
+        return select(names)
+    except UnknownView as unknown:
+        raise typer.BadParameter(str(unknown)) from None
 
 
 def _when(value: str | None) -> str:
@@ -57,7 +47,7 @@ def _when(value: str | None) -> str:
 @projections_app.command("status")
 def status(as_json: JsonOption = False) -> None:
     """Position de chaque vue, retard sur le journal d'événements, débit."""
-    from projections.queries import projection_status
+    from projections.read.queries import projection_status
 
     services = open_services_from_env()
     try:
@@ -72,7 +62,8 @@ def status(as_json: JsonOption = False) -> None:
     for r in rows:
         rate = f"{r['events_per_second']:.0f} év./s" if r["events_per_second"] else "débit non mesuré"
         typer.echo(
-            f"{r['name']:<12} ({NAME_LABELS[r['name']]}) : position {r['position']}, retard {r['lag_events']} événement(s)"
+            f"{r['name']:<12} ({BY_NAME[r['name']].label}) : position {r['position']},"
+            f" retard {r['lag_events']} événement(s)"
             f" / {r['lag_seconds']:.1f} s, {rate}, mise à jour {_when(r['updated_at'])}"
         )
         if r["rebuild"]:
@@ -85,18 +76,20 @@ def status(as_json: JsonOption = False) -> None:
 
 @projections_app.command("rebuild")
 def rebuild(
-    name: Annotated[str, typer.Argument(help="cases, commune, departement, zone, national, ou all.")],
-    processes: Annotated[int | None, typer.Option("--processes", min=1, help="Processus de calcul (défaut : selon la taille).")] = None,
+    name: Annotated[str, typer.Argument(help=f"{', '.join(NAMES)}, ou {ALL[0]}.")],
+    processes: Annotated[
+        int | None, typer.Option("--processes", min=1, help="Processus de calcul (défaut : selon la taille).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Reconstruire une vue depuis zéro dans de nouvelles tables, puis les substituer d'un coup."""
     from projections.store.rebuild import RebuildBusy
     from projections.store.rebuild import rebuild as run_rebuild
 
-    names = _names(name)
+    views = _views([name])
     services = open_services_from_env()
     try:
-        report = run_rebuild(services.store, names, partitions=processes)
+        report = run_rebuild(services.store, views, partitions=processes)
     except RebuildBusy as busy:
         typer.echo(str(busy), err=True)
         raise typer.Exit(1) from None
@@ -106,7 +99,7 @@ def rebuild(
         print_json({**report.__dict__, "events_per_second": round(report.rate)})
         return
     typer.echo(
-        f"Vue(s) reconstruite(s) : {', '.join(names)} — {report.events} événements repris depuis zéro"
+        f"Vue(s) reconstruite(s) : {', '.join(report.names)} — {report.events} événements repris depuis zéro"
         f" en {report.total_seconds:.1f} s ({report.rate:.0f} év./s, {report.partitions} processus),"
         f" {report.caught_up} arrivés pendant la reconstruction ; position {report.position}."
     )
@@ -121,10 +114,10 @@ def run(
     """Tenir les vues à jour en continu (ou rattraper le retard une fois avec --once)."""
     from projections.store.worker import ProjectionWorker
 
-    names = [n for name in (only or ["all"]) for n in _names(name)]
+    views = _views(only or [ALL[0]])
     services = open_services_from_env()
     try:
-        with ProjectionWorker(services.store, names, batch_size=batch_size) as worker:
+        with ProjectionWorker(services.store, views, batch_size=batch_size) as worker:
             if once:
                 count = worker.catch_up()
                 typer.echo(f"{count} événement(s) traité(s) ; vues à jour.")
@@ -132,7 +125,7 @@ def run(
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
-            typer.echo(f"Suivi des vues : {', '.join(worker.names)} (Ctrl-C pour arrêter)")
+            typer.echo(f"Suivi des vues : {', '.join(v.name for v in worker.views)} (Ctrl-C pour arrêter)")
             worker.run(stop)
             typer.echo("Arrêt du suivi des vues.")
     finally:
@@ -151,7 +144,8 @@ def view(
 ) -> None:
     """Afficher la vue d'un territoire : affaires, natures, victimes, moyens, affaires les plus graves."""
     from domain.geography import UnknownTerritory
-    from projections.queries import territory_view
+    from projections.read.queries import territory_view
+    from projections.read.territories import known_territory
 
     reference = None
     if now is not None:
@@ -162,7 +156,8 @@ def view(
             raise typer.BadParameter(f"date invalide (ISO 8601 attendu) : {now}")
     services = open_services_from_env()
     try:
-        result = territory_view(services.store, level, code, now=reference, top=top, geography=services.geography)
+        lvl, code = known_territory(level, code, services.geography)
+        result = territory_view(services.store, lvl, code, now=reference, top=top, geography=services.geography)
     except UnknownTerritory as unknown:
         typer.echo(str(unknown), err=True)
         raise typer.Exit(1) from None
@@ -190,7 +185,8 @@ def _print_view(v: dict[str, Any]) -> None:
     t, victims = v["victims"]["triage"], v["victims"]
     echo(
         f"  Victimes : urgences absolues {t['red']}, urgences relatives {t['yellow']}, impliqués {t['green']},"
-        f" décédés {t['black']}, disparus {t['missing']} ; évacués {victims['evacuated']}, déplacés {victims['displaced']}"
+        f" décédés {t['black']}, disparus {t['missing']} ; évacués {victims['evacuated']},"
+        f" déplacés {victims['displaced']}"
     )
     reported = ", ".join(f"{c['label'].lower()} {c['cases']}" for c in victims["cases_by_reported_count"])
     if reported:

@@ -10,12 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from adapters.store import access_log
-from adapters.store.case_history import case_view
 from api.dependencies import Reader, ReadModelDep, ServicesDep, visible_territory
-from api.read_model import case_placement, row_placement
 from api.schemas import CaseDetail, CasePage, JSONBytes
 from domain.access import Principal
 from domain.nature import NatureFamily
+from projections.read.case import case_placement, case_view
+from projections.read.rows import row_placement
 
 router = APIRouter(prefix="/api/v1/cases", tags=["Affaires"])
 
@@ -52,12 +52,12 @@ async def list_cases(
     if nature:
         # The nature code is a finer filter than the family: page after filtering, in memory.
         # (the projections' list has no nature filter: the 1,000 most recent of the family are searched)
-        result = await read_model.get("case_list", lvl, code, **kwargs, limit=1000, offset=0)
+        result = await read_model.case_list(lvl, code, **kwargs, limit=1000, offset=0)
         prefix = nature.strip().upper()
         items = [c for c in result["items"] if (c.get("nature_code") or "").startswith(prefix)]
         result = {"total": len(items), "items": items[offset: offset + limit]}
     else:
-        result = await read_model.get("case_list", lvl, code, **kwargs, limit=limit, offset=offset)
+        result = await read_model.case_list(lvl, code, **kwargs, limit=limit, offset=offset)
     # Belt and braces: a row outside the perimeter never leaves, whatever the query returned.
     items = [c for c in result["items"] if _visible(principal, c)]
     body = JSONBytes({"level": lvl.value, "code": code, "total": result["total"], "limit": limit, "offset": offset,

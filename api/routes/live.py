@@ -1,13 +1,17 @@
 """Live changes, pushed to dashboards as server-sent events, each client seeing only its territory.
 
-One PostgreSQL listener per process, never one per client: the event store NOTIFYs its channel
-(`tocsin_events`, the events table's name) in the transaction that inserts events. On a
-notification (or every few seconds, in case one was missed while reconnecting) the hub reads the new
-events from the notification log once, reloads each changed case once, and hands its summary to
-every connected client whose perimeter contains the case. A client costs one small bounded queue;
-a client too slow to keep up gets a `resync` event (reload everything) instead of an unbounded
-backlog. The same hub tells clients when the last NexSIS message arrived (`feed` events,
-adapters/feed_freshness.py), so that a dashboard can say when the feed has gone quiet.
+Fed by the views' own changes: the projection worker NOTIFYs `tocsin_views` in the transaction that
+writes a batch of rows (projections.store.view_store.announce). One PostgreSQL listener per process,
+never one per client: on a notification (or every few seconds, in case one was missed while
+reconnecting) the hub reads the case rows changed since its position from the case list, once, and
+hands each to every connected client whose perimeter contains the case. Reading rows the worker
+already wrote costs the same whatever a case's history, and a row is sent only once every view has
+folded its events, so a client reloading its figures on a `case` event sees them include the case.
+
+A client costs one small bounded queue; a client too slow to keep up gets a `resync` event (reload
+everything) instead of an unbounded backlog. The same hub tells clients when the last NexSIS message
+arrived (`feed` events, adapters/ingest/feed_freshness.py), so that a dashboard can say when the feed
+has gone quiet, and since when events wait for the views.
 """
 
 from __future__ import annotations
@@ -30,15 +34,17 @@ from psycopg.sql import SQL, Identifier
 from adapters.ingest.feed_freshness import freshness, last_received, waiting_since
 from adapters.services import Services
 from api.dependencies import Reader, visible_territory
-from api.read_model import CaseFeed, ReadModel, row_placement
 from api.schemas import FeedState
 from domain.access import Principal
 from domain.geography import Level
+from projections.read.model import ReadModel
+from projections.read.queries import CHANGED_PAGE
+from projections.read.rows import row_placement
+from projections.store.view_store import VIEWS_CHANNEL
 
 log = logging.getLogger(__name__)
 
-EXTRA_CHANNELS = ("tocsin_projections",)  # the projections' own notifications, if they send any
-POLL_SECONDS = 2.0
+POLL_SECONDS = 2.0  # a safety net for a notification missed while reconnecting
 KEEPALIVE_SECONDS = 15.0
 QUEUE_SIZE = 64
 FEED_SECONDS = 5.0  # how often the last arrival is read again: clients count the seconds in between
@@ -80,19 +86,23 @@ def _inside(principal: Principal, level: Level, code: str, placement: dict) -> b
 class LiveHub:
     """The process's single listener and its fan-out to connected clients."""
 
-    def __init__(self, services: Services, read_model: ReadModel | None = None, wait_for_views: float = 2.0) -> None:
+    def __init__(self, services: Services, read_model: ReadModel, wait_for_views: float = 2.0) -> None:
         self.services = services
         self.read_model = read_model
+        # A territory view lagging behind the case list (a worker following only some views) holds the
+        # news this long at most; then the rows go out before the figures include them.
         self.wait_for_views = wait_for_views
         self.subscribers: set[Subscriber] = set()
-        self.feed: CaseFeed | None = None
+        self.position = 0  # the case rows changed up to here were published
+        self._positions: tuple[int, int] | None = None  # (every view, the case list) when last read
+        self._lagging_since: float | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.delivered = 0
         self.arrivals: tuple[datetime | None, datetime | None] = (None, None)  # last received, views waiting since
 
     async def start(self) -> None:
-        self.feed = await run_in_threadpool(CaseFeed, self.services.store, self.services.geography)
+        self.position = await run_in_threadpool(self.read_model.position)
         self.arrivals = await run_in_threadpool(read_arrivals, self.services, self.read_model)
         self._tasks = [asyncio.create_task(self._listen(), name="tocsin-listen"),
                        asyncio.create_task(self._pump(), name="tocsin-pump"),
@@ -118,17 +128,18 @@ class LiveHub:
 
     async def _listen(self) -> None:
         store = self.services.store
-        channels = [store.recorder.channel_name, *EXTRA_CHANNELS]  # type: ignore[attr-defined]
+        schema = store.settings.schema
         delay = 0.5
         while True:
             try:
+                # A connection of its own, not the pool's: LISTEN belongs to a session that stays open.
                 async with await psycopg.AsyncConnection.connect(store.database_url, autocommit=True) as conn:
-                    for channel in channels:
-                        await conn.execute(SQL("LISTEN {}").format(Identifier(channel)))
+                    await conn.execute(SQL("LISTEN {}").format(Identifier(VIEWS_CHANNEL)))
                     delay = 0.5
                     self._wake.set()  # catch up with whatever happened while not listening
-                    async for _ in conn.notifies():
-                        self._wake.set()
+                    async for note in conn.notifies():
+                        if _of_schema(note.payload, schema):
+                            self._wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - reconnect, the pump's polling covers the gap
@@ -139,7 +150,7 @@ class LiveHub:
     async def _pump(self) -> None:
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), self._next_poll())
             self._wake.clear()
             try:
                 await self.publish_changes()
@@ -148,6 +159,12 @@ class LiveHub:
             except Exception:  # noqa: BLE001
                 log.exception("live fan-out failed")
                 await asyncio.sleep(1.0)
+
+    def _next_poll(self) -> float:
+        if self._lagging_since is None:
+            return POLL_SECONDS
+        waited = asyncio.get_running_loop().time() - self._lagging_since
+        return max(0.01, min(POLL_SECONDS, self.wait_for_views - waited))
 
     async def _watch_feed(self) -> None:
         while True:
@@ -164,25 +181,29 @@ class LiveHub:
                     sub.offer(message)
 
     async def publish_changes(self) -> int:
-        assert self.feed is not None
-        changed = await run_in_threadpool(self.feed.changed)
-        if changed and self.read_model is not None:
-            await self._views_reach(max(c["last_event_id"] for c in changed))
-            self.read_model.invalidate()
-        for summary in changed:
-            self.publish(summary)
-        return len(changed)
-
-    async def _views_reach(self, position: int) -> None:
-        """Hold the news until the projections have folded it, so that a client reloading its figures
-        on a `case` event sees them include the case (bounded: a stopped worker delays by 2 s at most)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.wait_for_views
-        while loop.time() < deadline:
-            if await run_in_threadpool(self.read_model.position) >= position:  # type: ignore[union-attr]
-                return
-            await asyncio.sleep(0.03)
-        log.warning("projections behind position %s: live news sent before the views include it", position)
+        """Publish the case rows the views changed since the last call; how many."""
+        now = asyncio.get_running_loop().time()
+        ahead = self._lagging_since is not None and now - self._lagging_since >= self.wait_for_views
+        published = 0
+        while True:
+            changed = await run_in_threadpool(self.read_model.changed_cases, self.position, ahead=ahead)
+            if (changed.reached, changed.listed) != self._positions:
+                self._positions = (changed.reached, changed.listed)
+                self.read_model.invalidate()  # before the news: a client reloading on it sees new figures
+            if changed.rows and ahead and changed.upto > changed.reached:
+                log.warning("projections behind position %s: live news sent before the views include it",
+                            changed.upto)
+            self.position = changed.upto
+            for summary in changed.rows:
+                self.publish(summary)
+            published += len(changed.rows)
+            if len(changed.rows) < CHANGED_PAGE:
+                break
+        if changed.listed > max(changed.reached, self.position):
+            self._lagging_since = self._lagging_since if self._lagging_since is not None else now
+        else:
+            self._lagging_since = None
+        return published
 
     def publish(self, summary: dict) -> None:
         message = _sse("case", summary)
@@ -190,6 +211,14 @@ class LiveHub:
             if sub.wants(summary):
                 sub.offer(message)
                 self.delivered += 1
+
+
+def _of_schema(payload: str, schema: str) -> bool:
+    """Is a views notification about this store? (A channel is the database's, shared by schemas.)"""
+    try:
+        return orjson.loads(payload).get("schema") == schema
+    except (orjson.JSONDecodeError, AttributeError):
+        return True  # unreadable: a needless read costs less than a missed one
 
 
 def read_arrivals(services: Services, read_model: ReadModel | None) -> tuple[datetime | None, datetime | None]:

@@ -13,10 +13,10 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.dependencies import Replayer, ServicesDep, visible_territory
-from api.read_model import row_placement
 from api.schemas import JSONBytes, ReplayedView, Timeline
 from domain.access import outside_message
 from domain.geography import Level, level_of_code, parse_territory
+from projections.read.rows import row_placement
 from replay.as_of import CASE, CASES, replay_view
 from replay.timeline import build_timeline, parse_interval
 

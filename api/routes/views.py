@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/views", tags=["Vues par territoire"])
 )
 async def get_view(territory: PathTerritory, geography: GeographyDep, read_model: ReadModelDep) -> JSONBytes:
     level, code = territory
-    view = await read_model.get("territory_view", level, code)
+    view = await read_model.territory_view(level, code)
     view["name"] = geography.name(level, code)
     view["label"] = geography.label(level, code)
     return JSONBytes(view)
@@ -35,4 +35,4 @@ async def get_view(territory: PathTerritory, geography: GeographyDep, read_model
     summary="Affaires en cours par subdivision (pour colorer la carte)",
 )
 async def get_children(territory: PathTerritory, read_model: ReadModelDep) -> JSONBytes:
-    return JSONBytes(await read_model.get("children_counts", *territory))
+    return JSONBytes(await read_model.children_counts(*territory))

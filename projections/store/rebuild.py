@@ -32,14 +32,12 @@ from adapters.store.event_store import TocsinStore
 from domain.case import EVENT_CLASS_BY_KIND
 from projections.fold import Changes, fold_batch
 from projections.memory import TerritoryRow
+from projections.registry import CASE_LIST, REBUILD_SUFFIX, VIEWS, View
 from projections.store.view_store import (
-    CASES,
     EVENTS_TABLE,
-    LEVEL_PROJECTIONS,
-    PROJECTIONS,
-    REBUILD_SUFFIX,
     TRACKING_TABLE,
     StoreReader,
+    announce,
     copy_cases,
     create_indexes,
     create_table,
@@ -47,8 +45,6 @@ from projections.store.view_store import (
     head,
     lock_positions,
     rebuild_lock_key,
-    table_name,
-    tracking_name,
     write_territories,
 )
 from projections.store.worker import ProjectionWorker, connect
@@ -84,7 +80,7 @@ class RebuildReport:
 class _Partition:
     settings: Settings
     database_url: str
-    names: tuple[str, ...]
+    views: tuple[View, ...]
     upto: int
     index: int
     count: int
@@ -98,22 +94,23 @@ class _PartitionResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def rebuild(store: TocsinStore, names: Sequence[str], *, partitions: int | None = None) -> RebuildReport:
-    """Rebuild the views `names` from zero and swap them in (see the module docstring)."""
-    names = [n for n in PROJECTIONS if n in set(names)]
-    if not names:
+def rebuild(store: TocsinStore, views: Sequence[View], *, partitions: int | None = None) -> RebuildReport:
+    """Rebuild `views` from zero and swap them in (see the module docstring)."""
+    views = [v for v in VIEWS if v in views]
+    if not views:
         raise ValueError("aucune projection à reconstruire")
     schema = store.settings.schema
-    report = RebuildReport(names)
+    report = RebuildReport([v.name for v in views])
     started = time.perf_counter()
     with connect(store) as conn:
         ensure_tables(conn, schema)
         lock = rebuild_lock_key(schema)
-        if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (lock,)).fetchone()[0]:
+        acquired = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (lock,)).fetchone()
+        if not (acquired and acquired[0]):
             raise RebuildBusy("une reconstruction est déjà en cours sur ce schéma")
         swapped = False
         try:
-            _prepare(conn, schema, names)
+            _prepare(conn, schema, views)
             upto = head(conn, schema)
             count = partitions or (min(os.cpu_count() or 1, 4) if upto >= PARALLEL_THRESHOLD else 1)
             report.partitions = count
@@ -125,68 +122,68 @@ def rebuild(store: TocsinStore, names: Sequence[str], *, partitions: int | None 
                 report.steps[name] = time.perf_counter() - step
                 step = time.perf_counter()
 
-            results = _fold_all(store, names, upto, count)
+            results = _fold_all(store, views, upto, count)
             lap("plis en parallèle")
             report.events = sum(r.events for r in results)
             report.partition_timings = [r.timings for r in results]
             merged = results[0].changes
             for other in results[1:]:
                 merged.merge(other.changes)
-            _write_levels_and_indexes(store, conn, names, merged)
+            _write_levels_and_indexes(store, conn, views, merged)
             lap("territoires et index")
-            _set_rebuilt_position(conn, schema, names, upto, report.events)
+            _set_rebuilt_position(conn, schema, views, upto, report.events)
             report.fold_seconds = time.perf_counter() - fold_started
-            with ProjectionWorker(store, names, shadow=True, conn=conn) as worker:
+            with ProjectionWorker(store, views, shadow=True, conn=conn) as worker:
                 report.caught_up = worker.catch_up()
-                report.caught_up += _swap(conn, schema, names, worker)
+                report.caught_up += _swap(conn, schema, views, worker)
                 swapped = True
             lap("rattrapage et bascule")
             report.position = worker.cache.position or upto
         finally:
             if not swapped:
-                _discard(conn, schema, names)
+                _discard(conn, schema, views)
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
     report.total_seconds = time.perf_counter() - started
     return report
 
 
-def _discard(conn: psycopg.Connection, schema: str, names: Sequence[str]) -> None:
+def _discard(conn: psycopg.Connection, schema: str, views: Sequence[View]) -> None:
     """A failed rebuild leaves nothing behind: the live views were never touched."""
     if conn.closed or conn.broken:
         return
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()
     with conn.transaction():
-        for name in names:
+        for view in views:
             conn.execute(
-                SQL("DROP TABLE IF EXISTS {}.{}").format(Identifier(schema), Identifier(table_name(name, shadow=True)))
+                SQL("DROP TABLE IF EXISTS {}.{}").format(Identifier(schema), Identifier(view.table(shadow=True)))
             )
         conn.execute(
             SQL("DELETE FROM {}.{} WHERE name = ANY(%s)").format(Identifier(schema), Identifier(TRACKING_TABLE)),
-            ([tracking_name(n, shadow=True) for n in names],),
+            ([v.tracking(shadow=True) for v in views],),
         )
 
 
-def _prepare(conn: psycopg.Connection, schema: str, names: Sequence[str]) -> None:
+def _prepare(conn: psycopg.Connection, schema: str, views: Sequence[View]) -> None:
     with conn.transaction():
-        for name in names:
+        for view in views:
             conn.execute(
-                SQL("DROP TABLE IF EXISTS {}.{}").format(Identifier(schema), Identifier(table_name(name, shadow=True)))
+                SQL("DROP TABLE IF EXISTS {}.{}").format(Identifier(schema), Identifier(view.table(shadow=True)))
             )
-            create_table(conn, schema, name, shadow=True, indexes=False)
+            create_table(conn, schema, view, shadow=True, indexes=False)
         conn.execute(
             SQL(
                 "INSERT INTO {}.{} (name, position, events, started_at) SELECT unnest(%s::text[]), 0, 0, now()"
                 " ON CONFLICT (name) DO UPDATE SET position = 0, events = 0, rate = NULL, last_event_at = NULL,"
                 " started_at = now(), updated_at = now()"
             ).format(Identifier(schema), Identifier(TRACKING_TABLE)),
-            ([tracking_name(n, shadow=True) for n in names],),
+            ([v.tracking(shadow=True) for v in views],),
         )
 
 
-def _fold_all(store: TocsinStore, names: Sequence[str], upto: int, count: int) -> list[_PartitionResult]:
+def _fold_all(store: TocsinStore, views: Sequence[View], upto: int, count: int) -> list[_PartitionResult]:
     tasks = [
-        _Partition(store.settings, store.database_url, tuple(names), upto, index, count) for index in range(count)
+        _Partition(store.settings, store.database_url, tuple(views), upto, index, count) for index in range(count)
     ]
     if count == 1:
         return [fold_partition(tasks[0])]
@@ -215,14 +212,15 @@ def _fold_partition(task: _Partition, started: float) -> _PartitionResult:
     decoder = EventDecoder(reader.mapper)
     schema = task.settings.schema
     result = _PartitionResult(Changes())
+    # A connection of its own: this runs in a spawned process, which has no pool (nor should open one).
     with psycopg.connect(task.database_url) as conn:
         with conn.transaction():
             # Pages decoded one after the other, chained in C: no generator frame resumed per event.
             result.changes = fold_batch(chain.from_iterable(_pages(conn, schema, task, decoder, result)), {})
         folded = time.perf_counter()
-        if CASES in task.names and result.changes.rows:
+        if CASE_LIST in task.views and result.changes.rows:
             with conn.transaction():
-                copy_cases(conn, schema, table_name(CASES, shadow=True), result.changes.rows.values())
+                copy_cases(conn, schema, CASE_LIST.table(shadow=True), result.changes.rows.values())
     result.changes.rows = {}  # written: do not send them back to the parent
     result.seconds = time.perf_counter() - started
     result.timings = {"fold": folded - started, "copy": started + result.seconds - folded,
@@ -251,71 +249,75 @@ def _pages(
             yield decoder.decode(rows)
 
 
-def _write_levels_and_indexes(store: TocsinStore, conn: psycopg.Connection, names: Sequence[str],
+def _write_levels_and_indexes(store: TocsinStore, conn: psycopg.Connection, views: Sequence[View],
                               changes: Changes) -> None:
     """The territory rows and the case list's indexes, written at the same time (separate tables):
     half the indexes on this connection after the territories, the other half on another one."""
     schema = store.settings.schema
-    if CASES not in names:
-        _write_levels(conn, schema, names, changes)
+    if CASE_LIST not in views:
+        _write_levels(conn, schema, views, changes)
         return
-    table = table_name(CASES, shadow=True)
+    table = CASE_LIST.table(shadow=True)
 
     def other_half() -> None:
+        # Its own connection for the few seconds of CREATE INDEX, beside the rebuild's (not the pool's:
+        # the API and ingestion keep using those meanwhile).
         with connect(store) as other:
             create_indexes(other, schema, table, share=(1, 2))
 
     with ThreadPoolExecutor(1) as pool:
         building = pool.submit(other_half)
-        _write_levels(conn, schema, names, changes)
+        _write_levels(conn, schema, views, changes)
         create_indexes(conn, schema, table, share=(0, 2))
         building.result()
 
 
-def _write_levels(conn: psycopg.Connection, schema: str, names: Sequence[str], changes: Changes) -> None:
+def _write_levels(conn: psycopg.Connection, schema: str, views: Sequence[View], changes: Changes) -> None:
     with conn.transaction():
-        for name in names:
-            if name == CASES:
+        for view in views:
+            level = view.level
+            if level is None:
                 continue
-            level = LEVEL_PROJECTIONS[name]
             rows = {
                 code: TerritoryRow(changes.deltas[level].get(code, {}), at)
                 for code, at in changes.touched[level].items()
             }
-            write_territories(conn, schema, table_name(name, shadow=True), rows, upsert=False)
+            write_territories(conn, schema, view.table(shadow=True), rows, upsert=False)
 
 
-def _set_rebuilt_position(conn: psycopg.Connection, schema: str, names: Sequence[str], upto: int, events: int) -> None:
+def _set_rebuilt_position(conn: psycopg.Connection, schema: str, views: Sequence[View], upto: int, events: int) -> None:
     conn.execute(
         SQL("UPDATE {}.{} SET position = %s, events = %s, updated_at = now() WHERE name = ANY(%s)").format(
             Identifier(schema), Identifier(TRACKING_TABLE)
         ),
-        (upto, events, [tracking_name(n, shadow=True) for n in names]),
+        (upto, events, [v.tracking(shadow=True) for v in views]),
     )
 
 
-def _swap(conn: psycopg.Connection, schema: str, names: Sequence[str], worker: ProjectionWorker) -> int:
+def _swap(conn: psycopg.Connection, schema: str, views: Sequence[View], worker: ProjectionWorker) -> int:
     """Fold the last events and put the new tables in place of the live ones, in one transaction."""
     caught_up = 0
     s = Identifier(schema)
     with conn.transaction():
-        lock_positions(conn, schema, names)  # waits for a live batch in progress on these views
+        lock_positions(conn, schema, [v.tracking() for v in views])  # waits for a live batch on these views
         while n := worker.step():
             caught_up += n
-        for name in names:
-            live, shadow = table_name(name), table_name(name, shadow=True)
+        for view in views:
+            live, shadow = view.table(), view.table(shadow=True)
             conn.execute(SQL("DROP TABLE IF EXISTS {}.{}").format(s, Identifier(live)))
             conn.execute(SQL("ALTER TABLE {}.{} RENAME TO {}").format(s, Identifier(shadow), Identifier(live)))
-        conn.execute(
+        swapped = conn.execute(
             SQL(
                 "UPDATE {0}.{1} AS live SET position = r.position, events = r.events, last_event_at = r.last_event_at,"
                 " rate = r.rate, updated_at = now(), rebuilt_at = now(), started_at = r.started_at"
-                " FROM {0}.{1} AS r WHERE r.name = live.name || %s AND live.name = ANY(%s)"
+                " FROM {0}.{1} AS r WHERE r.name = live.name || %s AND live.name = ANY(%s) RETURNING live.position"
             ).format(s, Identifier(TRACKING_TABLE)),
-            (REBUILD_SUFFIX, list(names)),
-        )
+            (REBUILD_SUFFIX, [v.tracking() for v in views]),
+        ).fetchall()
         conn.execute(
             SQL("DELETE FROM {}.{} WHERE name = ANY(%s)").format(s, Identifier(TRACKING_TABLE)),
-            ([tracking_name(n, shadow=True) for n in names],),
+            ([v.tracking(shadow=True) for v in views],),
         )
+        # The live views moved on (the events folded during the swap): readers may read them now.
+        announce(conn, schema, views, max((row[0] for row in swapped), default=0))
     return caught_up

@@ -1,7 +1,7 @@
 """The views in PostgreSQL: their tables, their tracking rows, and reading the events they fold.
 
-Five projections, each with its own table and its own tracking row (position = last notification id
-folded), always written in the same transaction as its rows:
+The views are those `projections.registry` declares, each with its own table and its own tracking
+row (position = last notification id folded), always written in the same transaction as its rows:
 
     cases        tocsin_view_cases         one row per case (projections.case_list)
     commune      tocsin_view_commune       one row per territory touched at that level
@@ -10,6 +10,9 @@ folded), always written in the same transaction as its rows:
     national     tocsin_view_national
 
 A rebuild writes `<table>_rebuild` and its tracking row `<name>@rebuild`, then swaps them in.
+
+A batch that changes views announces it on `VIEWS_CHANNEL`, in the same transaction (delivered at
+commit): readers such as the live stream read the case rows changed since the position they had.
 """
 
 from __future__ import annotations
@@ -33,29 +36,19 @@ from domain.geography import Level
 from projections.case_list import CASE_COLUMNS
 from projections.fold import Changes
 from projections.memory import TerritoryRow
+from projections.registry import VIEWS, View
 from projections.territory import add
 
-CASES = "cases"
-LEVEL_PROJECTIONS: dict[str, Level] = {level.value: level for level in Level}
-PROJECTIONS: tuple[str, ...] = (CASES, *LEVEL_PROJECTIONS)
 TRACKING_TABLE = "tocsin_view_tracking"
-REBUILD_SUFFIX = "@rebuild"
 EVENTS_TABLE = "tocsin_events"
-
-
-def table_name(name: str, *, shadow: bool = False) -> str:
-    return f"tocsin_view_{name}" + ("_rebuild" if shadow else "")
-
-
-def tracking_name(name: str, *, shadow: bool = False) -> str:
-    return name + (REBUILD_SUFFIX if shadow else "")
+VIEWS_CHANNEL = "tocsin_views"  # NOTIFY'd by every batch that changes the live views
 
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _tuples(conn: psycopg.Connection, query: Any, params: Any = None) -> list[tuple]:
+def _tuples(conn: psycopg.Connection[Any], query: Any, params: Any = None) -> list[tuple]:
     """Rows as tuples, whatever the connection's row factory (pooled connections use dicts)."""
     with conn.cursor(row_factory=tuple_row) as cur:
         return cur.execute(query, params).fetchall()
@@ -66,16 +59,17 @@ def _tuples(conn: psycopg.Connection, query: Any, params: Any = None) -> list[tu
 _CASE_TYPES = {
     "case_id": "text NOT NULL", "originator_id": "uuid PRIMARY KEY", "opened_at": "timestamptz",
     "closed_at": "timestamptz", "last_message_at": "timestamptz", "updated_at": "timestamptz NOT NULL",
-    "resources": "jsonb NOT NULL", "last_event_id": "bigint NOT NULL",
+    "resources": "jsonb NOT NULL", "last_event_id": "bigint NOT NULL", "lat": "float8", "lon": "float8",
     **{c: "integer NOT NULL" for c in (
         "red", "yellow", "green", "black", "missing", "displaced", "evacuated", "resources_total",
         "resources_engaged", "severity", "messages", "corrections")},
 }
 _CASE_COLUMN_TYPES = [_CASE_TYPES.get(c, "text").split()[0] for c in CASE_COLUMNS]
-# The case list is read by territory, newest first, and ranked by severity.
+# The case list is read by territory, newest first, and ranked by severity; the live stream reads the
+# rows changed since a position (`last_event_id`: the last event folded into the row).
 _CASE_INDEXES = (
     ("case_id",), ("commune", "opened_at"), ("departement", "opened_at"), ("zone", "opened_at"), ("opened_at",),
-    ("departement", "severity"), ("zone", "severity"), ("severity",),
+    ("departement", "severity"), ("zone", "severity"), ("severity",), ("last_event_id",),
 )
 
 
@@ -93,14 +87,39 @@ def _create_level(schema: str, table: str) -> Composed:
     ).format(Identifier(schema), Identifier(table))
 
 
-def create_table(conn: psycopg.Connection, schema: str, name: str, *, shadow: bool = False, indexes: bool = True) -> None:
-    table = table_name(name, shadow=shadow)
-    conn.execute(_create_cases(schema, table) if name == CASES else _create_level(schema, table))
-    if name == CASES and indexes:
+def create_table(conn: psycopg.Connection[Any], schema: str, view: View, *, shadow: bool = False,
+                 indexes: bool = True) -> None:
+    table = view.table(shadow=shadow)
+    conn.execute(_create_cases(schema, table) if view.is_case_list else _create_level(schema, table))
+    if view.is_case_list and indexes:
         create_indexes(conn, schema, table)
 
 
-def create_indexes(conn: psycopg.Connection, schema: str, table: str, *, share: tuple[int, int] = (0, 1)) -> None:
+def _upgrade_cases(conn: psycopg.Connection[Any], schema: str, table: str) -> None:
+    """A case list made before the columns and index the live stream reads: add them (the points of
+    existing rows stay empty, read as the commune's point, until the case changes or a rebuild)."""
+    columns = {r[0] for r in _tuples(
+        conn, "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        (schema, table),
+    )}
+    for column in ("lat", "lon"):
+        if column not in columns:  # checked first: ALTER TABLE would lock the table even for nothing
+            conn.execute(SQL("ALTER TABLE {}.{} ADD COLUMN {} float8").format(
+                Identifier(schema), Identifier(table), Identifier(column)))
+    # The catalogue itself, not pg_indexes: its pg_get_indexdef() may open tables being dropped elsewhere.
+    indexed = _tuples(
+        conn,
+        "SELECT 1 FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid"
+        " JOIN pg_namespace n ON n.oid = t.relnamespace"
+        " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]"
+        " WHERE n.nspname = %s AND t.relname = %s AND a.attname = 'last_event_id'",
+        (schema, table),
+    )
+    if not indexed:
+        conn.execute(SQL("CREATE INDEX ON {}.{} (last_event_id)").format(Identifier(schema), Identifier(table)))
+
+
+def create_indexes(conn: psycopg.Connection[Any], schema: str, table: str, *, share: tuple[int, int] = (0, 1)) -> None:
     """The case list's indexes; `share` (k, n): only every n-th one from the k-th, so that n connections
     can build them at the same time (CREATE INDEX locks allow each other)."""
     # Unnamed: PostgreSQL picks free names, so a rebuilt table's indexes never clash with the live ones.
@@ -112,7 +131,7 @@ def create_indexes(conn: psycopg.Connection, schema: str, table: str, *, share: 
         )
 
 
-def ensure_tables(conn: psycopg.Connection, schema: str) -> None:
+def ensure_tables(conn: psycopg.Connection[Any], schema: str) -> None:
     """Create the tracking table and the live views (empty, at position 0) when missing."""
     with conn.transaction():
         # Serialise concurrent first starts (CREATE INDEX is not IF NOT EXISTS when unnamed).
@@ -126,16 +145,20 @@ def ensure_tables(conn: psycopg.Connection, schema: str) -> None:
         )
         existing = {
             r[0]
-            for r in _tuples(conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))
+            for r in _tuples(
+                conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+            )
         }
-        for name in PROJECTIONS:
-            if table_name(name) not in existing:
-                create_table(conn, schema, name)
+        for view in VIEWS:
+            if view.table() not in existing:
+                create_table(conn, schema, view)
+            elif view.is_case_list:
+                _upgrade_cases(conn, schema, view.table())
         conn.execute(
             SQL("INSERT INTO {}.{} (name) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING").format(
                 Identifier(schema), Identifier(TRACKING_TABLE)
             ),
-            (list(PROJECTIONS),),
+            ([v.tracking() for v in VIEWS],),
         )
 
 
@@ -143,7 +166,7 @@ def rebuild_lock_key(schema: str) -> str:
     return f"{schema}.tocsin_views.rebuild"
 
 
-def rebuild_running(conn: psycopg.Connection, schema: str) -> bool:
+def rebuild_running(conn: psycopg.Connection[Any], schema: str) -> bool:
     """Is a rebuild holding its lock? (`@rebuild` tracking rows may outlive a killed rebuild.)"""
     acquired = _tuples(conn, "SELECT pg_try_advisory_lock(hashtext(%s))", (rebuild_lock_key(schema),))[0][0]
     if acquired:
@@ -154,7 +177,7 @@ def rebuild_running(conn: psycopg.Connection, schema: str) -> bool:
 # ---- tracking -----------------------------------------------------------------------------------
 
 
-def lock_positions(conn: psycopg.Connection, schema: str, names: Sequence[str]) -> dict[str, int]:
+def lock_positions(conn: psycopg.Connection[Any], schema: str, names: Sequence[str]) -> dict[str, int]:
     """Positions of these tracking rows, locked until the end of the transaction (one writer each)."""
     rows = _tuples(
         conn,
@@ -167,7 +190,7 @@ def lock_positions(conn: psycopg.Connection, schema: str, names: Sequence[str]) 
 
 
 def advance(
-    conn: psycopg.Connection, schema: str, names: Sequence[str], position: int, events: int,
+    conn: psycopg.Connection[Any], schema: str, names: Sequence[str], position: int, events: int,
     seconds: float, last_event_at: datetime | None,
 ) -> None:
     """Move tracking rows to `position`; `rate` is a smoothed events per second of processing."""
@@ -201,7 +224,9 @@ class StoreReader(Application):
 _SELECT = "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{}"
 
 
-def read_page(conn: psycopg.Connection, schema: str, after: int, limit: int, upto: int | None = None) -> list[tuple]:
+def read_page(
+    conn: psycopg.Connection[Any], schema: str, after: int, limit: int, upto: int | None = None
+) -> list[tuple]:
     """Events after `after` (and up to `upto`), in notification order."""
     query = SQL(_SELECT + " WHERE notification_id > %s").format(Identifier(schema), Identifier(EVENTS_TABLE))
     params: list[Any] = [after]
@@ -214,7 +239,7 @@ def read_page(conn: psycopg.Connection, schema: str, after: int, limit: int, upt
         return cur.execute(query, params).fetchall()
 
 
-def read_history(conn: psycopg.Connection, schema: str, originator_ids: Sequence[UUID], upto: int) -> list[tuple]:
+def read_history(conn: psycopg.Connection[Any], schema: str, originator_ids: Sequence[UUID], upto: int) -> list[tuple]:
     """Every event of these cases up to `upto`, in notification order (to refold cold cases)."""
     if not originator_ids:
         return []
@@ -225,8 +250,10 @@ def read_history(conn: psycopg.Connection, schema: str, originator_ids: Sequence
         return cur.execute(query, (list(originator_ids), upto)).fetchall()
 
 
-def head(conn: psycopg.Connection, schema: str) -> int:
-    rows = _tuples(conn, SQL("SELECT max(notification_id) FROM {}.{}").format(Identifier(schema), Identifier(EVENTS_TABLE)))
+def head(conn: psycopg.Connection[Any], schema: str) -> int:
+    rows = _tuples(
+        conn, SQL("SELECT max(notification_id) FROM {}.{}").format(Identifier(schema), Identifier(EVENTS_TABLE))
+    )
     return rows[0][0] or 0
 
 
@@ -243,7 +270,7 @@ def _case_values(row: dict[str, Any]) -> list:
     return values
 
 
-def upsert_cases(conn: psycopg.Connection, schema: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
+def upsert_cases(conn: psycopg.Connection[Any], schema: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
     columns = SQL(", ").join(map(Identifier, CASE_COLUMNS))
     updates = SQL(", ").join(
         SQL("{0} = EXCLUDED.{0}").format(Identifier(c)) for c in CASE_COLUMNS if c != "originator_id"
@@ -255,7 +282,7 @@ def upsert_cases(conn: psycopg.Connection, schema: str, table: str, rows: Iterab
         cur.executemany(query, [_case_values(r) for r in rows])
 
 
-def copy_cases(conn: psycopg.Connection, schema: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
+def copy_cases(conn: psycopg.Connection[Any], schema: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
     """Bulk load into a fresh (rebuild) table, in COPY's binary format (half the CPU of text, here)."""
     columns = SQL(", ").join(map(Identifier, CASE_COLUMNS))
     with conn.cursor() as cur:
@@ -267,7 +294,7 @@ def copy_cases(conn: psycopg.Connection, schema: str, table: str, rows: Iterable
                 copy.write_row(_case_values(row))
 
 
-def apply_territories(conn: psycopg.Connection, schema: str, table: str, level: Level, changes: Changes) -> None:
+def apply_territories(conn: psycopg.Connection[Any], schema: str, table: str, level: Level, changes: Changes) -> None:
     """Add a batch's deltas to the touched territories of one level (read, add, upsert)."""
     touched = changes.touched[level]
     if not touched:
@@ -294,7 +321,7 @@ def apply_territories(conn: psycopg.Connection, schema: str, table: str, level: 
 
 
 def write_territories(
-    conn: psycopg.Connection, schema: str, table: str, rows: dict[str, TerritoryRow], *, upsert: bool
+    conn: psycopg.Connection[Any], schema: str, table: str, rows: dict[str, TerritoryRow], *, upsert: bool
 ) -> None:
     values = [
         (code, r.figures.get("cases:total", 0), r.figures.get("cases:active", 0), _dumps(r.figures), r.updated_at)
@@ -313,7 +340,8 @@ def write_territories(
     with conn.cursor() as cur:
         cur.executemany(
             SQL(
-                "INSERT INTO {}.{} (code, cases_total, cases_active, figures, updated_at) VALUES (%s, %s, %s, %s::jsonb, %s)"
+                "INSERT INTO {}.{} (code, cases_total, cases_active, figures, updated_at)"
+                " VALUES (%s, %s, %s, %s::jsonb, %s)"
                 " ON CONFLICT (code) DO UPDATE SET cases_total = EXCLUDED.cases_total, cases_active ="
                 " EXCLUDED.cases_active, figures = EXCLUDED.figures, updated_at = EXCLUDED.updated_at"
             ).format(Identifier(schema), Identifier(table)),
@@ -321,12 +349,20 @@ def write_territories(
         )
 
 
-def write_changes(conn: psycopg.Connection, schema: str, names: Sequence[str], changes: Changes, *, shadow: bool = False) -> None:
-    """Write one batch's changes into the views `names` (live tables, or their rebuild tables)."""
-    for name in names:
-        table = table_name(name, shadow=shadow)
-        if name == CASES:
+def write_changes(conn: psycopg.Connection[Any], schema: str, views: Sequence[View], changes: Changes, *,
+                  shadow: bool = False) -> None:
+    """Write one batch's changes into `views` (live tables, or their rebuild tables)."""
+    for view in views:
+        table = view.table(shadow=shadow)
+        if view.level is None:
             if changes.rows:
                 upsert_cases(conn, schema, table, changes.rows.values())
         else:
-            apply_territories(conn, schema, table, LEVEL_PROJECTIONS[name], changes)
+            apply_territories(conn, schema, table, view.level, changes)
+
+
+def announce(conn: psycopg.Connection[Any], schema: str, views: Sequence[View], position: int) -> None:
+    """Tell listeners that `views` reached `position` (NOTIFY: delivered when the transaction commits,
+    so a listener that reads then sees the rows)."""
+    payload = _dumps({"schema": schema, "views": [v.name for v in views], "position": position})
+    conn.execute("SELECT pg_notify(%s, %s)", (VIEWS_CHANNEL, payload))

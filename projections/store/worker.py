@@ -26,26 +26,27 @@ from psycopg.types.json import set_json_loads
 from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
 from projections.fold import CaseEntry, fold_batch, fold_history
+from projections.registry import VIEWS, View
 from projections.store.view_store import (
     EVENTS_TABLE,
-    PROJECTIONS,
     advance,
+    announce,
     ensure_tables,
     lock_positions,
     read_history,
     read_page,
-    tracking_name,
     write_changes,
 )
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
-CACHE_SIZE = 300_000
-NOTIFY_CHANNEL = "tocsin_projections"  # cases kept folded in memory (a few kB each)
+CACHE_SIZE = 300_000  # cases kept folded in memory (a few kB each)
 
 
 def connect(store: TocsinStore) -> psycopg.Connection:
+    """A connection of the worker's own, not one from the store's pool: it holds its tracking rows'
+    locks for a whole batch, and a rebuild holds it for minutes (its advisory lock, its swap)."""
     conn = psycopg.connect(store.database_url, autocommit=True)
     set_json_loads(orjson.loads, conn)
     return conn
@@ -78,18 +79,15 @@ class StateCache:
 
 
 class ProjectionWorker:
-    """Runs the views `names` (live tables, or with `shadow=True` the tables a rebuild is writing)."""
+    """Runs `views` (live tables, or with `shadow=True` the tables a rebuild is writing)."""
 
     def __init__(
-        self, store: TocsinStore, names: Sequence[str] = PROJECTIONS, *, batch_size: int = BATCH_SIZE,
+        self, store: TocsinStore, views: Sequence[View] = VIEWS, *, batch_size: int = BATCH_SIZE,
         cache_size: int = CACHE_SIZE, shadow: bool = False, conn: psycopg.Connection | None = None,
     ) -> None:
-        unknown = set(names) - set(PROJECTIONS)
-        if unknown:
-            raise ValueError(f"projections inconnues : {', '.join(sorted(unknown))}")
         self.store = store
         self.schema = store.settings.schema
-        self.names = [n for n in PROJECTIONS if n in names]
+        self.views = [v for v in VIEWS if v in views]
         self.batch_size = batch_size
         self.shadow = shadow
         self.decoder = EventDecoder(store.mapper)
@@ -111,7 +109,7 @@ class ProjectionWorker:
     def step(self) -> int:
         """Process one batch of the views that are furthest behind; the number of events consumed."""
         started = time.perf_counter()
-        tracked = {tracking_name(n, shadow=self.shadow): n for n in self.names}
+        tracked = {v.tracking(shadow=self.shadow): v for v in self.views}
         try:
             with self.conn.transaction():
                 positions = lock_positions(self.conn, self.schema, list(tracked))
@@ -130,12 +128,11 @@ class ProjectionWorker:
                 last = rows[-1][0]
                 newest = max((e.recorded_at for e in events), default=None)
                 advance(
-                    self.conn, self.schema, [tracking_name(n, shadow=self.shadow) for n in group], last,
+                    self.conn, self.schema, [v.tracking(shadow=self.shadow) for v in group], last,
                     len(rows), time.perf_counter() - started, newest,
                 )
-                if not self.shadow:  # delivered at commit: readers (the live API) may refresh now
-                    payload = orjson.dumps({"schema": self.schema, "views": group, "position": last}).decode()
-                    self.conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
+                if not self.shadow:  # delivered at commit: readers (the live stream) may read the rows now
+                    announce(self.conn, self.schema, group, last)
         except BaseException:
             self.cache.reset(None)  # the fold may have moved past what was committed
             raise
@@ -156,6 +153,7 @@ class ProjectionWorker:
 
     def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         """Follow the store until `stop` is set: catch up, then wait for the store's NOTIFY."""
+        # A dedicated connection: LISTEN belongs to a session, which a pooled connection is not.
         with psycopg.connect(self.store.database_url, autocommit=True) as listener:
             # The library NOTIFYs this channel in every transaction that records events.
             listener.execute(f'LISTEN "{EVENTS_TABLE}"')
@@ -177,14 +175,15 @@ class ProjectionWorker:
             fold_history(history, cache.entries)
 
 
-def run_in_thread(store: TocsinStore, names: Sequence[str] = PROJECTIONS, **kwargs: Any) -> tuple[threading.Thread, threading.Event]:
+def run_in_thread(store: TocsinStore, views: Sequence[View] = VIEWS,
+                  **kwargs: Any) -> tuple[threading.Thread, threading.Event]:
     """Start a live worker in a daemon thread (for the HTTP app or the tests); set the event to stop."""
     stop = threading.Event()
 
     def target() -> None:
         while not stop.is_set():
             try:
-                with ProjectionWorker(store, names, **kwargs) as worker:
+                with ProjectionWorker(store, views, **kwargs) as worker:
                     worker.run(stop)
             except Exception:  # keep following: a transient database error must not end the views
                 log.exception("projection worker failed, restarting in 1 s")

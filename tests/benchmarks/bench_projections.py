@@ -41,8 +41,9 @@ from adapters.store.event_store import TocsinStore
 from domain.case import Case
 from domain.case_state import CaseState
 from projections.fold import CaseEntry, fold_batch
+from projections.registry import NAMES, VIEWS
 from projections.store.rebuild import CASE_TOPICS, rebuild
-from projections.store.view_store import PROJECTIONS, TRACKING_TABLE, StoreReader
+from projections.store.view_store import TRACKING_TABLE, StoreReader
 from projections.territory import LEVELS, add
 from tests.benchmarks import cpu_pace, database_url
 from tests.benchmarks.projection_events import CrisisEvents, stored_state, topic_of
@@ -130,7 +131,7 @@ def _copy_events(conn: psycopg.Connection, schema: str, rows: list[tuple], notif
 def bench_rebuild(partitions: int | None) -> dict[str, Any]:
     store = TocsinStore(bench_settings(SCHEMA), database_url())
     try:
-        report = rebuild(store, PROJECTIONS, partitions=partitions)
+        report = rebuild(store, VIEWS, partitions=partitions)
         with psycopg.connect(database_url()) as conn:
             checks = _check_sums(conn, SCHEMA)
     finally:
@@ -314,7 +315,7 @@ def bench_live(rate: int, seconds: float, seed: int = 11) -> dict[str, Any]:
             )
             index = 0
             while not (done.is_set() and index >= len(committed)):
-                position = conn.execute(query, (list(PROJECTIONS),)).fetchone()[0] or 0
+                position = conn.execute(query, (list(NAMES),)).fetchone()[0] or 0
                 now = time.perf_counter()
                 while index < len(committed) and committed[index][0] <= position:
                     lags.append(now - committed[index][1])

@@ -16,9 +16,9 @@ from adapters.ingest.quarantine import get_entry, list_entries
 from adapters.ingest.use_cases import retry_quarantined
 from adapters.nats import gaps as stream_gaps
 from adapters.services import open_services
-from adapters.store.case_history import case_view
 from adapters.store.event_store import APPEND_ONLY_TABLES
 from domain.identity import case_uuid, exchange_uuid
+from projections.read.case import case_view
 from tests.support.wire import FIRE_CASE, as_json, as_xml, example, wire
 
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.sql import SQL, Identifier
 
+from adapters.geography import get_geography
 from adapters.ingest.ingestion import Incoming
 from adapters.settings import Settings
 from adapters.store.codec import CaseEvent, EventDecoder
@@ -25,15 +26,12 @@ from adapters.store.event_store import TocsinStore
 from domain.case import EVENT_CLASS_BY_KIND, Case
 from domain.geography import NATIONAL, Level, UnknownTerritory
 from projections.memory import MemoryViews
-from projections.queries import case_list, projection_status, territory_view
+from projections.read import queries
+from projections.read.queries import case_list, projection_status
+from projections.read.territories import known_territory
+from projections.registry import BY_LEVEL, CASE_LIST, VIEWS, ZONES
 from projections.store.rebuild import RebuildBusy, rebuild
-from projections.store.view_store import (
-    LEVEL_PROJECTIONS,
-    PROJECTIONS,
-    read_page,
-    rebuild_lock_key,
-    table_name,
-)
+from projections.store.view_store import read_page, rebuild_lock_key
 from projections.store.worker import ProjectionWorker, connect, run_in_thread
 from projections.territory import LEVELS, total
 from tests.benchmarks.projection_events import CrisisEvents, stored_state, topic_of
@@ -78,16 +76,22 @@ def _versions(store: TocsinStore) -> dict:
         }
 
 
+def territory_view(store: TocsinStore, level: str, code: str, **options) -> dict:
+    """The view of a territory as a person names it (`tocsin view`)."""
+    geography = options.get("geography") or get_geography()
+    return queries.territory_view(store, *known_territory(level, code, geography), **options)
+
+
 def tables(store: TocsinStore) -> tuple:
     """The live views as the in-memory snapshot shapes them."""
     schema = Identifier(store.settings.schema)
     with connect(store) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         cases = {r["originator_id"]: r for r in cur.execute(
-            SQL("SELECT * FROM {}.{}").format(schema, Identifier(table_name("cases"))))}
+            SQL("SELECT * FROM {}.{}").format(schema, Identifier(CASE_LIST.table())))}
         levels = {}
-        for name, level in LEVEL_PROJECTIONS.items():
+        for level, view in BY_LEVEL.items():
             levels[level] = {r["code"]: (r["figures"], r["updated_at"]) for r in cur.execute(
-                SQL("SELECT code, figures, updated_at FROM {}.{}").format(schema, Identifier(table_name(name))))}
+                SQL("SELECT code, figures, updated_at FROM {}.{}").format(schema, Identifier(view.table())))}
     return cases, levels
 
 
@@ -101,14 +105,16 @@ def memory(events: list[CaseEvent]) -> tuple:
     return snapshot(views)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     events=event_streams(max_cases=6, max_events=40),
     chunks=st.lists(st.integers(1, 15), min_size=1, max_size=6),
     batch_size=st.integers(1, 12),
     restarts=st.lists(st.booleans(), min_size=6, max_size=6),
 )
-def test_live_equals_a_rebuild_from_zero_equals_the_in_memory_fold(database_url, tmp_path, events, chunks, batch_size, restarts):
+def test_live_equals_a_rebuild_from_zero_equals_the_in_memory_fold(database_url, tmp_path, events, chunks, batch_size,
+                                                                   restarts):
     with fresh_store(database_url, tmp_path) as store:
         # Live: events arrive in chunks; the worker follows in small batches, sometimes restarted cold.
         worker = ProjectionWorker(store, batch_size=batch_size)
@@ -136,7 +142,7 @@ def test_live_equals_a_rebuild_from_zero_equals_the_in_memory_fold(database_url,
 
         # Rebuilding from zero (twice) gives the same tables, at the same position.
         for _ in range(2):
-            report = rebuild(store, PROJECTIONS, partitions=1)
+            report = rebuild(store, VIEWS, partitions=1)
             assert report.events == len(events) and report.position == len(events)
             assert tables(store) == live
         assert set(positions(store).values()) == {len(events)}
@@ -147,13 +153,14 @@ def test_parallel_rebuild_of_a_realistic_crisis_equals_live_and_the_sums_hold(da
     with fresh_store(database_url, tmp_path) as store:
         schema = Identifier(store.settings.schema)
         with psycopg.connect(store.database_url) as conn, conn.cursor() as cur:
-            with cur.copy(SQL("COPY {}.tocsin_events (originator_id, originator_version, topic, state) FROM STDIN").format(schema)) as copy:
+            copy_in = SQL("COPY {}.tocsin_events (originator_id, originator_version, topic, state) FROM STDIN")
+            with cur.copy(copy_in.format(schema)) as copy:
                 for e in generated:
                     copy.write_row((e.originator_id, e.version, topic_of(e), stored_state(store.mapper, e)))
         with ProjectionWorker(store, batch_size=700) as worker:
             assert worker.catch_up() == len(generated)
         live = tables(store)
-        report = rebuild(store, PROJECTIONS, partitions=2)
+        report = rebuild(store, VIEWS, partitions=2)
         assert report.partitions == 2 and report.events == len(generated)
         assert tables(store) == live
         cases, levels = live
@@ -199,8 +206,8 @@ def test_views_follow_real_ingestion_and_answer_by_territory(services):
     later = territory_view(services.store, "zone", "ouest", now=BASE.replace(year=2024, month=8, day=14, hour=9))
     assert (later["opened_last_hour"], later["opened_last_24h"]) == (0, 0)
     assert territory_view(services.store, "departement", "13")["cases_total"] == 0
-    assert [c["case_id"] for c in case_list(services.store, level="departement", code="35", status="open")] == [FIRE_CASE]
-    assert case_list(services.store, level="departement", code="35", family="aleas-naturels") == []
+    assert [c["case_id"] for c in case_list(services.store, Level.DEPARTEMENT, "35", status="open")] == [FIRE_CASE]
+    assert case_list(services.store, Level.DEPARTEMENT, "35", family="aleas-naturels") == []
     with pytest.raises(UnknownTerritory):
         territory_view(services.store, "commune", "99999")
     with pytest.raises(UnknownTerritory):
@@ -237,7 +244,7 @@ def test_readers_keep_a_consistent_view_while_a_rebuild_swaps_tables_under_live_
         reader.start()
         feeder.start()
         try:
-            rebuild(store, ["commune", "departement", "zone", "national"], partitions=1)
+            rebuild(store, list(BY_LEVEL.values()), partitions=1)
             feeder.join()
             deadline = time.monotonic() + 30
             while min(positions(store).values()) < len(generated):
@@ -262,8 +269,8 @@ def test_a_second_rebuild_is_refused_while_one_runs_and_status_reports_lag(servi
     with psycopg.connect(services.store.database_url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(hashtext(%s))", (rebuild_lock_key(services.settings.schema),))
         with pytest.raises(RebuildBusy):
-            rebuild(services.store, ["zone"])
-    rebuild(services.store, ["zone"])
+            rebuild(services.store, [ZONES])
+    rebuild(services.store, [ZONES])
     status = {r["name"]: r for r in projection_status(services.store)}
     assert status["zone"]["position"] == 1 and status["zone"]["lag_events"] == 0 and status["zone"]["rebuilt_at"]
     assert status["cases"]["position"] == 0  # each view has its own position
@@ -293,7 +300,8 @@ def _copy(store: TocsinStore, events: list) -> None:
     with psycopg.connect(store.database_url) as conn:
         conn.execute(SQL("LOCK TABLE {}.tocsin_events IN EXCLUSIVE MODE").format(schema))
         with conn.cursor() as cur:
-            with cur.copy(SQL("COPY {}.tocsin_events (originator_id, originator_version, topic, state) FROM STDIN").format(schema)) as copy:
+            copy_in = SQL("COPY {}.tocsin_events (originator_id, originator_version, topic, state) FROM STDIN")
+            with cur.copy(copy_in.format(schema)) as copy:
                 for e in events:
                     copy.write_row((e.originator_id, e.version, topic_of(e), stored_state(store.mapper, e)))
         conn.execute('NOTIFY "tocsin_events"')

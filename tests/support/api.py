@@ -56,7 +56,7 @@ def wait_for_views(read_model, services, timeout: float = 20) -> None:
 
 def fold_views_then_stop(services) -> None:
     """Build the views up to now with a worker, then stop it: later events wait for them."""
-    from api.read_model import ReadModel
+    from projections.read.model import ReadModel
     from projections.store.worker import run_in_thread
 
     thread, stop = run_in_thread(services.store)

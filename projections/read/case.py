@@ -1,12 +1,13 @@
-"""Read a case back from the event store: its current state and the events (with provenance) behind it.
+"""Reading one case back from the event store: its current state, where it is, and the events (with
+their provenance) behind it. The truth, not a view: `tocsin case show` and the API's case detail.
 
-Personal data is left out unless asked for: the caller of `case_view` decides whether the reader's
-role may see it.
+Personal data is left out unless asked for: the caller decides whether the reader's role may see it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -21,11 +22,21 @@ from domain.nature import FAMILY_LABELS, NatureFamily
 
 @dataclass(frozen=True)
 class CaseView:
-    state: dict
-    events: list[dict]
+    state: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+def case_placement(store: TocsinStore, case_id: str) -> tuple[Case, dict[str, Any]] | None:
+    """The case aggregate and where it is, or None when unknown (to check access before reading more)."""
+    try:
+        case: Case = store.repository.get(case_uuid(case_id))
+    except AggregateNotFoundError:
+        return None
+    return case, best_placement(case.state) or {}
 
 
 def case_view(store: TocsinStore, geography: Geography, case_id: str, *, personal: bool = False) -> CaseView | None:
+    """The case's state and history, or None when unknown."""
     try:
         case: Case = store.repository.get(case_uuid(case_id))
     except AggregateNotFoundError:
@@ -39,7 +50,8 @@ def case_view(store: TocsinStore, geography: Geography, case_id: str, *, persona
     state["victims"] = {"count": case.state.victims_count, **(case.state.casualties or {})}
     state["version"] = case.version
     events = []
-    for event in store.events.get(case_uuid(case_id)):
+    for stored in store.events.get(case_uuid(case_id)):
+        event = cast(Case.MessageRecorded, stored)
         facts = dict(event.facts)
         if not personal:
             facts.pop("personal", None)
@@ -55,7 +67,7 @@ def case_view(store: TocsinStore, geography: Geography, case_id: str, *, persona
     return CaseView(state, events)
 
 
-def _where(geography: Geography, placement: dict) -> dict:
+def _where(geography: Geography, placement: dict[str, Any]) -> dict[str, Any]:
     insee, dep, zone = placement.get("insee"), placement.get("departement"), placement.get("zone")
     return {
         "commune": insee,

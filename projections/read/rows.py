@@ -1,0 +1,66 @@
+"""A case row as the API and the CLI show it: the one shape of a case in lists, in a territory's most
+serious cases and in the live stream.
+
+The row is the case list's (`projections.case_list.CASE_COLUMNS`), made JSON-ready, with the labels
+people read and a point for the map: the message's own point when it gave one, else a point inside
+the case's commune (`approximate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+import shapely
+
+from adapters.geography import Geography
+from domain.geography import Level
+from projections.case_list import NO_ZONE, UNPLACED
+from projections.presentation import PSEUDO_TERRITORY_LABELS, family_label
+
+PSEUDO_CODES = frozenset({UNPLACED, NO_ZONE})
+
+
+def case_json(row: Mapping[str, Any], geography: Geography) -> dict[str, Any]:
+    """A case list row (as read from the view), JSON-ready, labelled and placed on the map."""
+    out = {
+        k: (v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, UUID) else v) for k, v in row.items()
+    }
+    out["family_label"] = family_label(row["family"])
+    commune = row["commune"]
+    out["commune_name"] = (
+        PSEUDO_TERRITORY_LABELS[commune] if commune in PSEUDO_TERRITORY_LABELS
+        else geography.name(Level.COMMUNE, commune) if geography.exists(Level.COMMUNE, commune) else commune
+    )
+    return with_point(out, geography)
+
+
+def row_placement(row: Mapping[str, Any]) -> dict[str, Any]:
+    """{insee, departement, zone} of a case row, pseudo-territories read as unknown (for access checks)."""
+    def real(value: Any) -> Any:
+        return None if value in PSEUDO_CODES else value
+
+    return {"insee": real(row.get("commune")), "departement": real(row.get("departement")),
+            "zone": real(row.get("zone"))}
+
+
+def with_point(row: dict[str, Any], geography: Geography) -> dict[str, Any]:
+    """The row, with a point inside its commune when it has none of its own."""
+    if row.get("lat") is None and row.get("commune") and row["commune"] not in PSEUDO_CODES:
+        point = commune_point(geography, row["commune"])
+        if point:
+            row["lat"], row["lon"], row["approximate"] = point[0], point[1], True
+    return row
+
+
+@lru_cache(maxsize=40_000)
+def commune_point(geography: Geography, insee: str) -> tuple[float, float] | None:
+    """(lat, lon) of a point inside the commune, for cases whose row has no point."""
+    geometry = geography.boundary(Level.COMMUNE, insee)
+    if geometry is None:
+        return None
+    p = shapely.point_on_surface(shapely.geometry.shape(geometry))
+    return round(p.y, 5), round(p.x, 5)
