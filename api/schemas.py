@@ -112,6 +112,8 @@ class CaseRow(Schema):
     messages: int
     corrections: int
     updated_at: str | None
+    originator_id: str | None = Field(None, description="Identifiant de l'affaire dans le magasin d'événements")
+    last_event_id: int | None = Field(None, description="Position du dernier événement replié dans la ligne")
     lat: float | None = None
     lon: float | None = None
     approximate: bool | None = Field(None, description="Point pris dans la commune, faute de point du message")
