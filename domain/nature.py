@@ -17,7 +17,7 @@ a new nomenclature version cannot silently drift from them.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 
 __all__ = [
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-class NatureFamily(str, Enum):
+class NatureFamily(StrEnum):
     """First level of the HubSante "fait" (incident nature) code list."""
 
     ROAD = "accident-circulation"  # C01
@@ -110,7 +110,7 @@ def family_of(nature_code: str | None) -> NatureFamily:
     return _FAMILY_BY_NUMBER.get(parsed[0], NatureFamily.UNKNOWN)
 
 
-class NatureSubfamily(str, Enum):
+class NatureSubfamily(StrEnum):
     """Dashboard split of the natural hazards (C08) plus wildfires (C04.05, a fire by the list)."""
 
     STORM = "tempete"  # C08.05 Tempête, C08.04 Foudre, C08.09 Intempérie importante
@@ -166,7 +166,7 @@ def subfamily_label(nature_code: str | None) -> str | None:
     return None if subfamily is None else SUBFAMILY_LABELS[subfamily]
 
 
-class ResourcePhase(str, Enum):
+class ResourcePhase(StrEnum):
     """Where an engaged resource stands, folded from the HubSante "statutVecteur" status.
 
     Mapping (status -> phase), in the list's lifecycle order:
