@@ -13,7 +13,7 @@ from adapters.nats import server as nats_server
 from adapters.nats.batches import BatchPuller
 from adapters.nats.ingester import _seq
 from adapters.nats.stream import ensure_stream, reset_consumer, subject_for
-from tests.support.nats_harness import nats_server_url, nats_settings, publish, run_async  # noqa: F401 - fixtures
+from tests.support.nats_harness import publish, run_async
 
 
 def test_batches_come_whole_then_the_rest_then_none_then_what_arrives_while_waiting(nats_settings):

@@ -21,11 +21,9 @@ import pytest
 from psycopg.sql import SQL, Identifier
 
 from adapters.embedded import EmbeddedNats, free_port
-from tests.support.nats_harness import (  # noqa: F401 - fixtures
+from tests.support.nats_harness import (
     assert_exactly_once,
     distinct_ids,
-    nats_server_url,
-    nats_settings,
     printed_json,
     publish,
     simulated,

@@ -14,13 +14,11 @@ from typer.testing import CliRunner
 
 from adapters.nats.ingester import NatsIngester
 from adapters.services import open_services
-from tests.support.nats_harness import (  # noqa: F401 - fixtures
+from tests.support.nats_harness import (
     assert_exactly_once,
     delete_stream,
     distinct_ids,
     environment,
-    nats_server_url,
-    nats_settings,
     printed_json,
     publish,
     run_async,

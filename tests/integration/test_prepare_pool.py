@@ -14,15 +14,7 @@ from adapters.ingest.prepare_pool import PreparePool
 from adapters.nats.ingester import NatsIngester
 from adapters.services import open_services
 from tests.integration.test_ingestion import HOSTILE
-from tests.support.nats_harness import (  # noqa: F401 - fixtures
-    assert_exactly_once,
-    distinct_ids,
-    nats_server_url,
-    nats_settings,
-    publish,
-    run_async,
-    simulated,
-)
+from tests.support.nats_harness import assert_exactly_once, distinct_ids, publish, run_async, simulated
 
 BROKEN = [b'{"distributionID": "fr.fire.sis35_x", "content": []}', b"<broken", *HOSTILE]
 
