@@ -102,7 +102,7 @@ def _parse_code(nature_code: str) -> tuple[str, str | None] | None:
     return match.group(1), match.group(2)
 
 
-def family_of(nature_code: str | None) -> NatureFamily:
+def family_of(nature_code: object) -> NatureFamily:
     """The family of a HubSante "fait" code (``C04.02.01`` -> FIRE); UNKNOWN for anything else."""
     parsed = _parse(nature_code)
     if parsed is None:
@@ -152,12 +152,13 @@ SUBFAMILY_BY_LEVEL2: dict[tuple[str, str], NatureSubfamily] = {
 }
 
 
-def subfamily_of(nature_code: str | None) -> NatureSubfamily | None:
+def subfamily_of(nature_code: object) -> NatureSubfamily | None:
     """The natural-hazard subfamily of a nature code, or None when it is not one of them."""
     parsed = _parse(nature_code)
-    if parsed is None or parsed[1] is None:
+    if parsed is None:
         return None
-    return SUBFAMILY_BY_LEVEL2.get(parsed)  # type: ignore[arg-type]
+    family, level2 = parsed
+    return None if level2 is None else SUBFAMILY_BY_LEVEL2.get((family, level2))
 
 
 def subfamily_label(nature_code: str | None) -> str | None:

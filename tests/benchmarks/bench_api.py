@@ -53,8 +53,9 @@ def load_cases(services, cases: int) -> tuple[int, int]:
             seen.add(event.originator_id)
         rows.append((event.originator_id, event.version, topic_of(event), stored_state(store.mapper, event)))
     table = SQL("{}.tocsin_events").format(Identifier(services.settings.schema))
+    copy_sql = SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN").format(table)
     with psycopg.connect(store.database_url) as conn, conn.cursor() as cur:
-        with cur.copy(SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN").format(table)) as copy:
+        with cur.copy(copy_sql) as copy:
             for row in rows:
                 copy.write_row(row)
     with ProjectionWorker(store) as worker:
@@ -139,7 +140,8 @@ def _report(name: str, latencies: list[float]) -> dict:
     median = statistics.median(ordered)
     verdict = "OK" if p99 < GOAL_MS else "AU-DESSUS DE L'OBJECTIF"
     print(f"   {name} : médiane {median:.1f} ms, p99 {p99:.1f} ms ({len(ordered)} requêtes, "
-          f"{CLIENTS} clients simultanés, {WORKERS} processus serveurs) — objectif p99 < {GOAL_MS:.0f} ms : {verdict}", flush=True)
+          f"{CLIENTS} clients simultanés, {WORKERS} processus serveurs) — objectif p99 < {GOAL_MS:.0f} ms : {verdict}",
+          flush=True)
     return {"median_ms": round(median, 1), "p99_ms": round(p99, 1)}
 
 
@@ -197,7 +199,8 @@ def main(cases: int = CASES) -> dict:
                                          asyncio.run(_load(port, "/api/v1/views/national/FR", national))),
                 "departement_cases": _report(
                     f"Liste des affaires du {departement} ({in_dep} affaires, 50 par page)",
-                    asyncio.run(_load(port, f"/api/v1/cases?level=departement&code={departement}&limit=50", prefecture))),
+                    asyncio.run(_load(
+                        port, f"/api/v1/cases?level=departement&code={departement}&limit=50", prefecture))),
             }
 
             communes = list(services.geography.communes)[:STREAMS]

@@ -28,7 +28,8 @@ def _generate(conn: psycopg.Connection, total: int) -> None:
         # Ten events per aggregate, a ~1.3 kB raw message and a ~600 B state each.
         conn.execute(
             "INSERT INTO tocsin_raw_messages (sha256, body) SELECT sha256(int8send(i)),"
-            " convert_to(repeat(md5(i::text), 40), 'UTF8') FROM generate_series(%(a)s::bigint, %(b)s::bigint) i", params)
+            " convert_to(repeat(md5(i::text), 40), 'UTF8')"
+            " FROM generate_series(%(a)s::bigint, %(b)s::bigint) i", params)
         conn.execute(
             "INSERT INTO tocsin_messages (distribution_id, originator_id, originator_version, case_id, kind,"
             " sender_id, sent_at, received_at, sha256, source) SELECT 'bench-' || i, md5((i / 10)::text)::uuid,"
@@ -37,7 +38,8 @@ def _generate(conn: psycopg.Connection, total: int) -> None:
         conn.execute(
             "INSERT INTO tocsin_events (originator_id, originator_version, topic, state)"
             " SELECT md5((i / 10)::text)::uuid, i %% 10 + 1, 'domain.case:Case.Reported',"
-            " convert_to(repeat(md5((-i)::text), 19), 'UTF8') FROM generate_series(%(a)s::bigint, %(b)s::bigint) i ORDER BY i", params)
+            " convert_to(repeat(md5((-i)::text), 19), 'UTF8')"
+            " FROM generate_series(%(a)s::bigint, %(b)s::bigint) i ORDER BY i", params)
         conn.commit()
 
 

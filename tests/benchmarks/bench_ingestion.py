@@ -259,7 +259,8 @@ def main(size: int | None = None) -> dict:
         print("CPU par message, démarrage déduit (" + ", ".join(
               f"{BUDGET_LABELS[name]} : {fmt(v) + ' µs' if v is not None else 'non mesurable ici'}"
               for name, v in budget.items()) + f") : {fmt(sum(known))} µs, soit {sum(known) * rate / 1e6:.2f} cœurs "
-              f"occupés ; {fmt(GOAL)} messages/s sur {os.cpu_count()} cœurs en laissent {fmt(os.cpu_count() * 1e6 / GOAL)}")
+              f"occupés ; {fmt(GOAL)} messages/s sur {os.cpu_count()} cœurs "
+              f"en laissent {fmt(os.cpu_count() * 1e6 / GOAL)}")
         print(f"mémoire maximale du processus d'ingestion (et de ses processus auxiliaires) : {fmt(peak_kb / 1024)} Mo")
         print(f"COPY binaire des mêmes octets bruts dans une table simple : {fmt(copy_rate)} messages/s ; "
               f"rapport ingestion/COPY : {rate / copy_rate:.3f} (COPY {copy_rate / rate:.0f} fois plus rapide)")

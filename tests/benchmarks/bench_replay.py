@@ -49,8 +49,10 @@ def setup(events: int, every: int, seed: int = 1) -> tuple[float, float, bool]:
     url = database_url()
     wanted = {"events": f"{events}:{seed}:{GENERATOR_VERSION}", "checkpoints": f"{every}:{CHECKPOINT_FORMAT}"}
     with psycopg.connect(url, autocommit=True) as conn:
+        found: dict[str, str]
         try:
-            found = dict(conn.execute(SQL("SELECT key, value FROM {}.bench_meta").format(Identifier(SCHEMA))).fetchall())
+            meta = SQL("SELECT key, value FROM {}.bench_meta").format(Identifier(SCHEMA))
+            found = dict(conn.execute(meta).fetchall())
         except psycopg.errors.UndefinedTable:
             found = {}
         if found == wanted:

@@ -78,7 +78,10 @@ class _Places:
         dep = self.geo.departements[commune.departement]
         postal = commune.postal_codes[0] if commune.postal_codes else commune.insee
         by_postal = postal != commune.insee and rng.random() < 0.2
-        notes = [f"{postal} est un code postal, pas un code INSEE : commune retenue {commune.name} ({commune.insee}) d'après le point"] if by_postal else []
+        notes = [
+            f"{postal} est un code postal, pas un code INSEE : commune retenue {commune.name} ({commune.insee})"
+            " d'après le point"
+        ] if by_postal else []
         point = [round(46 + rng.random() * 4, 6), round(-1 + rng.random() * 7, 6)]
         return {"insee": commune.insee, "departement": commune.departement, "zone": dep.zone,
                 "method": "postal-code" if by_postal else "insee", "notes": notes,
@@ -147,7 +150,8 @@ class CrisisEvents:
         placement = self.places.placement(commune, rng) if rng.random() > 0.02 else _unresolved()
         victims = rng.choices([v for v, _ in profile.victims], weights=[w for _, w in profile.victims])[0]
         nature = profile.mistyped_nature if profile.mistyped_nature and rng.random() < 0.1 else profile.nature
-        messages.append((start + timedelta(minutes=1), "report", self._report(case_id, start, nature, profile, victims, placement, commune, rng)))
+        messages.append((start + timedelta(minutes=1), "report",
+                         self._report(case_id, start, nature, profile, victims, placement, commune, rng)))
         if nature != profile.nature or rng.random() < 0.02:
             moved = placement
             if rng.random() < 0.4:  # the correction also places the case elsewhere
@@ -164,7 +168,8 @@ class CrisisEvents:
         for sent, kind, facts in messages:
             timed.append((sent, kind, facts, org))
             if rng.random() < 0.25:  # the partner acknowledges (a distributionID is set below)
-                timed.append((sent + timedelta(seconds=20), "ack", None, "fr.health.samu" + commune.departement.lower()))
+                partner = "fr.health.samu" + commune.departement.lower()
+                timed.append((sent + timedelta(seconds=20), "ack", None, partner))
         timed.sort(key=lambda m: m[0])
         events: list[GeneratedEvent] = []
         recorded = start
@@ -185,7 +190,8 @@ class CrisisEvents:
             "creation": _iso(start),
             "nature": {"code": nature, "label": f"Nature {nature}", "official": True},
             "location_kind": {"code": loc, "label": f"Lieu {loc}", "official": True},
-            "risks": [{"code": r, "label": f"Risque {r}", "official": True} for r in profile.risks[: rng.randint(0, 2)]],
+            "risks": [{"code": r, "label": f"Risque {r}", "official": True}
+                      for r in profile.risks[: rng.randint(0, 2)]],
             "victims_count": victims,
             "main_victim": rng.choice(profile.main_victims),
             "location": {"label": None, "address": f"{rng.randint(1, 120)} rue de la République", "city": commune.name,
@@ -238,11 +244,13 @@ class CrisisEvents:
                 "mode": "ACTUAL", "event_name": profile.key, "event_status": "COM" if last and closed else "IPR",
                 "scale": "2", "risk_assessment": "STABLE", "categories": [profile.emsi.category],
                 "occurred_at": _iso(start), "declared_at": _iso(start),
-                "casualties": {"red": red, "yellow": max(0, hurt - red) // 2, "green": max(0, hurt - red) - max(0, hurt - red) // 2,
+                "casualties": {"red": red, "yellow": max(0, hurt - red) // 2,
+                               "green": max(0, hurt - red) - max(0, hurt - red) // 2,
                                "black": 1 if hurt > 10 and rng.random() < 0.2 else 0, "missing": 0},
                 "evacuation": {"displaced": evacuated // 3, "evacuated": evacuated},
                 "placement": placement if placement.get("insee") and rng.random() < 0.5 else None,
-                "missions": [{"id": f"M{i}", "type": profile.emsi.mission, "status": "COM" if last and closed else "IPR",
+                "missions": [{"id": f"M{i}", "type": profile.emsi.mission,
+                              "status": "COM" if last and closed else "IPR",
                               "org_id": None, "name": "#MISSION#", "start": _iso(start), "resources": []}],
                 "personal": {"situation_details": "Situation en cours d'évolution"},
             }
@@ -257,7 +265,9 @@ class CrisisEvents:
             "sender_name": sender.rsplit(".", 1)[-1], "sent_at": _iso(sent), "envelope_sent_at": _iso(sent),
             "received_at": recorded.isoformat(), "recorded_at": recorded.isoformat(), "sha256": digest,
             "size": 2000 + len(digest), "encoding": "xml", "xml_namespace": None, "source": "bench",
-            "kind": {"report": "createCase", "resources": "resourcesInfoCisu", "emsi": "emsi", "ack": "reference"}[kind],
+            "kind": {
+                "report": "createCase", "resources": "resourcesInfoCisu", "emsi": "emsi", "ack": "reference",
+            }[kind],
             "status": "Actual",
         }
         return GeneratedEvent(oid, version, kind, case_id, facts, provenance, recorded)

@@ -42,8 +42,11 @@ def test_two_ingesters_at_once_one_reads_and_the_other_takes_over_when_it_is_kil
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     ingesters = [start_ingester(nats_settings, "--batch-size", "100", "--json", log=log) for log in logs]
     try:
-        waiting = lambda: [i for i, log in enumerate(logs) if log.exists() and "attente de la relève" in log.read_text()]  # noqa: E731
-        wait_until(lambda: len(waiting()) == 1 and stored(nats_settings)["position"] >= 300, 60, "one leader, one standby")
+        def waiting() -> list[int]:
+            return [i for i, log in enumerate(logs) if log.exists() and "attente de la relève" in log.read_text()]
+
+        wait_until(lambda: len(waiting()) == 1 and stored(nats_settings)["position"] >= 300, 60,
+                   "one leader, one standby")
         standby = waiting()[0]
         leader = 1 - standby
 
@@ -79,7 +82,8 @@ def _pause_commits(settings, from_position: int) -> psycopg.Connection:
     conn.autocommit = False
     conn.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))  # reads pass, writes wait
     waiting = ("SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted", (table.as_string(conn),))
-    wait_until(lambda: conn.execute(*waiting).fetchone()[0] > 0, 60, "the ingester's commit to wait on the positions table")
+    wait_until(lambda: conn.execute(*waiting).fetchone()[0] > 0, 60,
+               "the ingester's commit to wait on the positions table")
     return conn
 
 
@@ -122,7 +126,8 @@ def test_postgresql_restarted_during_ingestion(nats_settings, private_postgres, 
         with suppress(psycopg.Error):
             held.close()
         time.sleep(2)
-        _pg_ctl(private_postgres, "-w", "-l", str(private_postgres.log), "-o", '-h ""', "-o", f"-k {socket_dir}", "start")
+        _pg_ctl(private_postgres, "-w", "-l", str(private_postgres.log), "-o", '-h ""', "-o", f"-k {socket_dir}",
+                "start")
 
         assert ingester.wait(180) == 0, log.read_text()
     finally:

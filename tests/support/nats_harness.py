@@ -139,7 +139,8 @@ def stored(settings: Settings) -> dict:
                     "SELECT count(*) FROM {s}.tocsin_quarantine WHERE reasons @> %s::jsonb", '[{"code": "poison"}]'
                 ),
                 "position": scalar(
-                    "SELECT coalesce(max(position), 0) FROM {s}.tocsin_positions WHERE source = %s", source_key(settings)
+                    "SELECT coalesce(max(position), 0) FROM {s}.tocsin_positions WHERE source = %s",
+                    source_key(settings),
                 ),
             }
         except psycopg.errors.UndefinedTable:

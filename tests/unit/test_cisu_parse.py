@@ -168,7 +168,8 @@ def test_valid_message_of_an_unsupported_kind_is_refused_for_later():
 
 
 def test_schema_errors_inside_the_use_case():
-    wire = wrap("createCase", json.loads((EXAMPLES_BY_NAME["RC-EDA-DouleurThoracique-PierreLegrand.json"]).read_bytes())["createCase"])
+    example = EXAMPLES_BY_NAME["RC-EDA-DouleurThoracique-PierreLegrand.json"]
+    wire = wrap("createCase", json.loads(example.read_bytes())["createCase"])
     case = wire["content"][0]["jsonContent"]["embeddedJsonContent"]["message"]["createCase"]
     case["qualification"]["victims"] = {"count": "DES TAS"}
     case["creation"] = "hier"

@@ -23,7 +23,8 @@ def test_records_written_with_zlib_at_any_level_stay_readable(data: bytes, level
 
 
 def test_event_states_are_stored_as_lz4_frames_smaller_than_the_json() -> None:
-    state = b'{"facts":{"resources":[' + b",".join(b'{"id":"r%d","status":"DEPART","phase":"alertee"}' % i for i in range(20)) + b"]}}"
+    resources = b",".join(b'{"id":"r%d","status":"DEPART","phase":"alertee"}' % i for i in range(20))
+    state = b'{"facts":{"resources":[' + resources + b"]}}"
     stored = compressor.compress(state)
     assert stored[:4] == b"\x04\x22\x4d\x18"  # LZ4 frame magic number
     assert len(stored) < len(state)

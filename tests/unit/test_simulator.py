@@ -320,7 +320,7 @@ def test_codes_and_labels_come_from_the_nomenclatures(scenario):
     counts = set(nomenclature("HubSante.nbVictimes").codes())
     profiles = get_scenario(scenario).profiles
     allowed = {p.nature for p in profiles} | {p.mistyped_nature for p in profiles if p.mistyped_nature}
-    for message, use_case in _create_cases(run(scenario)):
+    for _, use_case in _create_cases(run(scenario)):
         q = use_case["qualification"]
         assert q["whatsHappen"]["code"] in allowed
         assert q["whatsHappen"]["label"] == fait.label(q["whatsHappen"]["code"])
