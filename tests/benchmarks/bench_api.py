@@ -21,12 +21,14 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 from psycopg.sql import SQL, Identifier
 
 from tests.benchmarks import database_url, proc_status_kib
+from tests.support.sql import first_row
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = 100_000
@@ -86,16 +88,17 @@ class _Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str) -> tuple[int, bytes]:
-        if self.writer is None:
+        if self.reader is None or self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {self.token}\r\n\r\n".encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
+        reader, writer = self.reader, self.writer
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {self.token}\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0
         for line in head.split(b"\r\n"):
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:])
-        return status, await self.reader.readexactly(length)
+        return status, await reader.readexactly(length)
 
     def close(self) -> None:
         if self.writer is not None:
@@ -163,9 +166,9 @@ def main(cases: int = CASES) -> dict:
             print(f"   {n_cases} affaires ({n_events} événements) chargées et projetées en "
                   f"{time.perf_counter() - began:.0f} s", flush=True)
             with psycopg.connect(url) as conn:
-                row = conn.execute(SQL("SELECT departement, count(*) AS n FROM {}.tocsin_view_cases "
-                                       "WHERE departement <> 'non-localise' GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
-                                   .format(Identifier(schema))).fetchone()
+                busiest = SQL("SELECT departement, count(*) AS n FROM {}.tocsin_view_cases "
+                              "WHERE departement <> 'non-localise' GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
+                row = first_row(conn.execute(busiest.format(Identifier(schema))))
             departement, in_dep = row[0], row[1]
 
             port = _free_port()
@@ -194,7 +197,7 @@ def main(cases: int = CASES) -> dict:
                                            prefecture, clients=1))
             print(f"   (un seul client : vue nationale {statistics.median(alone):.1f} ms, liste "
                   f"{statistics.median(alone_list):.1f} ms en médiane)", flush=True)
-            results = {
+            results: dict[str, Any] = {
                 "national_view": _report("Vue nationale (GET /api/v1/views/national/FR)",
                                          asyncio.run(_load(port, "/api/v1/views/national/FR", national))),
                 "departement_cases": _report(

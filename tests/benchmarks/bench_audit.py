@@ -64,6 +64,7 @@ def main(total: int | None = None) -> dict:
             _generate(conn, total)
         chained = time.perf_counter() - began
         key = load_signing_key(data_dir)
+        assert key is not None  # created on first use
         seal(store, key, data_dir)  # itself a full verification: the first seal walks the whole chain
         report = verify_store(store, trusted_keys(data_dir))
         assert report.ok, report.summary()

@@ -159,6 +159,7 @@ def main(events: int | None = None) -> dict:
             assert fast.view == naive.view, "checkpointed and naive replays differ"
             began = time.perf_counter()
             listed = replay_view(store, "cases", departement, at, sense)
+            assert listed.view is not None
             list_s = time.perf_counter() - began  # for information: the whole case list of the département
             ratio = naive_s / fast_s
             ok = fast_s < GOAL_SECONDS and ratio >= GOAL_RATIO

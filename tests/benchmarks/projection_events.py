@@ -16,7 +16,7 @@ import hashlib
 import heapq
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -35,8 +35,11 @@ BACKGROUND = 0.3  # share of everyday incidents anywhere in France, besides the 
 START = datetime(2025, 11, 2, 17, 0, tzinfo=UTC)
 STATUS_STEPS = ("DECLENCHE", "DEPART", "ARRIVEE", "RETOUR")
 TRANSPORT_STEPS = ("DECLENCHE", "DEPART", "ARRIVEE", "PEC", "TRANSP", "DESTIN", "RETOUR")
-EVENT_CLASSES = {"report": Case.Reported, "resources": Case.ResourcesUpdated, "emsi": Case.SituationUpdated,
-                 "ack": Case.Acknowledged}
+# Callables, not type[...]: mypy does not see the dataclass fields eventsourcing's metaclass gives the events.
+EVENT_CLASSES: dict[str, Callable[..., Case.MessageRecorded]] = {
+    "report": Case.Reported, "resources": Case.ResourcesUpdated, "emsi": Case.SituationUpdated,
+    "ack": Case.Acknowledged,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +167,7 @@ class CrisisEvents:
         messages += self._resources(case_id, org, vehicles, start, on_scene, rng)
         closed = rng.random() < 0.7
         messages += self._situations(case_id, profile, victims, start, on_scene, closed, placement, rng)
-        timed = []
+        timed: list[tuple[datetime, str, dict | None, str]] = []
         for sent, kind, facts in messages:
             timed.append((sent, kind, facts, org))
             if rng.random() < 0.25:  # the partner acknowledges (a distributionID is set below)
@@ -173,10 +176,13 @@ class CrisisEvents:
         timed.sort(key=lambda m: m[0])
         events: list[GeneratedEvent] = []
         recorded = start
-        for version, (sent, kind, facts, sender) in enumerate(timed, start=1):
+        for version, (sent, kind, given, sender) in enumerate(timed, start=1):
             if kind == "ack":
                 acknowledged = events[-1].provenance["distribution_id"] if events else case_id
                 facts = {"refers_to": acknowledged, "refused": False, "step": "RECU", "error_distribution_id": None}
+            else:
+                assert given is not None, kind
+                facts = given
             # Recorded in version order, as ingestion records a case's messages.
             recorded = max(recorded + timedelta(milliseconds=1), sent + timedelta(seconds=rng.uniform(0.2, 3.0)))
             events.append(self._event(oid, version, kind, case_id, facts, sent, sender, recorded))
@@ -217,11 +223,13 @@ class CrisisEvents:
             for rid, kind, steps, offsets in plans:
                 step = min(u, len(steps) - 1)
                 status = steps[step]
+                phase = phase_of(status)
+                assert phase is not None, status
                 resources.append({
                     "id": rid, "name": f"{kind} {rid[-3:]}", "org_id": org, "center": None,
                     "vehicle_type": "SMUR" if kind in ("VLM", "AR") else "SIS", "kind": kind,
                     "engaged_at": _iso(start + timedelta(minutes=offsets[0])), "status": status,
-                    "status_label": status.title(), "phase": phase_of(status).value,
+                    "status_label": status.title(), "phase": phase.value,
                     "status_at": _iso(start + timedelta(minutes=offsets[step])), "available": False,
                     "lat": None, "lon": None,
                 })

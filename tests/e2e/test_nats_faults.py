@@ -32,6 +32,7 @@ from tests.support.nats_harness import (
     stored,
     wait_until,
 )
+from tests.support.sql import database_url_of, first_row
 
 pytestmark = pytest.mark.slow
 
@@ -69,11 +70,11 @@ def _pause_commits(settings, from_position: int) -> psycopg.Connection:
     commit waits on it, mid-transaction; return once it does. The fault then strikes mid-stream however fast the
     host runs: the stream cannot be drained before it. Commit or close the returned connection to let go."""
     table = SQL("{}.tocsin_positions").format(Identifier(settings.schema))
-    conn = psycopg.connect(settings.database_url, autocommit=True)
+    conn = psycopg.connect(database_url_of(settings), autocommit=True)
 
     def reached() -> bool:
         try:
-            position = conn.execute(SQL("SELECT max(position) FROM {}").format(table)).fetchone()[0]
+            position = first_row(conn.execute(SQL("SELECT max(position) FROM {}").format(table)))[0]
         except psycopg.errors.UndefinedTable:  # the ingester has not created its tables yet
             return False
         return position is not None and position >= from_position
@@ -82,7 +83,7 @@ def _pause_commits(settings, from_position: int) -> psycopg.Connection:
     conn.autocommit = False
     conn.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))  # reads pass, writes wait
     waiting = ("SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted", (table.as_string(conn),))
-    wait_until(lambda: conn.execute(*waiting).fetchone()[0] > 0, 60,
+    wait_until(lambda: first_row(conn.execute(*waiting))[0] > 0, 60,
                "the ingester's commit to wait on the positions table")
     return conn
 
@@ -149,6 +150,7 @@ def test_nats_restarted_during_ingestion(nats_settings, tmp_path):
         held = _pause_commits(settings, 600)
         # Beyond the batch committing and the two fetched ahead, some are still to be fetched after the restart.
         assert stored(settings)["position"] + 3 * 200 < 2000
+        assert server.process is not None
         server.process.kill()  # SIGKILL: no goodbye to the clients, and the batch in flight is not acknowledged
         server.process.wait(10)
         time.sleep(1.5)

@@ -67,6 +67,7 @@ def test_a_worker_killed_during_ingestion_leaves_every_message_stored_once(nats_
             running = asyncio.ensure_future(ingester.run())
             while not ingester.summary.counts["accepted"]:  # some batches are in, others still to come
                 await asyncio.sleep(0.05)
+            assert ingester.pool is not None
             killed = ingester.pool.worker_pids()
             for pid in killed:
                 os.kill(pid, signal.SIGKILL)
