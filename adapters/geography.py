@@ -20,7 +20,7 @@ import random
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,9 @@ class Geography:
         self.data_dir = Path(data_dir)
         self.cache_dir = cache_dir  # the polygons' binary cache (Settings.cache_dir); None: parsed each time
         self.zones: dict[str, Zone] = _read_zones(self.data_dir / "zones.csv")
-        self.departements: dict[str, Departement] = _read_departements(self.data_dir / "departements.csv")
-        self.communes: dict[str, Commune] = _read_communes(self.data_dir / "communes.csv")
+        # Read-only once loaded (Mapping, as domain.geography.Directory asks).
+        self.departements: Mapping[str, Departement] = _read_departements(self.data_dir / "departements.csv")
+        self.communes: Mapping[str, Commune] = _read_communes(self.data_dir / "communes.csv")
 
         postal: dict[str, list[str]] = {}
         by_dep: dict[str, list[str]] = {}
@@ -276,22 +277,24 @@ class Geography:
 
     def exists(self, level: Level | str, code: str) -> bool:
         level = Level(level)
-        return {
+        tables: dict[Level, Collection[str]] = {
             Level.COMMUNE: self.communes,
             Level.DEPARTEMENT: self.departements,
             Level.ZONE: self.zones,
             Level.NATIONAL: {NATIONAL: None},
-        }[level].__contains__(code)
+        }
+        return code in tables[level]
 
     def contains(self, outer: tuple[Level | str, str], inner: tuple[Level | str, str]) -> bool:
         """Is `inner` inside `outer` (or the same territory)? False for unknown territories."""
         try:
             o = (Level(outer[0]), outer[1])
-            node: tuple[Level, str] | None = (Level(inner[0]), inner[1])
+            i = (Level(inner[0]), inner[1])
         except (ValueError, TypeError, IndexError):
             return False
-        if not self.exists(*o) or not self.exists(*node):
+        if not self.exists(*o) or not self.exists(*i):
             return False
+        node: tuple[Level, str] | None = i
         while node is not None:
             if node == o:
                 return True
@@ -514,7 +517,7 @@ def _parse_shapes(path: Path) -> dict[str, Any]:
         pairs = [(f["properties"]["code"], f["geometry"]) for f in features if f.get("geometry")]
         codes = [c for c, _ in pairs]
         geoms = shapely.from_geojson([orjson.dumps(g).decode() for _, g in pairs])
-    return dict(zip(codes, geoms))
+    return dict(zip(codes, geoms, strict=True))
 
 
 def _fold(text: str) -> str:

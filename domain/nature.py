@@ -17,7 +17,7 @@ a new nomenclature version cannot silently drift from them.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 
 __all__ = [
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-class NatureFamily(str, Enum):
+class NatureFamily(StrEnum):
     """First level of the HubSante "fait" (incident nature) code list."""
 
     ROAD = "accident-circulation"  # C01
@@ -102,7 +102,7 @@ def _parse_code(nature_code: str) -> tuple[str, str | None] | None:
     return match.group(1), match.group(2)
 
 
-def family_of(nature_code: str | None) -> NatureFamily:
+def family_of(nature_code: object) -> NatureFamily:
     """The family of a HubSante "fait" code (``C04.02.01`` -> FIRE); UNKNOWN for anything else."""
     parsed = _parse(nature_code)
     if parsed is None:
@@ -110,7 +110,7 @@ def family_of(nature_code: str | None) -> NatureFamily:
     return _FAMILY_BY_NUMBER.get(parsed[0], NatureFamily.UNKNOWN)
 
 
-class NatureSubfamily(str, Enum):
+class NatureSubfamily(StrEnum):
     """Dashboard split of the natural hazards (C08) plus wildfires (C04.05, a fire by the list)."""
 
     STORM = "tempete"  # C08.05 Tempête, C08.04 Foudre, C08.09 Intempérie importante
@@ -152,12 +152,13 @@ SUBFAMILY_BY_LEVEL2: dict[tuple[str, str], NatureSubfamily] = {
 }
 
 
-def subfamily_of(nature_code: str | None) -> NatureSubfamily | None:
+def subfamily_of(nature_code: object) -> NatureSubfamily | None:
     """The natural-hazard subfamily of a nature code, or None when it is not one of them."""
     parsed = _parse(nature_code)
-    if parsed is None or parsed[1] is None:
+    if parsed is None:
         return None
-    return SUBFAMILY_BY_LEVEL2.get(parsed)  # type: ignore[arg-type]
+    family, level2 = parsed
+    return None if level2 is None else SUBFAMILY_BY_LEVEL2.get((family, level2))
 
 
 def subfamily_label(nature_code: str | None) -> str | None:
@@ -166,7 +167,7 @@ def subfamily_label(nature_code: str | None) -> str | None:
     return None if subfamily is None else SUBFAMILY_LABELS[subfamily]
 
 
-class ResourcePhase(str, Enum):
+class ResourcePhase(StrEnum):
     """Where an engaged resource stands, folded from the HubSante "statutVecteur" status.
 
     Mapping (status -> phase), in the list's lifecycle order:

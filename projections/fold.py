@@ -104,7 +104,7 @@ def fold_batch(events: Iterable[CaseEvent], entries: MutableMapping[UUID, CaseEn
         changes.rows[oid] = new
         _move(by_place, old, new)
     for (commune, departement, zone), delta in by_place.items():
-        for level, code in zip(LEVELS, (commune, departement, zone, NATIONAL)):
+        for level, code in zip(LEVELS, (commune, departement, zone, NATIONAL), strict=True):
             add(changes.deltas[level].setdefault(code, {}), delta)
     return changes
 

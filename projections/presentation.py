@@ -99,7 +99,10 @@ def describe(figures: Mapping[str, int]) -> dict[str, Any]:
                     {"code": code, "label": VICTIMS_COUNT_LABELS.get(code, code), "cases": n}
                     for code, n in victims_count.items()
                 ),
-                key=lambda v: (list(VICTIMS_COUNT_LABELS).index(v["code"]) if v["code"] in VICTIMS_COUNT_LABELS else 99, v["code"]),
+                key=lambda v: (
+                    list(VICTIMS_COUNT_LABELS).index(v["code"]) if v["code"] in VICTIMS_COUNT_LABELS else 99,
+                    v["code"],
+                ),
             ),
             "triage": {key: figures.get(f"triage:{key}", 0) for key in TRIAGE},
             **{key: figures.get(f"evacuation:{key}", 0) for key in EVACUATION},

@@ -17,6 +17,7 @@ import csv
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,7 +162,7 @@ class Nomenclature:
     def __contains__(self, code: object) -> bool:
         return isinstance(code, str) and code.strip() in self._entries
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Entry]:
         return iter(self._entries.values())
 
     def __len__(self) -> int:

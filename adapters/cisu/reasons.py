@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -49,7 +49,8 @@ class InvalidMessage(Exception):
         self.kind = kind
         super().__init__("; ".join(f"{r.path or '$'}: {r.message}" for r in self.reasons[:5]))
 
-    def __reduce__(self):  # picklable despite the keyword-only constructor (process pools, queues)
+    def __reduce__(self) -> tuple[Callable[..., InvalidMessage], tuple[object, ...]]:
+        # picklable despite the keyword-only constructor (process pools, queues)
         return (
             _rebuild_invalid_message,
             (self.reasons, self.encoding, self.distribution_id, self.sender_id, self.kind),
@@ -60,7 +61,9 @@ class InvalidMessage(Exception):
         return frozenset(r.code for r in self.reasons)
 
 
-def _rebuild_invalid_message(reasons, encoding, distribution_id, sender_id, kind) -> InvalidMessage:
+def _rebuild_invalid_message(
+    reasons: list[Reason], encoding: str | None, distribution_id: str | None, sender_id: str | None, kind: str | None
+) -> InvalidMessage:
     return InvalidMessage(
         reasons, encoding=encoding, distribution_id=distribution_id, sender_id=sender_id, kind=kind
     )

@@ -42,7 +42,8 @@ def _parser() -> etree.XMLParser:
 class _RefuseEverything(etree.Resolver):
     """Belt and braces: should libxml2 ever ask for an external resource, give it nothing."""
 
-    def resolve(self, url, public_id, context):  # noqa: ARG002 - lxml API
+    # No return annotation: its type (lxml's _InputDocument) is not importable from lxml.etree.
+    def resolve(self, system_url: str | None, public_id: str | None, context: object):
         return self.resolve_string("", context)
 
 

@@ -77,7 +77,7 @@ def _locate_message(wire: dict) -> tuple[dict | None, list[Reason]]:
             f"un seul contentObject est pris en charge par message, {len(content)} reçus",
         ))
     node: object = content[0]
-    for depth, key in enumerate(MESSAGE_PATH[2:], start=2):
+    for key in MESSAGE_PATH[2:]:
         if not isinstance(node, dict):
             return None, reasons
         if key not in node:
@@ -102,8 +102,8 @@ def schema_reasons(schema_file: str, instance: object, base: tuple, code: str) -
     except (ValueError, UnicodeError, OverflowError, TypeError) as error:  # unrepresentable values
         return [Reason(code, json_path(base), f"valeur non représentable en JSON : {error}")]
     reasons: list[Reason] = []
-    for error in errors:
-        reasons.extend(_translate(error, base + tuple(error.instance_path), code))
+    for found in errors:
+        reasons.extend(_translate(found, base + tuple(found.instance_path), code))
     return reasons
 
 
@@ -159,9 +159,9 @@ def _translate(error: jsonschema_rs.ValidationError, parts: tuple, code: str) ->
         text = f"date-heure invalide : {shown(value)} (format attendu : AAAA-MM-JJThh:mm:ss+hh:mm)"
     elif name == "format":
         text = f"format {details.get('format')} invalide : {shown(value)}"
-    elif name == "minItems":
+    elif name == "minItems" and isinstance(value, list):
         text = f"au moins {details['limit']} élément(s) attendu(s), {len(value)} reçu(s)"
-    elif name == "maxItems":
+    elif name == "maxItems" and isinstance(value, list):
         text = f"au plus {details['limit']} élément(s) attendu(s), {len(value)} reçu(s)"
     elif name == "minLength":
         text = f"texte trop court : au moins {details['limit']} caractère(s) attendu(s)"

@@ -78,7 +78,8 @@ def _parse(raw: bytes, content_type: str | None, max_bytes: int) -> WireMessage:
     checked = validate_wire(wire)
     if checked.reasons:
         raise InvalidMessage(_capped(checked.reasons), encoding=encoding, kind=checked.kind, **identifiers)
-    kind = checked.kind
+    kind, message = checked.kind, checked.message
+    assert isinstance(wire, dict) and kind is not None and message is not None, "validate_wire gave no reason"
     if kind not in SUPPORTED_KINDS:
         raise InvalidMessage(
             [Reason(
@@ -88,7 +89,6 @@ def _parse(raw: bytes, content_type: str | None, max_bytes: int) -> WireMessage:
             )],
             encoding=encoding, kind=kind, **identifiers,
         )
-    message = checked.message
     return WireMessage(
         envelope={key: value for key, value in wire.items() if key != "content"},
         header={key: value for key, value in message.items() if key != kind},

@@ -12,12 +12,17 @@ import json
 import math
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, cast
 
 import orjson
 from lxml import etree
 
 from .reference import CISU_NS, EDXL_NS, RC_DE_NS, XLINK_NS, use_cases
 from .xsd import FULL_XSD
+
+if TYPE_CHECKING:  # xmlschema itself is imported lazily, by _xsd()
+    import xmlschema
+    from xmlschema.validators import XsdComplexType, XsdElement, XsdGroup, XsdType
 
 EXPIRY_YEARS = 50  # what the official hub samples use: a relayed message must never expire in transit
 
@@ -103,12 +108,12 @@ _XML_NAMES = {"jsonContent": "contentXML", "embeddedJsonContent": "embeddedXMLCo
 _RESOURCE_ELEMENTS = ("descriptor", "contentObject")  # carry xlink:type="resource" like the samples
 
 
-def _write_children(element, decl, data: dict, path: str, namespace: str) -> None:
+def _write_children(element: etree._Element, decl: XsdElement, data: object, path: str, namespace: str) -> None:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: an object is expected, got {type(data).__name__}")
     order = _child_order(decl)
     local = decl.local_name
-    for key in sorted(data, key=lambda k: order.get(_XML_NAMES.get(k, k), (len(order), None))[0]):
+    for key in sorted(data, key=lambda k: _position(order, k)):
         xml_name = _XML_NAMES.get(key, key)
         if xml_name not in order:
             raise ValueError(f"{path}.{key}: not part of the XML schema of {local}")
@@ -132,7 +137,13 @@ def _write_children(element, decl, data: dict, path: str, namespace: str) -> Non
                 child.text = _text(item, item_path, _is_integer_type(child_decl.type))
 
 
-def _sub(parent, decl, namespace: str):
+def _position(order: dict[str, tuple[int, XsdElement]], key: str) -> int:
+    """Where the XSD sequence puts ``key`` (unknown keys last: writing them raises anyway)."""
+    entry = order.get(_XML_NAMES.get(key, key))
+    return len(order) if entry is None else entry[0]
+
+
+def _sub(parent: etree._Element, decl: XsdElement, namespace: str) -> etree._Element:
     """A child element; the RC-DE message and the use case declare their namespace as default."""
     tag = decl.name
     uri = tag[1 : tag.index("}")]
@@ -146,7 +157,7 @@ def _sub(parent, decl, namespace: str):
     return child
 
 
-def _text(value, path: str, integer_type: bool) -> str:
+def _text(value: object, path: str, integer_type: bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -176,7 +187,7 @@ _INTEGER_TYPES = {
 }
 
 
-def _is_integer_type(xsd_type) -> bool:
+def _is_integer_type(xsd_type: XsdType | None) -> bool:
     while xsd_type is not None:
         if xsd_type.name in _INTEGER_TYPES:
             return True
@@ -184,29 +195,32 @@ def _is_integer_type(xsd_type) -> bool:
     return False
 
 
-def _is_complex(decl) -> bool:
+def _is_complex(decl: XsdElement) -> bool:
     return not (decl.type.is_simple() or decl.type.has_simple_content())
 
 
 @functools.cache
-def _xsd():
+def _xsd() -> xmlschema.XMLSchema:
     import xmlschema  # only the writer needs it; keep it off the parsing hot path
 
     return xmlschema.XMLSchema(str(FULL_XSD), allow="sandbox")
 
 
-_orders: dict[int, dict] = {}
+_orders: dict[int, dict[str, tuple[int, XsdElement]]] = {}
 
 
-def _child_order(decl) -> dict[str, tuple[int, object]]:
+def _child_order(decl: XsdElement) -> dict[str, tuple[int, XsdElement]]:
     """local name -> (position in the XSD content model, element declaration); cached per type."""
     xsd_type = decl.type
     cached = _orders.get(id(xsd_type))
     if cached is None:
         cached = {}
-        if _is_complex(decl):
-            for position, child in enumerate(xsd_type.content.iter_elements()):
-                if getattr(child, "local_name", None):
-                    cached.setdefault(child.local_name, (position, child))
+        if _is_complex(decl):  # so a complex type whose content is a model group, not a simple type
+            complex_type = cast("XsdComplexType", xsd_type)
+            group = cast("XsdGroup", complex_type.content)
+            for position, child in enumerate(group.iter_elements()):
+                name = child.local_name
+                if name:  # wildcards (xs:any) have no name; every named particle is an element declaration
+                    cached.setdefault(name, (position, cast("XsdElement", child)))
         _orders[id(xsd_type)] = cached
     return cached

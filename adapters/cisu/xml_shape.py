@@ -36,6 +36,7 @@ _JSON_NAMES = {"contentXML": "jsonContent", "embeddedXMLContent": "embeddedJsonC
 
 def local_name(element: etree._Element) -> str:
     tag = element.tag
+    assert isinstance(tag, str), "an element, not a comment or processing instruction"
     return tag[tag.rfind("}") + 1 :]  # cheaper than etree.QName on the hot path
 
 
@@ -71,7 +72,9 @@ def normalize_namespaces(root: etree._Element) -> str | None:
             target = "{%s}" % (catalogue[name].xml_namespace if name in catalogue else RC_DE_NS)
             child.tag = target + name  # declares the namespace once, on the subtree's top
             for element in child.iterdescendants(_CISU_ANY):
-                element.tag = target + element.tag[len(_CISU_PREFIX) :]
+                descendant_tag = element.tag
+                assert isinstance(descendant_tag, str)  # the _CISU_ANY filter matches elements only
+                element.tag = target + descendant_tag[len(_CISU_PREFIX) :]
     return used
 
 
@@ -264,8 +267,8 @@ def _element_children(element: etree._Element) -> list[etree._Element]:
 
 def json_path_of(element: etree._Element) -> str:
     """The JSON path the data of `element` has in the JSON-shaped wire message."""
-    chain = []
-    node = element
+    chain: list[etree._Element] = []
+    node: etree._Element | None = element
     while node is not None:
         chain.append(node)
         node = node.getparent()

@@ -27,7 +27,9 @@ _compiling = threading.Lock()
 class _LocalFilesOnly(etree.Resolver):
     """Imports and includes must stay inside the reference xsd/ folder."""
 
-    def resolve(self, url, public_id, context):  # noqa: ARG002 - lxml API
+    # No return annotation: its type (lxml's _InputDocument) is not importable from lxml.etree.
+    def resolve(self, system_url: str | None, public_id: str | None, context: object):
+        url = system_url
         path = Path(url.removeprefix("file://")).resolve() if url else None
         if path is not None and path.is_relative_to(XSD_DIR) and path.is_file():
             return self.resolve_filename(str(path), context)
@@ -66,7 +68,7 @@ def xsd_reasons(tree: etree._ElementTree) -> list[Reason]:
 _STEP = re.compile(r"^(?:\*|(?:[^:\[\]]+:)?([^:\[\]]+))(?:\[(\d+)\])?$")
 
 
-def _element_at(tree: etree._ElementTree, path: str | None):
+def _element_at(tree: etree._ElementTree, path: str | None) -> etree._Element | None:
     """Follow a libxml2 node path ('/*/*[8]/ns0:message/ns0:sender') without needing its prefixes.
 
     libxml2 writes '*[n]' (n-th element child) for default-namespace elements and 'prefix:name[n]'

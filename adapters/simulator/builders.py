@@ -7,43 +7,49 @@ XSDs; adapters.cisu.wrap_use_case puts it in its envelope. Labels come from the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from adapters.cisu.nomenclature import nomenclature
 from domain.nature import ResourcePhase, phase_of
 
-from .cases import Case, CreateVariant, EmsiSnapshot, Spec
+from .cases import Acknowledgement, Case, CreateVariant, EmsiSnapshot, Spec, StatusEntries
 from .clock import LocalClock
 
 REFERENCE_VERSION = "2.01.3"  # as in the official RC-EDA examples
 
+UseCase = dict[str, Any]
+"""A JSON-shaped use case (or part of one): its shape is the CISU schemas', checked by the tests that
+validate simulated messages against them, not by the type checker."""
+
 
 @lru_cache(maxsize=4096)
-def _coded(list_name: str, code: str) -> dict:
+def _coded(list_name: str, code: str) -> dict[str, str]:
     label = nomenclature(list_name).label(code)
     if label is None:
         raise KeyError(f"{code} is not in {list_name}")
     return {"code": code, "label": label}
 
 
-def _code(list_name: str, code: str) -> dict:
+def _code(list_name: str, code: str) -> dict[str, str]:
     return dict(_coded(list_name, code))  # copies: the writer may not share nested dicts
 
 
-def _address(case: Case) -> tuple[str, dict]:
+def _address(case: Case) -> tuple[str, UseCase]:
     number, way_type, way_name = case.address
     if case.on_road:
         complete = way_name
         return complete, {"complete": complete, "wayName": {"complete": complete, "type": "Route", "name": way_name}}
     way = f"{way_type} {way_name}"
     complete = f"{number} {way}" if number else way
-    detailed = {"complete": complete, "wayName": {"complete": way, "type": way_type, "name": way_name}}
+    detailed: UseCase = {"complete": complete, "wayName": {"complete": way, "type": way_type, "name": way_name}}
     if number:
         detailed["number"] = number
     return complete, detailed
 
 
-def _city(variant: CreateVariant) -> dict | None:
+def _city(variant: CreateVariant) -> dict[str, str] | None:
     commune = variant.commune
     if variant.insee_mode == "no-city":
         return None
@@ -55,14 +61,15 @@ def _city(variant: CreateVariant) -> dict | None:
     return {"name": commune.name}
 
 
-def create_case(spec: Spec, clock: LocalClock) -> dict:
-    case: Case = spec.case
-    variant: CreateVariant = spec.payload  # type: ignore[assignment]
+def create_case(spec: Spec, clock: LocalClock) -> UseCase:
+    case = spec.case
+    variant = spec.payload
+    assert isinstance(variant, CreateVariant)
     iso = clock.iso
     lat, lon = case.point
     complete, detailed = _address(case)
     postal = variant.commune.postal_codes[0] if variant.commune.postal_codes else ""
-    location = {
+    location: UseCase = {
         "locID": case.loc_id,
         "locLabel": f"{complete} - {postal} {variant.commune.name}".replace("  ", " "),
         "detailedAddress": detailed,
@@ -73,7 +80,7 @@ def create_case(spec: Spec, clock: LocalClock) -> dict:
     city = _city(variant)
     if city is not None:
         location["city"] = city
-    qualification: dict = {
+    qualification: UseCase = {
         "whatsHappen": _code("HubSante.fait", variant.nature),
         "locationKind": _code("HubSante.lieu", case.location_kind),
         "victims": {"count": case.victims},
@@ -91,11 +98,11 @@ def create_case(spec: Spec, clock: LocalClock) -> dict:
         qualification["healthMotive"] = _code("HubSante.motif", case.motive)
     caller = case.caller
     contact = {"channel": "PERSONNE", "type": "TEL", "detail": caller.phone}
-    alert_location = {"locID": case.loc_id, "country": "FR", "detailedAddress": detailed}
+    alert_location: UseCase = {"locID": case.loc_id, "country": "FR", "detailedAddress": detailed}
     if city is not None:
         alert_location["city"] = dict(city)
     is_health = case.creator is case.health
-    use_case = {
+    use_case: UseCase = {
         "caseId": case.case_id,
         "senderCaseId": case.sender_case_id,
         "creation": iso(case.called + 30),
@@ -131,13 +138,13 @@ def create_case(spec: Spec, clock: LocalClock) -> dict:
     return use_case
 
 
-def _resource(case: Case, run_index: int, status_index: int, iso) -> dict:
+def _resource(case: Case, run_index: int, status_index: int, iso: Callable[[float], str]) -> UseCase:
     run = case.runs[run_index]
     vehicle = run.vehicle
     kind = vehicle.kind
     status, at, (lat, lon) = run.statuses[status_index]
     phase = phase_of(status)
-    resource = {
+    resource: UseCase = {
         "datetime": iso(run.statuses[0][1]),
         "resourceId": vehicle.resource_id,
         "missionId": run.mission_id,
@@ -156,11 +163,11 @@ def _resource(case: Case, run_index: int, status_index: int, iso) -> dict:
     return resource
 
 
-def resources_info(spec: Spec, clock: LocalClock) -> dict:
-    case: Case = spec.case
+def resources_info(spec: Spec, clock: LocalClock) -> UseCase:
+    case, payload = spec.case, spec.payload
+    assert isinstance(payload, StatusEntries)
     iso = clock.iso
-    return {"caseId": case.case_id,
-            "resource": [_resource(case, r, s, iso) for r, s in spec.payload]}  # type: ignore[union-attr]
+    return {"caseId": case.case_id, "resource": [_resource(case, r, s, iso) for r, s in payload.entries]}
 
 
 _EMSI_RESOURCE_STATUS = {
@@ -186,7 +193,7 @@ def _summary(case: Case, snapshot: EmsiSnapshot, engaged: int) -> str:
     parts = [f"Point de situation {case.commune.name} : {engaged} moyen(s) engagé(s)"]
     if snapshot.evac is not None:
         parts.append(f"{snapshot.evac[1]} personne(s) évacuée(s), dont {snapshot.evac[0]} hébergée(s)")
-    if snapshot.casualties is not None and sum(snapshot.casualties[:4]):
+    if snapshot.casualties is not None and sum(snapshot.casualties[:4]) != 0:
         red, yellow, green, black, _ = snapshot.casualties
         parts.append(f"victimes : {red} UA, {yellow} UR, {green} impliqués, {black} DCD")
     if snapshot.status == "COM":
@@ -194,18 +201,19 @@ def _summary(case: Case, snapshot: EmsiSnapshot, engaged: int) -> str:
     return ", ".join(parts)
 
 
-def emsi(spec: Spec, clock: LocalClock) -> dict:
-    case: Case = spec.case
-    snapshot: EmsiSnapshot = spec.payload  # type: ignore[assignment]
+def emsi(spec: Spec, clock: LocalClock) -> UseCase:
+    case = spec.case
+    snapshot = spec.payload
+    assert isinstance(snapshot, EmsiSnapshot)
     profile = case.profile.emsi
     assert profile is not None
     iso = clock.iso
     lat, lon = case.point
     complete, _ = _address(case)
-    position = {"LOC_ID": case.loc_id, "NAME": f"{complete}, {case.commune.name}", "TYPE": "POINT",
+    position: UseCase = {"LOC_ID": case.loc_id, "NAME": f"{complete}, {case.commune.name}", "TYPE": "POINT",
                 "COORDSYS": "EPSG-4326", "COORD": [{"LAT": lat, "LONG": lon}],
                 "ADDRESS": [f"{complete}, {case.commune.name}"]}
-    context = {
+    context: UseCase = {
         "ID": snapshot.context_id,
         "MODE": "ACTUAL",
         "MSGTYPE": "ALERT" if snapshot.previous_id is None else "UPDATE",
@@ -218,13 +226,15 @@ def emsi(spec: Spec, clock: LocalClock) -> dict:
     if snapshot.previous_id is not None:
         context["LINK"] = [{"ID": snapshot.previous_id, "LINK_ROLE": "SPRSDS"}]
     global_id = f"{case.sender_case_id}-OPG"
-    missions, resources = [], []
+    missions: list[UseCase] = []
+    resources: list[UseCase] = []
     engaged = 0
     for run in case.runs:
         index = run.status_at(snapshot.at)
         if index is None:
             continue
         phase = phase_of(run.statuses[index][0])
+        assert phase is not None, "the simulator sends only statuses of the lifecycle"
         if phase not in (ResourcePhase.RELEASED, ResourcePhase.CANCELLED):
             engaged += 1
         if len(missions) >= MAX_EMSI_MISSIONS:
@@ -241,7 +251,7 @@ def emsi(spec: Spec, clock: LocalClock) -> dict:
             "QUANTITY": 1, "STATUS": _EMSI_RESOURCE_STATUS[phase], "NATIONALITY": "FR",
         })
     context["FREETEXT"] = _summary(case, snapshot, engaged)
-    operation = {
+    operation: UseCase = {
         "TYPE": profile.mission, "ID": global_id, "ORG_ID": case.fire.id, "NAME": "#OPERATION_GLOBALE#",
         "STATUS": "COM" if snapshot.status == "COM" else "IPR", "START_TIME": iso(case.dispatched),
         "POSITION": position,
@@ -250,7 +260,7 @@ def emsi(spec: Spec, clock: LocalClock) -> dict:
         operation["END_TIME"] = iso(snapshot.at)
     if missions:
         operation["CHILD_MISSION_ID"] = [m["ID"] for m in missions]
-    event = {
+    event: UseCase = {
         "ID": case.sender_case_id,
         "NAME": f"{_coded('HubSante.fait', case.profile.nature)['label']} - {case.commune.name}",
         "MAIN_EVENT_ID": case.case_id,
@@ -276,15 +286,20 @@ def emsi(spec: Spec, clock: LocalClock) -> dict:
     if snapshot.evac is not None:
         displaced, evacuated = snapshot.evac
         event["EVAC"] = [{"DATIME": iso(snapshot.at), "DISPLACED": displaced, "EVACUATED": evacuated}]
-    result = {"CONTEXT": context, "EVENT": event, "MISSION": [operation, *missions]}
+    result: UseCase = {"CONTEXT": context, "EVENT": event, "MISSION": [operation, *missions]}
     if resources:
         result["RESOURCE"] = resources
     return result
 
 
-def reference(spec: Spec, clock: LocalClock) -> dict:  # noqa: ARG001 - same signature as the others
-    distribution_id, with_step = spec.payload  # type: ignore[misc]
-    return {"distributionID": distribution_id, "step": "RECU"} if with_step else {"distributionID": distribution_id}
+def reference(spec: Spec, clock: LocalClock) -> UseCase:  # noqa: ARG001 - same signature as the others
+    acknowledged = spec.payload
+    assert isinstance(acknowledged, Acknowledgement)
+    if acknowledged.with_step:
+        return {"distributionID": acknowledged.distribution_id, "step": "RECU"}
+    return {"distributionID": acknowledged.distribution_id}
 
 
-BUILDERS = {"createCase": create_case, "resourcesInfoCisu": resources_info, "emsi": emsi, "reference": reference}
+BUILDERS: dict[str, Callable[[Spec, LocalClock], UseCase]] = {
+    "createCase": create_case, "resourcesInfoCisu": resources_info, "emsi": emsi, "reference": reference,
+}

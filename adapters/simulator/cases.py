@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 
 from adapters.geography import get_geography
 from domain.geography import Commune
@@ -29,7 +30,7 @@ from domain.geography import Commune
 from .clock import LocalClock
 from .fleet import Fleet, Vehicle, distance_km
 from .organisations import Organisation, fire_org, health_org
-from .people import CALLER_RELATIONS, gender_of, person, street
+from .people import CALLER_RELATIONS, Person, gender_of, person, street
 from .scenarios import IncidentProfile
 from .world import World
 
@@ -48,13 +49,16 @@ OPTIONAL_STATUS_RATE = 0.85  # intermediate statuses a centre does not always tr
 CANCEL_RATE = 0.06  # of the vehicles beyond the first
 
 
+StatusAt = tuple[str, float, tuple[float, float]]
+"""A vehicle's status as (code, epoch seconds, (lat, lon))."""
+
+
 class Run:
-    """One vehicle's engagement on the case: its statuses as (code, epoch seconds, (lat, lon))."""
+    """One vehicle's engagement on the case: its statuses in order."""
 
     __slots__ = ("vehicle", "statuses", "mission_id")
 
-    def __init__(self, vehicle: Vehicle, statuses: list[tuple[str, float, tuple[float, float]]],
-                 mission_id: str) -> None:
+    def __init__(self, vehicle: Vehicle, statuses: list[StatusAt], mission_id: str) -> None:
         self.vehicle, self.statuses, self.mission_id = vehicle, statuses, mission_id
 
     def status_at(self, ts: float) -> int | None:
@@ -67,6 +71,21 @@ class Run:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class StatusEntries:
+    """What a resourcesInfoCisu reports: (index in ``Case.runs``, index in that run's statuses) pairs."""
+
+    entries: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """What a reference acknowledges, and whether it says the message was received (``step``)."""
+
+    distribution_id: str
+    with_step: bool
+
+
 class Spec:
     """One planned wire message."""
 
@@ -75,7 +94,7 @@ class Spec:
                  "duplicated")
 
     def __init__(self, case: Case, kind: str, sent: float, sender: Organisation, recipient: Organisation,
-                 payload: object, distribution_id: str, distribution_kind: str = "Report") -> None:
+                 payload: Payload, distribution_id: str, distribution_kind: str = "Report") -> None:
         self.case, self.kind, self.sent, self.sender, self.recipient = case, kind, sent, sender, recipient
         self.payload, self.distribution_id, self.distribution_kind = payload, distribution_id, distribution_kind
         self.arrival = sent
@@ -111,7 +130,13 @@ class EmsiSnapshot:
         self.casualties, self.evac, self.trend = casualties, evac, trend
 
 
+Payload = CreateVariant | StatusEntries | EmsiSnapshot | Acknowledgement
+"""What builders.py needs to write a message of each kind (createCase, resourcesInfoCisu, emsi, reference)."""
+
+
 class Case:
+    """Everything planned for one case; CasePlanner.plan fills every attribute before anyone reads it."""
+
     __slots__ = (
         "index", "profile", "departement", "fire", "health", "creator", "partner", "case_id",
         "sender_case_id", "called", "created", "commune", "point", "address", "on_road", "loc_id",
@@ -119,6 +144,42 @@ class Case:
         "caller_relation", "victim", "victim_text", "note", "alert_id", "call_taker_id", "runs",
         "hospital", "dispatched", "specs", "precision", "reporting", "first_nature",
     )
+    index: int
+    profile: IncidentProfile
+    departement: str
+    fire: Organisation
+    health: Organisation
+    creator: Organisation
+    partner: Organisation
+    case_id: str
+    sender_case_id: str
+    called: float  # epoch seconds
+    created: float
+    dispatched: float
+    commune: Commune
+    point: tuple[float, float]  # (lat, lon)
+    address: tuple[str, str, str]  # (number, way type, way name)
+    on_road: bool
+    precision: str
+    reporting: str
+    loc_id: str
+    location_kind: str
+    risks: tuple[str, ...]
+    victims: str  # HubSante.nbVictimes code
+    main_victim: str
+    motive: str | None
+    victim_text: str | None
+    caller_type: str
+    caller_relation: str
+    caller: Person
+    victim: Person
+    alert_id: str
+    call_taker_id: str
+    hospital: tuple[str, float, float]  # (name, lat, lon)
+    note: str
+    first_nature: str
+    runs: list[Run]
+    specs: list[Spec]
 
     def __init__(self) -> None:
         self.runs: list[Run] = []
@@ -186,7 +247,8 @@ class CasePlanner:
         else:
             case.caller = person(rng, None if caller_gender is None else caller_gender == "F")
             case.victim = person(rng, gender_of(case.victim_text))
-        case.alert_id = f"{case.creator.name.upper()}-{self.clock.compact_date(called)}-AL{self._next('alert:' + dep):05d}"
+        alert_number = self._next("alert:" + dep)
+        case.alert_id = f"{case.creator.name.upper()}-{self.clock.compact_date(called)}-AL{alert_number:05d}"
         case.call_taker_id = f"{'ARM' if case.creator is case.health else 'OTA'}{rng.randint(100, 999)}"
         case.hospital = self._hospitals[dep]
         case.note = rng.choice(profile.notes).format(
@@ -222,7 +284,7 @@ class CasePlanner:
             first_wave = max(3, len(codes) // 3)
             waves = [dispatch] * first_wave + sorted(
                 dispatch + rng.uniform(15 * 60, 0.4 * duration) for _ in codes[first_wave:])
-            ends = [dispatch + duration * rng.uniform(0.6, 1.0) for _ in codes]
+            ends: list[float | None] = [dispatch + duration * rng.uniform(0.6, 1.0) for _ in codes]
         else:
             waves = [dispatch] * len(codes)
             ends = [None] * len(codes)
@@ -237,7 +299,7 @@ class CasePlanner:
             case.runs.append(Run(vehicle, statuses, f"{case.sender_case_id}-M{position + 1:02d}"))
 
     def _lifecycle(self, case: Case, profile: IncidentProfile, vehicle: Vehicle, start: float,
-                   end: float | None, victims: bool, cancellable: bool):
+                   end: float | None, victims: bool, cancellable: bool) -> list[StatusAt]:
         rng, kind = self.rng, vehicle.kind
         base = (round(vehicle.lat, 6), round(vehicle.lon, 6))
         scene = case.point
@@ -248,7 +310,7 @@ class CasePlanner:
             speed = 220.0 if kind.code in ("DRAGON", "PELICAN") else self._road_speed
             km = distance_km(base[0], base[1], scene[0], scene[1])
             travel = min(max(km / speed * 3600 + rng.uniform(60, 240), 240), 75 * 60)
-        out: list[tuple[str, float, tuple[float, float]]] = []
+        out: list[StatusAt] = []
         t = start
         if kind.vehicle_type == "SMUR" and rng.random() < 0.5:
             out.append(("DECISION", t, base))
@@ -299,7 +361,7 @@ class CasePlanner:
 
     # -- messages --------------------------------------------------------------------------------
     def _spec(self, case: Case, kind: str, sent: float, sender: Organisation, recipient: Organisation,
-              payload: object, distribution_kind: str = "Report") -> Spec:
+              payload: Payload, distribution_kind: str = "Report") -> Spec:
         spec = Spec(case, kind, sent, sender, recipient, payload, f"{sender.id}_{new_uuid(self.rng)}",
                     distribution_kind)
         spec.arrival = sent + self.rng.uniform(0.2, 2.5)
@@ -374,7 +436,7 @@ class CasePlanner:
         for spec in list(case.specs):
             if spec.kind in ACK_RATES and rng.random() < ACK_RATES[spec.kind]:
                 self._spec(case, REFERENCE, spec.arrival + rng.uniform(1, 8), spec.recipient, spec.sender,
-                           (spec.distribution_id, rng.random() < 0.5), "Ack")
+                           Acknowledgement(spec.distribution_id, rng.random() < 0.5), "Ack")
 
         # Whether planned so or by a delayed delivery, flag what arrives before the createCase.
         for spec in case.specs:
@@ -405,11 +467,11 @@ class CasePlanner:
                 listed = {r for r, _ in entries}
                 for run_index, run in enumerate(case.runs):
                     if run_index not in listed and run.vehicle.kind.vehicle_type == vehicle_type:
-                        status_index = run.status_at(last)
-                        if status_index is not None:
-                            entries.append((run_index, status_index))
+                        reached = run.status_at(last)
+                        if reached is not None:
+                            entries.append((run_index, reached))
             sender, recipient = (case.health, case.fire) if vehicle_type == "SMUR" else (case.fire, case.health)
-            self._spec(case, RESOURCES, last + rng.uniform(2, 20), sender, recipient, tuple(entries))
+            self._spec(case, RESOURCES, last + rng.uniform(2, 20), sender, recipient, StatusEntries(tuple(entries)))
 
     def _plan_emsi(self, case: Case, profile: IncidentProfile) -> None:
         rng, emsi = self.rng, profile.emsi

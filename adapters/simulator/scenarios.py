@@ -129,7 +129,8 @@ STORM = Scenario(
             ((V1, 0.6), (VP, 0.35), (VI, 0.05)), ("VSAV", "VSR"), (40, 90),
             ("Véhicule léger contre un arbre tombé sur la {road}, conducteur incarcéré",
              "Collision entre deux véhicules sur la {road}, visibilité nulle sous les rafales",
-             "Voiture dans le fossé après avoir heurté des branchages, la personne au volant, {victim}, est choquée mais consciente"),
+             "Voiture dans le fossé après avoir heurté des branchages, la personne au volant, {victim}, "
+             "est choquée mais consciente"),
             ("Conducteur d'une cinquantaine d'années, douleur thoracique, conscient",
              "Jeune femme, plaie au front, incarcérée côté conducteur",
              "Deux occupants, un blessé léger et un passager se plaignant des cervicales"),
@@ -387,7 +388,8 @@ FLOOD = Scenario(
         IncidentProfile(
             "ehpad-evacue", 0.5, "C08.01.00", ("L04.09.01",), ("R18", "R27", "R34"),
             ((VP, 0.6), (VB, 0.4)), ("VSAV", "VSAV", "VSAV", "BLS", "BLS", "VTU", "VLCG", "PC"), (300, 720),
-            ("Eau dans le rez-de-chaussée de l'EHPAD de {commune}, évacuation des résidents vers le centre hospitalier",),
+            ("Eau dans le rez-de-chaussée de l'EHPAD de {commune}, "
+             "évacuation des résidents vers le centre hospitalier",),
             ("Résidents âgés dépendants, plusieurs grabataires",), main_victims=("SENIOR",),
             health_motives=("M05.01",), evacuated=(30, 90), evacuation_probability=1.0, major=True,
             emsi=EmsiProfile("FLD/PLN", "BEV/RESIN", "URB/HOSP", "DIS/FLOOD", "GEN/EVENT", ("HUM/RAIN",),

@@ -23,7 +23,7 @@ from .builders import BUILDERS
 from .cases import Case, CasePlanner, Spec
 from .clock import LocalClock, to_epoch
 from .fleet import Fleet
-from .world import get_world
+from .world import World, get_world
 
 JSON, XML = "application/json", "application/xml"
 MIN_HOURS, MAX_HOURS = 6.0, 48.0
@@ -58,7 +58,7 @@ def simulate(scenario: str = "storm", *, size: int = 1000, seed: int = 1, start:
     return _run(world, size, seed, t0, xml_ratio, duplicate_ratio)
 
 
-def _run(world, size: int, seed: int, t0: float, xml_ratio: float,
+def _run(world: World, size: int, seed: int, t0: float, xml_ratio: float,
          duplicate_ratio: float) -> Iterator[SimulatedMessage]:
     rng = random.Random(f"{world.scenario.key}:{seed}")
     clock = LocalClock()

@@ -14,7 +14,7 @@ from adapters.geography import get_geography
 from domain.geography import Commune
 
 from .fleet import StationPlan, plan_departement
-from .scenarios import Scenario, get_scenario
+from .scenarios import IncidentProfile, Scenario, get_scenario
 
 _CDF_STEPS = 2_000
 
@@ -33,7 +33,7 @@ class World:
         index = bisect.bisect_right(cumulative, rng.random() * cumulative[-1])
         return self.communes[departement][min(index, len(cumulative) - 1)]
 
-    def pick_profile(self, rng: random.Random):
+    def pick_profile(self, rng: random.Random) -> IncidentProfile:
         index = bisect.bisect_right(self.profile_cumulative, rng.random() * self.profile_cumulative[-1])
         return self.scenario.profiles[min(index, len(self.scenario.profiles) - 1)]
 

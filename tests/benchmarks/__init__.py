@@ -42,8 +42,9 @@ def cpu_pace() -> float:
     import orjson
 
     document = orjson.dumps({
-        "facts": {"resources": [{"id": f"r{i}", "kind": "VSAV", "status": "DEPART", "at": f"2025-11-02T18:0{i}:00+01:00",
-                                 "lat": 48.1 + i, "lon": -1.6 - i} for i in range(6)]},
+        "facts": {"resources": [{"id": f"r{i}", "kind": "VSAV", "status": "DEPART",
+                                 "at": f"2025-11-02T18:0{i}:00+01:00", "lat": 48.1 + i, "lon": -1.6 - i}
+                                for i in range(6)]},
         "provenance": {key: f"fr.fire.sis35.cgo-35_{key}_0123456789abcdef" for key in
                        ("distribution_id", "message_id", "sender_id", "sent_at", "received_at", "sha256")},
     })

@@ -21,12 +21,14 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 from psycopg.sql import SQL, Identifier
 
 from tests.benchmarks import database_url, proc_status_kib
+from tests.support.sql import first_row
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = 100_000
@@ -53,8 +55,9 @@ def load_cases(services, cases: int) -> tuple[int, int]:
             seen.add(event.originator_id)
         rows.append((event.originator_id, event.version, topic_of(event), stored_state(store.mapper, event)))
     table = SQL("{}.tocsin_events").format(Identifier(services.settings.schema))
+    copy_sql = SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN").format(table)
     with psycopg.connect(store.database_url) as conn, conn.cursor() as cur:
-        with cur.copy(SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN").format(table)) as copy:
+        with cur.copy(copy_sql) as copy:
             for row in rows:
                 copy.write_row(row)
     with ProjectionWorker(store) as worker:
@@ -85,16 +88,17 @@ class _Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str) -> tuple[int, bytes]:
-        if self.writer is None:
+        if self.reader is None or self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {self.token}\r\n\r\n".encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
+        reader, writer = self.reader, self.writer
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {self.token}\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0
         for line in head.split(b"\r\n"):
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:])
-        return status, await self.reader.readexactly(length)
+        return status, await reader.readexactly(length)
 
     def close(self) -> None:
         if self.writer is not None:
@@ -139,7 +143,8 @@ def _report(name: str, latencies: list[float]) -> dict:
     median = statistics.median(ordered)
     verdict = "OK" if p99 < GOAL_MS else "AU-DESSUS DE L'OBJECTIF"
     print(f"   {name} : médiane {median:.1f} ms, p99 {p99:.1f} ms ({len(ordered)} requêtes, "
-          f"{CLIENTS} clients simultanés, {WORKERS} processus serveurs) — objectif p99 < {GOAL_MS:.0f} ms : {verdict}", flush=True)
+          f"{CLIENTS} clients simultanés, {WORKERS} processus serveurs) — objectif p99 < {GOAL_MS:.0f} ms : {verdict}",
+          flush=True)
     return {"median_ms": round(median, 1), "p99_ms": round(p99, 1)}
 
 
@@ -161,9 +166,9 @@ def main(cases: int = CASES) -> dict:
             print(f"   {n_cases} affaires ({n_events} événements) chargées et projetées en "
                   f"{time.perf_counter() - began:.0f} s", flush=True)
             with psycopg.connect(url) as conn:
-                row = conn.execute(SQL("SELECT departement, count(*) AS n FROM {}.tocsin_view_cases "
-                                       "WHERE departement <> 'non-localise' GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
-                                   .format(Identifier(schema))).fetchone()
+                busiest = SQL("SELECT departement, count(*) AS n FROM {}.tocsin_view_cases "
+                              "WHERE departement <> 'non-localise' GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
+                row = first_row(conn.execute(busiest.format(Identifier(schema))))
             departement, in_dep = row[0], row[1]
 
             port = _free_port()
@@ -192,12 +197,13 @@ def main(cases: int = CASES) -> dict:
                                            prefecture, clients=1))
             print(f"   (un seul client : vue nationale {statistics.median(alone):.1f} ms, liste "
                   f"{statistics.median(alone_list):.1f} ms en médiane)", flush=True)
-            results = {
+            results: dict[str, Any] = {
                 "national_view": _report("Vue nationale (GET /api/v1/views/national/FR)",
                                          asyncio.run(_load(port, "/api/v1/views/national/FR", national))),
                 "departement_cases": _report(
                     f"Liste des affaires du {departement} ({in_dep} affaires, 50 par page)",
-                    asyncio.run(_load(port, f"/api/v1/cases?level=departement&code={departement}&limit=50", prefecture))),
+                    asyncio.run(_load(
+                        port, f"/api/v1/cases?level=departement&code={departement}&limit=50", prefecture))),
             }
 
             communes = list(services.geography.communes)[:STREAMS]

@@ -28,7 +28,8 @@ def _generate(conn: psycopg.Connection, total: int) -> None:
         # Ten events per aggregate, a ~1.3 kB raw message and a ~600 B state each.
         conn.execute(
             "INSERT INTO tocsin_raw_messages (sha256, body) SELECT sha256(int8send(i)),"
-            " convert_to(repeat(md5(i::text), 40), 'UTF8') FROM generate_series(%(a)s::bigint, %(b)s::bigint) i", params)
+            " convert_to(repeat(md5(i::text), 40), 'UTF8')"
+            " FROM generate_series(%(a)s::bigint, %(b)s::bigint) i", params)
         conn.execute(
             "INSERT INTO tocsin_messages (distribution_id, originator_id, originator_version, case_id, kind,"
             " sender_id, sent_at, received_at, sha256, source) SELECT 'bench-' || i, md5((i / 10)::text)::uuid,"
@@ -37,7 +38,8 @@ def _generate(conn: psycopg.Connection, total: int) -> None:
         conn.execute(
             "INSERT INTO tocsin_events (originator_id, originator_version, topic, state)"
             " SELECT md5((i / 10)::text)::uuid, i %% 10 + 1, 'domain.case:Case.Reported',"
-            " convert_to(repeat(md5((-i)::text), 19), 'UTF8') FROM generate_series(%(a)s::bigint, %(b)s::bigint) i ORDER BY i", params)
+            " convert_to(repeat(md5((-i)::text), 19), 'UTF8')"
+            " FROM generate_series(%(a)s::bigint, %(b)s::bigint) i ORDER BY i", params)
         conn.commit()
 
 
@@ -62,6 +64,7 @@ def main(total: int | None = None) -> dict:
             _generate(conn, total)
         chained = time.perf_counter() - began
         key = load_signing_key(data_dir)
+        assert key is not None  # created on first use
         seal(store, key, data_dir)  # itself a full verification: the first seal walks the whole chain
         report = verify_store(store, trusted_keys(data_dir))
         assert report.ok, report.summary()

@@ -34,6 +34,7 @@ import psycopg
 from psycopg.sql import SQL, Identifier
 
 from tests.benchmarks import cpu_pace, database_url, fmt, proc_status_kib
+from tests.support.sql import database_url_of, first_row
 
 ROOT = Path(__file__).resolve().parents[2]
 GOAL = 5_000  # messages/s, end to end, on one 2-core machine
@@ -224,15 +225,15 @@ def main(size: int | None = None) -> dict:
         servers_before = {name: _server_cpu(name) for name in SERVERS}
         summary, wall, peak_kb, cpu, own_cpu = _ingest(settings)
         servers = {name: _spent(before, _server_cpu(name)) for name, before in servers_before.items()}
-        with psycopg.connect(settings.database_url) as conn:
-            events = conn.execute(
+        with psycopg.connect(database_url_of(settings)) as conn:
+            events = first_row(conn.execute(
                 SQL("SELECT count(*) FROM {}.tocsin_events").format(Identifier(settings.schema))
-            ).fetchone()[0]
+            ))[0]
         expected = len({m.distribution_id for m in messages})
         if events != expected or summary["position"] != size:
             raise RuntimeError(f"ingestion incomplète : {events} événements pour {expected} messages distincts")
 
-        copy_rate = _copy_rate(settings.database_url, settings.schema, [m.raw for m in messages])
+        copy_rate = _copy_rate(database_url_of(settings), settings.schema, [m.raw for m in messages])
         pace_after = cpu_pace()
         rate = summary["messages_per_s"]
         mean_size = sum(len(m.raw) for m in messages) / len(messages)
@@ -259,7 +260,8 @@ def main(size: int | None = None) -> dict:
         print("CPU par message, démarrage déduit (" + ", ".join(
               f"{BUDGET_LABELS[name]} : {fmt(v) + ' µs' if v is not None else 'non mesurable ici'}"
               for name, v in budget.items()) + f") : {fmt(sum(known))} µs, soit {sum(known) * rate / 1e6:.2f} cœurs "
-              f"occupés ; {fmt(GOAL)} messages/s sur {os.cpu_count()} cœurs en laissent {fmt(os.cpu_count() * 1e6 / GOAL)}")
+              f"occupés ; {fmt(GOAL)} messages/s sur {os.cpu_count()} cœurs "
+              f"en laissent {fmt((os.cpu_count() or 1) * 1e6 / GOAL)}")
         print(f"mémoire maximale du processus d'ingestion (et de ses processus auxiliaires) : {fmt(peak_kb / 1024)} Mo")
         print(f"COPY binaire des mêmes octets bruts dans une table simple : {fmt(copy_rate)} messages/s ; "
               f"rapport ingestion/COPY : {rate / copy_rate:.3f} (COPY {copy_rate / rate:.0f} fois plus rapide)")
@@ -273,7 +275,7 @@ def main(size: int | None = None) -> dict:
             _delete_stream(settings)
         except Exception:
             pass
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        with psycopg.connect(database_url_of(settings), autocommit=True) as conn:
             conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(settings.schema)))
         if server is not None:
             server.stop()

@@ -47,6 +47,7 @@ from projections.store.view_store import TRACKING_TABLE, StoreReader
 from projections.territory import LEVELS, add
 from tests.benchmarks import cpu_pace, database_url
 from tests.benchmarks.projection_events import CrisisEvents, stored_state, topic_of
+from tests.support.sql import first_row
 
 GENERATOR_VERSION = "2"  # 2: event states compressed with LZ4 (the store's compressor), was zlib
 SCHEMA = "bench_projections"
@@ -119,7 +120,7 @@ def _copy_events(conn: psycopg.Connection, schema: str, rows: list[tuple], notif
             ) as copy:
                 for row in rows:
                     copy.write_row(row)
-        last = conn.execute(SQL("SELECT max(notification_id) FROM {}.tocsin_events").format(s)).fetchone()[0]
+        last = first_row(conn.execute(SQL("SELECT max(notification_id) FROM {}.tocsin_events").format(s)))[0]
         if notify:
             conn.execute('NOTIFY "tocsin_events"')
     return last
@@ -158,7 +159,7 @@ def _check_sums(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
         ):
             add(total, figures)
         sums[level.value] = total
-    cases = conn.execute(SQL("SELECT count(*) FROM {}.tocsin_view_cases").format(Identifier(schema))).fetchone()[0]
+    cases = first_row(conn.execute(SQL("SELECT count(*) FROM {}.tocsin_view_cases").format(Identifier(schema))))[0]
     national = sums["national"]
     return {
         "cases": cases,
@@ -232,7 +233,7 @@ class StockCaseViews(Projection[StockViewsRecorder]):
     name = "stockcaseviews"
     topics = tuple(CASE_TOPICS)
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         if not isinstance(domain_event, Case.MessageRecorded):
             self.view.insert_tracking(tracking)
             return
@@ -255,11 +256,11 @@ def bench_stock_runner(sample: int) -> dict[str, Any]:
         s = Identifier(SCHEMA)
         for table in ("stock_cases", "stock_territories", "stockcaseviews_tracking"):
             conn.execute(SQL("DROP TABLE IF EXISTS {}.{}").format(s, Identifier(table)))
-        target, count = conn.execute(
+        target, count = first_row(conn.execute(
             SQL("SELECT max(notification_id), count(*) FROM (SELECT notification_id FROM {}.tocsin_events"
                 " ORDER BY notification_id LIMIT %s) s").format(s),
             (sample,),
-        ).fetchone()
+        ))
     env = {**StoreReader.environment(settings, url), "STOCKCASEVIEWS_CREATE_TABLE": "y"}
     started = time.perf_counter()
     with ProjectionRunner(
@@ -282,7 +283,12 @@ def _live_worker(stop: Any, ready: Any) -> None:
         with ProjectionWorker(store, batch_size=2000) as worker:
             ready.set()
             stop_thread = threading.Event()
-            threading.Thread(target=lambda: (stop.wait(), stop_thread.set()), daemon=True).start()
+
+            def relay_stop() -> None:
+                stop.wait()
+                stop_thread.set()
+
+            threading.Thread(target=relay_stop, daemon=True).start()
             worker.run(stop_thread, poll_seconds=0.2)
     finally:
         store.close()
@@ -315,7 +321,7 @@ def bench_live(rate: int, seconds: float, seed: int = 11) -> dict[str, Any]:
             )
             index = 0
             while not (done.is_set() and index >= len(committed)):
-                position = conn.execute(query, (list(NAMES),)).fetchone()[0] or 0
+                position = first_row(conn.execute(query, (list(NAMES),)))[0] or 0
                 now = time.perf_counter()
                 while index < len(committed) and committed[index][0] <= position:
                     lags.append(now - committed[index][1])

@@ -51,9 +51,10 @@ def setup(events: int, every: int, seed: int = 1) -> tuple[float, float, bool]:
     url = database_url()
     wanted = {"events": f"{events}:{seed}:{GENERATOR_VERSION}", "checkpoints": f"{every}:{CHECKPOINT_FORMAT}"}
     with psycopg.connect(url, autocommit=True) as conn:
+        found: dict[str, str]
         try:
-            query = SQL("SELECT key, value FROM {}.bench_meta").format(Identifier(SCHEMA))
-            found: dict[str, str] = dict(conn.execute(query).fetchall())
+            meta = SQL("SELECT key, value FROM {}.bench_meta").format(Identifier(SCHEMA))
+            found = dict(conn.execute(meta).fetchall())
         except psycopg.errors.UndefinedTable:
             found = {}
         if found == wanted:
@@ -160,6 +161,7 @@ def main(events: int | None = None) -> dict:
             assert fast.view == naive.view, "checkpointed and naive replays differ"
             began = time.perf_counter()
             listed = replay_view(store, "cases", departement, at, sense)
+            assert listed.view is not None
             list_s = time.perf_counter() - began  # for information: the whole case list of the département
             ratio = naive_s / fast_s
             ok = fast_s < GOAL_SECONDS and ratio >= GOAL_RATIO

@@ -16,7 +16,7 @@ import hashlib
 import heapq
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -35,8 +35,11 @@ BACKGROUND = 0.3  # share of everyday incidents anywhere in France, besides the 
 START = datetime(2025, 11, 2, 17, 0, tzinfo=UTC)
 STATUS_STEPS = ("DECLENCHE", "DEPART", "ARRIVEE", "RETOUR")
 TRANSPORT_STEPS = ("DECLENCHE", "DEPART", "ARRIVEE", "PEC", "TRANSP", "DESTIN", "RETOUR")
-EVENT_CLASSES = {"report": Case.Reported, "resources": Case.ResourcesUpdated, "emsi": Case.SituationUpdated,
-                 "ack": Case.Acknowledged}
+# Callables, not type[...]: mypy does not see the dataclass fields eventsourcing's metaclass gives the events.
+EVENT_CLASSES: dict[str, Callable[..., Case.MessageRecorded]] = {
+    "report": Case.Reported, "resources": Case.ResourcesUpdated, "emsi": Case.SituationUpdated,
+    "ack": Case.Acknowledged,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,10 @@ class _Places:
         dep = self.geo.departements[commune.departement]
         postal = commune.postal_codes[0] if commune.postal_codes else commune.insee
         by_postal = postal != commune.insee and rng.random() < 0.2
-        notes = [f"{postal} est un code postal, pas un code INSEE : commune retenue {commune.name} ({commune.insee}) d'après le point"] if by_postal else []
+        notes = [
+            f"{postal} est un code postal, pas un code INSEE : commune retenue {commune.name} ({commune.insee})"
+            " d'après le point"
+        ] if by_postal else []
         point = [round(46 + rng.random() * 4, 6), round(-1 + rng.random() * 7, 6)]
         return {"insee": commune.insee, "departement": commune.departement, "zone": dep.zone,
                 "method": "postal-code" if by_postal else "insee", "notes": notes,
@@ -147,7 +153,8 @@ class CrisisEvents:
         placement = self.places.placement(commune, rng) if rng.random() > 0.02 else _unresolved()
         victims = rng.choices([v for v, _ in profile.victims], weights=[w for _, w in profile.victims])[0]
         nature = profile.mistyped_nature if profile.mistyped_nature and rng.random() < 0.1 else profile.nature
-        messages.append((start + timedelta(minutes=1), "report", self._report(case_id, start, nature, profile, victims, placement, commune, rng)))
+        messages.append((start + timedelta(minutes=1), "report",
+                         self._report(case_id, start, nature, profile, victims, placement, commune, rng)))
         if nature != profile.nature or rng.random() < 0.02:
             moved = placement
             if rng.random() < 0.4:  # the correction also places the case elsewhere
@@ -160,18 +167,22 @@ class CrisisEvents:
         messages += self._resources(case_id, org, vehicles, start, on_scene, rng)
         closed = rng.random() < 0.7
         messages += self._situations(case_id, profile, victims, start, on_scene, closed, placement, rng)
-        timed = []
+        timed: list[tuple[datetime, str, dict | None, str]] = []
         for sent, kind, facts in messages:
             timed.append((sent, kind, facts, org))
             if rng.random() < 0.25:  # the partner acknowledges (a distributionID is set below)
-                timed.append((sent + timedelta(seconds=20), "ack", None, "fr.health.samu" + commune.departement.lower()))
+                partner = "fr.health.samu" + commune.departement.lower()
+                timed.append((sent + timedelta(seconds=20), "ack", None, partner))
         timed.sort(key=lambda m: m[0])
         events: list[GeneratedEvent] = []
         recorded = start
-        for version, (sent, kind, facts, sender) in enumerate(timed, start=1):
+        for version, (sent, kind, given, sender) in enumerate(timed, start=1):
             if kind == "ack":
                 acknowledged = events[-1].provenance["distribution_id"] if events else case_id
                 facts = {"refers_to": acknowledged, "refused": False, "step": "RECU", "error_distribution_id": None}
+            else:
+                assert given is not None, kind
+                facts = given
             # Recorded in version order, as ingestion records a case's messages.
             recorded = max(recorded + timedelta(milliseconds=1), sent + timedelta(seconds=rng.uniform(0.2, 3.0)))
             events.append(self._event(oid, version, kind, case_id, facts, sent, sender, recorded))
@@ -185,7 +196,8 @@ class CrisisEvents:
             "creation": _iso(start),
             "nature": {"code": nature, "label": f"Nature {nature}", "official": True},
             "location_kind": {"code": loc, "label": f"Lieu {loc}", "official": True},
-            "risks": [{"code": r, "label": f"Risque {r}", "official": True} for r in profile.risks[: rng.randint(0, 2)]],
+            "risks": [{"code": r, "label": f"Risque {r}", "official": True}
+                      for r in profile.risks[: rng.randint(0, 2)]],
             "victims_count": victims,
             "main_victim": rng.choice(profile.main_victims),
             "location": {"label": None, "address": f"{rng.randint(1, 120)} rue de la République", "city": commune.name,
@@ -211,11 +223,13 @@ class CrisisEvents:
             for rid, kind, steps, offsets in plans:
                 step = min(u, len(steps) - 1)
                 status = steps[step]
+                phase = phase_of(status)
+                assert phase is not None, status
                 resources.append({
                     "id": rid, "name": f"{kind} {rid[-3:]}", "org_id": org, "center": None,
                     "vehicle_type": "SMUR" if kind in ("VLM", "AR") else "SIS", "kind": kind,
                     "engaged_at": _iso(start + timedelta(minutes=offsets[0])), "status": status,
-                    "status_label": status.title(), "phase": phase_of(status).value,
+                    "status_label": status.title(), "phase": phase.value,
                     "status_at": _iso(start + timedelta(minutes=offsets[step])), "available": False,
                     "lat": None, "lon": None,
                 })
@@ -238,11 +252,13 @@ class CrisisEvents:
                 "mode": "ACTUAL", "event_name": profile.key, "event_status": "COM" if last and closed else "IPR",
                 "scale": "2", "risk_assessment": "STABLE", "categories": [profile.emsi.category],
                 "occurred_at": _iso(start), "declared_at": _iso(start),
-                "casualties": {"red": red, "yellow": max(0, hurt - red) // 2, "green": max(0, hurt - red) - max(0, hurt - red) // 2,
+                "casualties": {"red": red, "yellow": max(0, hurt - red) // 2,
+                               "green": max(0, hurt - red) - max(0, hurt - red) // 2,
                                "black": 1 if hurt > 10 and rng.random() < 0.2 else 0, "missing": 0},
                 "evacuation": {"displaced": evacuated // 3, "evacuated": evacuated},
                 "placement": placement if placement.get("insee") and rng.random() < 0.5 else None,
-                "missions": [{"id": f"M{i}", "type": profile.emsi.mission, "status": "COM" if last and closed else "IPR",
+                "missions": [{"id": f"M{i}", "type": profile.emsi.mission,
+                              "status": "COM" if last and closed else "IPR",
                               "org_id": None, "name": "#MISSION#", "start": _iso(start), "resources": []}],
                 "personal": {"situation_details": "Situation en cours d'évolution"},
             }
@@ -257,7 +273,9 @@ class CrisisEvents:
             "sender_name": sender.rsplit(".", 1)[-1], "sent_at": _iso(sent), "envelope_sent_at": _iso(sent),
             "received_at": recorded.isoformat(), "recorded_at": recorded.isoformat(), "sha256": digest,
             "size": 2000 + len(digest), "encoding": "xml", "xml_namespace": None, "source": "bench",
-            "kind": {"report": "createCase", "resources": "resourcesInfoCisu", "emsi": "emsi", "ack": "reference"}[kind],
+            "kind": {
+                "report": "createCase", "resources": "resourcesInfoCisu", "emsi": "emsi", "ack": "reference",
+            }[kind],
             "status": "Actual",
         }
         return GeneratedEvent(oid, version, kind, case_id, facts, provenance, recorded)

@@ -10,15 +10,7 @@ import httpx
 
 from adapters.embedded import free_port
 from api.auth import AuthConfig
-from tests.support.nats_harness import (  # noqa: F401 - fixtures
-    ROOT,
-    environment,
-    nats_server_url,
-    nats_settings,
-    run_tocsin,
-    tocsin_command,
-    wait_until,
-)
+from tests.support.nats_harness import ROOT, environment, run_tocsin, tocsin_command, wait_until
 
 
 def test_run_serves_a_crisis_that_is_still_arriving(nats_settings, tmp_path):

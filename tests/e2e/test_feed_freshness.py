@@ -26,7 +26,7 @@ from tests.support.api import (
     report_in,
     wait_for_views,
 )
-from tests.support.nats_harness import nats_server_url, nats_settings, publish, simulated  # noqa: F401 - fixtures
+from tests.support.nats_harness import publish, simulated
 
 
 def _database_now(store) -> datetime:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import time
 
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from adapters.nats import server as nats_server
 from adapters.nats.batches import BatchPuller
 from adapters.nats.ingester import _seq
 from adapters.nats.stream import ensure_stream, reset_consumer, subject_for
-from tests.support.nats_harness import nats_server_url, nats_settings, publish, run_async  # noqa: F401 - fixtures
+from tests.support.nats_harness import publish, run_async
 
 
 def test_batches_come_whole_then_the_rest_then_none_then_what_arrives_while_waiting(nats_settings):
@@ -58,5 +59,5 @@ def test_the_stream_sequence_is_read_from_the_acknowledgement_subject_as_nats_py
         "$JS.ACK.hub.AHASH.S_1.tocsin.2.777.770.1732390000000000000.5.token",
         "$JS.ACK.hub.AHASH.S_1.tocsin.2.778.771.1732390000000000000.5",
     ]:
-        msg = Msg(None, subject="x", reply=reply, data=b"")
+        msg = Msg(Client(), subject="x", reply=reply, data=b"")  # a client never connected: parsing needs none
         assert _seq(msg) == msg.metadata.sequence.stream

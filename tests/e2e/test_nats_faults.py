@@ -21,11 +21,9 @@ import pytest
 from psycopg.sql import SQL, Identifier
 
 from adapters.embedded import EmbeddedNats, free_port
-from tests.support.nats_harness import (  # noqa: F401 - fixtures
+from tests.support.nats_harness import (
     assert_exactly_once,
     distinct_ids,
-    nats_server_url,
-    nats_settings,
     printed_json,
     publish,
     simulated,
@@ -34,6 +32,7 @@ from tests.support.nats_harness import (  # noqa: F401 - fixtures
     stored,
     wait_until,
 )
+from tests.support.sql import database_url_of, first_row
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +46,8 @@ def test_two_ingesters_at_once_one_reads_and_the_other_takes_over_when_it_is_kil
         def waiting() -> list[int]:
             return [i for i, log in enumerate(logs) if log.exists() and "attente de la relève" in log.read_text()]
 
-        wait_until(
-            lambda: len(waiting()) == 1 and stored(nats_settings)["position"] >= 300, 60, "one leader, one standby"
-        )
+        wait_until(lambda: len(waiting()) == 1 and stored(nats_settings)["position"] >= 300, 60,
+                   "one leader, one standby")
         standby = waiting()[0]
         leader = 1 - standby
 
@@ -72,11 +70,11 @@ def _pause_commits(settings, from_position: int) -> psycopg.Connection:
     commit waits on it, mid-transaction; return once it does. The fault then strikes mid-stream however fast the
     host runs: the stream cannot be drained before it. Commit or close the returned connection to let go."""
     table = SQL("{}.tocsin_positions").format(Identifier(settings.schema))
-    conn = psycopg.connect(settings.database_url, autocommit=True)
+    conn = psycopg.connect(database_url_of(settings), autocommit=True)
 
     def reached() -> bool:
         try:
-            position = conn.execute(SQL("SELECT max(position) FROM {}").format(table)).fetchone()[0]
+            position = first_row(conn.execute(SQL("SELECT max(position) FROM {}").format(table)))[0]
         except psycopg.errors.UndefinedTable:  # the ingester has not created its tables yet
             return False
         return position is not None and position >= from_position
@@ -85,9 +83,8 @@ def _pause_commits(settings, from_position: int) -> psycopg.Connection:
     conn.autocommit = False
     conn.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))  # reads pass, writes wait
     waiting = ("SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted", (table.as_string(conn),))
-    wait_until(
-        lambda: conn.execute(*waiting).fetchone()[0] > 0, 60, "the ingester's commit to wait on the positions table"
-    )
+    wait_until(lambda: first_row(conn.execute(*waiting))[0] > 0, 60,
+               "the ingester's commit to wait on the positions table")
     return conn
 
 
@@ -130,9 +127,8 @@ def test_postgresql_restarted_during_ingestion(nats_settings, private_postgres, 
         with suppress(psycopg.Error):
             held.close()
         time.sleep(2)
-        _pg_ctl(
-            private_postgres, "-w", "-l", str(private_postgres.log), "-o", '-h ""', "-o", f"-k {socket_dir}", "start"
-        )
+        _pg_ctl(private_postgres, "-w", "-l", str(private_postgres.log), "-o", '-h ""', "-o", f"-k {socket_dir}",
+                "start")
 
         assert ingester.wait(180) == 0, log.read_text()
     finally:
@@ -154,6 +150,7 @@ def test_nats_restarted_during_ingestion(nats_settings, tmp_path):
         held = _pause_commits(settings, 600)
         # Beyond the batch committing and the two fetched ahead, some are still to be fetched after the restart.
         assert stored(settings)["position"] + 3 * 200 < 2000
+        assert server.process is not None
         server.process.kill()  # SIGKILL: no goodbye to the clients, and the batch in flight is not acknowledged
         server.process.wait(10)
         time.sleep(1.5)

@@ -14,13 +14,11 @@ from typer.testing import CliRunner
 
 from adapters.nats.ingester import NatsIngester
 from adapters.services import open_services
-from tests.support.nats_harness import (  # noqa: F401 - fixtures
+from tests.support.nats_harness import (
     assert_exactly_once,
     delete_stream,
     distinct_ids,
     environment,
-    nats_server_url,
-    nats_settings,
     printed_json,
     publish,
     run_async,
@@ -31,6 +29,7 @@ from tests.support.nats_harness import (  # noqa: F401 - fixtures
     stored,
     wait_until,
 )
+from tests.support.sql import first_row
 from tests.support.wire import as_json, example, wire
 
 INVALID = [(b'{"distributionID": "fr.fire.sis35_x", "content": []}', "application/json"), (b"<broken", None)]
@@ -97,7 +96,7 @@ def test_a_poison_message_is_retried_then_quarantined_and_the_stream_goes_on(nat
     state = assert_exactly_once(nats_settings, distinct_ids(messages), quarantined=1)
     assert (state["poison"], state["position"], summary.counts["poison"]) == (1, 601, 1)
     with psycopg.connect(nats_settings.database_url) as conn:
-        [reasons] = conn.execute(SQL("SELECT reasons FROM {}.tocsin_quarantine").format(s)).fetchone()
+        [reasons] = first_row(conn.execute(SQL("SELECT reasons FROM {}.tocsin_quarantine").format(s)))
     assert reasons[0]["code"] == "poison"
     assert "refusé par la base" in reasons[0]["message"] and "échec 3 fois" in reasons[0]["message"]
 

@@ -14,16 +14,7 @@ import threading
 import pytest
 
 from adapters.simulator import simulate
-from tests.support.nats_harness import (  # noqa: F401 - fixtures
-    assert_exactly_once,
-    nats_server_url,
-    nats_settings,
-    printed_json,
-    publish,
-    start_ingester,
-    stored,
-    wait_until,
-)
+from tests.support.nats_harness import assert_exactly_once, printed_json, publish, start_ingester, stored, wait_until
 
 SIZE = 50_000
 KILL_AT = 20_000

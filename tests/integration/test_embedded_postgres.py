@@ -25,9 +25,14 @@ time.sleep(float(sys.argv[2]))
 """
 
 
-def _hold(data: Path, seconds: float) -> subprocess.Popen:
+def _hold(data: Path, seconds: float) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", HOLD, str(data), str(seconds)], stdout=subprocess.PIPE, text=True,
                             cwd=ROOT)
+
+
+def _first_line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    return process.stdout.readline()
 
 
 def _running(pgdata: Path) -> bool:
@@ -39,12 +44,12 @@ def test_a_killed_holder_does_not_keep_the_server_running_forever(tmp_path: Path
     pgdata = tmp_path / "postgres"
     killed = _hold(tmp_path, 120)
     try:
-        assert killed.stdout.readline().startswith("postgresql://")
+        assert _first_line(killed).startswith("postgresql://")
         assert _running(pgdata)
         os.kill(killed.pid, signal.SIGKILL)  # never takes itself off the holders' list
         killed.wait(10)
         last = _hold(tmp_path, 0)
-        assert last.stdout.readline().startswith("postgresql://")
+        assert _first_line(last).startswith("postgresql://")
         assert last.wait(60) == 0
         deadline = time.monotonic() + 30
         while _running(pgdata) and time.monotonic() < deadline:

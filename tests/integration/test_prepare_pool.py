@@ -14,15 +14,7 @@ from adapters.ingest.prepare_pool import PreparePool
 from adapters.nats.ingester import NatsIngester
 from adapters.services import open_services
 from tests.integration.test_ingestion import HOSTILE
-from tests.support.nats_harness import (  # noqa: F401 - fixtures
-    assert_exactly_once,
-    distinct_ids,
-    nats_server_url,
-    nats_settings,
-    publish,
-    run_async,
-    simulated,
-)
+from tests.support.nats_harness import assert_exactly_once, distinct_ids, publish, run_async, simulated
 
 BROKEN = [b'{"distributionID": "fr.fire.sis35_x", "content": []}', b"<broken", *HOSTILE]
 
@@ -75,6 +67,7 @@ def test_a_worker_killed_during_ingestion_leaves_every_message_stored_once(nats_
             running = asyncio.ensure_future(ingester.run())
             while not ingester.summary.counts["accepted"]:  # some batches are in, others still to come
                 await asyncio.sleep(0.05)
+            assert ingester.pool is not None
             killed = ingester.pool.worker_pids()
             for pid in killed:
                 os.kill(pid, signal.SIGKILL)

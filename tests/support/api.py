@@ -38,8 +38,9 @@ def auth_config() -> AuthConfig:
 @contextmanager
 def client_for(services, config: AuthConfig | None = None, **app_options) -> Iterator[tuple[TestClient, AuthConfig]]:
     config = config or auth_config()
-    with TestClient(create_app(services, config, **app_options)) as client:
-        wait_for_views(client.app.state.read_model, services)
+    app = create_app(services, config, **app_options)
+    with TestClient(app) as client:
+        wait_for_views(app.state.read_model, services)
         yield client, config
 
 

@@ -28,6 +28,7 @@ from adapters.nats import server as nats_server
 from adapters.nats import stream as nats_stream  # imported here, not lazily: tests publish from threads
 from adapters.settings import Settings
 from tests.support.paths import ROOT
+from tests.support.sql import database_url_of, first_row
 
 LOCAL_NATS_URL = "nats://127.0.0.1:4222"
 
@@ -69,11 +70,17 @@ def run_async(coroutine):
     return asyncio.run(coroutine)
 
 
+def nats_url_of(settings: Settings) -> str:
+    """The NATS server of settings made by nats_settings (or a test), which always name one."""
+    assert settings.nats_url is not None, "these settings name no NATS server"
+    return settings.nats_url
+
+
 def delete_stream(settings: Settings) -> None:
     from nats.js.errors import NotFoundError
 
     async def delete() -> None:
-        nc = await asyncio.wait_for(nats_server.connect(settings.nats_url), 10)
+        nc = await asyncio.wait_for(nats_server.connect(nats_url_of(settings)), 10)
         try:
             await nc.jetstream().delete_stream(settings.nats_stream)
         except NotFoundError:
@@ -103,7 +110,7 @@ def publish(settings: Settings, items: Iterable) -> int:
         return nats_stream.Publishable(item.raw, item.content_type, item.kind)
 
     async def run() -> int:
-        nc = await asyncio.wait_for(nats_server.connect(settings.nats_url), 10)
+        nc = await asyncio.wait_for(nats_server.connect(nats_url_of(settings)), 10)
         try:
             js = nc.jetstream()
             await nats_stream.ensure_stream(js, settings)
@@ -122,9 +129,9 @@ def stored(settings: Settings) -> dict:
     """What the store holds: counts, the distribution ids indexed, and the stream position."""
     source_key = nats_stream.source_key
 
-    with psycopg.connect(settings.database_url) as conn:
-        def scalar(query: str, *params) -> int:
-            return conn.execute(SQL(query).format(s=Identifier(settings.schema)), params).fetchone()[0]
+    with psycopg.connect(database_url_of(settings)) as conn:
+        def scalar(query: str, *params: object) -> int:
+            return first_row(conn.execute(SQL(query).format(s=Identifier(settings.schema)), params))[0]
 
         try:
             ids = [r[0] for r in conn.execute(
@@ -139,7 +146,8 @@ def stored(settings: Settings) -> dict:
                     "SELECT count(*) FROM {s}.tocsin_quarantine WHERE reasons @> %s::jsonb", '[{"code": "poison"}]'
                 ),
                 "position": scalar(
-                    "SELECT coalesce(max(position), 0) FROM {s}.tocsin_positions WHERE source = %s", source_key(settings)
+                    "SELECT coalesce(max(position), 0) FROM {s}.tocsin_positions WHERE source = %s",
+                    source_key(settings),
                 ),
             }
         except psycopg.errors.UndefinedTable:

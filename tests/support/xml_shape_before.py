@@ -36,7 +36,7 @@ _JSON_NAMES = {"contentXML": "jsonContent", "embeddedXMLContent": "embeddedJsonC
 
 def message_elements(root: etree._Element) -> list[etree._Element]:
     """The RC-DE <message> element of each content object (any namespace)."""
-    found = []
+    found: list[etree._Element] = []
     for content in root.iterchildren(f"{{{EDXL_NS}}}content"):
         for content_object in content.iterchildren(f"{{{EDXL_NS}}}contentObject"):
             for xml_content in content_object.iterchildren(f"{{{EDXL_NS}}}contentXML"):

@@ -116,7 +116,9 @@ def test_a_bare_doctype_is_refused_too():
 
 
 def test_doctype_after_comments_and_instructions_is_refused():
-    raw = SAMPLE_XML.replace(DECLARATION, DECLARATION + b"<!-- hi --><?pi?>\n<!DOCTYPE edxlDistribution [<!ENTITY a 'b'>]>")
+    raw = SAMPLE_XML.replace(
+        DECLARATION, DECLARATION + b"<!-- hi --><?pi?>\n<!DOCTYPE edxlDistribution [<!ENTITY a 'b'>]>"
+    )
     assert [r.code for r in refused(raw).reasons] == ["xml-forbidden"]
 
 
@@ -138,7 +140,8 @@ def test_predefined_entities_and_character_references_are_fine():
 def test_xinclude_is_not_processed():
     raw = SAMPLE_XML.replace(
         b"<sketch>None</sketch>",
-        b'<sketch>None</sketch><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/>',
+        b'<sketch>None</sketch><xi:include xmlns:xi="http://www.w3.org/2001/XInclude"'
+        b' href="file:///etc/passwd" parse="text"/>',
     )
     error = refused(raw)
     assert error.reasons[0].code == "content"

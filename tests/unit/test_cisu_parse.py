@@ -50,6 +50,7 @@ def xml_twin_wire(json_example: Path, namespace: str = "urn:emergency:eda:1.9") 
     (kind, use_case), = json.loads(json_example.read_bytes()).items()
     envelope = etree.fromstring(to_xml_bytes(wrap(kind, use_case)))
     message = envelope.find(".//{urn:emergency:eda:1.9}message")
+    assert message is not None
     message.remove(message[-1])
     twin = etree.parse(str(json_example.with_suffix(".xml"))).getroot()
     message.append(twin)
@@ -109,9 +110,11 @@ def test_examples_cover_every_supported_kind():
 # --- the reference validator's failing cases ----------------------------------------------------
 
 
-def expected_findings(errors_text: str) -> set[tuple[str, str]]:
+def expected_findings(errors_text: str) -> set[tuple[str | None, str]]:
     """(code, path) pairs announced by a reference `.errors` file."""
-    found, section, prefix = set(), None, ""
+    found: set[tuple[str | None, str]] = set()
+    section: str | None = None
+    prefix = ""
     for line in errors_text.splitlines():
         text = line.strip()
         header = re.match(r"^Issues found on the (\$\S+) (header|content):$", text)
@@ -168,7 +171,8 @@ def test_valid_message_of_an_unsupported_kind_is_refused_for_later():
 
 
 def test_schema_errors_inside_the_use_case():
-    wire = wrap("createCase", json.loads((EXAMPLES_BY_NAME["RC-EDA-DouleurThoracique-PierreLegrand.json"]).read_bytes())["createCase"])
+    example = EXAMPLES_BY_NAME["RC-EDA-DouleurThoracique-PierreLegrand.json"]
+    wire = wrap("createCase", json.loads(example.read_bytes())["createCase"])
     case = wire["content"][0]["jsonContent"]["embeddedJsonContent"]["message"]["createCase"]
     case["qualification"]["victims"] = {"count": "DES TAS"}
     case["creation"] = "hier"

@@ -177,7 +177,8 @@ def test_element_mutations_of_valid_xml(seed, data):
             element.text = data.draw(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=10))
         elif operation == "rename":
             name = data.draw(st.sampled_from(["caseId", "lat", "message", "resource", "x", "emsi", "content"]))
-            element.tag = f"{{{etree.QName(element).namespace or ''}}}{name}" if etree.QName(element).namespace else name
+            namespace = etree.QName(element).namespace
+            element.tag = f"{{{namespace or ''}}}{name}" if namespace else name
         else:
             etree.SubElement(element, element.tag).text = "1"
             elements = list(root.iter())
@@ -321,7 +322,9 @@ def test_generated_variants_round_trip(variant):
 
 
 @FAST
-@given(st.integers(0, 80), st.integers(0, 80), st.sampled_from(["{", "[", "mixed"]), st.text(alphabet="{[]} a", max_size=8))
+@given(
+    st.integers(0, 80), st.integers(0, 80), st.sampled_from(["{", "[", "mixed"]), st.text(alphabet="{[]} a", max_size=8)
+)
 def test_json_depth_refusal_is_the_full_walk_s(depth, siblings, kind, text):
     """The bracket count that lets most messages skip the depth walk never changes its verdict."""
     from adapters.cisu.limits import MAX_DEPTH

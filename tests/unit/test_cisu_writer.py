@@ -101,6 +101,7 @@ def test_children_follow_the_xsd_sequence_whatever_the_dict_order(official_xsd):
     root = tree.getroot()
     assert [etree.QName(child).localname for child in root][:3] == ["distributionID", "senderID", "dateTimeSent"]
     message = root.find(f".//{{{EDA_NS}}}message")
+    assert message is not None
     assert [etree.QName(child).localname for child in message] == [
         "messageId", "sender", "sentAt", "kind", "status", "recipient", "createCase",
     ]

@@ -136,7 +136,8 @@ def test_single_commune_postal_code_with_point_elsewhere_keeps_code(geo):
 
 @pytest.mark.parametrize(
     "code, city",
-    [("75101", "75056"), ("75120", "75056"), ("69381", "69123"), ("69389", "69123"), ("13201", "13055"), ("13216", "13055")],
+    [("75101", "75056"), ("75120", "75056"), ("69381", "69123"), ("69389", "69123"), ("13201", "13055"),
+     ("13216", "13055")],
 )
 def test_municipal_arrondissements(geo, code, city):
     p = geo.resolve(code, None, None)
@@ -277,7 +278,7 @@ def test_locate_many_matches_locate(geo):
     lats = [rng.uniform(42, 51.5) for _ in range(2000)] + [math.nan, 95.0, 48.36]
     lons = [rng.uniform(-5.5, 9.5) for _ in range(2000)] + [0.0, 0.0, -4.8]
     many = geo.locate_many(lats, lons)
-    assert many == [geo.locate(a, b) for a, b in zip(lats, lons)]
+    assert many == [geo.locate(a, b) for a, b in zip(lats, lons, strict=True)]
     assert many[-3:] == [None, None, "29040"]
     assert geo.locate_many([], []) == []
 

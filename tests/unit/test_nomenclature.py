@@ -59,15 +59,23 @@ def test_every_shipped_list_loads_with_a_consistent_hierarchy():
                 assert parent is not None and parent.level < entry.level, (name, entry)
 
 
+def known(list_name: str, code: str) -> Entry:
+    entry = nomenclature(list_name).entry(code)
+    assert entry is not None, code
+    return entry
+
+
 def test_labels_come_from_the_column_of_their_level():
     fait = nomenclature("HubSante.fait")
-    assert fait.entry("C04.00.00") == Entry("C04.00.00", "Incendie", 1, None,
-                                            "En cas d’incendie et d’explosion, c’est le type d’explosion qui doit être saisi")
-    assert fait.entry("C04.02.00").level == 2 and fait.entry("C04.02.00").parent == "C04.00.00"
+    assert fait.entry("C04.00.00") == Entry(
+        "C04.00.00", "Incendie", 1, None,
+        "En cas d’incendie et d’explosion, c’est le type d’explosion qui doit être saisi",
+    )
+    assert known("HubSante.fait", "C04.02.00").level == 2 and known("HubSante.fait", "C04.02.00").parent == "C04.00.00"
     assert fait.label("C04.02.01") == "Bâtiment d’habitation"
-    assert fait.entry("C04.02.01").parent == "C04.02.00"
+    assert known("HubSante.fait", "C04.02.01").parent == "C04.02.00"
     # "Libellé niveau 2" header variant, and a level-2 code whose shape has no numbered parent
-    assert nomenclature("HubSante.typeVecteur").entry("SIS.VSAV").parent == "SIS"
+    assert known("HubSante.typeVecteur", "SIS.VSAV").parent == "SIS"
     assert nomenclature("HubSante.statutVecteur").label("DEPART") == "Début d’intervention"
     # EMSI lists repeat the ancestors' labels in the shallower columns
     rclass = nomenclature("EMSI-RESOURCE.RTYPE.CLASS")
@@ -96,8 +104,7 @@ def test_codes_with_trailing_blanks_and_lists_without_labels():
 
 
 def test_flat_list_with_short_and_long_wordings():
-    missions = nomenclature("EMSI-MISSION.TYPE")
-    entry = missions.entry("FFST/FR_FIRE")
+    entry = known("EMSI-MISSION.TYPE", "FFST/FR_FIRE")
     assert entry.level == 1 and entry.parent is None and entry.label == "LUTTE INCENDIE"
 
 
@@ -209,12 +216,17 @@ def test_resource_phases_cover_the_status_list_in_order():
     assert phase_of("RETOUR") is ResourcePhase.RELEASED
     assert phase_of("ANNULE") is ResourcePhase.CANCELLED
     assert phase_of("PARTI") is None and phase_of(None) is None
-    assert status_rank("DECLENCHE") < status_rank("DEPART") < status_rank("ARRIVEE") < status_rank("REN-BASE")
+    def rank(status: str) -> int:
+        found = status_rank(status)
+        assert found is not None, status
+        return found
+
+    assert rank("DECLENCHE") < rank("DEPART") < rank("ARRIVEE") < rank("REN-BASE")
     assert status_rank("???") is None
 
 
 def test_phases_never_go_backwards_along_the_lifecycle():
-    order = [ResourcePhase.ALERTED, ResourcePhase.EN_ROUTE, ResourcePhase.ON_SCENE,
-             ResourcePhase.TRANSPORT, ResourcePhase.RELEASED]
+    order: list[ResourcePhase | None] = [ResourcePhase.ALERTED, ResourcePhase.EN_ROUTE, ResourcePhase.ON_SCENE,
+                                         ResourcePhase.TRANSPORT, ResourcePhase.RELEASED]
     ranks = [order.index(phase_of(s)) for s in RESOURCE_STATUS_ORDER if phase_of(s) is not ResourcePhase.CANCELLED]
     assert ranks == sorted(ranks)

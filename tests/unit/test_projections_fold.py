@@ -60,14 +60,17 @@ def message(draw, case_id: str) -> tuple[str, dict]:
         facts = {
             "case_id": case_id, "created": at(draw(st.integers(0, 600))),
             "event_status": draw(st.sampled_from(["IPR", "COM", "NST", None])),
-            "casualties": draw(st.none() | st.fixed_dictionaries({k: st.integers(0, 4) for k in ("red", "yellow", "green", "black", "missing")})),
-            "evacuation": draw(st.none() | st.fixed_dictionaries({"displaced": st.integers(0, 40), "evacuated": st.integers(0, 90)})),
+            "casualties": draw(st.none() | st.fixed_dictionaries(
+                {k: st.integers(0, 4) for k in ("red", "yellow", "green", "black", "missing")})),
+            "evacuation": draw(st.none() | st.fixed_dictionaries(
+                {"displaced": st.integers(0, 40), "evacuated": st.integers(0, 90)})),
             "placement": placement(draw(st.sampled_from(list(PLACES)))) if draw(st.booleans()) else None,
             "missions": [],
         }
     elif kind == RESOURCES:
         resources = []
-        for rid in draw(st.lists(st.sampled_from(["VSAV1", "FPT2", "CCF3", "VLM4"]), min_size=1, max_size=3, unique=True)):
+        rids = st.lists(st.sampled_from(["VSAV1", "FPT2", "CCF3", "VLM4"]), min_size=1, max_size=3, unique=True)
+        for rid in draw(rids):
             status = draw(st.sampled_from(STATUSES))
             phase = phase_of(status)
             resources.append({"id": f"{case_id}.{rid}", "kind": rid[:-1], "status": status,
@@ -114,10 +117,11 @@ def naive_views(events: list[CaseEvent]) -> MemoryViews:
         new = case_row(state, e.originator_id, updated_at=stamps[e.originator_id][0],
                        last_event_id=stamps[e.originator_id][1])
         views.cases[e.originator_id] = new
-        for codes in {before, placement_codes(state)} - {None}:
-            for level, code in zip(LEVELS, (*codes, NATIONAL)):
-                row = views.territories[level].setdefault(code, TerritoryRow({}, e.recorded_at))
-                row.updated_at = max(row.updated_at, e.recorded_at)
+        touched = {placement_codes(state)} if before is None else {before, placement_codes(state)}
+        for codes in touched:
+            for level, code in zip(LEVELS, (*codes, NATIONAL), strict=True):
+                place = views.territories[level].setdefault(code, TerritoryRow({}, e.recorded_at))
+                place.updated_at = max(place.updated_at, e.recorded_at)
         for row, sign in ((old, -1), (new, 1)):
             if row is not None:
                 for level, code in territories(row).items():
@@ -129,13 +133,14 @@ def naive_views(events: list[CaseEvent]) -> MemoryViews:
 def batched(events: list[CaseEvent], cuts: list[int]) -> MemoryViews:
     views = MemoryViews()
     bounds = sorted({0, len(events), *(c % (len(events) + 1) for c in cuts)})
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in zip(bounds, bounds[1:], strict=False):  # consecutive bounds
         views.process(events[a:b])
     return views
 
 
 def snapshot(views: MemoryViews) -> tuple:
-    return views.cases, {lv: {c: (r.figures, r.updated_at) for c, r in t.items()} for lv, t in views.territories.items()}
+    places = {lv: {c: (r.figures, r.updated_at) for c, r in t.items()} for lv, t in views.territories.items()}
+    return views.cases, places
 
 
 @settings(max_examples=300, deadline=None)
@@ -179,7 +184,8 @@ def test_the_case_fold_is_the_aggregates_whatever_the_arrival_order_of_a_cases_m
 def test_a_correction_that_moves_a_case_moves_every_figure_and_touches_both_places():
     case_id = "fr.fire.sis35.cgo-35.SC-9"
     oid = case_uuid(case_id)
-    report = {"case_id": case_id, "nature": {"code": "C04.02.01"}, "victims_count": "1", "placement": placement("35238")}
+    report = {"case_id": case_id, "nature": {"code": "C04.02.01"}, "victims_count": "1",
+              "placement": placement("35238")}
     moved = {**report, "placement": placement("13055")}
     t1, t2 = BASE, BASE + timedelta(minutes=5)
     views = MemoryViews()
@@ -195,8 +201,10 @@ def test_a_correction_that_moves_a_case_moves_every_figure_and_touches_both_plac
 
 def test_unplaced_cases_and_departements_outside_zones_have_their_own_rows():
     events = [
-        CaseEvent(1, case_uuid("a.b.c.1"), REPORTED, "a.b.c.1", {"placement": placement(None)}, {"distribution_id": "1"}, BASE),
-        CaseEvent(2, case_uuid("a.b.c.2"), REPORTED, "a.b.c.2", {"placement": placement("97501")}, {"distribution_id": "2"}, BASE),
+        CaseEvent(1, case_uuid("a.b.c.1"), REPORTED, "a.b.c.1", {"placement": placement(None)},
+                  {"distribution_id": "1"}, BASE),
+        CaseEvent(2, case_uuid("a.b.c.2"), REPORTED, "a.b.c.2", {"placement": placement("97501")},
+                  {"distribution_id": "2"}, BASE),
     ]
     views = MemoryViews()
     views.process(events)
@@ -224,7 +232,9 @@ def test_described_figures_are_labelled_in_french_and_add_up():
     row = case_row(state, case_uuid("x"), updated_at=BASE, last_event_id=2)
     view = describe(figures(row))
     assert view["cases_active"] == view["cases_total"] == 1
-    assert view["families"] == [{"family": "aleas-naturels", "label": "Aléas naturels et météorologiques", "total": 1, "active": 1}]
+    assert view["families"] == [
+        {"family": "aleas-naturels", "label": "Aléas naturels et météorologiques", "total": 1, "active": 1}
+    ]
     assert view["subfamilies"][0]["label"] == "Tempête / intempéries"
     [vsav] = view["resources"]["by_kind"]
     assert (vsav["total"], vsav["engaged"]) == (2, 1)

@@ -48,7 +48,8 @@ def _scalar_text(draw) -> str:
     if kind == "string":
         return json.dumps(draw(_KEY), ensure_ascii=draw(st.booleans()))
     if kind == "escaped":  # escapes of colons, quotes, surrogates (paired or not)
-        return '"' + draw(st.sampled_from(["\\u003a", "\\u003A", "\\ud800", "\\udc00", "\\ud83d\\ude00", "\\\\", "\\/"])) + '"'
+        escapes = ["\\u003a", "\\u003A", "\\ud800", "\\udc00", "\\ud83d\\ude00", "\\\\", "\\/"]
+        return '"' + draw(st.sampled_from(escapes)) + '"'
     return draw(st.sampled_from(["true", "false", "null", "NaN", "Infinity", "1e400", "-1e999"]))
 
 
