@@ -7,16 +7,13 @@ talk to each other give the same case the same id, and a re-ingestion lands on t
 from __future__ import annotations
 
 import functools
-import re
 from uuid import UUID, uuid5
 
 # A fixed namespace for Tocsin's name-based UUIDs. Changing it would orphan every stored aggregate.
 TOCSIN_NAMESPACE = UUID("6f1c3c9e-2f51-4b55-9a3c-7d2f0c1e9b42")
 
-_CASE_ID = re.compile(r"^[a-z]{2}(\.[A-Za-z0-9_-]+){2,}\.[A-Za-z0-9_.-]+$")
 
-
-# Cached: ingestion derives them for every message (about 4 µs each), and a case has many messages.
+# Cached: ingestion derives them for every message, and a case has many messages.
 @functools.lru_cache(maxsize=1 << 14)
 def case_uuid(case_id: str) -> UUID:
     """The aggregate id of a case (affaire), from its CISU `caseId`."""
@@ -28,7 +25,3 @@ def exchange_uuid(distribution_id: str) -> UUID:
     """The aggregate id gathering acknowledgements of a message Tocsin has not (yet) seen."""
     return uuid5(TOCSIN_NAMESPACE, "exchange:" + distribution_id)
 
-
-def looks_like_case_id(case_id: str) -> bool:
-    """`{country}.{domain}.{organisation}.{senderCaseId}`, e.g. `fr.fire.CGA_national.SC-1`."""
-    return bool(_CASE_ID.match(case_id))

@@ -1,7 +1,7 @@
 """XML Schema validation against the official xsd/EDXL-DE-full.xsd, from local files only.
 
 The compiled schema is kept per thread (an lxml XMLSchema keeps its error log on the object, so it
-cannot be shared by concurrent validations); compiling takes ~30 ms.
+cannot be shared by concurrent validations); compiling is not free.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class PreparePool:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("préparation d'un lot en échec dans un processus auxiliaire : lot préparé ici")
+            log.exception("preparing a batch failed in a worker process: batch prepared here instead")
             if executor is self._executor:  # the other batch in flight may have restarted it already
                 self._restart()
         return await asyncio.to_thread(self.preparer.many, items)

@@ -49,7 +49,7 @@ from adapters.ingest.ingestion import QUARANTINED, Incoming, Outcome
 from adapters.ingest.prepare_pool import PreparePool
 from adapters.ingest.use_cases import ingest_batch, ingest_prepared
 from adapters.nats.batches import BatchPuller
-from adapters.nats.gaps import Gap, covers, describe, missing, record
+from adapters.nats.gaps import Gap, covers, missing, record
 from adapters.nats.server import connect
 from adapters.nats.status import rewind_position, stored_position
 from adapters.nats.stream import ensure_stream, reset_consumer, source_key, unlike_what_was_read
@@ -195,7 +195,7 @@ class NatsIngester:
     @staticmethod
     def _report(error: Exception, backoff: float) -> None:
         known = isinstance(error, (*TRANSIENT_DB_ERRORS, LeadershipLost, NatsDisconnected, nats.errors.Error, OSError))
-        message = "ingestion NATS interrompue (%s) : reprise dans %.1f s depuis la position enregistrée"
+        message = "NATS ingestion interrupted (%s): resuming in %.1f s from the stored position"
         if known:
             log.warning(message, str(error).splitlines()[0] if str(error) else type(error).__name__, backoff)
         else:
@@ -206,10 +206,11 @@ class NatsIngester:
         while not stop.is_set():
             if await asyncio.to_thread(self.leadership.try_acquire):
                 if waiting:
-                    log.warning("ingestion NATS : relève prise, lecture du flux %s", self.settings.nats_stream)
+                    log.warning("NATS ingestion: took over, reading stream %s", self.settings.nats_stream)
                 return True
             if not waiting:
-                log.warning("un autre ingesteur lit déjà le flux %s : attente de la relève", self.settings.nats_stream)
+                stream = self.settings.nats_stream
+                log.warning("another ingester already reads stream %s: standing by to take over", stream)
                 waiting = True
             await _sleep_unless(stop, 0.5)
         return False
@@ -229,7 +230,8 @@ class NatsIngester:
             # Read all it holds again: what is stored already is recognised by its distributionID, the rest
             # is new. (Its oldest messages may have expired long after they were read: no gap for them.)
             log.error(
-                "flux %s recréé ou tronqué (%s) : relecture de tout ce qu'il contient, à partir du n° %d, sans doublon",
+                "stream %s recreated or truncated (%s): reading all it holds again from sequence %d,"
+                " without duplicates",
                 self.settings.nats_stream, reason, info.state.first_seq,
             )
             await asyncio.to_thread(self._read_again_from, info.state.first_seq)
@@ -238,7 +240,7 @@ class NatsIngester:
             # The first reading of a stream that no longer holds its oldest messages: they were never this
             # store's to lose (a new installation, say), so they are no gap; the stream is read from its start.
             log.warning(
-                "première lecture du flux %s : à partir du n° %d, les messages antérieurs n'y sont plus",
+                "first reading of stream %s: from sequence %d, the earlier messages are no longer in it",
                 self.settings.nats_stream, info.state.first_seq,
             )
             self.position = info.state.first_seq - 1
@@ -356,14 +358,15 @@ class NatsIngester:
     def _lost(self, gaps: list[Gap]) -> None:
         stream = self.settings.nats_stream
         if not self.whole_stream:  # the sequences skipped may be another subject's messages
-            log.info("flux %s : séquences %s non livrées (autres sujets du flux ?)", stream, gaps)
+            log.info("stream %s: sequences %s not delivered (other subjects of the stream?)", stream, gaps)
             return
         # Only the gaps not recorded before: those were reported then.
         for gap in record(self.services.store, self.source, self.stream_created, gaps):
             self.summary.counts["lost"] += gap[1] - gap[0] + 1
             log.error(
-                "flux %s : messages %s absents du flux avant leur ingestion (limites de conservation, purge ou "
-                "suppression) : perdus pour Tocsin, à demander de nouveau à l'émetteur", stream, describe(gap),
+                "stream %s: sequences %d to %d (%d messages) were gone from the stream before their ingestion"
+                " (retention limits, purge or deletion): lost to Tocsin, to be asked again from the sender",
+                stream, gap[0], gap[1], gap[1] - gap[0] + 1,
             )
 
     def _read_again_from(self, first_seq: int) -> None:
@@ -380,7 +383,7 @@ class NatsIngester:
         except TRANSIENT_DB_ERRORS:
             raise
         except Exception:
-            log.warning("lot de %d messages en échec : traitement message par message", len(batch), exc_info=True)
+            log.warning("batch of %d messages failed: processing message by message", len(batch), exc_info=True)
         return [self._ingest_one(m, p.incoming) for m, p in batch]
 
     def _ingest_one(self, msg: Msg, item: Incoming) -> Outcome:
@@ -396,7 +399,7 @@ class NatsIngester:
                 failure = error
                 if attempt < attempts:
                     time.sleep(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES)) - 1])
-        log.error("message %s mis en quarantaine après %d échecs : %r", item.source, MAX_ATTEMPTS, failure)
+        log.error("message %s quarantined after %d failures: %r", item.source, MAX_ATTEMPTS, failure)
         reason = {
             "code": "poison",
             "path": "",

@@ -72,12 +72,12 @@ async def connect(
 
     async def disconnected() -> None:
         if not client.is_closed:  # closing on purpose also reports a disconnection
-            log.warning("NATS : connexion perdue, reconnexion en cours")
+            log.warning("NATS: connection lost, reconnecting")
             if on_disconnect is not None:
                 on_disconnect()
 
     async def on_reconnect() -> None:
-        log.warning("NATS : reconnecté")
+        log.warning("NATS: reconnected")
 
     client = Client()
     await client.connect(

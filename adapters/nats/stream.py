@@ -55,7 +55,7 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> api.StreamI
     try:
         return await js.stream_info(settings.nats_stream)
     except NotFoundError:
-        log.warning("NATS : création du flux %s (sujets %s)", settings.nats_stream, settings.nats_subject)
+        log.warning("NATS: creating stream %s (subjects %s)", settings.nats_stream, settings.nats_subject)
         config = api.StreamConfig(
             name=settings.nats_stream,
             subjects=[settings.nats_subject],

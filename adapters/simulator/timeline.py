@@ -129,7 +129,7 @@ def _emit(spec: Spec, clock: LocalClock) -> SimulatedMessage:
         return SimulatedMessage(raw, content_type, spec.distribution_id, case.case_id, spec.kind,
                                 clock.datetime(spec.sent), True, spec.anomalies)
     use_case = BUILDERS[spec.kind](spec, clock)
-    # wrap_use_case deep-copies the use case (~90 µs, a quarter of the cost of a message); ours is
+    # wrap_use_case deep-copies the use case (a large share of the cost of a message); ours is
     # built for this message only, so wrap an empty one and put ours in its place.
     wire = wrap_use_case(spec.kind, {}, distribution_id=spec.distribution_id, sender_id=spec.sender.id,
                          sent_at=clock.iso(spec.sent), recipient_id=spec.recipient.id,

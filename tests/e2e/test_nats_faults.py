@@ -44,7 +44,7 @@ def test_two_ingesters_at_once_one_reads_and_the_other_takes_over_when_it_is_kil
     ingesters = [start_ingester(nats_settings, "--batch-size", "100", "--json", log=log) for log in logs]
     try:
         def waiting() -> list[int]:
-            return [i for i, log in enumerate(logs) if log.exists() and "attente de la relève" in log.read_text()]
+            return [i for i, log in enumerate(logs) if log.exists() and "standing by to take over" in log.read_text()]
 
         wait_until(lambda: len(waiting()) == 1 and stored(nats_settings)["position"] >= 300, 60,
                    "one leader, one standby")
@@ -61,7 +61,7 @@ def test_two_ingesters_at_once_one_reads_and_the_other_takes_over_when_it_is_kil
         for process in ingesters:
             if process.poll() is None:
                 process.kill()
-    assert "relève prise" in logs[standby].read_text()
+    assert "took over" in logs[standby].read_text()
     assert_exactly_once(nats_settings, distinct_ids(messages))
 
 
@@ -163,7 +163,7 @@ def test_nats_restarted_during_ingestion(nats_settings, tmp_path):
         if ingester.poll() is None:
             ingester.kill()
         server.stop()
-    assert "reconnecté" in log.read_text()
+    assert "NATS: reconnected" in log.read_text()
     # What was read is checked again against the stream, which a crash may have cut short.
     assert "connexion NATS perdue : reprise depuis la position enregistrée, vérifiée" in log.read_text()
     assert_exactly_once(settings, distinct_ids(messages))

@@ -132,10 +132,10 @@ def test_messages_gone_from_the_stream_before_ingestion_are_reported_once_and_ne
     assert_exactly_once(nats_settings, distinct_ids(kept))
     assert summary.counts["lost"] == 3 + 5 + 2
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert [e.split(" absents")[0] for e in errors] == [
-        f"flux {nats_settings.nats_stream} : messages n° 21 à 23 (3 messages)",
-        f"flux {nats_settings.nats_stream} : messages n° 31 à 35 (5 messages)",
-        f"flux {nats_settings.nats_stream} : messages n° 59 à 60 (2 messages)",
+    assert [e.split(" were gone")[0] for e in errors] == [
+        f"stream {nats_settings.nats_stream}: sequences 21 to 23 (3 messages)",
+        f"stream {nats_settings.nats_stream}: sequences 31 to 35 (5 messages)",
+        f"stream {nats_settings.nats_stream}: sequences 59 to 60 (2 messages)",
     ]
     # Found again on the next run (the stream's end is still missing): recorded and reported once.
     caplog.clear()
@@ -159,7 +159,7 @@ def test_a_first_reading_starts_where_the_stream_starts_without_calling_older_me
 
     assert_exactly_once(nats_settings, distinct_ids(messages[10:]))
     assert summary.counts["lost"] == 0 and summary.position == 30
-    assert "première lecture du flux" in caplog.text and "à partir du n° 11" in caplog.text
+    assert "first reading of stream" in caplog.text and "from sequence 11" in caplog.text
     assert json.loads(run_tocsin(nats_settings, "status", "--json").stdout)["nats"]["lost"]["messages"] == 0
 
 

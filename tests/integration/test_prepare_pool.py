@@ -49,7 +49,7 @@ def test_a_killed_worker_loses_nothing_its_batch_is_prepared_here(services, capl
             os.kill(pid, signal.SIGKILL)
         with caplog.at_level(logging.ERROR, logger="adapters.ingest.prepare_pool"):
             prepared = run_async(pool.prepare(items))
-        assert "lot préparé ici" in caplog.text
+        assert "batch prepared here instead" in caplog.text
         assert len(prepared) == len(items) and [p.incoming.raw for p in prepared] == [i.raw for i in items]
         assert len(run_async(pool.prepare(items[:3]))) == 3  # and the pool works again afterwards
     finally:
