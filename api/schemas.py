@@ -18,12 +18,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 
+def json_bytes(content: Any) -> bytes:
+    """The hot reads' JSON encoding, for a body cached as bytes before it becomes a response."""
+    return orjson.dumps(content, default=str)
+
+
 class JSONBytes(JSONResponse):
     """JSON encoded with orjson, straight to bytes (FastAPI's encoder costs more than the query).
     A JSONResponse, so that the OpenAPI document shows the route's response model."""
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=str)
+        return json_bytes(content)
 
 
 class GeoJSONBytes(JSONResponse):

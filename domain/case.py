@@ -8,12 +8,25 @@ it), so every event class can start the aggregate.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.case_state import ACKNOWLEDGED, REPORTED, RESOURCES, SITUATION, CaseState, apply_message
+
+_Event = TypeVar("_Event", bound=type)
+
+
+@dataclass_transform(frozen_default=True)
+def event_fields(cls: _Event) -> _Event:
+    """Let type checkers see the fields an event class declares.
+
+    eventsourcing's metaclass already turns every event class into a frozen dataclass, so at run
+    time this returns the class untouched; type checkers cannot follow a metaclass and would
+    otherwise only know the three fields of the library's base event (PEP 681).
+    """
+    return cls
 
 
 class Case(Aggregate):
@@ -22,6 +35,7 @@ class Case(Aggregate):
     def __init__(self) -> None:
         self.state = CaseState()
 
+    @event_fields
     class MessageRecorded(Aggregate.Event):
         """Base of the events that record one accepted message.
 
@@ -85,6 +99,7 @@ class Exchange(Aggregate):
     def __init__(self) -> None:
         self.acknowledgements: list[dict] = []
 
+    @event_fields
     class AcknowledgementRecorded(Aggregate.Event):
         case_id: str | None
         facts: dict

@@ -336,13 +336,15 @@ class _Rules:
         self.directory = directory
         self._locate = locate
         self.notes = notes
-        self._located: tuple[str, str] | None | bool = False  # False: not yet asked
+        self._asked = False
+        self._located: tuple[str, str] | None = None
 
     def located(self, point: tuple[float, float]) -> tuple[str, str] | None:
         # Asked at most once: polygons are only touched when a rule needs them.
-        if self._located is False:
+        if not self._asked:
             self._located = self._locate(point[0], point[1])
-        return self._located  # type: ignore[return-value]
+            self._asked = True
+        return self._located
 
     def label(self, insee: str) -> str:
         commune = self.directory.communes.get(insee)

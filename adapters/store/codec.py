@@ -186,7 +186,7 @@ class CaseEvent(NamedTuple):
     notification_id: int
     originator_id: UUID
     kind: str  # domain.case_state kinds (createCase, emsi, …)
-    case_id: str | None
+    case_id: str
     facts: dict
     provenance: dict
     recorded_at: datetime  # the event's timestamp: when Tocsin recorded the message

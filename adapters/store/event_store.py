@@ -274,14 +274,17 @@ class TocsinStore(Application):
 
     @property
     def sealer(self) -> Sealer:
-        return Sealer(self.mapper.compressor, self.mapper.cipher)  # type: ignore[arg-type]
+        compressor, cipher = self.mapper.compressor, self.mapper.cipher
+        assert compressor is not None and cipher is not None, "the store is configured to compress and encrypt"
+        return Sealer(compressor, cipher)
 
     def seal(self, data: bytes) -> bytes:
         """Compress then encrypt bytes that carry personal data (raw messages, quarantined input)."""
         return self.sealer(data)
 
     def unseal(self, data: bytes) -> bytes:
-        return self.mapper.compressor.decompress(self.mapper.cipher.decrypt(data))  # type: ignore[union-attr]
+        sealer = self.sealer
+        return sealer.compressor.decompress(sealer.cipher.decrypt(data))
 
     def connect(self) -> Any:
         """A pooled connection on Tocsin's schema (for reads and for Tocsin's own tables)."""

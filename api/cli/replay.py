@@ -138,9 +138,11 @@ def audit_export(
         raise typer.BadParameter("indiquez --case AFFAIRE ou --territory CODE")
     services = open_services_from_env()
     start, end = _time(since), _time(until)
+    scope: dict[str, str | None]
     if case is not None:
         originators, scope = [case_uuid(case)], {"case_id": case, "originator_id": str(case_uuid(case))}
     else:
+        assert territory is not None  # exactly one of --case and --territory, checked above
         originators = territory_originators(services.store, services.geography, territory, start, end)
         scope = {"territory": territory, "from": since, "to": until}
     try:

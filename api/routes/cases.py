@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from adapters.store import access_log
 from api.dependencies import Reader, ReadModelDep, ServicesDep, visible_territory
-from api.schemas import CaseDetail, CasePage, JSONBytes
+from api.schemas import CaseDetail, CasePage, JSONBytes, json_bytes
 from domain.access import Principal
 from domain.nature import NatureFamily
 from projections.read.case import case_placement, case_view
@@ -60,8 +60,8 @@ async def list_cases(
         result = await read_model.case_list(lvl, code, **kwargs, limit=limit, offset=offset)
     # Belt and braces: a row outside the perimeter never leaves, whatever the query returned.
     items = [c for c in result["items"] if _visible(principal, c)]
-    body = JSONBytes({"level": lvl.value, "code": code, "total": result["total"], "limit": limit, "offset": offset,
-                      "items": items}).body
+    body = json_bytes({"level": lvl.value, "code": code, "total": result["total"], "limit": limit, "offset": offset,
+                       "items": items})
     read_model.remember(key, body, generation)
     return Response(body, media_type="application/json")
 

@@ -171,9 +171,7 @@ def _closing_seal(store: Any, data_dir: Path, last_position: int) -> Seal:
     for s in list_seals(store):
         if s.position >= last_position and s.is_signed_by(keys):
             return s
-    key = load_signing_key(data_dir, configured=store.settings.audit_seal_key)
-    assert key is not None, "the signing key is created when missing"
-    made = seal(store, key, data_dir)
+    made = seal(store, load_signing_key(data_dir, configured=store.settings.audit_seal_key), data_dir)
     assert made is not None and made.position >= last_position
     return made
 

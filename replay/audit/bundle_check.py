@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 try:
     from replay.audit import hashes as h
 except ImportError:  # running from an extracted bundle
+    # The bundle's copy of replay.audit.hashes, beside this file: unknown to the type checker.
     import audit_hashes as h  # type: ignore[no-redef,import-not-found]
 
 
@@ -82,9 +83,11 @@ def verify_bundle(path: Path, pinned_public_key: bytes | None = None) -> BundleR
         report.key_id = _key_id(key)
         if pinned_public_key is not None:
             pinned = serialization.load_pem_public_key(pinned_public_key)
-            if _key_id(pinned) != report.key_id:  # type: ignore[arg-type]
+            if not isinstance(pinned, Ed25519PublicKey):
+                raise ValueError("la clé publique attendue doit être une clé Ed25519")
+            if _key_id(pinned) != report.key_id:
                 report.problems.append(f"la clé du paquet ({report.key_id}) n'est pas la clé attendue "
-                                       f"({_key_id(pinned)}) : paquet signé par un tiers.")  # type: ignore[arg-type]
+                                       f"({_key_id(pinned)}) : paquet signé par un tiers.")
                 return report
         seals = json.loads(bundle.read("seals.json"))
         chain = [json.loads(line) for line in bundle.read("chain.jsonl").decode().splitlines() if line]

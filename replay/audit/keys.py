@@ -13,6 +13,7 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, overload
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -22,6 +23,18 @@ from adapters.secret_file import create_once
 
 def key_file(data_dir: Path) -> Path:
     return data_dir / "secrets" / "audit-seal.key"
+
+
+@overload
+def load_signing_key(
+    data_dir: Path, *, configured: str | None = None, create: Literal[True] = True
+) -> Ed25519PrivateKey:
+    ...
+
+
+@overload
+def load_signing_key(data_dir: Path, *, configured: str | None = None, create: bool) -> Ed25519PrivateKey | None:
+    ...
 
 
 def load_signing_key(data_dir: Path, *, configured: str | None = None, create: bool = True) -> Ed25519PrivateKey | None:

@@ -16,7 +16,7 @@ import hashlib
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -35,8 +35,7 @@ BACKGROUND = 0.3  # share of everyday incidents anywhere in France, besides the 
 START = datetime(2025, 11, 2, 17, 0, tzinfo=UTC)
 STATUS_STEPS = ("DECLENCHE", "DEPART", "ARRIVEE", "RETOUR")
 TRANSPORT_STEPS = ("DECLENCHE", "DEPART", "ARRIVEE", "PEC", "TRANSP", "DESTIN", "RETOUR")
-# Callables, not type[...]: mypy does not see the dataclass fields eventsourcing's metaclass gives the events.
-EVENT_CLASSES: dict[str, Callable[..., Case.MessageRecorded]] = {
+EVENT_CLASSES: dict[str, type[Case.MessageRecorded]] = {
     "report": Case.Reported, "resources": Case.ResourcesUpdated, "emsi": Case.SituationUpdated,
     "ack": Case.Acknowledged,
 }

@@ -49,8 +49,8 @@ def test_changes_reach_the_clients_of_their_territory_within_a_second(services):
         threads = []
         for name, headers in clients.items():
             ready = threading.Event()
-            t = threading.Thread(target=_collect, args=(server.url + "/api/v1/stream", headers, received[name], ready, stop),
-                                 daemon=True)
+            t = threading.Thread(target=_collect, daemon=True,
+                                 args=(server.url + "/api/v1/stream", headers, received[name], ready, stop))
             t.start()
             assert ready.wait(10), name
             threads.append(t)

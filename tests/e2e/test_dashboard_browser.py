@@ -83,14 +83,16 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
             nexsis = bearer(server.config, "nexsis", "national:FR")
             with httpx.Client(base_url=server.url, headers={**nexsis, "content-type": "application/json"}) as client:
                 started = time.monotonic()
-                response = client.post("/api/v1/messages", content=report_in(geography, RENNES, "fr.fire.web.rennes-2", seed=3))
+                response = client.post("/api/v1/messages",
+                                       content=report_in(geography, RENNES, "fr.fire.web.rennes-2", seed=3))
                 assert response.headers["x-tocsin-outcome"] == "accepted"
                 page.wait_for_selector('#cases tr[data-case="fr.fire.web.rennes-2"]', timeout=2_000)
                 appeared = time.monotonic() - started
                 expect(page.locator("#f-active")).to_have_text("2", timeout=1_000)
                 expect(page.locator("#map circle.case")).to_have_count(2, timeout=1_000)
 
-                response = client.post("/api/v1/messages", content=report_in(geography, GUICHEN, "fr.fire.web.guichen-2", seed=4))
+                response = client.post("/api/v1/messages",
+                                       content=report_in(geography, GUICHEN, "fr.fire.web.guichen-2", seed=4))
                 assert response.headers["x-tocsin-outcome"] == "accepted"
                 page.wait_for_timeout(1_500)
                 assert page.locator('#cases tr[data-case="fr.fire.web.guichen-2"]').count() == 0
@@ -109,7 +111,8 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
             # On a phone.
             phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
                                      has_touch=True, locale="fr-FR", timezone_id="Europe/Paris")
-            phone.context.add_cookies(page.context.cookies())
+            # Copied into the mapping add_cookies takes (a read Cookie is not a SetCookieParam for mypy).
+            phone.context.add_cookies([{**cookie} for cookie in page.context.cookies()])
             phone.clock.install()  # the browser's clock, moved on below
             phone.goto(server.url + "/")
             expect(phone.locator("#cases tr[data-case]")).to_have_count(2)
@@ -186,8 +189,7 @@ def test_the_header_says_when_the_figures_are_late_on_the_messages_received(serv
 
 
 def _read_model(server: LiveServer):
-    # The app object the uvicorn server runs.
-    return server.server.config.app.state.read_model
+    return server.app.state.read_model
 
 
 def test_a_configured_tile_server_lies_under_the_boundaries(services, tmp_path):

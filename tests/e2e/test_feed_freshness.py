@@ -20,6 +20,7 @@ from tests.e2e.test_nats_ingest import drain
 from tests.support.api import (
     RENNES,
     LiveServer,
+    app_of,
     bearer,
     client_for,
     fold_views_then_stop,
@@ -41,11 +42,11 @@ def test_the_last_arrival_counts_accepted_and_quarantined_messages(services):
     accepted = services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, "fr.fire.feed.1")))
     assert accepted.status == "accepted"
     first = last_received(services.store)
-    assert before <= first <= _database_now(services.store)
+    assert first is not None and before <= first <= _database_now(services.store)
 
     assert services.ingestor.ingest(Incoming(b"<broken")).status == "quarantined"
     second = last_received(services.store)
-    assert second > first  # no event recorded, yet a message did arrive
+    assert second is not None and second > first  # no event recorded, yet a message did arrive
 
 
 def test_a_nats_batch_of_duplicates_alone_still_counts_as_an_arrival(nats_settings):
@@ -55,10 +56,12 @@ def test_a_nats_batch_of_duplicates_alone_still_counts_as_an_arrival(nats_settin
     services = open_services(nats_settings)
     try:
         first = last_received(services.store)
+        assert first is not None
         publish(nats_settings, messages)  # the exchange platform sends them again: no new event
         summary = drain(nats_settings)
         assert summary.counts["accepted"] == 0 and summary.counts["duplicate"] == 50
-        assert last_received(services.store) > first
+        later = last_received(services.store)
+        assert later is not None and later > first
     finally:
         services.close()
 
@@ -108,7 +111,7 @@ def test_the_feed_endpoint_needs_a_token_and_says_when_the_feed_went_quiet(servi
         state = client.get("/api/v1/feed", headers=mayor).json()
         assert datetime.fromisoformat(state["last_received_at"]) == last_received(services.store)
         assert state["quiet"] is False
-        wait_for_views(client.app.state.read_model, services)  # this app folds the views itself
+        wait_for_views(app_of(client).state.read_model, services)  # this app folds the views itself
         assert client.get("/api/v1/feed", headers=mayor).json()["views_waiting_since"] is None
         time.sleep(1.2)
         assert client.get("/api/v1/feed", headers=mayor).json()["quiet"] is True
@@ -129,7 +132,7 @@ def test_the_feed_endpoint_says_since_when_events_wait_for_stopped_views(service
 def test_connected_dashboards_are_told_when_a_new_message_arrives(services, monkeypatch):
     monkeypatch.setattr(live, "FEED_SECONDS", 0.2)
     with LiveServer(services) as server:
-        events: list[tuple[str, dict]] = []
+        events: list[tuple[str | None, dict]] = []
         hello = threading.Event()
 
         def read() -> None:

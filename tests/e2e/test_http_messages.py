@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.cisu import InvalidMessage, parse_wire_message
+from tests.support.api import app_of
 from tests.support.wire import as_json, as_xml, example, wire
 
 
@@ -18,7 +19,7 @@ def client_for(services) -> TestClient:
 
 
 def as_role(client: TestClient, role: str, territory: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {client.app.state.auth.mint(role, territory)}"}
+    return {"Authorization": f"Bearer {app_of(client).state.auth.mint(role, territory)}"}
 
 
 def test_an_accepted_message_is_acknowledged_with_rc_ref_step_recu(services):

@@ -118,6 +118,7 @@ def test_the_history_is_for_auditors_and_ties_each_event_to_its_raw_message(cris
     with pytest.raises(PermissionError):
         case_audit_history(crisis.store, FIRE_CASE, role="prefect")
     history = case_audit_history(crisis.store, FIRE_CASE, role="auditor")
+    assert history is not None
     assert [e["type"] for e in history] == ["Case.Reported", "Case.ResourcesUpdated"]
     assert history[0]["raw"].startswith("<?xml")
     assert history[0]["facts"]["personal"]  # the auditor sees everything

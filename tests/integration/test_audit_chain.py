@@ -28,7 +28,8 @@ def chained(services, settings):
     _, resources = example("RC-RI/RC-RI_Incendie_RaymondeLECCIA.03")
     resources["caseId"] = "fr.fire.sis35.cgo-35.DRFR15AUDIT0000"
     services.ingestor.ingest(Incoming(as_json(wire("resourcesInfoCisu", resources))))
-    assert seal(services.store, load_signing_key(settings.data_dir), settings.data_dir).position == EVENTS
+    made = seal(services.store, load_signing_key(settings.data_dir), settings.data_dir)
+    assert made is not None and made.position == EVENTS
     return services
 
 
@@ -112,7 +113,8 @@ def test_events_chained_after_the_seal_are_protected_by_the_next_seal(chained, s
     _, use_case = example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")
     chained.ingestor.ingest(Incoming(as_json(wire("createCase", use_case))))
     key = load_signing_key(settings.data_dir)
-    assert seal(chained.store, key, settings.data_dir).position == EVENTS + 1
+    made = seal(chained.store, key, settings.data_dir)
+    assert made is not None and made.position == EVENTS + 1
     tamper(settings, "UPDATE tocsin_events SET state = set_byte(state, 20, get_byte(state, 20) # 1) "
                      f"WHERE notification_id = {EVENTS + 1}")
     _rechain_from(settings, EVENTS + 1)

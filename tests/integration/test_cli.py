@@ -34,10 +34,14 @@ def inbox(tmp_path: Path) -> Path:
     """A folder of wire messages: the fire case's story in both encodings, one duplicate, one broken."""
     folder = tmp_path / "inbox"
     folder.mkdir()
-    names = ["RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"] + [f"RC-RI/RC-RI_Incendie_RaymondeLECCIA.0{i}" for i in range(2, 9)]
+    names = ["RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"]
+    names += [f"RC-RI/RC-RI_Incendie_RaymondeLECCIA.0{i}" for i in range(2, 9)]
     for i, name in enumerate(names):
         w = wire(*example(name), distribution_id=f"fr.fire.sis35_{i:04d}", sent_at=f"2024-08-13T10:{20 + i}:00+02:00")
-        (folder / f"{i:02d}.xml").write_bytes(as_xml(w)) if i % 2 else (folder / f"{i:02d}.json").write_bytes(as_json(w))
+        if i % 2:
+            (folder / f"{i:02d}.xml").write_bytes(as_xml(w))
+        else:
+            (folder / f"{i:02d}.json").write_bytes(as_json(w))
     shutil.copy(folder / "00.json", folder / "99-copy.json")
     (folder / "broken.json").write_bytes(b'{"distributionID": "fr.fire.sis35_x", "content": []}')
     return folder
@@ -80,7 +84,8 @@ def test_ingest_prints_integer_counts_and_the_case_can_be_shown(settings, inbox)
     case = json.loads(tocsin(settings, "case", "show", FIRE_CASE, "--json").stdout)
     state = case["state"]
     assert state["nature"]["code"] == "C04.02.01" and state["nature"]["official"] is True
-    assert (state["where"]["commune"], state["where"]["departement"], state["where"]["zone"]) == ("35126", "35", "ouest")
+    where = state["where"]
+    assert (where["commune"], where["departement"], where["zone"]) == ("35126", "35", "ouest")
     assert len(case["events"]) == 8 and all(e["provenance"]["sha256"] for e in case["events"])
     assert state["resources"] and all(r["status"] for r in state["resources"].values())
     text = tocsin(settings, "case", "show", FIRE_CASE).stdout
@@ -94,7 +99,8 @@ def test_quarantine_list_and_retry_with_a_corrected_file(settings, inbox, tmp_pa
     assert "fr.fire.sis35_x" in tocsin(settings, "quarantine", "list").stdout
 
     fixed = tmp_path / "fixed.json"
-    fixed.write_bytes(as_json(wire(*example("RC-RI/RC-RI_Incendie_RaymondeLECCIA.02"), distribution_id="fr.fire.sis35_x")))
+    fixed.write_bytes(as_json(wire(*example("RC-RI/RC-RI_Incendie_RaymondeLECCIA.02"),
+                                   distribution_id="fr.fire.sis35_x")))
     assert tocsin(settings, "quarantine", "retry", str(entry["id"]), check=False).returncode == 1
     result = tocsin(settings, "quarantine", "retry", str(entry["id"]), "--file", str(fixed))
     assert "réintégré" in result.stdout

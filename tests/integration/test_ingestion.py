@@ -33,6 +33,7 @@ def test_a_report_becomes_one_event_with_its_provenance_and_geography(services):
     assert (outcome.status, outcome.case_id) == ("accepted", FIRE_CASE)
 
     view = case_view(services.store, services.geography, FIRE_CASE)
+    assert view is not None
     assert view.state["nature"]["code"] == "C04.02.01"
     assert view.state["family"] == "incendie"
     # 35580 is Guichen's postal code, not its INSEE code: the point settles it, and the fix is noted.
@@ -72,6 +73,7 @@ def test_resources_before_their_case_are_kept_and_the_case_stays_consistent(serv
     assert services.ingestor.ingest(Incoming(resources)).status == "accepted"
     assert services.ingestor.ingest(Incoming(report)).status == "accepted"
     view = case_view(services.store, services.geography, FIRE_CASE)
+    assert view is not None
     assert [e["version"] for e in view.events] == [1, 2]
     assert [e["type"] for e in view.events] == ["Case.ResourcesUpdated", "Case.Reported"]
     assert view.state["nature"]["code"] == "C04.02.01"
@@ -85,7 +87,8 @@ def test_an_acknowledgement_goes_on_the_case_of_the_message_it_acknowledges(serv
     ack = as_json(wire("reference", {"distributionID": report["distributionID"], "step": "RECU"}))
     outcome = services.ingestor.ingest(Incoming(ack))
     assert (outcome.status, outcome.case_id) == ("accepted", FIRE_CASE)
-    assert case_view(services.store, services.geography, FIRE_CASE).state["acknowledgements"] == 1
+    view = case_view(services.store, services.geography, FIRE_CASE)
+    assert view is not None and view.state["acknowledgements"] == 1
 
 
 def test_an_acknowledgement_of_an_unknown_message_is_kept_apart_not_guessed(services):
@@ -107,11 +110,14 @@ def test_invalid_input_is_quarantined_with_reasons_and_can_be_retried_after_a_fi
     assert "message quarantined (test)" in caplog.text and "qualification" in caplog.text
     [entry] = list_entries(services.store)
     assert entry.id == outcome.quarantine_id and entry.distribution_id == "fr.fire.sis35_broken"
-    assert get_entry(services.store, entry.id)[1] == as_json(broken)
+    found = get_entry(services.store, entry.id)
+    assert found is not None and found[1] == as_json(broken)
 
-    assert retry_quarantined(services.ingestor, entry.id).status == "quarantined"  # unchanged bytes still fail
+    retried = retry_quarantined(services.ingestor, entry.id)
+    assert retried is not None and retried.status == "quarantined"  # unchanged bytes still fail
     fixed = as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), distribution_id="fr.fire.sis35_broken"))
-    assert retry_quarantined(services.ingestor, entry.id, fixed).status == "accepted"
+    retried = retry_quarantined(services.ingestor, entry.id, fixed)
+    assert retried is not None and retried.status == "accepted"
     assert list_entries(services.store) == []
     [resolved] = list_entries(services.store, include_resolved=True)
     assert (resolved.status, resolved.resolution, resolved.attempts) == ("reingested", "fr.fire.sis35_broken", 2)
@@ -134,7 +140,9 @@ HOSTILE = [
 def test_hostile_or_broken_input_never_crashes_and_is_kept(services, raw):
     outcome = services.ingestor.ingest(Incoming(raw, None, "test"))
     assert outcome.status == "quarantined" and outcome.reasons
-    entry, body = get_entry(services.store, outcome.quarantine_id)
+    found = get_entry(services.store, outcome.quarantine_id)
+    assert found is not None
+    entry, body = found
     assert body == raw and entry.size == len(raw)
 
 
@@ -149,7 +157,9 @@ def test_payloads_and_raw_messages_are_encrypted_at_rest(services):
     for stored in states + bodies:
         assert b"Christine" not in stored and b"+33608310965" not in stored and b"Michel" not in stored
     assert services.store.unseal(bodies[0]) == raw
-    personal = case_view(services.store, services.geography, FIRE_CASE, personal=True).state["personal"]
+    view = case_view(services.store, services.geography, FIRE_CASE, personal=True)
+    assert view is not None
+    personal = view.state["personal"]
     assert personal["caller_name"] == "Christine Michel"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -25,8 +26,8 @@ from psycopg.sql import SQL, Identifier
 from adapters.store.event_store import ColumnArrayRecorder, Position, TocsinRecorder
 
 
-def _parameters(method: object) -> list[str]:
-    return list(inspect.signature(method).parameters)  # type: ignore[arg-type]
+def _parameters(method: Callable[..., object]) -> list[str]:
+    return list(inspect.signature(method).parameters)
 
 
 def test_the_private_methods_the_recorder_relies_on_keep_their_signatures() -> None:

@@ -23,6 +23,13 @@ def _moment() -> datetime:
     return moment
 
 
+def _at(text: str) -> datetime:
+    """A moment written in a test, parsed as the platform parses the messages' times."""
+    moment = parse_time(text)
+    assert moment is not None, text
+    return moment
+
+
 def test_known_at_and_happened_by(services):
     before_anything = _moment()
     # The resources arrive first (sent later), then the report: the two senses differ.
@@ -35,21 +42,21 @@ def test_known_at_and_happened_by(services):
 
     assert replay_view(store, "case", FIRE_CASE, before_anything).view is None
     known = replay_view(store, "case", FIRE_CASE, after_resources, KNOWN_AT)
-    assert known.events == 1 and known.view["nature_code"] is None and known.view["resources_total"] == 1
+    assert known.events == 1 and known.view is not None
+    assert known.view["nature_code"] is None and known.view["resources_total"] == 1
     now = replay_view(store, "departement", "35", datetime.now(UTC), KNOWN_AT)
-    assert now.events == 2 and now.view["figures"]["cases:total"] == 1
+    assert now.events == 2 and now.view is not None and now.view["figures"]["cases:total"] == 1
     assert [c["case_id"] for c in now.view["most_serious"]] == [FIRE_CASE]  # an open case
     assert now.view["opened_last_24h"] == 0  # opened in 2024, long before now
-    when = parse_time(REPORT_SENT)
-    half_hour_later = replay_view(store, "departement", "35", when + timedelta(minutes=30), HAPPENED_BY)
-    assert half_hour_later.view["opened_last_hour"] == 1
+    half_hour_later = replay_view(store, "departement", "35", _at(REPORT_SENT) + timedelta(minutes=30), HAPPENED_BY)
+    assert half_hour_later.view is not None and half_hour_later.view["opened_last_hour"] == 1
 
-    happened = replay_view(store, "case", FIRE_CASE, parse_time("2024-08-13T10:25:00+02:00"), HAPPENED_BY)
-    assert happened.events == 1 and happened.view["nature_code"] == "C04.02.01"
+    happened = replay_view(store, "case", FIRE_CASE, _at("2024-08-13T10:25:00+02:00"), HAPPENED_BY)
+    assert happened.events == 1 and happened.view is not None and happened.view["nature_code"] == "C04.02.01"
     assert happened.view["resources_total"] == 0
-    national = replay_view(store, "national", "FR", parse_time(RESOURCES_SENT), HAPPENED_BY)
-    assert national.view["figures"]["resources:total"] == 1
-    assert replay_view(store, "zone", "ouest", parse_time("2024-08-13T10:00:00+02:00"), HAPPENED_BY).view is None
+    national = replay_view(store, "national", "FR", _at(RESOURCES_SENT), HAPPENED_BY)
+    assert national.view is not None and national.view["figures"]["resources:total"] == 1
+    assert replay_view(store, "zone", "ouest", _at("2024-08-13T10:00:00+02:00"), HAPPENED_BY).view is None
 
 
 def test_replay_view_command(services, replay_cli):

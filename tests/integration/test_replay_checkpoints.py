@@ -63,7 +63,9 @@ def test_as_of_with_checkpoints_equals_the_fold_from_the_first_event(services):
     assert len(list_checkpoints(store)) >= 3
     views = _views_to_compare(messages)
     # Communes with cases, at the checkpoint and after it.
-    views += [("commune", r["commune"]) for r in replay_view(store, "cases", "FR", moments[-1]).view["cases"][:4]]
+    listed = replay_view(store, "cases", "FR", moments[-1]).view
+    assert listed is not None
+    views += [("commune", r["commune"]) for r in listed["cases"][:4]]
     span = (sent[-1] - sent[0]).total_seconds()
 
     @given(known=st.integers(0, len(moments) - 1), shift=st.floats(-0.05, 0.05),

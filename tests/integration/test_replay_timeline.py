@@ -35,7 +35,7 @@ def test_timeline_boundaries_are_the_happened_by_views(services):
                                        ("national", "FR")]),
            start=st.floats(0, 0.6), length=st.floats(0.1, 0.6), steps=st.integers(1, 12))
     @hypothesis_settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
-    def boundaries_match(level_code, start, length, steps):
+    def boundaries_match(level_code: tuple[str, str], start: float, length: float, steps: int) -> None:
         begin = sent[0] + span * start
         end = begin + span * length
         timeline = build_timeline(store, *level_code, begin, end, (end - begin) / steps)
@@ -48,6 +48,7 @@ def test_timeline_boundaries_are_the_happened_by_views(services):
             assert interval.victims == sum(figures.get(f"triage:{k}", 0) for k in ("red", "yellow", "green", "black"))
         # Opened per interval: the cases of the territory at the end (its case list), opened in the window.
         final = replay_view(store, "cases", level_code[1], end, HAPPENED_BY).view
+        assert final is not None
         opened = [c for c in final["cases"]
                   if c["opened_at"] and begin <= c["opened_at"] < end]
         assert sum(i.opened for i in timeline.intervals) == len(opened) == len(timeline.delays)

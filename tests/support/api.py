@@ -9,6 +9,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -42,6 +43,12 @@ def client_for(services, config: AuthConfig | None = None, **app_options) -> Ite
     with TestClient(app) as client:
         wait_for_views(app.state.read_model, services)
         yield client, config
+
+
+def app_of(client: TestClient) -> FastAPI:
+    """The Tocsin app a test client drives (the client only knows it as some ASGI app)."""
+    assert isinstance(client.app, FastAPI)
+    return client.app
 
 
 def wait_for_views(read_model, services, timeout: float = 20) -> None:
@@ -84,9 +91,9 @@ class LiveServer:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(services, self.config, **app_options), host="127.0.0.1",
-                                                    port=self.port, log_level="warning", lifespan="on",
-                                                    timeout_graceful_shutdown=1))
+        self.app = create_app(services, self.config, **app_options)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on", timeout_graceful_shutdown=1))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:

@@ -15,6 +15,7 @@ RECORDED = datetime(2024, 8, 13, 9, 0, tzinfo=UTC)
 
 
 def _event(provenance: dict | None) -> CaseEvent:
+    # None on purpose (the type says dict): happened_at also copes with an event that has no provenance.
     return CaseEvent(1, uuid4(), "createCase", "case-1", {}, provenance, RECORDED)  # type: ignore[arg-type]
 
 

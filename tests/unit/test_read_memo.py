@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from projections.read.memo import Generation, Memo
+
+
+def counted(calls: list[int], value: int) -> Callable[[], int]:
+    """A computation that notes each time it runs."""
+
+    def compute() -> int:
+        calls.append(value)
+        return value
+
+    return compute
 
 
 def test_a_value_is_computed_once_until_the_generation_moves():
     generation = Generation()
     memo: Memo[str, int] = Memo(generation, ttl=60)
-    calls = []
-    assert memo.get("a", lambda: calls.append(1) or 1) == 1
-    assert memo.get("a", lambda: calls.append(2) or 2) == 1
+    calls: list[int] = []
+    assert memo.get("a", counted(calls, 1)) == 1
+    assert memo.get("a", counted(calls, 2)) == 1
     assert memo.peek("a") == 1 and len(calls) == 1
     generation.advance()
     assert memo.peek("a") is None
-    assert memo.get("a", lambda: calls.append(3) or 3) == 3
+    assert memo.get("a", counted(calls, 3)) == 3
 
 
 def test_a_value_derived_from_older_reads_is_not_kept():
