@@ -6,7 +6,9 @@ themselves are the domain's (domain.access); here they only become HTTP answers:
 token, 403 when the role or the territory does not allow it, 404 for a territory that does not exist.
 
 The dependencies are async although they do no I/O (a JWKS fetch aside, cached for an hour): a sync
-dependency would cost a thread hop on every request.
+dependency would cost a thread hop on every request. They call each other as plain functions rather than
+as sub-dependencies: each node of FastAPI's dependency graph costs its resolution on every request, which
+on the views' hot path weighed as much as the view itself.
 """
 
 from __future__ import annotations
@@ -88,21 +90,21 @@ def allowed(principal: Principal, act: Act) -> Principal:
     return principal
 
 
-async def reader(principal: CurrentPrincipal) -> Principal:
+async def reader(request: Request) -> Principal:
     """A caller allowed to read views and cases (not a service account)."""
-    return allowed(principal, Act.READ)
+    return allowed(await current_principal(request), Act.READ)
 
 
-async def auditor(principal: CurrentPrincipal) -> Principal:
-    return allowed(principal, Act.READ_ACCESS_LOG)
+async def auditor(request: Request) -> Principal:
+    return allowed(await current_principal(request), Act.READ_ACCESS_LOG)
 
 
-async def quarantine_reader(principal: CurrentPrincipal) -> Principal:
-    return allowed(principal, Act.READ_QUARANTINE)
+async def quarantine_reader(request: Request) -> Principal:
+    return allowed(await current_principal(request), Act.READ_QUARANTINE)
 
 
-async def replayer(principal: CurrentPrincipal) -> Principal:
-    return allowed(principal, Act.REPLAY)
+async def replayer(request: Request) -> Principal:
+    return allowed(await current_principal(request), Act.REPLAY)
 
 
 async def message_poster(request: Request) -> Principal | None:
@@ -132,9 +134,9 @@ def visible_territory(principal: Principal, level: Level | str, code: str) -> tu
         raise HTTPException(403, str(e)) from e
 
 
-async def path_territory(principal: Reader, level: str, code: str) -> tuple[Level, str]:
+async def path_territory(request: Request, level: str, code: str) -> tuple[Level, str]:
     """The `{level}/{code}` of a route's path, within the reader's perimeter."""
-    return visible_territory(principal, level, code)
+    return visible_territory(await reader(request), level, code)
 
 
 PathTerritory = Annotated[tuple[Level, str], Depends(path_territory)]

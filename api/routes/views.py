@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.dependencies import GeographyDep, PathTerritory, ReadModelDep
+from api.dependencies import PathTerritory, ReadModelDep
 from api.schemas import ChildCount, JSONBytes, TerritoryView
 
 router = APIRouter(prefix="/api/v1/views", tags=["Vues par territoire"])
@@ -20,8 +20,9 @@ router = APIRouter(prefix="/api/v1/views", tags=["Vues par territoire"])
         "Réponse 403 pour un territoire hors de votre périmètre."
     ),
 )
-async def get_view(territory: PathTerritory, geography: GeographyDep, read_model: ReadModelDep) -> JSONBytes:
+async def get_view(territory: PathTerritory, read_model: ReadModelDep) -> JSONBytes:
     level, code = territory
+    geography = read_model.geography
     view = await read_model.territory_view(level, code)
     view["name"] = geography.name(level, code)
     view["label"] = geography.label(level, code)
