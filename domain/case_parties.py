@@ -21,6 +21,11 @@ order-free: the message that founds a case in Tocsin is the first one to arrive,
 - acknowledgements (RC-REF) on a case follow the same rule: the organisation acknowledging a message
   was one of its addressees, hence a party.
 
+What no rule on the messages alone can tell apart: a stranger whose message reaches Tocsin before any
+message of the case's partners, and a partner whose first message did. That stranger founds the case,
+and the partners' messages it did not address are quarantined, where an operator sees them. Once a case
+exists in Tocsin, no stranger can change it.
+
 The `caseId` prefix is not used: it names the organisation that created the case in its own system,
 which is not always the organisation that sends it to Tocsin.
 """
