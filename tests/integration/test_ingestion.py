@@ -272,3 +272,41 @@ def test_a_stranger_is_refused_inside_a_batch_too_and_a_partner_may_open_the_cas
     assert case_view(services.store, services.geography, case_id).state["where"]["commune"] == RENNES
     case = services.store.repository.get(case_uuid(case_id))
     assert case.parties == {SDIS35, SAMU35}
+
+
+def test_a_simulated_storm_is_exchanged_between_parties_only(services):
+    """The simulator's partners address each other as CISU partners do: the rule refuses none of them,
+    late RC-EDA, acknowledgements and duplicates included."""
+    from tests.support.nats_harness import simulated
+
+    messages = simulated(3000, seed=13)
+    outcomes = []
+    for start in range(0, len(messages), 250):
+        chunk = messages[start : start + 250]
+        outcomes += services.ingestor.ingest_batch([Incoming(m.raw, m.content_type, "sim") for m in chunk])
+    refused = [o for o in outcomes if any(r["code"] == "not-a-party" for r in o.reasons)]
+    assert not refused
+    assert sum(o.status == "accepted" for o in outcomes) > 2500
+
+
+def test_a_partner_brought_in_later_is_applied_on_retry_once_a_party_addressed_it(services):
+    case_id = f"{SDIS35}.SC-parties-3"
+    police = "fr.police.ddsp35"
+    founding = _report(services.geography, RENNES, case_id, SDIS35, "2024-08-13T10:21:00+02:00", 6)
+    assert services.ingestor.ingest(Incoming(founding)).status == "accepted"
+    # The police's message overtakes the one that brings the police in: it waits in quarantine.
+    early = wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), sender_id=police,
+                 sent_at="2024-08-13T10:45:00+02:00")
+    early["content"][0]["jsonContent"]["embeddedJsonContent"]["message"]["createCase"]["caseId"] = case_id
+    early["descriptor"]["explicitAddress"]["explicitAddressValue"] = SDIS35
+    waiting = services.ingestor.ingest(Incoming(as_json(early)))
+    assert waiting.status == "quarantined" and waiting.reasons[0]["code"] == "not-a-party"
+    bringing_in = wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), sender_id=SDIS35,
+                       sent_at="2024-08-13T10:40:00+02:00")
+    message = bringing_in["content"][0]["jsonContent"]["embeddedJsonContent"]["message"]
+    message["createCase"]["caseId"] = case_id
+    bringing_in["descriptor"]["explicitAddress"]["explicitAddressValue"] = police
+    assert services.ingestor.ingest(Incoming(as_json(bringing_in))).status == "accepted"
+    assert retry_quarantined(services.ingestor, waiting.quarantine_id).status == "accepted"
+    assert get_entry(services.store, waiting.quarantine_id)[0].status == "reingested"
+    assert services.store.repository.get(case_uuid(case_id)).parties == {SDIS35, SAMU35, police}
