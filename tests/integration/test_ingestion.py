@@ -12,14 +12,14 @@ import psycopg
 import pytest
 from psycopg.sql import SQL
 
-from adapters.ingest.ingestion import Incoming
+from adapters.ingest.ingestion import Incoming, Outcome
 from adapters.ingest.quarantine import get_entry, list_entries
 from adapters.ingest.use_cases import retry_quarantined
 from adapters.nats import gaps as stream_gaps
 from adapters.services import open_services
 from adapters.store.event_store import APPEND_ONLY_TABLES
 from domain.identity import case_uuid, exchange_uuid
-from projections.read.case import case_view
+from projections.read.case import CaseView, case_view
 from tests.support.wire import FIRE_CASE, as_json, as_xml, example, wire
 
 
@@ -225,6 +225,19 @@ def _report(geography, insee: str, case_id: str, sender: str, sent_at: str, seed
     return as_json(w)
 
 
+def _view(services, case_id: str) -> CaseView:
+    view = case_view(services.store, services.geography, case_id)
+    assert view is not None
+    return view
+
+
+def _retried(services, entry_id: int | None) -> Outcome:
+    assert entry_id is not None
+    outcome = retry_quarantined(services.ingestor, entry_id)
+    assert outcome is not None
+    return outcome
+
+
 def test_only_the_parties_of_a_case_may_update_it(services):
     case_id = f"{SDIS35}.SC-parties-1"
     first = _report(services.geography, RENNES, case_id, SDIS35, "2024-08-13T10:21:00+02:00", 1)
@@ -238,17 +251,17 @@ def test_only_the_parties_of_a_case_may_update_it(services):
     assert reason["code"] == "not-a-party" and reason["path"] == "$.senderID"
     assert "descriptor.explicitAddress" in reason["message"] and "tocsin quarantine retry" in reason["message"]
     assert SDIS29 not in reason["message"] and case_id not in reason["message"]  # the field and the rule, no value
-    view = case_view(services.store, services.geography, case_id)
+    view = _view(services, case_id)
     assert view.state["where"]["commune"] == RENNES and view.state["messages"] == 1
     assert count(services, "tocsin_messages") == 1
     # Retrying re-checks the rule: still not a party, still not applied.
-    assert retry_quarantined(services.ingestor, outcome.quarantine_id).status == "quarantined"
-    assert case_view(services.store, services.geography, case_id).state["where"]["commune"] == RENNES
+    assert _retried(services, outcome.quarantine_id).status == "quarantined"
+    assert _view(services, case_id).state["where"]["commune"] == RENNES
 
     # SAMU 35, the first message's addressee, is a party: its update applies.
     partner = _report(services.geography, RENNES, case_id, SAMU35, "2024-08-13T10:50:00+02:00", 3)
     assert services.ingestor.ingest(Incoming(partner)).status == "accepted"
-    view = case_view(services.store, services.geography, case_id)
+    view = _view(services, case_id)
     assert view.state["messages"] == 2 and view.state["where"]["commune"] == RENNES
     assert [e["provenance"]["recipients"] for e in view.events] == [[SAMU35], [SDIS35]]
 
@@ -269,7 +282,7 @@ def test_a_stranger_is_refused_inside_a_batch_too_and_a_partner_may_open_the_cas
     outcomes = services.ingestor.ingest_batch(batch)
     assert [o.status for o in outcomes] == ["accepted", "quarantined", "accepted"]
     assert outcomes[1].reasons[0]["code"] == "not-a-party" and outcomes[1].quarantine_id is not None
-    assert case_view(services.store, services.geography, case_id).state["where"]["commune"] == RENNES
+    assert _view(services, case_id).state["where"]["commune"] == RENNES
     case = services.store.repository.get(case_uuid(case_id))
     assert case.parties == {SDIS35, SAMU35}
 
@@ -307,6 +320,6 @@ def test_a_partner_brought_in_later_is_applied_on_retry_once_a_party_addressed_i
     message["createCase"]["caseId"] = case_id
     bringing_in["descriptor"]["explicitAddress"]["explicitAddressValue"] = police
     assert services.ingestor.ingest(Incoming(as_json(bringing_in))).status == "accepted"
-    assert retry_quarantined(services.ingestor, waiting.quarantine_id).status == "accepted"
-    assert get_entry(services.store, waiting.quarantine_id)[0].status == "reingested"
+    assert _retried(services, waiting.quarantine_id).status == "accepted"
+    assert [e.status for e in list_entries(services.store, include_resolved=True)] == ["reingested"]
     assert services.store.repository.get(case_uuid(case_id)).parties == {SDIS35, SAMU35, police}
