@@ -1,9 +1,10 @@
 """The case (affaire) aggregate: one event per message NexSIS exchanged about it.
 
-Tocsin does not decide anything about a case; the emergency services do. So the aggregate enforces
-no business rule: it records what each message said, in order, and folds it into the current state.
-Any message may be the first one Tocsin sees for a case (an RC-RI can overtake the RC-EDA that opens
-it), so every event class can start the aggregate.
+Tocsin does not decide anything about a case; the emergency services do. So the aggregate records
+what each message said, in order, and folds it into the current state. The one rule it keeps is who may
+speak on the case (domain.case_parties): its parties, folded from the events like the state. Any
+message may be the first one Tocsin sees for a case (an RC-RI can overtake the RC-EDA that opens it),
+so every event class can start the aggregate.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.case_parties import joined
 from domain.case_state import ACKNOWLEDGED, REPORTED, RESOURCES, SITUATION, CaseState, apply_message
 
 _Event = TypeVar("_Event", bound=type)
@@ -34,13 +36,14 @@ class Case(Aggregate):
 
     def __init__(self) -> None:
         self.state = CaseState()
+        self.parties: frozenset[str] = frozenset()  # who may update it (domain.case_parties)
 
     @event_fields
     class MessageRecorded(Aggregate.Event):
         """Base of the events that record one accepted message.
 
         `facts` are the normalised facts of the message (see adapters.ingest.normalise), `provenance`
-        says exactly which message they come from (distributionID, sender, times, SHA-256).
+        says exactly which message they come from (distributionID, sender, addressees, times, SHA-256).
         """
 
         kind = ""
@@ -55,6 +58,10 @@ class Case(Aggregate):
 
         def apply(self, aggregate: Case) -> None:
             apply_message(aggregate.state, self.kind, self.facts, self.provenance)
+            # Events recorded before addressees were kept have no `recipients`: their sender only.
+            aggregate.parties = joined(
+                aggregate.parties, self.provenance.get("sender_id"), self.provenance.get("recipients") or ()
+            )
 
     class Reported(MessageRecorded):
         """An RC-EDA `createCase`: the case as its sender describes it (first report or correction)."""

@@ -6,6 +6,10 @@ whatever goes wrong becomes reasons, and the bytes go to quarantine. The batch i
 transaction, deduplicated on `distributionID`; if another ingester wrote the same message or the same
 case version meanwhile, the unique constraints refuse the transaction and the batch is planned again
 from what is now stored.
+
+Only a case's parties may update it (domain.case_parties). That is checked at commit, against the parties
+read with the case's last version (and those the batch adds as it goes): a message from anyone else goes
+to quarantine with the reason, and its case is left as it was.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from psycopg.sql import SQL
 
 from adapters.cisu import InvalidMessage, WireMessage, parse_wire_message
 from adapters.geography import Geography
-from adapters.ingest.normalise import NormalisationError, normalise
+from adapters.ingest.normalise import NormalisationError, addressees, normalise
 from adapters.store.codec import EventDraft, Stamp, topic
-from adapters.store.event_store import MessageRow, Position, QuarantineRow, TocsinStore
+from adapters.store.event_store import MessageRow, PartyRow, Position, QuarantineRow, TocsinStore
+from domain.case_parties import admission, joined
 from domain.case_state import parse_time
 from domain.identity import case_uuid, exchange_uuid
 
@@ -67,6 +72,7 @@ class _Accepted:
     sealed: bytes  # the raw bytes compressed and encrypted, as stored
     distribution_id: str
     sender_id: str | None
+    recipients: tuple[str, ...]  # the envelope's addressees: parties of the case if the sender is one
     sent_at: datetime | None
     encoding: str
     xml_namespace: str | None
@@ -125,8 +131,8 @@ class Preparer:
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         n, p = normalised, provenance
         return _Accepted(
-            incoming, sha256, sealed, p["distribution_id"], p["sender_id"], parse_time(p["sent_at"]), p["encoding"],
-            p["xml_namespace"], n.kind, n.case_id, n.references, draft,
+            incoming, sha256, sealed, p["distribution_id"], p["sender_id"], tuple(p["recipients"]),
+            parse_time(p["sent_at"]), p["encoding"], p["xml_namespace"], n.kind, n.case_id, n.references, draft,
         )
 
     def many(self, items: Sequence[Incoming]) -> list[_Accepted | _Rejected]:
@@ -155,7 +161,6 @@ class Ingestor:
     ) -> list[Outcome]:
         """Write what `prepare` made of a batch (`prepare` may have run elsewhere, e.g. in a worker process)."""
         prepared = list(prepared)
-        rejected = {i: p.sha256 for i, p in enumerate(prepared) if isinstance(p, _Rejected)}
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
             try:
                 outcomes = self._commit(prepared, position)
@@ -165,9 +170,12 @@ class Ingestor:
                 log.info("concurrent write detected (attempt %d): %s", attempt, error)
         else:
             raise RuntimeError("ingestion: trop de conflits d'écriture concurrents")
-        for item in prepared:  # logged here, where it is kept: `prepare` may have run in another process
-            if isinstance(item, _Rejected):
-                reasons = "; ".join(r["message"] for r in item.reasons)
+        rejected = {}
+        for i, (item, outcome) in enumerate(zip(prepared, outcomes, strict=True)):
+            # Logged here, where it is kept: `prepare` may have run in another process.
+            if outcome.status == QUARANTINED:
+                rejected[i] = item.sha256
+                reasons = "; ".join(r["message"] for r in outcome.reasons)
                 log.warning("message quarantined (%s): %s", item.incoming.source, reasons)
         return self._with_quarantine_ids(outcomes, rejected)
 
@@ -176,9 +184,11 @@ class Ingestor:
 
     def _commit(self, prepared: list[_Accepted | _Rejected], position: Position | None) -> list[Outcome]:
         accepted = [p for p in prepared if isinstance(p, _Accepted)]
-        known_cases, versions = self._lookup(accepted)
+        known_cases, versions, parties = self._lookup(accepted)
         stamp = Stamp.of(datetime.now(UTC))
         events, messages, raws, outcomes = [], [], {}, []
+        refused: list[_Rejected] = []
+        new_parties: list[PartyRow] = []
         for item in prepared:
             if isinstance(item, _Rejected):
                 outcomes.append(
@@ -194,6 +204,26 @@ class Ingestor:
                 continue
             case_id = item.case_id or known_cases.get(item.references or "")
             originator_id = case_uuid(case_id) if case_id else exchange_uuid(item.references or "")
+            if case_id:
+                before = parties.get(originator_id, frozenset())
+                refusal = admission(before, item.sender_id)
+                if refusal is not None:
+                    reasons = [refusal.as_reason()]
+                    refused.append(
+                        _Rejected(
+                            item.incoming, item.sha256, item.sealed, reasons, distribution_id, item.sender_id,
+                            item.encoding,
+                        )
+                    )
+                    outcomes.append(
+                        Outcome(
+                            QUARANTINED, distribution_id, case_id, item.sender_id, tuple(reasons),
+                            encoding=item.encoding, xml_namespace=item.xml_namespace,
+                        )
+                    )
+                    continue
+                after = parties[originator_id] = joined(before, item.sender_id, item.recipients)
+                new_parties.extend(PartyRow(originator_id, party) for party in sorted(after - before))
             version = versions.get(originator_id, 0) + 1
             versions[originator_id] = version
             known_cases[distribution_id] = case_id
@@ -211,18 +241,21 @@ class Ingestor:
                 p.incoming.received_at, p.incoming.source, p.incoming.content_type, p.sha256,
                 p.sealed, len(p.incoming.raw), p.reasons, p.distribution_id, p.sender_id,
             )
-            for p in prepared
-            if isinstance(p, _Rejected)
+            for p in [*(p for p in prepared if isinstance(p, _Rejected)), *refused]
         ]
         seal = self.store.sealer  # what the library's mapper does to an encoded state: compress, then encrypt
         stored = [StoredEvent(oid, version, topic, seal(state)) for oid, version, topic, state in events]
         self.store.recorder.insert_events(
-            stored, messages=messages, raws=list(raws.items()), quarantined=quarantined, position=position
+            stored, messages=messages, raws=list(raws.items()), quarantined=quarantined, parties=new_parties,
+            position=position,
         )
         return outcomes
 
-    def _lookup(self, accepted: list[_Accepted]) -> tuple[dict[str, str | None], dict[UUID, int]]:
-        """Which of these messages (and acknowledged messages) are stored, and each aggregate's version.
+    def _lookup(
+        self, accepted: list[_Accepted]
+    ) -> tuple[dict[str, str | None], dict[UUID, int], dict[UUID, frozenset[str]]]:
+        """Which of these messages (and acknowledged messages) are stored, each aggregate's version, and each
+        case's parties (read in the same statement as its version, off a small table of their own).
 
         The id arrays go in binary (%b): as text, psycopg searched each element with a regular expression
         for characters to quote, a visible share of this process's CPU. Each case's last version is read
@@ -231,7 +264,7 @@ class Ingestor:
         ids = {a.distribution_id for a in accepted}
         references = {a.references for a in accepted if a.references}
         if not ids:
-            return {}, {}
+            return {}, {}, {}
         with self.store.connect() as conn:
             known = {
                 row["distribution_id"]: row["case_id"]
@@ -246,18 +279,19 @@ class Ingestor:
             case_ids = {a.case_id for a in accepted if a.case_id}
             case_ids |= {known[r] for r in references if known.get(r)}
             originators = {case_uuid(c) for c in case_ids} | {exchange_uuid(r) for r in references}
-            versions = {
-                row["originator_id"]: row["version"]
-                for row in conn.execute(
-                    SQL(
-                        "SELECT o.id AS originator_id, e.version FROM unnest(%b::uuid[]) AS o(id) CROSS JOIN LATERAL"
-                        " (SELECT originator_version AS version FROM {} WHERE originator_id = o.id"
-                        " ORDER BY originator_version DESC LIMIT 1) AS e"
-                    ).format(self.store.table("tocsin_events")),
-                    (list(originators),),
-                )
-            }
-        return known, versions
+            versions, parties = {}, {}
+            for row in conn.execute(
+                SQL(
+                    "SELECT o.id AS originator_id, e.version, p.parties FROM unnest(%b::uuid[]) AS o(id)"
+                    " CROSS JOIN LATERAL (SELECT originator_version AS version FROM {} WHERE originator_id = o.id"
+                    " ORDER BY originator_version DESC LIMIT 1) AS e"
+                    " CROSS JOIN LATERAL (SELECT array_agg(party) AS parties FROM {} WHERE originator_id = o.id) AS p"
+                ).format(self.store.table("tocsin_events"), self.store.table("tocsin_case_parties")),
+                (list(originators),),
+            ):
+                versions[row["originator_id"]] = row["version"]
+                parties[row["originator_id"]] = frozenset(row["parties"] or ())
+        return known, versions, parties
 
     @staticmethod
     def _outcome(status: str, item: _Accepted, case_id: str | None) -> Outcome:
@@ -292,6 +326,7 @@ def _provenance(incoming: Incoming, sha256: bytes, message: WireMessage) -> dict
         "message_id": header.get("messageId"),
         "sender_id": envelope.get("senderID"),
         "sender_name": (header.get("sender") or {}).get("name"),
+        "recipients": list(addressees(envelope)),
         "sent_at": header.get("sentAt") or envelope.get("dateTimeSent"),
         "envelope_sent_at": envelope.get("dateTimeSent"),
         "received_at": incoming.received_at.isoformat(),

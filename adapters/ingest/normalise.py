@@ -41,6 +41,23 @@ def normalise(message: WireMessage, geography: Geography) -> Normalised:
     return handler(message.use_case, geography)
 
 
+def addressees(envelope: dict) -> tuple[str, ...]:
+    """The organisations a message was addressed to: its EDXL-DE envelope's `descriptor.explicitAddress`
+    values, the hub addresses it routes on (the same kind of identifier as `senderID`). The RC-DE header's
+    `recipient` list repeats them for display; the envelope is what the hub delivers by.
+
+    The JSON schema allows one address with one value; the XSD allows several of each, so both shapes are
+    read."""
+    found: list[str] = []
+    addresses = (envelope.get("descriptor") or {}).get("explicitAddress") or ()
+    for address in addresses if isinstance(addresses, list) else (addresses,):
+        values = address.get("explicitAddressValue") if isinstance(address, dict) else None
+        for value in values if isinstance(values, list) else (values,):
+            if isinstance(value, str) and value and value not in found:
+                found.append(value)
+    return tuple(found)
+
+
 def _coded(nomenclature_name: str, value: dict | None) -> dict | None:
     """A code with its official label (the sender's label when the code is not in the list)."""
     if not value or not value.get("code"):

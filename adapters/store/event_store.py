@@ -35,7 +35,9 @@ from adapters.store.codec import Sealer
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "Tocsin"  # the library derives table names from it: tocsin_events
-APPEND_ONLY_TABLES = ("tocsin_events", "tocsin_messages", "tocsin_raw_messages", "tocsin_stream_gaps")
+APPEND_ONLY_TABLES = (
+    "tocsin_events", "tocsin_messages", "tocsin_raw_messages", "tocsin_stream_gaps", "tocsin_case_parties",
+)
 
 
 class MessageRow(NamedTuple):
@@ -52,6 +54,14 @@ class MessageRow(NamedTuple):
     received_at: datetime
     sha256: bytes
     source: str
+
+
+class PartyRow(NamedTuple):
+    """A case's new party (domain.case_parties), written with the event that made it one: the parties are
+    read at ingestion with the case's last version, without reading (and decrypting) its events."""
+
+    originator_id: UUID
+    party: str
 
 
 class Position(NamedTuple):
@@ -141,6 +151,10 @@ class TocsinRecorder(ColumnArrayRecorder):
             "INSERT INTO {s}.tocsin_raw_messages (sha256, body) SELECT * FROM unnest(%b::bytea[], %b::bytea[])"
             " ON CONFLICT DO NOTHING"
         ).format(s=s)
+        self._insert_parties = SQL(
+            "INSERT INTO {s}.tocsin_case_parties (originator_id, party) SELECT * FROM unnest(%b::uuid[], %b::text[])"
+            " ON CONFLICT DO NOTHING"
+        ).format(s=s)
         self._insert_quarantine = SQL(
             "INSERT INTO {s}.tocsin_quarantine (received_at, source, content_type, sha256, body, size, reasons,"
             " distribution_id, sender_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (sha256) DO NOTHING"
@@ -157,9 +171,12 @@ class TocsinRecorder(ColumnArrayRecorder):
         messages: Sequence[MessageRow] = kwargs.get("messages", ())
         raws: Sequence[tuple[bytes, bytes]] = kwargs.get("raws", ())
         quarantined: Sequence[QuarantineRow] = kwargs.get("quarantined", ())
+        parties: Sequence[PartyRow] = kwargs.get("parties", ())
         position: Position | None = kwargs.get("position")
         if messages:
             curs.execute(self._insert_messages, _columns(messages, 10))
+        if parties:
+            curs.execute(self._insert_parties, _columns(parties, 2))
         if raws:
             curs.execute(self._insert_raws, _columns(raws, 2))
         if quarantined:
@@ -195,6 +212,18 @@ _CREATE_STATEMENTS = [
         source text NOT NULL,
         UNIQUE (originator_id, originator_version))""",
     "CREATE INDEX IF NOT EXISTS tocsin_messages_case_idx ON {schema}.tocsin_messages (case_id)",
+    # Who may update each case (domain.case_parties), kept as the events that made them parties are written.
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_case_parties (
+        originator_id uuid NOT NULL,
+        party text NOT NULL,
+        PRIMARY KEY (originator_id, party))""",
+    # Stores made before it: each case's senders so far (the addressees were not indexed; a party's next
+    # message addressed to them makes them parties). Done once: the table is empty only until then.
+    """INSERT INTO {schema}.tocsin_case_parties (originator_id, party)
+        SELECT DISTINCT originator_id, sender_id FROM {schema}.tocsin_messages
+        WHERE case_id IS NOT NULL AND sender_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM {schema}.tocsin_case_parties)
+        ON CONFLICT DO NOTHING""",
     """CREATE TABLE IF NOT EXISTS {schema}.tocsin_raw_messages (
         sha256 bytea PRIMARY KEY,
         body bytea NOT NULL)""",

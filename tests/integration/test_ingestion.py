@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import threading
 from datetime import UTC, datetime
 
@@ -11,14 +12,14 @@ import psycopg
 import pytest
 from psycopg.sql import SQL
 
-from adapters.ingest.ingestion import Incoming
+from adapters.ingest.ingestion import Incoming, Outcome
 from adapters.ingest.quarantine import get_entry, list_entries
 from adapters.ingest.use_cases import retry_quarantined
 from adapters.nats import gaps as stream_gaps
 from adapters.services import open_services
 from adapters.store.event_store import APPEND_ONLY_TABLES
 from domain.identity import case_uuid, exchange_uuid
-from projections.read.case import case_view
+from projections.read.case import CaseView, case_view
 from tests.support.wire import FIRE_CASE, as_json, as_xml, example, wire
 
 
@@ -172,12 +173,16 @@ def test_payloads_and_raw_messages_are_encrypted_at_rest(services):
 def test_the_history_is_append_only_in_the_database_itself(services, table, statement):
     services.ingestor.ingest(Incoming(as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")))))
     stream_gaps.record(services.store, "nats:TEST", datetime.now(UTC), [(3, 5)])
-    column = {"tocsin_raw_messages": "body", "tocsin_stream_gaps": "last_seq"}.get(table, "originator_version")
+    column = {"tocsin_raw_messages": "body", "tocsin_stream_gaps": "last_seq", "tocsin_case_parties": "party"}.get(
+        table, "originator_version"
+    )
     statement = statement.replace("originator_version = originator_version", f"{column} = {column}")
+    rows = count(services, table)  # one of each, but two parties (the sender and its addressee)
+    assert rows == (2 if table == "tocsin_case_parties" else 1)
     with services.store.connect() as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="ajout seul"):
             conn.execute(SQL(statement).format(services.store.table(table)))
-    assert count(services, table) == 1
+    assert count(services, table) == rows
 
 
 def test_two_ingesters_at_once_record_every_message_exactly_once(settings):
@@ -211,3 +216,120 @@ def test_two_ingesters_at_once_record_every_message_exactly_once(settings):
     finally:
         first.close()
         second.close()
+
+
+RENNES, BREST = "35238", "29019"
+SDIS35, SAMU35, SDIS29 = "fr.fire.sis35.cgo-35", "fr.health.samu35", "fr.fire.sis29.cgo-29"
+
+
+def _report(geography, insee: str, case_id: str, sender: str, sent_at: str, seed: int) -> bytes:
+    """An RC-EDA placed in `insee`, from `sender` to SAMU 35 (or to SDIS 35 when SAMU 35 sends it)."""
+    w = wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), sender_id=sender, sent_at=sent_at)
+    use_case = w["content"][0]["jsonContent"]["embeddedJsonContent"]["message"]["createCase"]
+    use_case["caseId"] = case_id
+    lat, lon = geography.random_point_in(insee, random.Random(seed))
+    use_case["location"]["city"] = {"name": geography.name("commune", insee), "inseeCode": insee}
+    use_case["location"]["geometry"]["point"]["coord"].update({"lat": round(lat, 7), "lon": round(lon, 7)})
+    if sender == SAMU35:
+        w["descriptor"]["explicitAddress"]["explicitAddressValue"] = SDIS35
+    return as_json(w)
+
+
+def _view(services, case_id: str) -> CaseView:
+    view = case_view(services.store, services.geography, case_id)
+    assert view is not None
+    return view
+
+
+def _retried(services, entry_id: int | None) -> Outcome:
+    assert entry_id is not None
+    outcome = retry_quarantined(services.ingestor, entry_id)
+    assert outcome is not None
+    return outcome
+
+
+def test_only_the_parties_of_a_case_may_update_it(services):
+    case_id = f"{SDIS35}.SC-parties-1"
+    first = _report(services.geography, RENNES, case_id, SDIS35, "2024-08-13T10:21:00+02:00", 1)
+    assert services.ingestor.ingest(Incoming(first)).status == "accepted"
+
+    # SDIS 29 was never addressed on this case: its later message, placed in Brest, is not applied.
+    stranger = _report(services.geography, BREST, case_id, SDIS29, "2024-08-13T10:40:00+02:00", 2)
+    outcome = services.ingestor.ingest(Incoming(stranger))
+    assert outcome.status == "quarantined" and outcome.quarantine_id is not None
+    [reason] = outcome.reasons
+    assert reason["code"] == "not-a-party" and reason["path"] == "$.senderID"
+    assert "descriptor.explicitAddress" in reason["message"] and "tocsin quarantine retry" in reason["message"]
+    assert SDIS29 not in reason["message"] and case_id not in reason["message"]  # the field and the rule, no value
+    view = _view(services, case_id)
+    assert view.state["where"]["commune"] == RENNES and view.state["messages"] == 1
+    assert count(services, "tocsin_messages") == 1
+    # Retrying re-checks the rule: still not a party, still not applied.
+    assert _retried(services, outcome.quarantine_id).status == "quarantined"
+    assert _view(services, case_id).state["where"]["commune"] == RENNES
+
+    # SAMU 35, the first message's addressee, is a party: its update applies.
+    partner = _report(services.geography, RENNES, case_id, SAMU35, "2024-08-13T10:50:00+02:00", 3)
+    assert services.ingestor.ingest(Incoming(partner)).status == "accepted"
+    view = _view(services, case_id)
+    assert view.state["messages"] == 2 and view.state["where"]["commune"] == RENNES
+    assert [e["provenance"]["recipients"] for e in view.events] == [[SAMU35], [SDIS35]]
+
+
+def test_a_stranger_is_refused_inside_a_batch_too_and_a_partner_may_open_the_case(services):
+    """The first message to arrive founds the case, whichever use case it is (an RC-RI of the partner
+    overtaking the RC-EDA); in one batch, a stranger is refused as the batch goes."""
+    case_id = f"{SDIS35}.SC-parties-2"
+    kind, resources = example("RC-RI/RC-RI_Incendie_RaymondeLECCIA.02")
+    resources["caseId"] = case_id
+    early = wire(kind, resources, sender_id=SAMU35, sent_at="2024-08-13T10:25:00+02:00")
+    early["descriptor"]["explicitAddress"]["explicitAddressValue"] = SDIS35
+    batch = [
+        Incoming(as_json(early)),
+        Incoming(_report(services.geography, BREST, case_id, SDIS29, "2024-08-13T10:30:00+02:00", 4)),
+        Incoming(_report(services.geography, RENNES, case_id, SDIS35, "2024-08-13T10:21:00+02:00", 5)),
+    ]
+    outcomes = services.ingestor.ingest_batch(batch)
+    assert [o.status for o in outcomes] == ["accepted", "quarantined", "accepted"]
+    assert outcomes[1].reasons[0]["code"] == "not-a-party" and outcomes[1].quarantine_id is not None
+    assert _view(services, case_id).state["where"]["commune"] == RENNES
+    case = services.store.repository.get(case_uuid(case_id))
+    assert case.parties == {SDIS35, SAMU35}
+
+
+def test_a_simulated_storm_is_exchanged_between_parties_only(services):
+    """The simulator's partners address each other as CISU partners do: the rule refuses none of them,
+    late RC-EDA, acknowledgements and duplicates included."""
+    from tests.support.nats_harness import simulated
+
+    messages = simulated(3000, seed=13)
+    outcomes = []
+    for start in range(0, len(messages), 250):
+        chunk = messages[start : start + 250]
+        outcomes += services.ingestor.ingest_batch([Incoming(m.raw, m.content_type, "sim") for m in chunk])
+    refused = [o for o in outcomes if any(r["code"] == "not-a-party" for r in o.reasons)]
+    assert not refused
+    assert sum(o.status == "accepted" for o in outcomes) > 2500
+
+
+def test_a_partner_brought_in_later_is_applied_on_retry_once_a_party_addressed_it(services):
+    case_id = f"{SDIS35}.SC-parties-3"
+    police = "fr.police.ddsp35"
+    founding = _report(services.geography, RENNES, case_id, SDIS35, "2024-08-13T10:21:00+02:00", 6)
+    assert services.ingestor.ingest(Incoming(founding)).status == "accepted"
+    # The police's message overtakes the one that brings the police in: it waits in quarantine.
+    early = wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), sender_id=police,
+                 sent_at="2024-08-13T10:45:00+02:00")
+    early["content"][0]["jsonContent"]["embeddedJsonContent"]["message"]["createCase"]["caseId"] = case_id
+    early["descriptor"]["explicitAddress"]["explicitAddressValue"] = SDIS35
+    waiting = services.ingestor.ingest(Incoming(as_json(early)))
+    assert waiting.status == "quarantined" and waiting.reasons[0]["code"] == "not-a-party"
+    bringing_in = wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), sender_id=SDIS35,
+                       sent_at="2024-08-13T10:40:00+02:00")
+    message = bringing_in["content"][0]["jsonContent"]["embeddedJsonContent"]["message"]
+    message["createCase"]["caseId"] = case_id
+    bringing_in["descriptor"]["explicitAddress"]["explicitAddressValue"] = police
+    assert services.ingestor.ingest(Incoming(as_json(bringing_in))).status == "accepted"
+    assert _retried(services, waiting.quarantine_id).status == "accepted"
+    assert [e.status for e in list_entries(services.store, include_resolved=True)] == ["reingested"]
+    assert services.store.repository.get(case_uuid(case_id)).parties == {SDIS35, SAMU35, police}
