@@ -17,6 +17,7 @@ from .reference import EDXL_NS, XSD_DIR, use_cases
 from .xml_shape import json_path_of
 
 FULL_XSD = XSD_DIR / "EDXL-DE-full.xsd"
+NO_HEADER_XSD = XSD_DIR / "EDXL-DE-full-no-header.xsd"  # the messages without RC-DE header, e.g. errors
 _local = threading.local()
 # libxml2's schema compiler sets up shared state the first time it runs: two threads compiling at once
 # can both fail ("Document is not valid XML Schema"), as the ingester's fallback threads did when a
@@ -56,12 +57,8 @@ def xsd_reasons(tree: etree._ElementTree) -> list[Reason]:
     for error in validator.error_log:
         element = _element_at(tree, error.path)
         path = json_path_of(element) if element is not None else ""
-        reasons.append(
-            Reason(
-                _code_for(path), path, _french(error.message, error.line),
-                line=error.line, detail=error.message,
-            )
-        )
+        text, rule = _french(error.message, error.line)
+        reasons.append(Reason(_code_for(path), path, text, line=error.line, detail=rule))
     return reasons
 
 
@@ -106,6 +103,9 @@ def _code_for(path: str) -> str:
 
 _ELEMENT = re.compile(r"^Element '(?:\{[^}]*\})?([^']+)'(?:, attribute '([^']+)')?: ")
 _QNAME = re.compile(r"\{[^}]*\}")
+_FACET = re.compile(r"\[facet '(\w+)'\]")
+# libxml2 quotes the received value in its messages: each translation rebuilds the reason from the rule
+# and the element (and the facet's own definition, which is the schema's), never from that value.
 _TRANSLATIONS = [
     (re.compile(r"^This element is not expected\. Expected is (?:one of )?\( (.+) \)\.?$"),
      lambda m, el: f"élément inattendu : {el} ; attendu à cette place : {_names(m.group(1))}"),
@@ -113,26 +113,27 @@ _TRANSLATIONS = [
      lambda m, el: f"élément inattendu : {el}"),
     (re.compile(r"^Missing child element\(s\)\. Expected is (?:one of )?\( (.+) \)\.?$"),
      lambda m, el: f"élément obligatoire absent dans {el} : {_names(m.group(1))}"),
-    (re.compile(r"^\[facet 'enumeration'\] The value '(.*)' is not an element of the set \{(.*)\}\.?$"),
-     lambda m, el: f"valeur non autorisée pour {el} : « {m.group(1)} » (valeurs possibles : {_brief(m.group(2))})"),
-    (re.compile(r"^\[facet 'pattern'\] The value '(.*)' is not accepted by the pattern '(.*)'\.?$"),
-     lambda m, el: f"format invalide pour {el} : « {m.group(1)} » ne respecte pas le motif {m.group(2)}"),
-    (re.compile(r"^'(.*)' is not a valid value of the (?:atomic|local atomic|list|union) type '(.*)'\.?$", re.S),
-     lambda m, el: f"valeur invalide pour {el} : « {m.group(1)} » (type attendu : {m.group(2)})"),
+    (re.compile(r"^\[facet 'enumeration'\] The value '.*' is not an element of the set \{(.*)\}\.?$", re.S),
+     lambda m, el: f"valeur non autorisée pour {el} (valeurs possibles : {_brief(m.group(1))})"),
+    (re.compile(r"^\[facet 'pattern'\] The value '.*' is not accepted by the pattern '(.*)'\.?$", re.S),
+     lambda m, el: f"format invalide pour {el} : la valeur ne respecte pas le motif {m.group(1)}"),
+    (re.compile(r"^'.*' is not a valid value of the (?:atomic|local atomic|list|union) type '(.*)'\.?$", re.S),
+     lambda m, el: f"valeur invalide pour {el} (type attendu : {m.group(1)})"),
     (re.compile(r"^The attribute '(.*)' is not allowed\.?$"),
      lambda m, el: f"attribut non autorisé sur {el} : {m.group(1)}"),
     (re.compile(r"^The attribute '(.*)' is required but missing\.?$"),
      lambda m, el: f"attribut obligatoire absent sur {el} : {m.group(1)}"),
-    (re.compile(r"^Character content other than whitespace is not allowed.*$"),
+    (re.compile(r"^Character content other than whitespace is not allowed.*$", re.S),
      lambda m, el: f"texte non autorisé dans {el} (seuls des éléments enfants sont attendus)"),
-    (re.compile(r"^Element content is not allowed, because the content type is a simple type.*$"),
+    (re.compile(r"^Element content is not allowed, because the content type is a simple type.*$", re.S),
      lambda m, el: f"{el} doit contenir une valeur simple, pas des éléments enfants"),
     (re.compile(r"^No matching global declaration available for the validation root\.?$"),
      lambda m, el: f"élément racine inattendu : {el} (attendu : edxlDistribution, espace de noms {EDXL_NS})"),
 ]
 
 
-def _french(message: str, line: int | None) -> str:
+def _french(message: str, line: int | None) -> tuple[str, str]:
+    """(the French reason, the rule in English for `Reason.detail`), neither quoting the value."""
     where = f" (ligne {line})" if line else ""
     text = message.strip()
     element = _ELEMENT.match(text)
@@ -140,11 +141,14 @@ def _french(message: str, line: int | None) -> str:
     if element:
         name = element.group(1) + (f"/@{element.group(2)}" if element.group(2) else "")
         text = text[element.end():]
+    facet = _FACET.match(text)
+    rule = f"XSD facet {facet.group(1)}" if facet else "XSD"
     for pattern, build in _TRANSLATIONS:
         matched = pattern.match(text)
         if matched:
-            return build(matched, name) + where
-    return f"non conforme au schéma XSD{where} : {message.strip()}"
+            return build(matched, name) + where, rule
+    hint = f" (règle {facet.group(1)})" if facet else ""
+    return f"non conforme au schéma XSD pour {name}{hint}{where}", rule
 
 
 def _names(expected: str) -> str:

@@ -120,7 +120,7 @@ class Preparer:
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         except Exception as error:  # a bug, or facts an event cannot hold: never lose the message nor stop the worker
             log.exception("normalisation failed (%s)", incoming.source)
-            text = f"erreur interne de normalisation : {error!r}"
+            text = f"erreur interne de normalisation ({type(error).__name__})"  # its text may quote a value
             reasons = [{"code": "internal-error", "path": "", "message": text}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         n, p = normalised, provenance
@@ -167,7 +167,8 @@ class Ingestor:
             raise RuntimeError("ingestion: trop de conflits d'écriture concurrents")
         for item in prepared:  # logged here, where it is kept: `prepare` may have run in another process
             if isinstance(item, _Rejected):
-                reasons = "; ".join(r["message"] for r in item.reasons)
+                # Codes and paths only: the reasons are value-free, and the log needs no more to find the entry.
+                reasons = "; ".join(f"{r['code']} at {r['path'] or '$'}" for r in item.reasons)
                 log.warning("message quarantined (%s): %s", item.incoming.source, reasons)
         return self._with_quarantine_ids(outcomes, rejected)
 
