@@ -14,7 +14,8 @@ from lxml import etree
 
 from .reasons import Reason
 from .reference import EDXL_NS, XSD_DIR, use_cases
-from .xml_shape import json_path_of
+from .xml_shape import json_path_of, local_name
+from .xsd_patterns import patterns
 
 FULL_XSD = XSD_DIR / "EDXL-DE-full.xsd"
 NO_HEADER_XSD = XSD_DIR / "EDXL-DE-full-no-header.xsd"  # the messages without RC-DE header, e.g. errors
@@ -49,7 +50,13 @@ def schema() -> etree.XMLSchema:
 
 
 def xsd_reasons(tree: etree._ElementTree) -> list[Reason]:
-    """Validate; translate each libxml2 error into a French Reason located by JSON path."""
+    """Validate; translate each libxml2 error into a French Reason located by JSON path.
+
+    The patterns are checked first, in linear time (xsd_patterns): libxml2 backtracks on them, so a
+    value that breaks one is refused before libxml2 sees the document."""
+    broken = pattern_reasons(tree)
+    if broken:
+        return broken
     validator = schema()
     if validator.validate(tree):
         return []
@@ -60,6 +67,22 @@ def xsd_reasons(tree: etree._ElementTree) -> list[Reason]:
         text, rule = _french(error.message, error.line)
         reasons.append(Reason(_code_for(path), path, text, line=error.line, detail=rule))
     return reasons
+
+
+def pattern_reasons(tree: etree._ElementTree) -> list[Reason]:
+    """A reason for each value no pattern of its XSD declaration accepts (located like libxml2's; no value)."""
+    problems = []
+    for element, rule in patterns().violations(tree.getroot()):
+        path = json_path_of(element)
+        line = element.sourceline
+        where = f" (ligne {line})" if line else ""
+        problems.append(Reason(
+            _code_for(path), path,
+            f"format invalide pour {local_name(element)} : la valeur ne respecte pas le motif "
+            f"{' ou '.join(rule.sources)}{where}",
+            line=line, detail="XSD facet pattern (RE2)",
+        ))
+    return problems
 
 
 _STEP = re.compile(r"^(?:\*|(?:[^:\[\]]+:)?([^:\[\]]+))(?:\[(\d+)\])?$")
