@@ -75,17 +75,20 @@ def json_path(parts: Iterable[str | int], root: str = "$") -> str:
     for part in parts:
         if isinstance(part, int):
             out.append(f"[{part}]")
-        elif _IDENTIFIER.match(part):
+        elif len(part) <= 100 and _IDENTIFIER.match(part):
             out.append(f".{part}")
         else:
-            escaped = part.replace("\\", "\\\\").replace("'", "\\'")
+            escaped = field_name(part, 100).replace("\\", "\\\\").replace("'", "\\'")
             out.append(f"['{escaped}']")
     return "".join(out)
 
 
-def shown(value: object, limit: int = 60) -> str:
-    """A short, quoted rendering of a received value for error messages."""
-    text = value if isinstance(value, str) else repr(value)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return f"« {text} »"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def field_name(name: object, limit: int = 60) -> str:
+    """A field name the sender wrote (an unknown or duplicate key), shortened and without control characters.
+
+    Reasons name fields, never values; a hostile key must not make a reason long or unprintable."""
+    text = _CONTROL.sub("?", name if isinstance(name, str) else repr(name))
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,4 +1,6 @@
-"""Strict JSON decoding: RFC 8259 only, no duplicate keys, no NaN/Infinity, bounded nesting."""
+"""Strict JSON decoding: RFC 8259 only, no duplicate keys, no NaN/Infinity, bounded nesting.
+
+Reasons say where and which rule, never the offending number or text (see validation.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import re
 import orjson
 
 from .limits import MAX_DEPTH
-from .reasons import InvalidMessage, Reason
+from .reasons import InvalidMessage, Reason, field_name
 
 
 class _DuplicateKey(ValueError):
@@ -28,13 +30,13 @@ def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
 
 
 def _refuse_constant(name: str) -> object:
-    raise ValueError(f"constante non standard {name}")
+    raise ValueError(f"constante non standard {name}")  # NaN, Infinity or -Infinity: a keyword, not a value
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):  # 1e400 would silently become inf
-        raise ValueError(f"nombre hors limites {text}")
+        raise ValueError("nombre hors limites")
     return value
 
 
@@ -71,7 +73,7 @@ def _strict(body: bytes) -> object:
     try:
         return _DECODER.decode(text)
     except _DuplicateKey as error:
-        raise _invalid(f"clé en double dans un objet JSON : {error.args[0]!r}") from None
+        raise _invalid(f"clé en double dans un objet JSON : {field_name(error.args[0])}") from None
     except RecursionError:
         raise InvalidMessage(
             [Reason("too-deep", "", f"imbrication JSON trop profonde (limite : {MAX_DEPTH} niveaux)")],
@@ -79,8 +81,9 @@ def _strict(body: bytes) -> object:
         ) from None
     except json.JSONDecodeError as error:
         raise _invalid(f"JSON invalide ligne {error.lineno}, colonne {error.colno} : {_french(error.msg)}") from None
-    except ValueError as error:  # NaN / Infinity, or an integer too long for int()
-        raise _invalid(f"JSON invalide : {error}") from None
+    except ValueError as error:  # NaN / Infinity, an out-of-range number, or an integer too long for int()
+        known = str(error) if str(error).startswith(("constante non standard", "nombre hors limites")) else None
+        raise _invalid(f"JSON invalide : {known or 'nombre non représentable'}") from None
 
 
 _UNSURE = object()

@@ -3,6 +3,10 @@
 Rather than the 23-way oneOf of EDXL-DE-full.schema.json (slow, and its errors say "not valid
 against any alternative"), we validate the envelope, pick the use case by its key, then validate
 the RC-DE header and the use case with their own schemas, like the reference hub validator reports.
+
+Reasons name the field and the rule, never the received value: a caller's name or phone number put
+in the wrong field would otherwise be copied, in clear, into the quarantine, the log and the reply.
+The validator's own messages quote the value, so each reason is rebuilt from the keyword instead.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 
 import jsonschema_rs
 
-from .reasons import Reason, json_path, shown
+from .reasons import Reason, field_name, json_path
 from .reference import MESSAGE_PATH, load_json_schema, use_cases
 
 ENVELOPE_SCHEMA = "EDXL-DE-envelope-only.schema.json"
@@ -47,7 +51,7 @@ def validate_wire(wire: object) -> Checked:
     message_path = json_path(MESSAGE_PATH)
     kind = keys[0] if len(keys) == 1 else None
     if not keys:
-        present = ", ".join(str(key) for key in message) or "aucune"
+        present = ", ".join(field_name(key) for key in list(message)[:8]) or "aucune"
         reasons.append(Reason(
             "no-use-case", message_path,
             f"aucun cas d'usage reconnu dans le message (clés présentes : {present}) ; "
@@ -100,7 +104,7 @@ def schema_reasons(schema_file: str, instance: object, base: tuple, code: str) -
             return []
         errors = list(compiled.iter_errors(instance))
     except (ValueError, UnicodeError, OverflowError, TypeError) as error:  # unrepresentable values
-        return [Reason(code, json_path(base), f"valeur non représentable en JSON : {error}")]
+        return [Reason(code, json_path(base), "valeur non représentable en JSON", detail=type(error).__name__)]
     reasons: list[Reason] = []
     for found in errors:
         reasons.extend(_translate(found, base + tuple(found.instance_path), code))
@@ -136,13 +140,14 @@ def _translate(error: jsonschema_rs.ValidationError, parts: tuple, code: str) ->
     name = kind.name
     details = kind.as_dict()
     value = error.instance
+    rule = f"JSON Schema: {name}"  # the validator's own message quotes the value: never kept
     if name == "required":
         field = details["property"]
         path = json_path(parts + (field,))
-        return [Reason(code, path, f"champ obligatoire absent : {field}", detail=error.message)]
+        return [Reason(code, path, f"champ obligatoire absent : {field_name(field)}", detail=rule)]
     if name == "additionalProperties":
         return [
-            Reason(code, json_path(parts + (field,)), f"champ inconnu : {field}", detail=error.message)
+            Reason(code, json_path(parts + (field,)), f"champ inconnu : {field_name(field)}", detail=rule)
             for field in details["unexpected"]
         ]
     path = json_path(parts)
@@ -152,13 +157,13 @@ def _translate(error: jsonschema_rs.ValidationError, parts: tuple, code: str) ->
     elif name == "enum":
         options = [str(option) for option in details["options"]]
         listed = ", ".join(options[:8]) + (f", … ({len(options)} au total)" if len(options) > 8 else "")
-        text = f"valeur non autorisée : {shown(value)} (valeurs possibles : {listed})"
+        text = f"valeur non autorisée (valeurs possibles : {listed})"
     elif name == "pattern":
-        text = f"format invalide : {shown(value)} ne respecte pas le motif {details['pattern']}"
+        text = f"format invalide : la valeur ne respecte pas le motif {details['pattern']}"
     elif name == "format" and details.get("format") == "date-time":
-        text = f"date-heure invalide : {shown(value)} (format attendu : AAAA-MM-JJThh:mm:ss+hh:mm)"
+        text = "date-heure invalide (format attendu : AAAA-MM-JJThh:mm:ss+hh:mm)"
     elif name == "format":
-        text = f"format {details.get('format')} invalide : {shown(value)}"
+        text = f"format {details.get('format')} invalide"
     elif name == "minItems" and isinstance(value, list):
         text = f"au moins {details['limit']} élément(s) attendu(s), {len(value)} reçu(s)"
     elif name == "maxItems" and isinstance(value, list):
@@ -168,9 +173,9 @@ def _translate(error: jsonschema_rs.ValidationError, parts: tuple, code: str) ->
     elif name == "maxLength":
         text = f"texte trop long : au plus {details['limit']} caractère(s) attendu(s)"
     elif name in ("minimum", "exclusiveMinimum"):
-        text = f"valeur trop petite : {shown(value)} (minimum {details['limit']})"
+        text = f"valeur trop petite (minimum {details['limit']})"
     elif name in ("maximum", "exclusiveMaximum"):
-        text = f"valeur trop grande : {shown(value)} (maximum {details['limit']})"
+        text = f"valeur trop grande (maximum {details['limit']})"
     else:
-        text = f"non conforme au schéma ({name}) : {error.message}"
-    return [Reason(code, path, text, detail=error.message)]
+        text = f"non conforme au schéma (règle {name})"
+    return [Reason(code, path, text, detail=rule)]

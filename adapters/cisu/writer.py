@@ -1,7 +1,11 @@
 """Building wire messages: wrap a use case in EDXL-DE + RC-DE, serialise as JSON or XML.
 
 XML children are written in the order of the XSD sequences. That order is read once from the
-official XSDs with xmlschema (a ~1.5 s load, done lazily on the first to_xml_bytes call).
+official XSDs with xmlschema (a slow load, done lazily on the first to_xml_bytes call).
+
+A few use cases (`error`, `technicalNoreq`, `customContent`…) travel without the RC-DE header: the
+JSON schema's alternative for them has no RC-DE part, and the XSD puts them in a message of their own
+type (xsd/EDXL-DE-full-no-header.xsd), where the header's elements are not allowed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import orjson
 from lxml import etree
 
 from .reference import CISU_NS, EDXL_NS, RC_DE_NS, XLINK_NS, use_cases
-from .xsd import FULL_XSD
+from .xsd import FULL_XSD, NO_HEADER_XSD
 
 if TYPE_CHECKING:  # xmlschema itself is imported lazily, by _xsd()
     import xmlschema
@@ -40,9 +44,24 @@ def wrap_use_case(
     kind_of_distribution: str = "Report",
     expires_at: str | None = None,
 ) -> dict:
-    """A complete JSON-shaped wire message (envelope + RC-DE header + the use case, deep-copied)."""
-    if kind not in use_cases():
+    """A complete JSON-shaped wire message (envelope + RC-DE header + the use case, deep-copied).
+
+    Use cases that travel without the header (e.g. `error`) get none, so both encodings can carry them.
+    """
+    catalogue = use_cases()
+    if kind not in catalogue:
         raise ValueError(f"unknown CISU use case {kind!r}")
+    message: dict = {kind: copy.deepcopy(use_case)}
+    if catalogue[kind].needs_header:
+        message = {
+            "messageId": message_id or distribution_id,
+            "sender": {"name": _system_name(sender_id), "URI": f"hubex:{sender_id}"},
+            "sentAt": sent_at,
+            "kind": kind_of_distribution,
+            "status": status,
+            "recipient": [{"name": _system_name(recipient_id), "URI": f"hubex:{recipient_id}"}],
+            **message,
+        }
     return {
         "distributionID": distribution_id,
         "senderID": sender_id,
@@ -54,15 +73,7 @@ def wrap_use_case(
             "language": "fr-FR",
             "explicitAddress": {"explicitAddressScheme": "hubex", "explicitAddressValue": recipient_id},
         },
-        "content": [{"jsonContent": {"embeddedJsonContent": {"message": {
-            "messageId": message_id or distribution_id,
-            "sender": {"name": _system_name(sender_id), "URI": f"hubex:{sender_id}"},
-            "sentAt": sent_at,
-            "kind": kind_of_distribution,
-            "status": status,
-            "recipient": [{"name": _system_name(recipient_id), "URI": f"hubex:{recipient_id}"}],
-            kind: copy.deepcopy(use_case),
-        }}}}],
+        "content": [{"jsonContent": {"embeddedJsonContent": {"message": message}}}],
     }
 
 
@@ -90,17 +101,31 @@ def to_json_bytes(wire: dict) -> bytes:
 def to_xml_bytes(wire: dict, *, namespace: str = RC_DE_NS) -> bytes:
     """The XML encoding of a JSON-shaped wire message.
 
-    namespace=RC_DE_NS gives the official form (valid against xsd/EDXL-DE-full.xsd);
+    namespace=RC_DE_NS gives the official form (valid against xsd/EDXL-DE-full.xsd, or
+    xsd/EDXL-DE-full-no-header.xsd for the use cases without header, such as `error`);
     namespace=CISU_NS gives the variant of envelopes/RC-EDA.xml (message and use case in cisu:3.0).
     Raises ValueError for data XML cannot carry (unknown fields, null, control characters).
     """
     if namespace not in (RC_DE_NS, CISU_NS):
         raise ValueError(f"unsupported RC-DE namespace {namespace!r}")
-    root_decl = _xsd().elements["edxlDistribution"]
+    root_decl = _xsd(_without_header(wire)).elements["edxlDistribution"]
     root = etree.Element(root_decl.name, nsmap={None: EDXL_NS, "xlink": XLINK_NS})
     root.set(f"{{{XLINK_NS}}}type", "extended")
     _write_children(root, root_decl, wire, "$", namespace)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _without_header(wire: dict) -> bool:
+    """Whether the message carries a use case that the XSD wants without the RC-DE header."""
+    catalogue = use_cases()
+    content = wire.get("content")
+    for item in content if isinstance(content, list) else ():
+        message: object = item
+        for key in ("jsonContent", "embeddedJsonContent", "message"):
+            message = message.get(key) if isinstance(message, dict) else None
+        if isinstance(message, dict) and any(key in catalogue and not catalogue[key].needs_header for key in message):
+            return True
+    return False
 
 
 # JSON-only levels of the envelope and their XML element names.
@@ -200,10 +225,10 @@ def _is_complex(decl: XsdElement) -> bool:
 
 
 @functools.cache
-def _xsd() -> xmlschema.XMLSchema:
+def _xsd(without_header: bool = False) -> xmlschema.XMLSchema:
     import xmlschema  # only the writer needs it; keep it off the parsing hot path
 
-    return xmlschema.XMLSchema(str(FULL_XSD), allow="sandbox")
+    return xmlschema.XMLSchema(str(NO_HEADER_XSD if without_header else FULL_XSD), allow="sandbox")
 
 
 _orders: dict[int, dict[str, tuple[int, XsdElement]]] = {}

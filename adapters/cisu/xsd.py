@@ -14,9 +14,11 @@ from lxml import etree
 
 from .reasons import Reason
 from .reference import EDXL_NS, XSD_DIR, use_cases
-from .xml_shape import json_path_of
+from .xml_shape import json_path_of, local_name
+from .xsd_patterns import patterns
 
 FULL_XSD = XSD_DIR / "EDXL-DE-full.xsd"
+NO_HEADER_XSD = XSD_DIR / "EDXL-DE-full-no-header.xsd"  # the messages without RC-DE header, e.g. errors
 _local = threading.local()
 # libxml2's schema compiler sets up shared state the first time it runs: two threads compiling at once
 # can both fail ("Document is not valid XML Schema"), as the ingester's fallback threads did when a
@@ -48,7 +50,13 @@ def schema() -> etree.XMLSchema:
 
 
 def xsd_reasons(tree: etree._ElementTree) -> list[Reason]:
-    """Validate; translate each libxml2 error into a French Reason located by JSON path."""
+    """Validate; translate each libxml2 error into a French Reason located by JSON path.
+
+    The patterns are checked first, in linear time (xsd_patterns): libxml2 backtracks on them, so a
+    value that breaks one is refused before libxml2 sees the document."""
+    broken = pattern_reasons(tree)
+    if broken:
+        return broken
     validator = schema()
     if validator.validate(tree):
         return []
@@ -56,13 +64,25 @@ def xsd_reasons(tree: etree._ElementTree) -> list[Reason]:
     for error in validator.error_log:
         element = _element_at(tree, error.path)
         path = json_path_of(element) if element is not None else ""
-        reasons.append(
-            Reason(
-                _code_for(path), path, _french(error.message, error.line),
-                line=error.line, detail=error.message,
-            )
-        )
+        text, rule = _french(error.message, error.line)
+        reasons.append(Reason(_code_for(path), path, text, line=error.line, detail=rule))
     return reasons
+
+
+def pattern_reasons(tree: etree._ElementTree) -> list[Reason]:
+    """A reason for each value no pattern of its XSD declaration accepts (located like libxml2's; no value)."""
+    problems = []
+    for element, rule in patterns().violations(tree.getroot()):
+        path = json_path_of(element)
+        line = element.sourceline
+        where = f" (ligne {line})" if line else ""
+        problems.append(Reason(
+            _code_for(path), path,
+            f"format invalide pour {local_name(element)} : la valeur ne respecte pas le motif "
+            f"{' ou '.join(rule.sources)}{where}",
+            line=line, detail="XSD facet pattern (RE2)",
+        ))
+    return problems
 
 
 _STEP = re.compile(r"^(?:\*|(?:[^:\[\]]+:)?([^:\[\]]+))(?:\[(\d+)\])?$")
@@ -106,6 +126,9 @@ def _code_for(path: str) -> str:
 
 _ELEMENT = re.compile(r"^Element '(?:\{[^}]*\})?([^']+)'(?:, attribute '([^']+)')?: ")
 _QNAME = re.compile(r"\{[^}]*\}")
+_FACET = re.compile(r"\[facet '(\w+)'\]")
+# libxml2 quotes the received value in its messages: each translation rebuilds the reason from the rule
+# and the element (and the facet's own definition, which is the schema's), never from that value.
 _TRANSLATIONS = [
     (re.compile(r"^This element is not expected\. Expected is (?:one of )?\( (.+) \)\.?$"),
      lambda m, el: f"élément inattendu : {el} ; attendu à cette place : {_names(m.group(1))}"),
@@ -113,26 +136,27 @@ _TRANSLATIONS = [
      lambda m, el: f"élément inattendu : {el}"),
     (re.compile(r"^Missing child element\(s\)\. Expected is (?:one of )?\( (.+) \)\.?$"),
      lambda m, el: f"élément obligatoire absent dans {el} : {_names(m.group(1))}"),
-    (re.compile(r"^\[facet 'enumeration'\] The value '(.*)' is not an element of the set \{(.*)\}\.?$"),
-     lambda m, el: f"valeur non autorisée pour {el} : « {m.group(1)} » (valeurs possibles : {_brief(m.group(2))})"),
-    (re.compile(r"^\[facet 'pattern'\] The value '(.*)' is not accepted by the pattern '(.*)'\.?$"),
-     lambda m, el: f"format invalide pour {el} : « {m.group(1)} » ne respecte pas le motif {m.group(2)}"),
-    (re.compile(r"^'(.*)' is not a valid value of the (?:atomic|local atomic|list|union) type '(.*)'\.?$", re.S),
-     lambda m, el: f"valeur invalide pour {el} : « {m.group(1)} » (type attendu : {m.group(2)})"),
+    (re.compile(r"^\[facet 'enumeration'\] The value '.*' is not an element of the set \{(.*)\}\.?$", re.S),
+     lambda m, el: f"valeur non autorisée pour {el} (valeurs possibles : {_brief(m.group(1))})"),
+    (re.compile(r"^\[facet 'pattern'\] The value '.*' is not accepted by the pattern '(.*)'\.?$", re.S),
+     lambda m, el: f"format invalide pour {el} : la valeur ne respecte pas le motif {m.group(1)}"),
+    (re.compile(r"^'.*' is not a valid value of the (?:atomic|local atomic|list|union) type '(.*)'\.?$", re.S),
+     lambda m, el: f"valeur invalide pour {el} (type attendu : {m.group(1)})"),
     (re.compile(r"^The attribute '(.*)' is not allowed\.?$"),
      lambda m, el: f"attribut non autorisé sur {el} : {m.group(1)}"),
     (re.compile(r"^The attribute '(.*)' is required but missing\.?$"),
      lambda m, el: f"attribut obligatoire absent sur {el} : {m.group(1)}"),
-    (re.compile(r"^Character content other than whitespace is not allowed.*$"),
+    (re.compile(r"^Character content other than whitespace is not allowed.*$", re.S),
      lambda m, el: f"texte non autorisé dans {el} (seuls des éléments enfants sont attendus)"),
-    (re.compile(r"^Element content is not allowed, because the content type is a simple type.*$"),
+    (re.compile(r"^Element content is not allowed, because the content type is a simple type.*$", re.S),
      lambda m, el: f"{el} doit contenir une valeur simple, pas des éléments enfants"),
     (re.compile(r"^No matching global declaration available for the validation root\.?$"),
      lambda m, el: f"élément racine inattendu : {el} (attendu : edxlDistribution, espace de noms {EDXL_NS})"),
 ]
 
 
-def _french(message: str, line: int | None) -> str:
+def _french(message: str, line: int | None) -> tuple[str, str]:
+    """(the French reason, the rule in English for `Reason.detail`), neither quoting the value."""
     where = f" (ligne {line})" if line else ""
     text = message.strip()
     element = _ELEMENT.match(text)
@@ -140,11 +164,14 @@ def _french(message: str, line: int | None) -> str:
     if element:
         name = element.group(1) + (f"/@{element.group(2)}" if element.group(2) else "")
         text = text[element.end():]
+    facet = _FACET.match(text)
+    rule = f"XSD facet {facet.group(1)}" if facet else "XSD"
     for pattern, build in _TRANSLATIONS:
         matched = pattern.match(text)
         if matched:
-            return build(matched, name) + where
-    return f"non conforme au schéma XSD{where} : {message.strip()}"
+            return build(matched, name) + where, rule
+    hint = f" (règle {facet.group(1)})" if facet else ""
+    return f"non conforme au schéma XSD pour {name}{hint}{where}", rule
 
 
 def _names(expected: str) -> str:

@@ -6,6 +6,7 @@ them with the code it already has.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,8 @@ from adapters.ingest.ingestion import ACCEPTED, DUPLICATE, Outcome
 
 TOCSIN_SENDER_ID = "fr.tocsin.plateforme"
 UNKNOWN_SENDER_ID = "fr.inconnu.emetteur"
+# Characters XML 1.0 cannot carry: a reason may name a field whose JSON key holds one.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def acknowledgement(outcome: Outcome) -> tuple[int, bytes, str]:
@@ -23,12 +26,12 @@ def acknowledgement(outcome: Outcome) -> tuple[int, bytes, str]:
     if outcome.status in (ACCEPTED, DUPLICATE):
         kind, use_case, status = "reference", {"distributionID": outcome.distribution_id, "step": "RECU"}, 200
     else:
-        cause = "\n".join(f"{r['path'] or '$'} : {r['message']}" for r in outcome.reasons)
+        cause = _NOT_XML.sub("\ufffd", "\n".join(f"{r['path'] or '$'} : {r['message']}" for r in outcome.reasons))
         kind, status = "error", 422
         use_case = {
             "errorCode": {"statusCode": 422, "statusString": "Message refusé et mis en quarantaine"},
             "errorCause": cause,
-            "referencedDistributionID": outcome.distribution_id or "inconnu",
+            "referencedDistributionID": _NOT_XML.sub("\ufffd", outcome.distribution_id or "inconnu"),
         }
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     wire = wrap_use_case(
@@ -37,7 +40,7 @@ def acknowledgement(outcome: Outcome) -> tuple[int, bytes, str]:
         distribution_id=f"{TOCSIN_SENDER_ID}_{uuid.uuid4()}",
         sender_id=TOCSIN_SENDER_ID,
         sent_at=now,
-        recipient_id=outcome.sender_id or UNKNOWN_SENDER_ID,
+        recipient_id=_NOT_XML.sub("\ufffd", outcome.sender_id or UNKNOWN_SENDER_ID),
     )
     if outcome.encoding == "xml":
         return status, to_xml_bytes(wire), "application/xml"

@@ -126,7 +126,7 @@ class Preparer:
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         except Exception as error:  # a bug, or facts an event cannot hold: never lose the message nor stop the worker
             log.exception("normalisation failed (%s)", incoming.source)
-            text = f"erreur interne de normalisation : {error!r}"
+            text = f"erreur interne de normalisation ({type(error).__name__})"  # its text may quote a value
             reasons = [{"code": "internal-error", "path": "", "message": text}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         n, p = normalised, provenance
@@ -175,7 +175,8 @@ class Ingestor:
             # Logged here, where it is kept: `prepare` may have run in another process.
             if outcome.status == QUARANTINED:
                 rejected[i] = item.sha256
-                reasons = "; ".join(r["message"] for r in outcome.reasons)
+                # Codes and paths only: the reasons are value-free, and the log needs no more to find the entry.
+                reasons = "; ".join(f"{r['code']} at {r['path'] or '$'}" for r in outcome.reasons)
                 log.warning("message quarantined (%s): %s", item.incoming.source, reasons)
         return self._with_quarantine_ids(outcomes, rejected)
 

@@ -249,6 +249,6 @@ def _phase(status: str) -> str:
     """The phase of a resource's status; a status without one is a gap in domain.nature's table, which
     quarantines the message (as an internal error) rather than record a resource in no phase."""
     phase = phase_of(status)
-    if phase is None:
-        raise ValueError(f"statut de moyen sans phase connue : {status}")
+    if phase is None:  # the status is free text in RC-RI: never copied into the reason or the log
+        raise ValueError("statut de moyen sans phase connue (resource.state.status)")
     return phase.value

@@ -8,6 +8,7 @@ row so that an auditor of a département can be shown the reads of that départe
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,9 @@ _CREATE = [
         ON {schema}.tocsin_access_log FOR EACH STATEMENT EXECUTE FUNCTION {schema}.tocsin_refuse_change()""",
 ]
 
+MAX_CLIENT_LABEL = 200  # `via`: the client's own label (X-Tocsin-Client), kept forever in an append-only table
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
 _ready: set[tuple[str, str]] = set()
 _ready_lock = threading.Lock()
 
@@ -56,6 +60,14 @@ class AccessRecord:
     zone: str | None = None
     via: str = "api"
     details: dict | None = None
+
+
+def client_label(raw: str | None, default: str = "api") -> str:
+    """The client's label as stored: control characters removed, at most MAX_CLIENT_LABEL characters.
+
+    It comes from a request header anyone can set; the row it lands in can never be deleted."""
+    label = _CONTROL.sub("", raw or "").strip()[:MAX_CLIENT_LABEL]
+    return label or default
 
 
 def ensure_table(store: TocsinStore) -> None:
@@ -85,7 +97,7 @@ def record(store: TocsinStore, entry: AccessRecord) -> None:
         conn.execute(
             query,
             (entry.subject, entry.role, entry.territory, entry.case_id, entry.personal, entry.commune,
-             entry.departement, entry.zone, entry.via, Jsonb(entry.details or {})),
+             entry.departement, entry.zone, client_label(entry.via), Jsonb(entry.details or {})),
         )
 
 

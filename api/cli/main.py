@@ -144,11 +144,12 @@ def serve(
     """Servir l'API et le tableau de bord."""
     import uvicorn
 
+    from api.cli.http_limits import server_options
     from api.cli.shutdown import exit_cleanly_on_sigterm
 
     exit_cleanly_on_sigterm()  # the embedded servers' exit handlers must run
     if workers == 1:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info", **server_options())
     else:
         _serve_with_workers(host, port, workers)
 
@@ -166,12 +167,13 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
     import subprocess
 
     from adapters.settings import PROJECTIONS_IN_APP
+    from api.cli.http_limits import cli_options
     from projections.store.worker import run_in_thread
 
     services = open_services_from_env()
     thread, stop = run_in_thread(services.store)
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", host,
-               "--port", str(port), "--workers", str(workers), "--log-level", "info"]
+               "--port", str(port), "--workers", str(workers), "--log-level", "info", *cli_options()]
     server = subprocess.Popen(command, env={**os.environ, PROJECTIONS_IN_APP: "0"})
     signal.signal(signal.SIGTERM, lambda *_: server.terminate())  # uvicorn then stops its servers gracefully
     try:

@@ -60,11 +60,12 @@ def run(
                    "et ingérée en direct.")
         typer.echo(f"Tableau de bord : http://{host}:{port}/  (jeton : tocsin token --role mayor --territory 35238)")
         from api.app import create_app
+        from api.cli.http_limits import server_options
         from api.cli.shutdown import exit_cleanly_on_sigterm
 
         exit_cleanly_on_sigterm()  # so that the clean-up below runs
         try:
-            uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+            uvicorn.run(create_app(services), host=host, port=port, log_level="info", **server_options())
         finally:
             stop.set()
             feeder.join(5)

@@ -92,7 +92,7 @@ async def get_case(request: Request, principal: Reader, services: ServicesDep, c
         commune=placement.get("insee"),
         departement=placement.get("departement"),
         zone=placement.get("zone"),
-        via=request.headers.get("x-tocsin-client") or "api",
+        via=access_log.client_label(request.headers.get("x-tocsin-client")),
     )
     await run_in_threadpool(access_log.record, services.store, entry)
     return {"state": view.state, "events": view.events, "personal_included": personal}

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from adapters.cisu import InvalidMessage, parse_wire_message
 from tests.support.api import app_of
+from tests.support.paths import REFERENCE
 from tests.support.wire import as_json, as_xml, example, wire
 
 
@@ -85,3 +86,76 @@ def test_the_case_route_gives_state_and_history(services):
     assert found.json()["state"]["where"]["commune_name"] == "Guichen"
     assert found.json()["events"][0]["provenance"]["distribution_id"] == w["distributionID"]
     assert missing.status_code == 404
+
+
+# Issue #17, finding 4: every refusal answers 422 with the reasons, in the sender's encoding.
+
+FAILING = sorted((REFERENCE / "failing").glob("*.json"))
+NO_HEADER_XSD = REFERENCE / "xsd/EDXL-DE-full-no-header.xsd"
+
+
+def naive_xml(wire: dict) -> bytes:
+    """The XML a careless peer would write for a (failing) JSON wire message: same names, same order,
+    the official namespaces; unknown fields kept, so the XSD has something to refuse."""
+    from lxml import etree
+
+    from adapters.cisu.reference import EDXL_NS, RC_DE_NS, use_cases
+
+    renames = {"jsonContent": "contentXML", "embeddedJsonContent": "embeddedXMLContent"}
+    catalogue = use_cases()
+
+    def write(parent: etree._Element, name: str, value: object, namespace: str) -> None:
+        if name in catalogue:
+            namespace = catalogue[name].xml_namespace or namespace
+        elif name == "message":
+            namespace = RC_DE_NS
+        for item in value if isinstance(value, list) else [value]:
+            child = etree.SubElement(parent, f"{{{namespace}}}{renames.get(name, name)}")
+            if name == "content" and parent.tag == f"{{{EDXL_NS}}}edxlDistribution":
+                child = etree.SubElement(child, f"{{{EDXL_NS}}}contentObject")
+            if isinstance(item, dict):
+                for key, sub in item.items():
+                    write(child, key, sub, namespace)
+            else:
+                child.text = str(item)
+
+    root = etree.Element(f"{{{EDXL_NS}}}edxlDistribution", nsmap={None: EDXL_NS})
+    for key, value in wire.items():
+        write(root, key, value, EDXL_NS)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def error_of(response) -> dict:
+    if response.headers["content-type"].startswith("application/xml"):
+        from lxml import etree
+
+        from adapters.cisu.reference import RC_DE_NS
+
+        root = etree.fromstring(response.content)
+        [error] = root.iter(f"{{{RC_DE_NS}:error}}error")
+        return {etree.QName(child).localname: child.text for child in error if len(child) == 0}
+    return json.loads(response.content)["content"][0]["jsonContent"]["embeddedJsonContent"]["message"]["error"]
+
+
+@pytest.mark.parametrize("encoding", ["json", "xml"])
+def test_every_official_failing_example_is_answered_422_with_its_reasons(services, encoding, caplog):
+    from lxml import etree
+
+    parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
+    no_header_xsd = etree.XMLSchema(etree.parse(str(NO_HEADER_XSD), parser))
+    nexsis = {"content-type": f"application/{encoding}"}
+    with client_for(services) as client:
+        nexsis.update(as_role(client, "nexsis", "national:FR"))
+        for path in FAILING:
+            failing = json.loads(path.read_bytes())
+            body = path.read_bytes() if encoding == "json" else naive_xml(failing)
+            response = client.post("/api/v1/messages", content=body, headers=nexsis)
+            assert response.status_code == 422, (path.name, response.text[:300])
+            assert response.headers["x-tocsin-outcome"] == "quarantined"
+            assert response.headers["content-type"].startswith(f"application/{encoding}")
+            if encoding == "xml":  # a valid CISU error message: the official XSD for messages without header
+                no_header_xsd.assertValid(etree.fromstring(response.content).getroottree())
+            error = error_of(response)
+            assert error["errorCause"].strip() and "$" in error["errorCause"], path.name
+            assert error["referencedDistributionID"] == (failing.get("distributionID") or "inconnu")
+    assert "Traceback" not in caplog.text and "Exception in ASGI" not in caplog.text

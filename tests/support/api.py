@@ -86,6 +86,8 @@ class LiveServer:
 
         import uvicorn
 
+        from api.cli.http_limits import server_options  # the bounds `tocsin serve` applies
+
         self.config = config or auth_config()
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -93,7 +95,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(services, self.config, **app_options)
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on", timeout_graceful_shutdown=1))
+                                                    lifespan="on", timeout_graceful_shutdown=1, **server_options()))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
