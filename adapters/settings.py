@@ -40,6 +40,7 @@ class Settings:
     nats_stream: str = "NEXSIS"
     map_tiles: str | None = None  # XYZ tile URL template for the dashboard map; None: offline map only
     map_attribution: str = ""
+    public_url: str | None = None  # the address users reach (https://… behind a TLS proxy: HSTS is sent)
     feed_quiet_after: float = 900.0  # seconds without a NexSIS message before the dashboard warns
     cache_dir: Path = field(default_factory=lambda: default_cache_dir({}))  # the reference polygons' binary cache
     audit_seal_key: str | None = None  # the audit chain's sealing key (base64 seed or PEM); None: its key file
@@ -61,6 +62,7 @@ class Settings:
             nats_stream=env.get("TOCSIN_NATS_STREAM") or "NEXSIS",
             map_tiles=env.get("TOCSIN_MAP_TILES") or None,
             map_attribution=env.get("TOCSIN_MAP_ATTRIBUTION") or "",
+            public_url=env.get("TOCSIN_PUBLIC_URL") or None,
             feed_quiet_after=float(env.get("TOCSIN_FEED_QUIET_AFTER") or 900),
             cache_dir=default_cache_dir(env),
             audit_seal_key=(env.get("TOCSIN_AUDIT_SEAL_KEY") or "").strip() or None,

@@ -13,18 +13,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import swagger_ui_bundle  # type: ignore[import-untyped]  # ships no type information
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from adapters.services import Services, open_services
 from api.auth import AuthConfig
 from api.routes import audit, cases, dashboard, live, messages, replay, session, territories, views
+from api.security_headers import SecurityHeaders
 from projections.read.model import ReadModel
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+DOCS_PAGE = Path(__file__).parent / "templates" / "docs.html"
 
 
 def create_app(services: Services | None = None, auth: AuthConfig | None = None,
@@ -63,11 +67,24 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         ),
         version="0.2.0",
         lifespan=lifespan,
+        # Starlette's trailing-slash redirect builds an absolute URL from the Host header: a forged Host
+        # would send the browser elsewhere. Routes are declared without a trailing slash; others are 404.
+        redirect_slashes=False,
+        # The stock /docs and /redoc load their scripts from a CDN, inline: /docs is served below from the
+        # swagger-ui-bundle package, under the same content security policy as the rest; no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE.read_text(encoding="utf-8"))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from datetime import datetime
 from html import escape as _escape
 from pathlib import Path
 
+from adapters.secret_file import open_private
 from replay import report_svg
 from replay.timeline import Timeline
 
@@ -35,19 +37,25 @@ def escape(text: str) -> str:
 
 
 def write_report(timeline: Timeline, out: Path, *, territory_name: str | None = None) -> list[Path]:
-    """Write rapport.html, chronologie.csv, delais.csv and chiffres.json into `out`; their paths."""
+    """Write rapport.html, chronologie.csv, delais.csv and chiffres.json into `out` (owner-only, like every
+    export); their paths."""
     out.mkdir(parents=True, exist_ok=True)
     figures = timeline.as_dict()
     files = [out / "rapport.html", out / "chronologie.csv", out / "delais.csv", out / "chiffres.json"]
-    files[0].write_text(html_page(timeline, territory_name or timeline.code), encoding="utf-8")
+    _text(files[0], html_page(timeline, territory_name or timeline.code))
     _csv(files[1], INTERVAL_COLUMNS, figures["intervals"])
     _csv(files[2], DELAY_COLUMNS, figures["delays"])
-    files[3].write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
+    _text(files[3], json.dumps(figures, ensure_ascii=False, indent=2))
     return files
 
 
+def _text(path: Path, text: str) -> None:
+    with open_private(path) as f:
+        f.write(text.encode("utf-8"))
+
+
 def _csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with open_private(path) as raw, io.TextIOWrapper(raw, newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)

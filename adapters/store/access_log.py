@@ -17,7 +17,7 @@ from typing import Any
 from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
-from adapters.store.event_store import TocsinStore
+from adapters.store.event_store import TocsinStore, may_create
 
 TABLE = "tocsin_access_log"
 
@@ -82,8 +82,9 @@ def ensure_table(store: TocsinStore) -> None:
         with store.connect() as conn, conn.transaction():
             # Serialise concurrent first creations across processes.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('tocsin_access_log'))")
-            for statement in _CREATE:
-                conn.execute(SQL(statement).format(schema=schema))
+            if may_create(conn, store.settings.schema, "tocsin_access_log"):
+                for statement in _CREATE:
+                    conn.execute(SQL(statement).format(schema=schema))
         _ready.add(key)
 
 

@@ -263,7 +263,7 @@ _CREATE_STATEMENTS = [
 ]
 
 
-def application_env(settings: Settings, database_url: str) -> dict[str, str]:
+def application_env(settings: Settings, database_url: str, *, create_tables: bool = True) -> dict[str, str]:
     """The eventsourcing library's environment for Tocsin's store."""
     params = conninfo_to_dict(database_url)
     return {
@@ -281,7 +281,7 @@ def application_env(settings: Settings, database_url: str) -> dict[str, str]:
         "CIPHER_TOPIC": "adapters.store.cipher:StoreCipher",
         "CIPHER_KEY": settings.resolved_cipher_key(),
         "COMPRESSOR_TOPIC": "adapters.store.codec:Lz4Compressor",
-        "CREATE_TABLE": "y",
+        "CREATE_TABLE": "y" if create_tables else "n",
     }
 
 
@@ -293,8 +293,10 @@ class TocsinStore(Application):
     def __init__(self, settings: Settings, database_url: str) -> None:
         self.settings = settings
         self.database_url = database_url
-        with creating_schema(database_url, settings.schema):
-            super().__init__(env=application_env(settings, database_url))  # creates the tables if need be
+        with creating_schema(database_url, settings.schema) as create_tables:
+            # creates the tables if need be
+            super().__init__(env=application_env(settings, database_url, create_tables=create_tables))
+        warn_if_privileged(self)
 
     @property
     def tocsin_recorder(self) -> TocsinRecorder:
@@ -323,19 +325,76 @@ class TocsinStore(Application):
         return SQL("{}.{}").format(Identifier(self.settings.schema), Identifier(name))
 
 
+# Whether the session's role could undo the append-only guarantee: a superuser, or a member of the role
+# that owns the events table (owners may drop its triggers). pg_has_role covers inherited membership.
+_PRIVILEGE = """
+SELECT r.rolsuper AS superuser, pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') AS owner
+FROM pg_catalog.pg_roles r, pg_catalog.pg_class c
+WHERE r.rolname = current_user AND c.oid = pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', %s::text, %s::text))
+"""
+
+
+def privileged_role(conn: Any, schema: str) -> str | None:
+    """"a superuser" or "the owner of its tables" when the session's role could undo the append-only
+    guarantee of the schema's store; None for a role with only grants (or before the tables exist)."""
+    row = conn.execute(_PRIVILEGE, (schema, APPEND_ONLY_TABLES[0])).fetchone()
+    if row is None:
+        return None
+    superuser, owner = (row["superuser"], row["owner"]) if isinstance(row, dict) else row
+    return "a superuser" if superuser else "the owner of its tables" if owner else None
+
+
+def may_create(conn: Any, schema: str, table: str) -> bool:
+    """Whether to run a table's creation statements: not when it exists and belongs to another role (the
+    tables' owner created it; a role with only grants may not replace its triggers, even "if not exists")."""
+    row = conn.execute(
+        "SELECT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') AS owner FROM pg_catalog.pg_class c"
+        " WHERE c.oid = pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', %s::text, %s::text))",
+        (schema, table),
+    ).fetchone()
+    return row is None or bool(row["owner"] if isinstance(row, dict) else row[0])
+
+
+def warn_if_privileged(store: TocsinStore) -> str | None:
+    """Log a warning when Tocsin runs as a superuser or as the owner of its tables, and say which.
+
+    Not refused: the embedded database and the tests run as `postgres`, and a first start must create the
+    tables. But a role that owns them can drop the append-only triggers: production runs as a role with
+    only the grants of deploy/README.md."""
+    with store.connect() as conn:
+        which = privileged_role(conn, store.settings.schema)
+    if which:
+        log.warning("Tocsin runs as %s: that role could drop the append-only triggers of the event store. "
+                    "In production, run as a role with only the grants listed in deploy/README.md.", which)
+    return which
+
+
 @contextmanager
-def creating_schema(database_url: str, schema: str) -> Iterator[None]:
+def creating_schema(database_url: str, schema: str) -> Iterator[bool]:
     """The schema, created if need be, and held for creating its tables: one process at a time.
 
     Processes opening a new store at once (`tocsin serve --workers N`, two ingesters) would otherwise
     create its schema, tables, functions and triggers together, and PostgreSQL fails some of them: a
     duplicate key in its catalogue, or a deadlock between CREATE OR REPLACE FUNCTION and CREATE TRIGGER.
-    A session lock, on a connection of its own: the library creates the tables on its pooled ones."""
+    A session lock, on a connection of its own: the library creates the tables on its pooled ones.
+
+    Yields whether to create (or update) the tables: not when they exist and belong to another role. In
+    production the tables' owner creates them once and Tocsin runs as a role with only grants on them
+    (deploy/README.md), which may create neither a schema nor triggers, even "if not exists"."""
     # A dedicated session: the pool does not exist yet, and the session lock must end with this connection.
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"tocsin-create-schema:{schema}",))
-        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
-        yield  # the lock ends with the connection
+        found = conn.execute(
+            "SELECT pg_catalog.to_regnamespace(pg_catalog.quote_ident(%s)) IS NOT NULL,"
+            " pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')"
+            " FROM (SELECT NULL) _ LEFT JOIN pg_catalog.pg_class c"
+            " ON c.oid = pg_catalog.to_regclass(pg_catalog.format('%%I.%%I', %s::text, %s::text))",
+            (schema, schema, APPEND_ONLY_TABLES[0]),
+        ).fetchone()
+        schema_exists, owns_tables = found if found is not None else (False, None)
+        if not schema_exists:
+            conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
+        yield owns_tables is not False  # no tables yet (None) or ours: create them; the lock ends with the connection
 
 
 def open_store(settings: Settings | None = None) -> TocsinStore:

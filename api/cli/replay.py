@@ -72,7 +72,7 @@ def audit_verify(
         services = open_services_from_env()
         settings = services.settings
         keys = trusted_keys(settings.data_dir, list(public_key or []), configured=settings.audit_seal_key)
-        report = verify_store(services.store, keys, journal=journal_file(services.settings.data_dir))
+        report = verify_store(services.store, keys, journal=journal_file(settings.data_dir, settings.schema))
     if as_json:
         _print_json(report.as_dict())
     else:
@@ -129,8 +129,12 @@ def audit_export(
     territory: Annotated[str | None, typer.Option(help="INSEE, département, zone ou FR.")] = None,
     since: Annotated[str | None, typer.Option("--from", help="Début (ISO 8601, heure des messages).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Fin exclue (ISO 8601).")] = None,
+    without_personal_data: Annotated[bool, typer.Option(
+        "--sans-donnees-personnelles",
+        help="Sans messages bruts ni données personnelles : la chaîne se vérifie sur leurs empreintes.")] = False,
 ) -> None:
-    """Exporter un paquet autonome (événements, messages bruts, empreintes, sceaux, clé publique)."""
+    """Exporter un paquet autonome (événements, messages bruts, empreintes, sceaux, clé publique), lisible
+    par son seul propriétaire (0600)."""
     from domain.identity import case_uuid
     from replay.audit.bundle import export_bundle, territory_originators
 
@@ -146,7 +150,8 @@ def audit_export(
         originators = territory_originators(services.store, services.geography, territory, start, end)
         scope = {"territory": territory, "from": since, "to": until}
     try:
-        manifest = export_bundle(services.store, services.settings.data_dir, out, originators, scope, start, end)
+        manifest = export_bundle(services.store, services.settings.data_dir, out, originators, scope, start, end,
+                                 personal=not without_personal_data)
     except LookupError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None

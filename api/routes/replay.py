@@ -14,13 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.dependencies import Replayer, ServicesDep, visible_territory
 from api.schemas import JSONBytes, ReplayedView, Timeline
-from domain.access import outside_message
-from domain.geography import Level, level_of_code, parse_territory
+from domain.geography import level_of_code, parse_territory
 from projections.read.rows import row_placement
 from replay.as_of import CASE, CASES, replay_view
 from replay.timeline import build_timeline, parse_interval
 
 router = APIRouter(prefix="/api/v1/replay", tags=["Rejeu"])
+CASE_NOT_FOUND = "affaire inconnue à cet instant ou hors de votre périmètre"
 
 Sense = Annotated[Literal["known-at", "happened-by"], Query(
     description="known-at : ce que la plateforme savait (heure d'enregistrement) ; "
@@ -35,7 +35,8 @@ Sense = Annotated[Literal["known-at", "happened-by"], Query(
     description=(
         "`level` : commune, departement, zone, national (`FR`), cases (liste des affaires d'un territoire) "
         "ou case (une affaire, par son identifiant CISU). Reconstituée à partir du journal des événements, "
-        "depuis le point de reprise le plus proche. 403 hors de votre périmètre."
+        "depuis le point de reprise le plus proche. 403 pour un territoire hors de votre périmètre ; "
+        "404 pour une affaire inconnue à cet instant ou hors de votre périmètre."
     ),
 )
 async def get_replayed_view(
@@ -53,10 +54,9 @@ async def get_replayed_view(
         level = territory.value
     result = await run_in_threadpool(replay_view, services.store, level, code, at, sense)
     if level == CASE:
-        if result.view is None:
-            raise HTTPException(404, f"affaire inconnue à cet instant : {code}")
-        if not principal.can_see_placement(row_placement(result.view)):
-            raise HTTPException(403, outside_message(Level.COMMUNE, result.view["commune"]))
+        # One answer for an unknown case and one outside the perimeter: a 403 would say that it exists.
+        if result.view is None or not principal.can_see_placement(row_placement(result.view)):
+            raise HTTPException(404, CASE_NOT_FOUND)
     return JSONBytes(result.as_dict())
 
 

@@ -46,6 +46,8 @@
   }
   function num(n) { return (n || 0).toLocaleString("fr-FR"); }
   function family(f) { return FAMILIES[f] || FAMILIES.inconnue; }
+  // A family's coloured dot: a class per family (tocsin.css), as the content security policy allows no inline style.
+  function dot(f) { return '<span class="t-dot t-fam-' + (FAMILIES[f] ? f : "inconnue") + '"></span>'; }
 
   function api(path) {
     return fetch(path, {credentials: "same-origin", headers: {"X-Tocsin-Client": "tableau-de-bord"}}).then(function (r) {
@@ -142,7 +144,7 @@
           var fam = family(c.family), isNew = fresh && fresh[c.case_id];
           var victims = (c.red || 0) + (c.yellow || 0) + (c.green || 0) + (c.black || 0);
           return '<tr data-case="' + esc(c.case_id) + '"' + (isNew ? ' class="is-new"' : "") + ">" +
-            '<td><div class="t-case-nature"><span class="t-dot" style="background:' + fam[1] + '"></span>' +
+            '<td><div class="t-case-nature">' + dot(c.family) +
             esc(c.nature_label || fam[0]) + "</div>" +
             '<span class="t-tag ' + (c.status === "closed" ? "t-tag--closed" : "t-tag--open") + '">' +
             (c.status === "closed" ? "close" : "en cours") + "</span></td>" +
@@ -293,7 +295,7 @@
     var seen = {};
     cases.forEach(function (c) { seen[c.family] = true; });
     $("legend").innerHTML = Object.keys(seen).map(function (f) {
-      return '<span><span class="t-dot" style="background:' + family(f)[1] + '"></span>' + esc(family(f)[0]) + "</span>";
+      return "<span>" + dot(f) + esc(family(f)[0]) + "</span>";
     }).join("") + (hasChildren ? '<span><span class="t-scale"></span> affaires en cours par subdivision</span>' : "");
     $("map-hint").textContent = hasChildren ? "Touchez une subdivision pour y descendre ; un point pour ouvrir l'affaire."
       + (state.level === "national" ? " Outre-mer : via la zone ou le département." : "") : "Touchez un point pour ouvrir l'affaire.";
@@ -325,7 +327,7 @@
       }
       drawer.innerHTML =
         '<button class="t-btn t-btn--secondary t-btn--sm" type="button" id="close-detail">Fermer</button>' +
-        '<h2><span class="t-dot" style="background:' + fam[1] + '"></span> ' + esc(nature.label || fam[0]) + "</h2>" +
+        '<h2>' + dot(s.family) + " " + esc(nature.label || fam[0]) + "</h2>" +
         '<span class="t-tag ' + (s.status === "closed" ? "t-tag--closed" : "t-tag--open") + '">' + (s.status === "closed" ? "close" : "en cours") + "</span> " +
         '<span class="t-tag">' + esc(s.family_label) + "</span>" +
         "<dl><dt>Affaire</dt><dd>" + esc(s.case_id) + "</dd>" +

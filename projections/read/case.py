@@ -7,6 +7,7 @@ Personal data is left out unless asked for: the caller decides whether the reade
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any, cast
 
 from eventsourcing.application import AggregateNotFoundError
@@ -61,10 +62,19 @@ def case_view(store: TocsinStore, geography: Geography, case_id: str, *, persona
                 "type": type(event).__qualname__,
                 "recorded_at": event.timestamp.isoformat(),
                 "facts": facts,
-                "provenance": event.provenance,
+                "provenance": reader_provenance(event.provenance),
             }
         )
     return CaseView(state, events)
+
+
+def reader_provenance(provenance: dict[str, Any]) -> dict[str, Any]:
+    """The provenance as readers get it: a file ingested on the server is named, not located (its path says
+    how the server is laid out; the operator finds it in the log and the audit history)."""
+    source = provenance.get("source")
+    if not isinstance(source, str) or not source.startswith("file:"):
+        return provenance
+    return {**provenance, "source": "file:" + PurePath(source.removeprefix("file:")).name}
 
 
 def _where(geography: Geography, placement: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,11 @@ Tocsin read them: they are in no chain, so the bundle says so), and `verify_bund
 (`tocsin audit verify --bundle` runs the same code). What a bundle proves is written in
 replay/audit/bundle_check.py and in LISEZMOI.txt.
 
+`personal=False` (`tocsin audit export --sans-donnees-personnelles`) leaves out what carries personal data:
+the raw messages, the encrypted state and the `personal` part of the facts. The chain still verifies, as
+it covers hashes (of the raw bytes, of the stored state), which the bundle carries; what such a bundle
+cannot prove is what those bytes said. Bundles are written readable by their owner only (0600).
+
 Segments rather than Merkle proofs: a link costs ~400 bytes of JSON, so even a département's crisis
 week stays a few megabytes, and the check is the same walk as in the database.
 """
@@ -28,6 +33,7 @@ from eventsourcing.persistence import StoredEvent
 from psycopg.sql import SQL
 
 from adapters.nats.gaps import detected_since
+from adapters.secret_file import open_private
 from replay.audit import bundle_check as audit_bundle_check
 from replay.audit import hashes as audit_hashes
 from replay.audit.chain import seal
@@ -62,7 +68,8 @@ class AuditedEvent:
     event: Any  # the domain event
     raw: bytes | None
 
-    def as_json(self) -> dict:
+    def as_json(self, personal: bool = True) -> dict:
+        """The event's bundle entry; without `personal`, no personal value in clear nor encrypted."""
         r = self.row
         provenance = dict(getattr(self.event, "provenance", {}) or {})
         message = None
@@ -75,14 +82,21 @@ class AuditedEvent:
                 "sha256": bytes(r["raw_sha256"]).hex(), "source": r["source"],
                 "stored_body_sha256": bytes(r["body_hash"]).hex() if r["body_hash"] is not None else None,
             }
+        facts = getattr(self.event, "facts", None)
+        stored = {"topic": r["topic"], "state": base64.b64encode(bytes(r["state"])).decode(),
+                  "state_sha256": bytes(r["state_hash"]).hex()}
+        if not personal:
+            facts = {k: v for k, v in facts.items() if k != "personal"} if isinstance(facts, dict) else facts
+            stored.pop("state")  # encrypted, but personal data still: only its hash stays, which the chain covers
+            if message is not None:
+                message["file"] = None
         return {
             "position": r["position"], "notification_id": r["notification_id"],
             "originator_id": str(r["originator_id"]), "originator_version": r["originator_version"],
             "chained_at": _iso(r["chained_at"]), "type": type(self.event).__qualname__,
             "case_id": getattr(self.event, "case_id", None), "recorded_at": _iso(self.event.timestamp),
-            "facts": getattr(self.event, "facts", None), "provenance": provenance,
-            "stored": {"topic": r["topic"], "state": base64.b64encode(bytes(r["state"])).decode(),
-                       "state_sha256": bytes(r["state_hash"]).hex()},
+            "facts": facts, "provenance": provenance,
+            "stored": stored,
             "chain": {"event_hash": bytes(r["event_hash"]).hex(), "chain_hash": bytes(r["chain_hash"]).hex()},
             "message": message,
         }
@@ -130,8 +144,9 @@ def territory_originators(store: Any, geography: Any, code: str, since: datetime
 
 
 def export_bundle(store: Any, data_dir: Path, out: Path, originators: list[UUID], scope: dict,
-                  since: datetime | None = None, until: datetime | None = None) -> dict:
-    """Write the bundle for these aggregates' events; returns its manifest. Seals the head if needed."""
+                  since: datetime | None = None, until: datetime | None = None, *, personal: bool = True) -> dict:
+    """Write the bundle for these aggregates' events; returns its manifest. Seals the head if needed.
+    `personal=False`: a bundle without personal data (see the module's docstring)."""
     events = load_events(store, originators, since, until)
     if not events:
         raise LookupError("aucun événement à exporter pour cette sélection")
@@ -144,14 +159,15 @@ def export_bundle(store: Any, data_dir: Path, out: Path, originators: list[UUID]
         "format": FORMAT, "created_at": datetime.now(UTC).isoformat(), "scope": scope,
         "events": len(events), "positions": [first, closing.position], "from_genesis": first == 1,
         "key_id": closing.key_id, "stream_lost_messages": sum(g["messages"] for g in gaps),
+        "personal_data": personal,
     }
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+    with open_private(out) as file, zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         bundle.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
         bundle.writestr("events.jsonl", "".join(
-            json.dumps(e.as_json(), ensure_ascii=False, default=str) + "\n" for e in events))
+            json.dumps(e.as_json(personal), ensure_ascii=False, default=str) + "\n" for e in events))
         for e in events:
-            message = e.as_json()["message"]
-            if message and e.raw is not None and message["file"] not in bundle.namelist():
+            message = e.as_json(personal)["message"]
+            if message and message["file"] and e.raw is not None and message["file"] not in bundle.namelist():
                 bundle.writestr(message["file"], e.raw)
         bundle.writestr("chain.jsonl", "".join(json.dumps(link) + "\n" for link in segment))
         seals = [s.as_json() for s in list_seals(store)
@@ -221,7 +237,18 @@ son premier événement et le sceau. Comparez l'empreinte de la clé avec celle 
 Ce qu'il ne prouve pas : les faits déchiffrés (facts, provenance) sont la lecture de l'exportateur ; l'état
 chiffré est joint pour qui détient la clé de chiffrement. Un paquet de territoire ne prouve pas
 l'exhaustivité (le rattachement territorial est dans l'état chiffré).
-{_lost(manifest)}"""
+{_without_personal_data(manifest)}{_lost(manifest)}"""
+
+
+def _without_personal_data(manifest: dict) -> str:
+    if manifest["personal_data"]:
+        return ""
+    return """
+Paquet SANS données personnelles : ni messages bruts, ni état chiffré, ni partie « personal » des faits.
+Les empreintes des messages bruts et des états stockés y sont, et la chaîne les couvre : le paquet prouve
+que des messages de ces empreintes sont à leur place dans la chaîne scellée, mais pas ce qu'ils disaient.
+Pour le prouver, demandez à l'exploitant le paquet complet (ou les messages bruts, qu'il suffit de hacher).
+"""
 
 
 def _lost(manifest: dict) -> str:

@@ -9,7 +9,9 @@ position of the chain, and the chain from there up to a checkpoint is the one si
 For a case bundle, every link of the segment names its aggregate, so the bundle also proves that no
 other event of the case was recorded between its first event and the seal. The decrypted facts are the
 exporter's reading, given for convenience: proving them needs the cipher key (the encrypted state is
-included so whoever holds the key can check).
+included so whoever holds the key can check). A bundle without personal data (manifest `personal_data`
+false) carries neither the raw messages nor the encrypted state, only their hashes: its chain verifies,
+but it cannot show that those hashes are of any particular message.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class BundleReport:
     scope: dict = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     stream_lost: int = 0  # messages the NATS stream lost before their ingestion (stated, not proven)
+    personal_data: bool = True  # False: raw messages and stored states left out, only their hashes checked
 
     @property
     def ok(self) -> bool:
@@ -55,13 +58,15 @@ class BundleReport:
                     "(stream_gaps.json) ; ils ne sont dans aucune chaîne." if self.stream_lost else "")
             return (f"Paquet intègre : {self.events} événement(s) et leurs messages rattachés à la chaîne "
                     f"({self.links} maillons) scellée par la clé {self.key_id} ({self.seals} sceau(x) valide(s))."
-                    + lost)
+                    + lost + ("" if self.personal_data else
+                              " Paquet sans données personnelles : les messages bruts n'y sont pas, seules "
+                              "leurs empreintes sont rattachées à la chaîne."))
         return "Paquet NON vérifié : " + self.problems[0]
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "events": self.events, "links": self.links, "seals": self.seals,
                 "key_id": self.key_id, "scope": self.scope, "problems": self.problems, "stream_lost": self.stream_lost,
-                "summary": self.summary()}
+                "personal_data": self.personal_data, "summary": self.summary()}
 
 
 def _key_id(key: Ed25519PublicKey) -> str:
@@ -78,6 +83,7 @@ def verify_bundle(path: Path, pinned_public_key: bytes | None = None) -> BundleR
     with zipfile.ZipFile(path) as bundle:
         manifest = json.loads(bundle.read("manifest.json"))
         report.scope = manifest.get("scope", {})
+        report.personal_data = manifest.get("personal_data", True) is not False  # older bundles: complete
         key = serialization.load_pem_public_key(bundle.read("public_key.pem"))
         assert isinstance(key, Ed25519PublicKey)
         report.key_id = _key_id(key)
@@ -97,7 +103,7 @@ def verify_bundle(path: Path, pinned_public_key: bytes | None = None) -> BundleR
             gaps = json.loads(bundle.read("stream_gaps.json"))
             report.stream_lost = sum(g["last_seq"] - g["first_seq"] + 1 for g in gaps)
     sealed = _check_seals(seals, key, report)
-    recomputed = _check_events(events, raws, report)
+    recomputed = _check_events(events, raws, report, complete=report.personal_data)
     _check_chain(chain, recomputed, sealed, manifest, report)
     return report
 
@@ -121,16 +127,21 @@ def _check_seals(seals: list[dict], key: Ed25519PublicKey, report: BundleReport)
     return sealed
 
 
-def _check_events(events: list[dict], raws: dict[str, bytes], report: BundleReport) -> dict[int, bytes]:
-    """Each event's hash recomputed from what the bundle carries, by chain position."""
+def _check_events(events: list[dict], raws: dict[str, bytes], report: BundleReport,
+                  complete: bool = True) -> dict[int, bytes]:
+    """Each event's hash recomputed from what the bundle carries, by chain position. Not `complete`
+    (no personal data): from the hashes of the raw message and of the stored state, as given."""
     recomputed: dict[int, bytes] = {}
     for e in events:
-        state = base64.b64decode(e["stored"]["state"])
+        if complete:
+            state_hash = h.sha256(base64.b64decode(e["stored"]["state"]))
+        else:
+            state_hash = bytes.fromhex(e["stored"]["state_sha256"])
         message_hash = None
         m = e.get("message")
         if m is not None:
-            raw = raws.get(m["file"])
-            if raw is None or hashlib.sha256(raw).hexdigest() != m["sha256"]:
+            raw = raws.get(m["file"]) if complete else None
+            if complete and (raw is None or hashlib.sha256(raw).hexdigest() != m["sha256"]):
                 report.problems.append(f"notification {e['notification_id']} : le message brut {m['file']} "
                                        "manque ou ne correspond pas à son empreinte.")
                 continue
@@ -148,7 +159,7 @@ def _check_events(events: list[dict], raws: dict[str, bytes], report: BundleRepo
         recomputed[e["position"]] = h.event_hash(
             notification_id=e["notification_id"], originator_id=UUID(e["originator_id"]),
             originator_version=e["originator_version"], topic=e["stored"]["topic"],
-            state_hash=h.sha256(state), message_hash=message_hash,
+            state_hash=state_hash, message_hash=message_hash,
         )
         report.events += 1
     return recomputed

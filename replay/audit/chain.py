@@ -73,7 +73,7 @@ def seal(store: Any, key: Ed25519PrivateKey, data_dir: Path) -> Seal | None:
             (signed.position, signed.notification_id, signed.chain_hash, signed.sealed_at, signed.key_id,
              signed.signature),
         ).fetchone()  # pooled connections autocommit
-    journal = journal_file(data_dir)
+    journal = journal_file(data_dir, store.settings.schema)
     journal.parent.mkdir(parents=True, exist_ok=True)
     with journal.open("a") as f:
         f.write(json.dumps(signed.as_json()) + "\n")

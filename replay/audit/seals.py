@@ -1,5 +1,5 @@
 """A seal of the audit chain, and the two places seals are kept: the `tocsin_seals` table and the
-journal file outside the database (`data_dir/audit/seals.jsonl`).
+journal file outside the database (`data_dir/audit/seals.jsonl`, one per database schema).
 
 Sealing (replay/audit/chain.py) writes them; verification (replay/audit/verify.py), the audit history
 and the bundle read them.
@@ -60,8 +60,13 @@ class Seal:
         )
 
 
-def journal_file(data_dir: Path) -> Path:
-    return data_dir / "audit" / "seals.jsonl"
+def journal_file(data_dir: Path, schema: str) -> Path:
+    """The journal of one database schema's seals. Several schemas may share a data folder (tests, a
+    staging copy beside production): one journal for all would make each schema's verification see the
+    others' seals as deleted ones. The `public` schema keeps the original name, so its journals stay valid."""
+    if schema == "public":
+        return data_dir / "audit" / "seals.jsonl"
+    return data_dir / "audit" / f"seals.{schema}.jsonl"
 
 
 def read_journal(path: Path) -> list[Seal]:

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import orjson
 from psycopg.sql import SQL
 
+from adapters.store.event_store import may_create
 from projections.memory import MemoryViews
 from replay.checkpoints.documents import CaseShards, materialised, pack_shard, parts_of, unpack_shard, views_from_parts
 from replay.event_log import KNOWN_AT, check_sense
@@ -78,6 +79,8 @@ def ensure_tables(store: Any) -> None:
     with store.connect() as conn, conn.transaction():
         # Two server processes answering their first replay at once would both create the tables.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{store.settings.schema}.tocsin_replay",))
+        if not may_create(conn, store.settings.schema, "tocsin_replay_checkpoints"):
+            return  # created by the tables' owner
         for statement in CREATE:
             conn.execute(SQL(statement).format(checkpoints=store.table("tocsin_replay_checkpoints"),
                                                shards=store.table("tocsin_replay_checkpoint_shards"),

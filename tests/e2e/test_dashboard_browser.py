@@ -64,6 +64,8 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR", timezone_id="Europe/Paris")
             page.set_default_timeout(10_000)
+            refused: list[str] = []  # what the content security policy blocked (issue #17): nothing
+            page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
             page.goto(server.url + "/")
             assert page.url.endswith("/connexion")
             expect(page.get_by_text("Mode démonstration")).to_be_visible()
@@ -107,6 +109,9 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
             expect(page.locator("#drawer")).to_contain_text("Données personnelles masquées")
             save(page, tmp_path, "detail-affaire.png")
             page.keyboard.press("Escape")
+            assert not refused, refused
+            dot = page.locator("#cases .t-dot").first.evaluate("e => getComputedStyle(e).backgroundColor")
+            assert dot not in {"", "transparent", "rgba(0, 0, 0, 0)"}, dot  # the family's colour, by class
 
             # On a phone.
             phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,

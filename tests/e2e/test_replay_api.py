@@ -47,8 +47,11 @@ def test_replayed_views_by_role_and_territory(world, services):
     assert client.get("/api/v1/replay/views/national/FR", params=params, headers=analyst).status_code == 403
     assert client.get("/api/v1/replay/views/cases/69", params=params, headers=analyst).status_code == 403
     assert client.get(f"/api/v1/replay/views/case/{CASES[BREST]}", params=params, headers=analyst).status_code == 200
-    assert client.get(f"/api/v1/replay/views/case/{CASES[LYON]}", params=params, headers=analyst).status_code == 403
-    assert client.get("/api/v1/replay/views/case/fr.fire.none", params=params, headers=analyst).status_code == 404
+    # A case outside the perimeter answers exactly as an unknown one: nothing says that it exists (issue #17).
+    outside = client.get(f"/api/v1/replay/views/case/{CASES[LYON]}", params=params, headers=analyst)
+    unknown = client.get("/api/v1/replay/views/case/fr.fire.none", params=params, headers=analyst)
+    assert outside.status_code == unknown.status_code == 404
+    assert outside.json() == unknown.json()
 
     auditor = bearer(config, "auditor", "departement:29")
     assert client.get("/api/v1/replay/views/commune/29019", params=params, headers=auditor).status_code == 200

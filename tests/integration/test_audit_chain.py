@@ -34,7 +34,8 @@ def chained(services, settings):
 
 
 def verify(services, settings):
-    return v.verify_store(services.store, trusted_keys(settings.data_dir), journal=journal_file(settings.data_dir))
+    return v.verify_store(services.store, trusted_keys(settings.data_dir),
+                          journal=journal_file(settings.data_dir, settings.schema))
 
 
 def tamper(settings, *statements: str, params: tuple = ()) -> None:
@@ -131,7 +132,7 @@ def test_a_forged_or_deleted_seal_and_a_truncated_tail_are_named(chained, settin
                      " WHERE position = 2")
     assert first(verify(chained, settings))[:2] == (v.SEAL_INVALID, 2)
 
-    journal_file(settings.data_dir).unlink()
+    journal_file(settings.data_dir, settings.schema).unlink()
     tamper(settings, "DELETE FROM tocsin_seals WHERE key_id = 'cafe'")
     key = load_signing_key(settings.data_dir)
     seal(chained.store, key, settings.data_dir)
