@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from adapters.services import Services, open_services
-from api.auth import AuthConfig
+from api.auth import AuthConfig, LoginLimit, Revocations
 from api.routes import audit, cases, dashboard, live, messages, replay, session, territories, views
 from api.security_headers import SecurityHeaders
 from projections.read.model import ReadModel
@@ -41,6 +41,10 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         owned = services is None
         app.state.services = services or await run_in_threadpool(open_services)
         app.state.auth = auth or AuthConfig.from_env(app.state.services.settings)
+        (log.warning if app.state.auth.demo_login or not app.state.auth.interactive_login else log.info)(
+            "authentication: %s", app.state.auth.describe())
+        app.state.revocations = Revocations(app.state.services.store)
+        app.state.login_limit = LoginLimit()
         app.state.read_model = ReadModel(app.state.services.store, app.state.services.geography)
         worker = None
         if app.state.services.settings.projections_in_app if projections_worker is None else projections_worker:

@@ -3,7 +3,8 @@ the caller as a `domain.access.Principal` (any, reader, auditor, replayer, messa
 
 Routes take them as `Annotated` aliases (`principal: Reader`, `services: ServicesDep`). The access rules
 themselves are the domain's (domain.access); here they only become HTTP answers: 401 without a valid
-token, 403 when the role or the territory does not allow it, 404 for a territory that does not exist.
+token (or a revoked one), 403 when the role or the territory does not allow it, 404 for a territory that
+does not exist.
 
 The dependencies are async although they do no I/O (a JWKS fetch aside, cached for an hour): a sync
 dependency would cost a thread hop on every request. They call each other as plain functions rather than
@@ -19,12 +20,13 @@ from fastapi import Depends, HTTPException, Request
 
 from adapters.geography import Geography
 from adapters.services import Services
-from api.auth import COOKIE_NAME, AuthConfig, AuthError
+from api.auth import COOKIE_NAME, AuthConfig, AuthError, Revocations
 from domain.access import Act, Denied, Principal
 from domain.geography import Level, UnknownTerritory
 from projections.read.model import ReadModel
 
 UNAUTHENTICATED = "authentification requise : jeton porteur (Authorization: Bearer …) manquant"
+REVOKED = "jeton révoqué (déconnexion) : reconnectez-vous"
 
 
 async def get_services(request: Request) -> Services:
@@ -66,16 +68,25 @@ def token_from_request(request: Request) -> str | None:
     return None
 
 
-async def current_principal(request: Request) -> Principal:
-    """The caller, from the request's bearer token (401 without a valid one)."""
+async def current_session(request: Request) -> tuple[Principal, str]:
+    """The caller and its token's id, from the request's bearer token (401 without a valid, unrevoked one)."""
     token = token_from_request(request)
     if token is None:
         raise HTTPException(401, UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
     config: AuthConfig = request.app.state.auth
     try:
-        return config.principal(token, request.app.state.services.geography)
+        principal, token_id = config.session(token, request.app.state.services.geography)
     except AuthError as e:
         raise HTTPException(401, str(e), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from e
+    revoked: Revocations = request.app.state.revocations
+    if await revoked.is_revoked(token_id):
+        raise HTTPException(401, REVOKED, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return principal, token_id
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller, from the request's bearer token (401 without a valid one)."""
+    return (await current_session(request))[0]
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -140,6 +140,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Adresse d'écoute.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port d'écoute.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processus serveurs (un par cœur).")] = 1,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Mode démonstration : connexion avec un rôle au choix, sans contrôle d'identité "
+                       "(jamais en production ; refusé si un fournisseur d'identité est configuré).")] = False,
 ) -> None:
     """Servir l'API et le tableau de bord."""
     import uvicorn
@@ -147,6 +150,16 @@ def serve(
     from api.cli.http_limits import server_options
     from api.cli.shutdown import exit_cleanly_on_sigterm
 
+    if demo:
+        if workers != 1:
+            raise typer.BadParameter("le mode démonstration tourne sur un seul processus", param_hint="--workers")
+        from api.app import create_app
+        from api.cli.run import demo_auth_config
+
+        auth = demo_auth_config()
+        exit_cleanly_on_sigterm()
+        uvicorn.run(create_app(auth=auth), host=host, port=port, log_level="info", **server_options())
+        return
     exit_cleanly_on_sigterm()  # the embedded servers' exit handlers must run
     if workers == 1:
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info", **server_options())

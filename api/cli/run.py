@@ -4,6 +4,9 @@ A seeded crisis is published to NATS JetStream (the embedded server unless TOCSI
 the NATS ingester commits it to PostgreSQL (embedded unless TOCSIN_DATABASE_URL is set), the app folds
 the views and serves the dashboard. The crisis is timed to end a little after start-up: what had
 already happened is published at once, the rest at its own sent time, so the dashboard is live.
+
+It is the demonstration: anyone who reaches it signs in with the role of their choice, so it refuses
+to start where an identity provider is configured (a production server), like `tocsin serve --demo`.
 """
 
 from __future__ import annotations
@@ -13,9 +16,13 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from adapters.settings import Settings
+    from api.auth import AuthConfig
 
 log = logging.getLogger(__name__)
 LIVE_TAIL = timedelta(minutes=20)  # the part of the crisis that arrives while the dashboard is open
@@ -23,6 +30,18 @@ LIVE_TAIL = timedelta(minutes=20)  # the part of the crisis that arrives while t
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
+
+
+def demo_auth_config(settings: Settings | None = None) -> AuthConfig:
+    """Demonstration mode's authentication, or exit 2 where an identity provider is configured."""
+    from adapters.settings import Settings
+    from api.auth import AuthConfig, DemoRefused
+
+    try:
+        return AuthConfig.from_env(settings or Settings.from_env(), demo=True)
+    except DemoRefused as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from e
 
 
 def run(
@@ -47,6 +66,7 @@ def run(
     # distributionIDs), and the dashboard would show yesterday's crisis with nothing live.
     seed = seed if seed is not None else int(time.time())
     settings = Settings.from_env()
+    auth = demo_auth_config(settings)  # before anything starts
     services = open_services(settings)
     start = datetime.now(UTC) + LIVE_TAIL - timedelta(hours=crisis_hours(size))
     stop = threading.Event()
@@ -58,14 +78,15 @@ def run(
         feeder.start()
         typer.echo(f"Crise simulée « {scenario} » (graine {seed}, {size} messages) publiée sur NATS ({url}) "
                    "et ingérée en direct.")
-        typer.echo(f"Tableau de bord : http://{host}:{port}/  (jeton : tocsin token --role mayor --territory 35238)")
+        typer.echo(f"Tableau de bord : http://{host}:{port}/  (mode démonstration : connexion avec un rôle au choix, "
+                   "sans contrôle d'identité ; ne pas utiliser en production)")
         from api.app import create_app
         from api.cli.http_limits import server_options
         from api.cli.shutdown import exit_cleanly_on_sigterm
 
         exit_cleanly_on_sigterm()  # so that the clean-up below runs
         try:
-            uvicorn.run(create_app(services), host=host, port=port, log_level="info", **server_options())
+            uvicorn.run(create_app(services, auth), host=host, port=port, log_level="info", **server_options())
         finally:
             stop.set()
             feeder.join(5)

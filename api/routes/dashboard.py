@@ -1,22 +1,30 @@
-"""The dashboard's pages: login (token or demonstration), the dashboard itself, logout.
+"""The dashboard's pages: login (an identity provider's token, or the demonstration), the dashboard, logout.
 
 Server-rendered HTML from api/templates (string.Template: no template engine to install) and a small
 vanilla script in api/static; nothing is fetched from the internet. The dashboard authenticates its
 API calls with an HttpOnly, SameSite=Strict cookie holding the bearer token, accepted for reads only.
+
+The forms that change a session (login, demonstration login, logout) cannot be sent from another site:
+the browser's Origin and Sec-Fetch-Site must name this one, and each form carries a CSRF token signed by
+the server and bound to what it acts on (the login form's nonce cookie, the session's token id).
+Logging out revokes the token for every server process, not only the cookie of this browser. Login
+attempts are rate-limited per client address (429 with Retry-After), before the body is read.
 """
 
 from __future__ import annotations
 
 import html
+import math
+import secrets
 from pathlib import Path
 from string import Template
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from api.auth import COOKIE_NAME, AuthConfig, AuthError
+from api.auth import COOKIE_NAME, LOGIN_COOKIE, AuthConfig, AuthError, LoginLimit, Revocations
 from api.dependencies import AuthConfigDep, GeographyDep
 from domain.access import ROLES, Act, role_may
 from domain.geography import NATIONAL, parse_territory
@@ -25,10 +33,17 @@ router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 DEMO_ROLES = [r for r in ROLES.values() if role_may(r, Act.READ)]
+DEMO_BANNER = ('<div class="t-demo" role="note">Mode démonstration : connexion sans contrôle d\'identité, '
+               "ne pas utiliser en production</div>")
+FORGED = "Formulaire expiré ou envoyé depuis un autre site : rechargez la page de connexion."
 
 
 def _template(name: str) -> Template:
     return Template((TEMPLATES / name).read_text(encoding="utf-8"))
+
+
+def _banner(config: AuthConfig) -> str:
+    return DEMO_BANNER if config.demo_login else ""
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -36,19 +51,59 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body).items()}
 
 
+def _same_site(request: Request) -> bool:
+    """Was the form sent by a page of this server? (A browser names the page's origin in both headers.)"""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return urlsplit(origin).netloc.lower() == (request.headers.get("host") or "").lower()
+    return True
+
+
+def _login_limited(request: Request) -> Response | None:
+    """429 when this address (or everyone) has tried to log in too often; None to go on."""
+    limit: LoginLimit = request.app.state.login_limit
+    wait = limit.attempt(request.client.host if request.client else "?")
+    if not wait:
+        return None
+    return PlainTextResponse("Trop de tentatives de connexion : réessayez dans un instant.", status_code=429,
+                             headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+
 def _login_page(request: Request, error: str | None = None, status: int = 200) -> HTMLResponse:
     config: AuthConfig = request.app.state.auth
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    csrf = html.escape(config.csrf_token("login", nonce))
     demo = ""
     if config.demo_login:
         options = "".join(
             f'<option value="{r.code}">{html.escape(r.label)}</option>' for r in DEMO_ROLES
         )
-        demo = _template("login_demo.html").substitute(role_options=options)
+        demo = _template("login_demo.html").substitute(role_options=options, csrf=csrf)
+    login = (_template("login_token.html").substitute(csrf=csrf) if config.interactive_login
+             else _template("login_unconfigured.html").template)
     page = _template("login.html").substitute(
+        demo_banner=_banner(config),
         error=f'<p class="t-alert t-alert--error" role="alert">{html.escape(error)}</p>' if error else "",
+        login=login,
         demo=demo,
     )
-    return HTMLResponse(page, status_code=status)
+    response = HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
+    if request.cookies.get(LOGIN_COOKIE) != nonce:
+        response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", path="/connexion")
+    return response
+
+
+async def _checked_login_form(request: Request) -> dict[str, str] | Response:
+    """The login form's fields, once it is known to come from this server's own login page."""
+    config: AuthConfig = request.app.state.auth
+    form = await _form(request)
+    if not _same_site(request) or not config.csrf_valid("login", request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
+        return _login_page(request, FORGED, status=403)
+    return form
 
 
 def _signed_in(request: Request, token: str) -> Response:
@@ -60,6 +115,7 @@ def _signed_in(request: Request, token: str) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
                         max_age=config.token_ttl, path="/")
+    response.delete_cookie(LOGIN_COOKIE, path="/connexion")  # a new nonce for the next login
     return response
 
 
@@ -70,7 +126,15 @@ async def login_page(request: Request) -> HTMLResponse:
 
 @router.post("/connexion")
 async def login(request: Request) -> Response:
-    token = (await _form(request)).get("token", "").strip()
+    config: AuthConfig = request.app.state.auth
+    if not config.interactive_login:  # no identity provider: nothing to log in with (see the page)
+        raise HTTPException(404)
+    if (limited := _login_limited(request)) is not None:
+        return limited
+    form = await _checked_login_form(request)
+    if isinstance(form, Response):
+        return form
+    token = form.get("token", "").strip()
     if not token:
         return _login_page(request, "Collez un jeton pour vous connecter.", status=400)
     return _signed_in(request, token)
@@ -80,8 +144,12 @@ async def login(request: Request) -> Response:
 async def login_demo(request: Request) -> Response:
     config: AuthConfig = request.app.state.auth
     if not config.demo_login:
-        return _login_page(request, "Le mode démonstration est désactivé sur ce serveur.", status=403)
-    form = await _form(request)
+        raise HTTPException(404)
+    if (limited := _login_limited(request)) is not None:
+        return limited
+    form = await _checked_login_form(request)
+    if isinstance(form, Response):
+        return form
     role, territory = form.get("role", ""), form.get("territory", "").strip()
     try:
         if role in ROLES:  # a bare code is read at the role's level (an unknown role is refused by mint)
@@ -97,7 +165,9 @@ async def login_demo(request: Request) -> Response:
 async def demo_territories(config: AuthConfigDep, geography: GeographyDep, q: str = "",
                            role: str = "mayor") -> list[dict[str, Any]]:
     """Territory search for the demonstration form (public data, demonstration mode only)."""
-    if not config.demo_login or role not in ROLES:
+    if not config.demo_login:
+        raise HTTPException(404)
+    if role not in ROLES:
         return []
     levels = ROLES[role].levels
     found = geography.search(q, 200) if q else []
@@ -108,9 +178,24 @@ async def demo_territories(config: AuthConfigDep, geography: GeographyDep, q: st
     ][:15]
 
 
-@router.get("/deconnexion")
-async def logout() -> Response:
+@router.post("/deconnexion")
+async def logout(request: Request) -> Response:
+    """End the session everywhere: its token is revoked, not only this browser's cookie deleted."""
+    config: AuthConfig = request.app.state.auth
+    token = request.cookies.get(COOKIE_NAME)
     response = RedirectResponse("/connexion", status_code=303)
+    if token:
+        try:
+            principal, token_id = config.session(token, request.app.state.services.geography)
+        except AuthError:  # expired or forged: nothing to revoke, only the cookie to drop
+            pass
+        else:
+            form = await _form(request)
+            if not _same_site(request) or not config.csrf_valid("logout", token_id, form.get("csrf")):
+                return PlainTextResponse("Déconnexion refusée : formulaire envoyé depuis un autre site.",
+                                         status_code=403)
+            revocations: Revocations = request.app.state.revocations
+            await revocations.revoke(token_id, principal.expires_at, config.leeway)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
 
@@ -122,7 +207,10 @@ async def home(request: Request) -> Response:
     if not token:
         return RedirectResponse("/connexion", status_code=303)
     try:
-        principal = config.principal(token, request.app.state.services.geography)
+        principal, token_id = config.session(token, request.app.state.services.geography)
+        revocations: Revocations = request.app.state.revocations
+        if await revocations.is_revoked(token_id):
+            raise AuthError("vous vous êtes déconnecté")
     except AuthError as e:
         response = _login_page(request, f"Session terminée : {e}", status=401)
         response.delete_cookie(COOKIE_NAME, path="/")
@@ -141,7 +229,7 @@ async def home(request: Request) -> Response:
         personal_note="" if principal.may_see_personal else
         '<span class="t-tag t-tag--info" title="Votre rôle ne donne pas accès aux données personnelles">'
         "Sans données personnelles</span>",
-        demo_banner='<div class="t-demo">Mode démonstration : jetons émis localement, données simulées</div>'
-        if config.demo_login else "",
+        demo_banner=_banner(config),
+        logout_csrf=html.escape(config.csrf_token("logout", token_id)),
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

@@ -8,6 +8,9 @@ hands each to every connected client whose perimeter contains the case. Reading 
 already wrote costs the same whatever a case's history, and a row is sent only once every view has
 folded its events, so a client reloading its figures on a `case` event sees them include the case.
 
+A stream lives no longer than its token: it ends with a `session-end` event when the token expires or
+is revoked (a logout), checked every SESSION_CHECK_SECONDS.
+
 A client costs one small bounded queue; a client too slow to keep up gets a `resync` event (reload
 everything) instead of an unbounded backlog. The same hub tells clients when the last NexSIS message
 arrived (`feed` events, adapters/ingest/feed_freshness.py), so that a dashboard can say when the feed
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +37,8 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.ingest.feed_freshness import freshness, last_received, waiting_since
 from adapters.services import Services
-from api.dependencies import Reader, visible_territory
+from api.auth import Revocations
+from api.dependencies import Reader, current_session, visible_territory
 from api.schemas import FeedState
 from domain.access import Principal
 from domain.geography import Level
@@ -48,6 +53,7 @@ POLL_SECONDS = 2.0  # a safety net for a notification missed while reconnecting
 KEEPALIVE_SECONDS = 15.0
 QUEUE_SIZE = 64
 FEED_SECONDS = 5.0  # how often the last arrival is read again: clients count the seconds in between
+SESSION_CHECK_SECONDS = 1.0  # how often a stream checks that its token has not expired nor been revoked
 
 router = APIRouter(prefix="/api/v1", tags=["Temps réel"])
 
@@ -252,17 +258,34 @@ async def stream(
     else:
         lvl, code = visible_territory(principal, level, code)
     hub: LiveHub = request.app.state.live
+    _, token_id = await current_session(request)  # already verified for `principal`: the cached session
+    revocations: Revocations = request.app.state.revocations
     sub = hub.subscribe(principal, lvl, code)
+
+    async def ended() -> str | None:
+        if time.time() >= principal.expires_at:
+            return "expired"
+        if await revocations.is_revoked(token_id):
+            return "revoked"
+        return None
 
     async def events() -> AsyncIterator[bytes]:
         try:
             yield b"retry: 2000\n\n" + _sse("hello", {"level": lvl.value, "code": code, "feed": hub.feed_state()})
+            quiet_since = time.monotonic()
             while True:
+                if (reason := await ended()) is not None:
+                    yield _sse("session-end", {"reason": reason})
+                    return
+                wait = min(SESSION_CHECK_SECONDS, max(0.0, principal.expires_at - time.time()))
                 try:
-                    message = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_SECONDS)
+                    message = await asyncio.wait_for(sub.queue.get(), wait)
                 except TimeoutError:
-                    yield b": keepalive\n\n"
+                    if time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+                        quiet_since = time.monotonic()
+                        yield b": keepalive\n\n"
                     continue
+                quiet_since = time.monotonic()
                 if sub.overflow:
                     while not sub.queue.empty():
                         sub.queue.get_nowait()

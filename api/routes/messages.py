@@ -3,6 +3,10 @@
 Posting needs a service-account token whose role may post messages (domain.access: `nexsis`, the CISU
 exchange platform), unless TOCSIN_INGEST_AUTH=open declares this listener trusted (bound to a private
 network that only the exchange platform reaches).
+
+The body's declared type must be one of ACCEPTED_TYPES (415 otherwise, before the body is read): never
+sniffed, so that no page of another site can post a message as the `text/plain` a form or a simple
+cross-site fetch may send without the browser asking this server first.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from api.schemas import Acknowledgement
 
 router = APIRouter(prefix="/api/v1", tags=["Messages NexSIS"])
 
+ACCEPTED_TYPES = ("application/json", "application/xml", "text/xml")
 MESSAGE_EXAMPLE = "EDXL-DE 2.0 + RC-DE + un cas d'usage CISU (createCase, emsi, resourcesInfoCisu, reference)"
 
 
@@ -26,7 +31,8 @@ MESSAGE_EXAMPLE = "EDXL-DE 2.0 + RC-DE + un cas d'usage CISU (createCase, emsi, 
     "/messages",
     summary="Recevoir un message NexSIS",
     description=(
-        f"Corps : un message complet ({MESSAGE_EXAMPLE}), en `application/json` ou `application/xml`. "
+        f"Corps : un message complet ({MESSAGE_EXAMPLE}), en `application/json` ou `application/xml` "
+        "(`text/xml`) ; tout autre type de contenu est refusé (415). "
         "Réponse : un acquittement RC-REF (étape `RECU`) si le message est accepté ou déjà reçu, "
         "sinon un message d'erreur CISU qui donne les raisons ; le message refusé est gardé en quarantaine. "
         "Jeton d'un compte de service de rôle `nexsis` requis (sauf écoute de confiance, TOCSIN_INGEST_AUTH=open). "
@@ -35,9 +41,13 @@ MESSAGE_EXAMPLE = "EDXL-DE 2.0 + RC-DE + un cas d'usage CISU (createCase, emsi, 
     responses={
         200: {"description": "Acquittement RC-REF", "model": Acknowledgement},
         422: {"description": "Message refusé, en quarantaine (message d'erreur CISU)", "model": Acknowledgement},
+        415: {"description": "Type de contenu non accepté"},
     },
 )
 async def post_message(request: Request, poster: MessagePoster, services: ServicesDep) -> Response:
+    declared = request.headers.get("content-type") or ""
+    if declared.split(";", 1)[0].strip().lower() not in ACCEPTED_TYPES:
+        raise HTTPException(415, f"type de contenu non accepté (attendu : {', '.join(ACCEPTED_TYPES)})")
     raw = await _read_capped(request, services.settings.max_message_bytes)
     incoming = Incoming(raw, request.headers.get("content-type"), source="http")
     outcome = await run_in_threadpool(ingest_message, services.ingestor, incoming)

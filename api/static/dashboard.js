@@ -419,6 +419,8 @@
       scheduleReload(c.case_id);
     });
     src.addEventListener("resync", function () { scheduleReload(null); });
+    // The session expired or was ended (logout, maybe in another tab): back to the login page.
+    src.addEventListener("session-end", function () { src.close(); window.location.href = "/connexion"; });
     src.onerror = function () { setLive(false, "Reconnexion…"); };
   }
   var pending = {};
