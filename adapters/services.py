@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from adapters.geography import Geography, get_geography
 from adapters.ingest.ingestion import Ingestor
 from adapters.settings import Settings
-from adapters.store import access_log
+from adapters.store import access_log, revocations
 from adapters.store.event_store import TocsinStore, open_store
 
 
@@ -25,6 +25,8 @@ class Services:
 def open_services(settings: Settings | None = None) -> Services:
     settings = settings or Settings.from_env()
     store = open_store(settings)
-    access_log.ensure_table(store)  # with the store's tables: created by their owner at the first start
+    # With the store's tables: created by their owner at the first start (deploy/README.md's grants).
+    access_log.ensure_table(store)
+    revocations.ensure_table(store)
     geography = get_geography(settings.cache_dir)
     return Services(settings, store, geography, Ingestor(store, geography))

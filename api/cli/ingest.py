@@ -166,6 +166,10 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Graine (même graine, même crise).")] = 1,
     out: Annotated[Path | None, typer.Option(help="Dossier où écrire un fichier par message.")] = None,
     http: Annotated[str | None, typer.Option(help="URL de Tocsin où poster les messages.")] = None,
+    token: Annotated[str | None, typer.Option(
+        envvar="TOCSIN_TOKEN",
+        help="Avec --http : jeton d'un compte de service NexSIS (tocsin token --role nexsis --territory national:FR).",
+    )] = None,
     nats: Annotated[
         bool,
         typer.Option("--nats", help="Publier sur le flux NATS JetStream (TOCSIN_NATS_URL, sinon serveur embarqué)."),
@@ -183,7 +187,7 @@ def simulate(
         count = write_messages(messages, out)
         typer.echo(f"{count} messages écrits dans {out}")
     elif http is not None:
-        _post_all(messages, http.rstrip("/") + "/api/v1/messages")
+        _post_all(messages, http.rstrip("/") + "/api/v1/messages", token)
     elif nats:
         settings = _settings(subject, stream)
         count = _publish_all(settings, messages)
@@ -192,13 +196,15 @@ def simulate(
         raise typer.BadParameter("indiquez --out DOSSIER, --http URL ou --nats")
 
 
-def _post_all(messages: Any, url: str) -> None:
+def _post_all(messages: Any, url: str, token: str | None) -> None:
     import httpx
 
     counts: Counter[str] = Counter()
+    # Posting needs a `nexsis` token, except on a demonstration server or a trusted listener.
+    authorization = {"authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(timeout=30) as client:
         for m in messages:
-            response = client.post(url, content=m.raw, headers={"content-type": m.content_type})
+            response = client.post(url, content=m.raw, headers={"content-type": m.content_type, **authorization})
             counts[response.headers.get("x-tocsin-outcome", str(response.status_code))] += 1
     typer.echo(", ".join(f"{k} : {v}" for k, v in sorted(counts.items())))
 

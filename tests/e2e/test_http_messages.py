@@ -174,3 +174,20 @@ def test_every_official_failing_example_is_answered_422_with_its_reasons(service
             assert error["errorCause"].strip() and "$" in error["errorCause"], path.name
             assert error["referencedDistributionID"] == (failing.get("distributionID") or "inconnu")
     assert "Traceback" not in caplog.text and "Exception in ASGI" not in caplog.text
+
+
+def test_the_simulator_posts_with_a_service_token_and_is_refused_without_one(services):
+    from typer.testing import CliRunner
+
+    from api.auth import AuthConfig
+    from api.cli.main import app as cli
+    from tests.support.api import LiveServer
+
+    config = AuthConfig(secret=b"test-secret-key-with-enough-entropy-for-hs256")  # not a demonstration
+    token = config.mint("nexsis", "national:FR")
+    with LiveServer(services, config) as server:
+        runner = CliRunner()
+        refused = runner.invoke(cli, ["simulate", "--size", "5", "--http", server.url])
+        posted = runner.invoke(cli, ["simulate", "--size", "5", "--http", server.url, "--token", token])
+    assert refused.exit_code == 0 and "401 : 5" in refused.output, refused.output
+    assert posted.exit_code == 0 and "accepted : 5" in posted.output, posted.output

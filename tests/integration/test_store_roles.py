@@ -15,18 +15,26 @@ from psycopg.sql import SQL, Identifier
 from adapters.ingest.ingestion import Incoming
 from adapters.services import open_services
 from adapters.store import access_log
+from tests.support.paths import ROOT
 from tests.support.wire import as_json, example, wire
 
 WARNING = "that role could drop the append-only triggers"
-# deploy/README.md's grants, for the schema `{schema}` and the role `{app}`.
-GRANTS = [
-    "GRANT USAGE, CREATE ON SCHEMA {schema} TO {app}",
-    "GRANT SELECT, INSERT ON {schema}.tocsin_messages, {schema}.tocsin_raw_messages, {schema}.tocsin_stream_gaps,"
-    " {schema}.tocsin_chain, {schema}.tocsin_seals, {schema}.tocsin_access_log TO {app}",
-    "GRANT SELECT, INSERT, UPDATE ON {schema}.tocsin_events, {schema}.tocsin_positions, {schema}.tocsin_quarantine"
-    " TO {app}",
-    "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app}",
-]
+
+
+def readme_grants() -> list[str]:
+    """deploy/README.md's GRANT statements, as written there (schema `tocsin`, role `tocsin_app`): the test
+    runs what the operator is told to run, so the two cannot drift apart."""
+    blocks = (ROOT / "deploy" / "README.md").read_text().split("```sql")[1:]
+    sql = " ".join(line.split("--")[0] for block in blocks for line in block.split("```")[0].splitlines())
+    statements = sql.split(";")
+    grants = [" ".join(s.split()) for s in statements if s.strip().startswith("GRANT")]
+    assert len(grants) >= 4, grants
+    return grants
+
+
+def for_test(grant: str, schema: str, app: str) -> str:
+    return grant.replace("tocsin.", f"{schema}.").replace("SCHEMA tocsin ", f"SCHEMA {schema} ").replace(
+        "TO tocsin_app", f"TO {app}")
 
 
 @pytest.fixture
@@ -66,8 +74,8 @@ def test_the_owner_is_warned_and_a_role_with_grants_only_runs_unwarned(roles, se
     owner, app, as_role = roles
     assert opening_warns(as_role[owner], caplog)  # the first start, as the owner, creates the tables
     with psycopg.connect(database_url, autocommit=True) as conn:
-        for grant in GRANTS:
-            conn.execute(SQL(grant).format(schema=Identifier(settings.schema), app=Identifier(app)))
+        for grant in readme_grants():
+            conn.execute(for_test(grant, settings.schema, app).encode())
     assert not opening_warns(as_role[app], caplog)
 
     services = open_services(as_role[app])
