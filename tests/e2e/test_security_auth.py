@@ -114,8 +114,9 @@ def test_login_forms_cannot_be_sent_from_another_site(services):
         forged = client.post("/connexion/demo", data={"role": "national", "territory": "FR"}, follow_redirects=False)
         assert forged.status_code == 403 and COOKIE_NAME not in client.cookies
         # A token from another visitor's page does not go with this browser's nonce.
-        with TestClient(client.app) as other:
-            stolen = csrf_of(other.get("/connexion").text)
+        # Another browser on the same server (no second lifespan: one app runs one, as in production).
+        other = TestClient(client.app)
+        stolen = csrf_of(other.get("/connexion").text)
         client.get("/connexion")
         crossed = client.post("/connexion/demo", data={"role": "national", "territory": "FR", "csrf": stolen},
                               follow_redirects=False)
