@@ -39,6 +39,9 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 2))
 
 
+PREPARE_TIMEOUT = 30.0  # seconds for a batch in the workers before it is prepared here instead
+
+
 class PreparePool:
     def __init__(self, preparer: Preparer, workers: int | None = None) -> None:
         self.preparer = preparer  # also prepares here when a worker fails
@@ -68,7 +71,10 @@ class PreparePool:
         try:
             share = -(-len(items) // self.workers) or 1  # each worker a slice, in order
             slices = [items[i : i + share] for i in range(0, len(items), share)] or [items]
-            done = await asyncio.gather(*(asyncio.wrap_future(executor.submit(_prepare_batch, s)) for s in slices))
+            futures = [asyncio.wrap_future(executor.submit(_prepare_batch, s)) for s in slices]
+            # Bounded: a worker killed at the wrong moment can leave a process pool that never answers,
+            # and ingestion must not wait on it forever.
+            done = await asyncio.wait_for(asyncio.gather(*futures), PREPARE_TIMEOUT)
             prepared = [result for part in done for result in part]
             for result, item in zip(prepared, items, strict=True):
                 result.incoming = item

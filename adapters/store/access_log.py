@@ -9,7 +9,6 @@ row so that an auditor of a département can be shown the reads of that départe
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
-from adapters.store.event_store import TocsinStore, may_create
+from adapters.store.event_store import TocsinStore, create_table_once
 
 TABLE = "tocsin_access_log"
 
@@ -44,8 +43,6 @@ _CREATE = [
 MAX_CLIENT_LABEL = 200  # `via`: the client's own label (X-Tocsin-Client), kept forever in an append-only table
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
-_ready: set[tuple[str, str]] = set()
-_ready_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -71,21 +68,7 @@ def client_label(raw: str | None, default: str = "api") -> str:
 
 
 def ensure_table(store: TocsinStore) -> None:
-    """Create the table once per process and schema (idempotent)."""
-    key = (store.database_url, store.settings.schema)
-    if key in _ready:
-        return
-    with _ready_lock:
-        if key in _ready:
-            return
-        schema = Identifier(store.settings.schema)
-        with store.connect() as conn, conn.transaction():
-            # Serialise concurrent first creations across processes.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('tocsin_access_log'))")
-            if may_create(conn, store.settings.schema, "tocsin_access_log"):
-                for statement in _CREATE:
-                    conn.execute(SQL(statement).format(schema=schema))
-        _ready.add(key)
+    create_table_once(store, "tocsin_access_log", _CREATE)
 
 
 def record(store: TocsinStore, entry: AccessRecord) -> None:

@@ -13,6 +13,7 @@ whoever asks.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -353,6 +354,28 @@ def may_create(conn: Any, schema: str, table: str) -> bool:
         (schema, table),
     ).fetchone()
     return row is None or bool(row["owner"] if isinstance(row, dict) else row[0])
+
+
+_created: set[tuple[str, str, str]] = set()
+_created_lock = threading.Lock()
+
+
+def create_table_once(store: TocsinStore, table: str, statements: Sequence[str]) -> None:
+    """Run a table's creation statements once per process and schema (idempotent): serialised across
+    processes by an advisory lock, and skipped when the table belongs to another role (may_create)."""
+    key = (store.database_url, store.settings.schema, table)
+    if key in _created:
+        return
+    with _created_lock:
+        if key in _created:
+            return
+        schema = Identifier(store.settings.schema)
+        with store.connect() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (table,))
+            if may_create(conn, store.settings.schema, table):
+                for statement in statements:
+                    conn.execute(SQL(statement).format(schema=schema))
+        _created.add(key)
 
 
 def warn_if_privileged(store: TocsinStore) -> str | None:

@@ -8,12 +8,11 @@ it is dropped then.
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL
 
-from adapters.store.event_store import TocsinStore
+from adapters.store.event_store import TocsinStore, create_table_once
 
 TABLE = "tocsin_revoked_tokens"
 
@@ -22,22 +21,10 @@ _CREATE = """CREATE TABLE IF NOT EXISTS {schema}.tocsin_revoked_tokens (
     expires_at timestamptz NOT NULL,
     revoked_at timestamptz NOT NULL DEFAULT now())"""
 
-_ready: set[tuple[str, str]] = set()
-_ready_lock = threading.Lock()
 
 
 def ensure_table(store: TocsinStore) -> None:
-    """Create the table once per process and schema (idempotent)."""
-    key = (store.database_url, store.settings.schema)
-    if key in _ready:
-        return
-    with _ready_lock:
-        if key in _ready:
-            return
-        with store.connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('tocsin_revoked_tokens'))")
-            conn.execute(SQL(_CREATE).format(schema=Identifier(store.settings.schema)))
-        _ready.add(key)
+    create_table_once(store, TABLE, [_CREATE])
 
 
 def revoke(store: TocsinStore, token_id: str, expires_at: datetime) -> None:

@@ -56,6 +56,28 @@ def test_a_killed_worker_loses_nothing_its_batch_is_prepared_here(services, capl
         pool.close()
 
 
+def test_a_pool_that_never_answers_does_not_stall_ingestion(services, caplog, monkeypatch):
+    """A stopped worker stands for a pool wedged by a worker killed at the wrong moment: the batch is
+    prepared here once the wait is over, not waited on forever."""
+    monkeypatch.setattr("adapters.ingest.prepare_pool.PREPARE_TIMEOUT", 1.0)
+    items = [Incoming(m.raw, m.content_type, source="test") for m in simulated(20, seed=7)]
+    pool = PreparePool(services.ingestor.preparer, workers=1)
+    stopped = []
+    try:
+        run_async(pool.ready())
+        stopped = pool.worker_pids()
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        with caplog.at_level(logging.ERROR, logger="adapters.ingest.prepare_pool"):
+            prepared = run_async(asyncio.wait_for(pool.prepare(items), 20))
+        assert "batch prepared here instead" in caplog.text
+        assert [p.incoming.raw for p in prepared] == [i.raw for i in items]
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGKILL)
+        pool.close()
+
+
 def test_a_worker_killed_during_ingestion_leaves_every_message_stored_once(nats_settings):
     messages = simulated(3000, seed=13)
     publish(nats_settings, messages)
