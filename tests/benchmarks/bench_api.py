@@ -137,6 +137,16 @@ async def _streams(port: int, tokens: list[str]) -> list[tuple[asyncio.StreamRea
     return opened
 
 
+def _http_options() -> list[str]:
+    """The HTTP implementation `tocsin serve` uses (h11 with header bounds), or uvicorn's default
+    (httptools) with TOCSIN_BENCH_API_HTTP=httptools, to measure what the bounds cost."""
+    if os.environ.get("TOCSIN_BENCH_API_HTTP") == "httptools":
+        return []
+    from api.cli.http_limits import cli_options
+
+    return cli_options()
+
+
 def _server_cpu(pid: int) -> float:
     """CPU seconds of the server process and its workers: latency under load depends on the host,
     CPU per request much less (these machines' speed varies from hour to hour)."""
@@ -197,7 +207,8 @@ def main(cases: int = CASES) -> dict:
                    "TOCSIN_PROJECTIONS_IN_APP": "0", "PYTHONPATH": str(ROOT)}
             server = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
-                 "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS)], cwd=ROOT, env=env)
+                 "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS), *_http_options()],
+                cwd=ROOT, env=env)
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
             while True:
