@@ -14,7 +14,7 @@ from api.dependencies import Reader, ReadModelDep, ServicesDep, visible_territor
 from api.schemas import CaseDetail, CasePage, JSONBytes, json_bytes
 from domain.access import Principal
 from domain.nature import NatureFamily
-from projections.read.case import case_placement, case_view
+from projections.read.case import case_placement, describe_case
 from projections.read.rows import row_placement
 
 router = APIRouter(prefix="/api/v1/cases", tags=["Affaires"])
@@ -78,11 +78,9 @@ async def get_case(request: Request, principal: Reader, services: ServicesDep, c
     found = await run_in_threadpool(case_placement, services.store, case_id)
     if found is None or not principal.can_see_placement(found[1]):
         raise HTTPException(404, NOT_FOUND)
-    placement = found[1]
+    case, placement = found
     personal = principal.may_see_personal
-    view = await run_in_threadpool(case_view, services.store, services.geography, case_id, personal=personal)
-    if view is None:  # pragma: no cover - vanished between the two reads: impossible in an append-only store
-        raise HTTPException(404, NOT_FOUND)
+    view = await run_in_threadpool(describe_case, services.store, services.geography, case, personal=personal)
     entry = access_log.AccessRecord(
         subject=principal.subject,
         role=principal.role.code,

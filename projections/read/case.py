@@ -42,6 +42,11 @@ def case_view(store: TocsinStore, geography: Geography, case_id: str, *, persona
         case: Case = store.repository.get(case_uuid(case_id))
     except AggregateNotFoundError:
         return None
+    return describe_case(store, geography, case, personal=personal)
+
+
+def describe_case(store: TocsinStore, geography: Geography, case: Case, *, personal: bool = False) -> CaseView:
+    """A case already read (by case_placement, to check access) shaped with its history."""
     state = case.state.as_dict()
     if not personal:
         state.pop("personal", None)
@@ -51,7 +56,7 @@ def case_view(store: TocsinStore, geography: Geography, case_id: str, *, persona
     state["victims"] = {"count": case.state.victims_count, **(case.state.casualties or {})}
     state["version"] = case.version
     events = []
-    for stored in store.events.get(case_uuid(case_id)):
+    for stored in store.events.get(case.id):
         event = cast(Case.MessageRecorded, stored)
         facts = dict(event.facts)
         if not personal:
