@@ -97,8 +97,13 @@ def _login_page(request: Request, error: str | None = None, status: int = 200) -
     return response
 
 
-async def _checked_login_form(request: Request) -> dict[str, str] | Response:
-    """The login form's fields, once it is known to come from this server's own login page."""
+async def _checked_login_form(request: Request, offered: bool) -> dict[str, str] | Response:
+    """The login form's fields, once the login is offered (404 otherwise), the caller within its rate
+    and the form known to come from this server's own login page."""
+    if not offered:
+        raise HTTPException(404)
+    if (limited := _login_limited(request)) is not None:
+        return limited
     config: AuthConfig = request.app.state.auth
     form = await _form(request)
     if not _same_site(request) or not config.csrf_valid("login", request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
@@ -127,11 +132,8 @@ async def login_page(request: Request) -> HTMLResponse:
 @router.post("/connexion")
 async def login(request: Request) -> Response:
     config: AuthConfig = request.app.state.auth
-    if not config.interactive_login:  # no identity provider: nothing to log in with (see the page)
-        raise HTTPException(404)
-    if (limited := _login_limited(request)) is not None:
-        return limited
-    form = await _checked_login_form(request)
+    # No identity provider: nothing to log in with (see the page).
+    form = await _checked_login_form(request, config.interactive_login)
     if isinstance(form, Response):
         return form
     token = form.get("token", "").strip()
@@ -143,11 +145,7 @@ async def login(request: Request) -> Response:
 @router.post("/connexion/demo")
 async def login_demo(request: Request) -> Response:
     config: AuthConfig = request.app.state.auth
-    if not config.demo_login:
-        raise HTTPException(404)
-    if (limited := _login_limited(request)) is not None:
-        return limited
-    form = await _checked_login_form(request)
+    form = await _checked_login_form(request, config.demo_login)
     if isinstance(form, Response):
         return form
     role, territory = form.get("role", ""), form.get("territory", "").strip()
