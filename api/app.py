@@ -96,5 +96,3 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
 
     return app
 
-
-app = create_app()

@@ -206,8 +206,9 @@ def main(cases: int = CASES) -> dict:
             env = {**os.environ, "TOCSIN_DATABASE_URL": url, "TOCSIN_DB_SCHEMA": schema, "TOCSIN_DATA_DIR": str(work),
                    "TOCSIN_PROJECTIONS_IN_APP": "0", "PYTHONPATH": str(ROOT)}
             server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
-                 "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS), *_http_options()],
+                [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+                 "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS),
+                 *_http_options()],
                 cwd=ROOT, env=env)
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
