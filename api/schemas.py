@@ -291,6 +291,8 @@ class Me(Schema):
     territory_name: str
     may_see_personal: bool
     audits: bool
+    organisation_id: str | None
+    grant_id: str | None
 
 
 class FeedState(Schema):

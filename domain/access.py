@@ -153,6 +153,9 @@ class Principal:
     geography: Hierarchy = field(repr=False, compare=False)
     name: str | None = None
     expires_at: float = float("inf")  # when the grant ends (epoch seconds: the token's `exp`)
+    # The organisation acted for and the habilitation acted under (domain.directory): every act records them.
+    organisation_id: str | None = None
+    grant_id: str | None = None
 
     @property
     def territory(self) -> str:
@@ -219,6 +222,8 @@ class Principal:
             "territory_name": territory_name,
             "may_see_personal": self.may_see_personal,
             "audits": self.role.audits,
+            "organisation_id": self.organisation_id,
+            "grant_id": self.grant_id,
         }
 
 
