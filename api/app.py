@@ -19,9 +19,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from adapters.identity.oidc import OidcClient
+from adapters.identity.sessions import WebSessions
 from adapters.services import Services, open_services
 from api.auth import AuthConfig, LoginLimit, Revocations
-from api.routes import audit, cases, dashboard, live, messages, replay, session, territories, views
+from api.routes import audit, cases, dashboard, live, login, messages, replay, session, territories, views
 from api.security_headers import SecurityHeaders
 from projections.read.model import ReadModel
 
@@ -44,6 +46,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         (log.warning if app.state.auth.demo_login or not app.state.auth.interactive_login else log.info)(
             "authentication: %s", app.state.auth.describe())
         app.state.revocations = Revocations(app.state.services.store)
+        open_login(app)
         app.state.login_limit = LoginLimit()
         app.state.read_model = ReadModel(app.state.services.store, app.state.services.geography)
         worker = None
@@ -81,7 +84,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     )
     app.add_middleware(SecurityHeaders)
 
-    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard):
+    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
@@ -95,4 +98,22 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         return {"status": "ok"}
 
     return app
+
+
+def open_login(app: FastAPI) -> None:
+    """The dashboard's OpenID Connect login, when TOCSIN_OIDC_* are set (OidcConfigError, French, when they
+    cannot work: the server does not start). Who may act comes from the directory: `services.directory`,
+    else (until the directory is wired into the services) an implementation the tests put in
+    `app.state.habilitations`; without either, every login lands on the « no habilitation » page."""
+    services: Services = app.state.services
+    app.state.oidc = OidcClient.from_settings(services.settings)
+    if app.state.oidc is None:
+        app.state.sessions = None
+        return
+    habilitations = getattr(services, "directory", None) or getattr(app.state, "habilitations", None)
+    if habilitations is None:
+        log.error("OpenID Connect login configured but no directory of habilitations: nobody can be let in")
+    app.state.sessions = WebSessions(services.store, services.geography, habilitations)
+    log.info("dashboard login: OpenID Connect, provider %s (discovery fetched at the first login)",
+             app.state.oidc.issuer)
 

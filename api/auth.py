@@ -57,7 +57,7 @@ LOGIN_COOKIE = "tocsin_login"  # the login form's CSRF nonce, before any session
 DEFAULT_ISSUER = "tocsin-local"
 DEFAULT_AUDIENCE = "tocsin"
 # The variables naming an identity provider: demonstration mode refuses to start beside any of them.
-IDENTITY_PREFIXES = ("TOCSIN_JWT_", "TOCSIN_JWKS_URL")
+IDENTITY_PREFIXES = ("TOCSIN_JWT_", "TOCSIN_JWKS_URL", "TOCSIN_OIDC_")
 
 
 class AuthError(Exception):

@@ -1,0 +1,46 @@
+"""What the HTML forms of the dashboard and of the login share: the templates, the form's fields, the
+same-origin check, the login rate limit (api/routes/dashboard.py and api/routes/login.py)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from string import Template
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import Request
+from fastapi.responses import PlainTextResponse, Response
+
+from api.auth import LoginLimit
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def template(name: str) -> Template:
+    return Template((TEMPLATES / name).read_text(encoding="utf-8"))
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    body = (await request.body())[:64_000].decode("utf-8", errors="replace")
+    return {k: v[0] for k, v in parse_qs(body).items()}
+
+
+def same_site(request: Request) -> bool:
+    """Was the form sent by a page of this server? (A browser names the page's origin in both headers.)"""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return urlsplit(origin).netloc.lower() == (request.headers.get("host") or "").lower()
+    return True
+
+
+def login_limited(request: Request) -> Response | None:
+    """429 when this address (or everyone) has tried to log in too often; None to go on."""
+    limit: LoginLimit = request.app.state.login_limit
+    wait = limit.attempt(request.client.host if request.client else "?")
+    if not wait:
+        return None
+    return PlainTextResponse("Trop de tentatives de connexion : réessayez dans un instant.", status_code=429,
+                             headers={"Retry-After": str(max(1, math.ceil(wait)))})
