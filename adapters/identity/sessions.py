@@ -62,7 +62,8 @@ class WebSessions:
         self.habilitations = habilitations
         self.ttl = ttl
         self.refresh = refresh
-        self._seen: dict[str, tuple[float, Session]] = {}  # id hash -> (read at, monotonic; the session)
+        # id hash -> (read at, monotonic; the session, or None once ended here)
+        self._seen: dict[str, tuple[float, Session | None]] = {}
         self._lock = threading.Lock()
 
     # ---- the directory ----------------------------------------------------------------------------------
@@ -98,25 +99,26 @@ class WebSessions:
                           id_token, expires)
         table.open_session(self.store, session.id_hash, email=session.email, name=name, grant_id=session.grant_id,
                            id_token=id_token, expires_at=datetime.fromtimestamp(expires, UTC))
-        self._remember(session)
+        self._remember(session, time.monotonic())
         return secret, session
 
     def cached(self, secret: str) -> Session | None:
         """The session as read less than `refresh` seconds ago, without I/O; None: `find` must read it."""
         seen = self._seen.get(digest(secret))
-        if seen is None or time.monotonic() - seen[0] >= self.refresh or seen[1].expires_at <= time.time():
+        if seen is None or seen[1] is None or time.monotonic() - seen[0] >= self.refresh:
             return None
-        return seen[1]
+        return seen[1] if seen[1].expires_at > time.time() else None
 
     def find(self, secret: str) -> Session | None:
         """The session in force for this cookie, or None (unknown, expired, ended)."""
         id_hash = digest(secret)
+        read_at = time.monotonic()
         row = table.find_session(self.store, id_hash)
         if row is None:
             self._forget(id_hash)
             return None
         session = Session(row.id_hash, row.email, row.name, row.grant_id, row.id_token, row.expires_at.timestamp())
-        self._remember(session)
+        self._remember(session, read_at)
         return session
 
     def choose(self, session: Session, grant_id: str) -> Session | None:
@@ -126,7 +128,7 @@ class WebSessions:
         if not table.choose_grant(self.store, session.id_hash, grant_id):
             return None
         chosen = Session(session.id_hash, session.email, session.name, grant_id, session.id_token, session.expires_at)
-        self._remember(chosen)
+        self._remember(chosen, time.monotonic())
         return chosen
 
     def end(self, session: Session) -> None:
@@ -141,17 +143,18 @@ class WebSessions:
             return "expired"
         seen = self._seen.get(session.id_hash)
         if seen is None or time.monotonic() - seen[0] >= self.refresh:
+            read_at = time.monotonic()
             found = table.session_state(self.store, session.id_hash)
             if found is None or found[1] is not None:
                 self._forget(session.id_hash)
                 return "expired" if found is not None and found[1] == "expired" else "revoked"
             row = found[0]
             self._remember(Session(row.id_hash, row.email, row.name, row.grant_id, row.id_token,
-                                   row.expires_at.timestamp()))
+                                   row.expires_at.timestamp()), read_at)
             if row.grant_id != session.grant_id:
                 return "revoked"  # the person switched habilitation: this stream was for the other one
-        elif seen[1].grant_id != session.grant_id:
-            return "revoked"
+        elif seen[1] is None or seen[1].grant_id != session.grant_id:
+            return "revoked"  # ended by this process, or switched to another habilitation
         if self.principal(session) is None:
             return "revoked"
         return None
@@ -171,13 +174,19 @@ class WebSessions:
 
     # ---- the process's copy -----------------------------------------------------------------------------
 
-    def _remember(self, session: Session) -> None:
+    def _remember(self, session: Session, read_at: float) -> None:
+        """Keep the session as read at `read_at` (monotonic, taken before the read), unless a later read or
+        write is already kept: a read that started before a change (a new habilitation chosen, a logout)
+        and ended after it must not bring the old state back."""
         with self._lock:
             if len(self._seen) > 10_000:
                 now = time.monotonic()
                 self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.refresh}
-            self._seen[session.id_hash] = (time.monotonic(), session)
+            kept = self._seen.get(session.id_hash)
+            if kept is None or kept[0] <= read_at:
+                self._seen[session.id_hash] = (read_at, session)
 
     def _forget(self, id_hash: str) -> None:
+        """The session is over: no read that started before now brings it back into this copy."""
         with self._lock:
-            self._seen.pop(id_hash, None)
+            self._seen[id_hash] = (time.monotonic(), None)

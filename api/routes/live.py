@@ -282,6 +282,7 @@ async def stream(
             quiet_since = time.monotonic()
             while True:
                 if (reason := await ended()) is not None:
+                    log.info("live stream of %s (%s) ends: session %s", token_id[:20], principal.territory, reason)
                     yield _sse("session-end", {"reason": reason})
                     return
                 wait = min(SESSION_CHECK_SECONDS, max(0.0, principal.expires_at - time.time()))

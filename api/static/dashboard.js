@@ -32,6 +32,11 @@
   var state = {me: null, level: null, code: null, offset: 0, total: 0, source: null, known: {}, mapKey: null,
                geo: null, project: null, reloadTimer: null};
   var $ = function (id) { return document.getElementById(id); };
+  // Logging out: the stream's `session-end` must not take the page elsewhere than where the logout goes.
+  if ($("logout")) $("logout").form.addEventListener("submit", function () {
+    state.leaving = true;
+    if (state.source) state.source.close();
+  });
 
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
@@ -420,7 +425,11 @@
     });
     src.addEventListener("resync", function () { scheduleReload(null); });
     // The session expired or was ended (logout, maybe in another tab): back to the login page.
-    src.addEventListener("session-end", function () { src.close(); window.location.href = "/connexion"; });
+    // Not while this page's own logout is on its way (to the identity provider, maybe): it goes there.
+    src.addEventListener("session-end", function () {
+      src.close();
+      if (!state.leaving) window.location.href = "/connexion";
+    });
     src.onerror = function () { setLive(false, "Reconnexion…"); };
   }
   var pending = {};
