@@ -43,10 +43,14 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         owned = services is None
         app.state.services = services or await run_in_threadpool(open_services)
         app.state.auth = auth or AuthConfig.from_env(app.state.services.settings)
-        (log.warning if app.state.auth.demo_login or not app.state.auth.interactive_login else log.info)(
-            "authentication: %s", app.state.auth.describe())
-        app.state.revocations = Revocations(app.state.services.store)
         open_login(app)
+        if app.state.oidc is not None:  # the dashboard's login is the provider's; tokens for the API
+            log.info("authentication: dashboard login with OpenID Connect; API bearer tokens: %s",
+                     app.state.auth.describe())
+        else:
+            (log.warning if app.state.auth.demo_login or not app.state.auth.interactive_login else log.info)(
+                "authentication: %s", app.state.auth.describe())
+        app.state.revocations = Revocations(app.state.services.store)
         app.state.login_limit = LoginLimit()
         app.state.read_model = ReadModel(app.state.services.store, app.state.services.geography)
         worker = None

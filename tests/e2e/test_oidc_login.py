@@ -456,3 +456,26 @@ def test_a_pkce_verifier_is_never_sent_to_the_browser(oidc_stack):
     expected = base64.urlsafe_b64encode(hashlib.sha256(pending.code_verifier.encode()).digest()).rstrip(b"=")
     assert challenge == expected.decode()
     assert pending.code_verifier not in response.headers["location"]
+
+
+@pytest.mark.parametrize("issuer", ["http://idp.example.fr", "pas-une-adresse"])
+def test_tocsin_serve_refuses_to_start_with_an_issuer_it_cannot_trust(settings, issuer):
+    """Refused before anything starts, with a French message naming the setting."""
+    import subprocess
+
+    from adapters.embedded import free_port
+    from tests.support.nats_harness import ROOT, environment, tocsin_command
+
+    env = {**environment(settings), "TOCSIN_OIDC_ISSUER": issuer, "TOCSIN_OIDC_CLIENT_ID": "tocsin",
+           "TOCSIN_OIDC_CLIENT_SECRET": "secret"}
+    done = subprocess.run(tocsin_command("serve", "--port", str(free_port())), cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "TOCSIN_OIDC_ISSUER" in done.stderr and "Erreur" in done.stderr
+
+
+def test_no_demonstration_beside_an_openid_provider(settings):
+    from api.auth import AuthConfig, DemoRefused
+
+    with pytest.raises(DemoRefused, match="TOCSIN_OIDC_ISSUER"):
+        AuthConfig.from_env(settings, {"TOCSIN_OIDC_ISSUER": "https://auth.example.gouv.fr"}, demo=True)
