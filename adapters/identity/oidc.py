@@ -24,6 +24,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -151,6 +152,7 @@ class OidcClient:
         self._metadata_at = 0.0
         self._keys: KeySet | None = None
         self._lock = asyncio.Lock()
+        self._tls: ssl.SSLContext | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OidcClient | None:
@@ -164,7 +166,11 @@ class OidcClient:
 
     def _http(self) -> httpx.AsyncClient:
         # Never follows redirects: a provider's endpoint answers itself, and a redirect could lead anywhere.
-        return httpx.AsyncClient(timeout=self.timeout, follow_redirects=False,
+        # One TLS context for all (loading the trusted certificates is most of a new client's cost); a
+        # client per call, as its connections belong to the event loop that opened them.
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, verify=self._tls,
                                  headers={"accept": "application/json"})
 
     # ---- discovery and keys -----------------------------------------------------------------------------
