@@ -8,7 +8,8 @@ verified, session opened) → the dashboard's page. Reports, over LOGINS logins 
 runs: the whole round trip (median, p99), Tocsin's own part of it (its two answers, /connexion and
 /connexion/retour, as the client waited for them), and the Tocsin server's CPU per login. Baseline from
 the same run: the server's CPU per authenticated read with the session cookie (GET /api/v1/me), which
-every request of a logged-in dashboard pays for the session and habilitation check.
+every request of a logged-in dashboard pays for the session and habilitation check, beside the same
+read with a bearer token (the services' and scripts' way).
 
 Run: `python -m tests.benchmarks` (all benches) or `python -m tests.benchmarks.bench_login [LOGINS]`.
 """
@@ -82,28 +83,35 @@ def _one_login(base: str) -> tuple[float, float, str]:
         return time.perf_counter() - began, tocsin, client.cookies["tocsin_session"]
 
 
-def _reads(base: str, cookie: str, n: int) -> None:
-    with httpx.Client(base_url=base, cookies={"tocsin_session": cookie}) as client:
+def _reads(base: str, n: int, cookie: str | None = None, token: str | None = None) -> None:
+    cookies = {"tocsin_session": cookie} if cookie else {}
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=base, cookies=cookies, headers=headers) as client:
         for _ in range(n):
             assert client.get("/api/v1/me").status_code == 200
 
 
-def _run(pid: int, base: str, logins: int) -> dict[str, float]:
+def _run(pid: int, base: str, logins: int, token: str) -> dict[str, float]:
     before = _server_cpu(pid)
     measured = [_one_login(base) for _ in range(logins)]
     cpu_login = (_server_cpu(pid) - before) / logins
     totals = sorted(m[0] for m in measured)
     own = sorted(m[1] for m in measured)
-    _reads(base, measured[-1][2], 20)  # warm
+    _reads(base, 20, cookie=measured[-1][2])  # warm
     before = _server_cpu(pid)
-    _reads(base, measured[-1][2], READS)
+    _reads(base, READS, cookie=measured[-1][2])
     cpu_read = (_server_cpu(pid) - before) / READS
+    _reads(base, 20, token=token)
+    before = _server_cpu(pid)
+    _reads(base, READS, token=token)
+    cpu_bearer = (_server_cpu(pid) - before) / READS
     return {"median_ms": statistics.median(totals) * 1e3,
             "p99_ms": totals[min(len(totals) - 1, int(len(totals) * 0.99))] * 1e3,
             "tocsin_median_ms": statistics.median(own) * 1e3,
             "tocsin_p99_ms": own[min(len(own) - 1, int(len(own) * 0.99))] * 1e3,
             "server_cpu_ms_per_login": cpu_login * 1e3,
-            "server_cpu_us_per_session_read": cpu_read * 1e6}
+            "server_cpu_us_per_session_read": cpu_read * 1e6,
+            "server_cpu_us_per_bearer_read": cpu_bearer * 1e6}
 
 
 def main(logins: int = LOGINS) -> dict:
@@ -138,7 +146,11 @@ def main(logins: int = LOGINS) -> dict:
                 time.sleep(0.2)
             for _ in range(3):  # warm: the discovery document, the keys, the first connections
                 _one_login(base)
-            runs = [_run(server.pid, base, logins) for _ in range(RUNS)]
+            from adapters.settings import Settings
+            from api.auth import AuthConfig
+
+            token = AuthConfig.from_env(Settings(data_dir=Path(tmp)), {}).mint("mayor", "commune:35238")
+            runs = [_run(server.pid, base, logins, token) for _ in range(RUNS)]
             result = {key: round(statistics.median(r[key] for r in runs), 1) for key in runs[0]}
             print(f"   Connexion OpenID Connect complète ({logins} connexions, médiane de {RUNS} séries) : "
                   f"médiane {result['median_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, dont Tocsin "
@@ -146,7 +158,8 @@ def main(logins: int = LOGINS) -> dict:
                   f"p99 {result['tocsin_p99_ms']:.1f} ms", flush=True)
             print(f"   CPU du serveur Tocsin : {result['server_cpu_ms_per_login']:.1f} ms par connexion ; "
                   f"référence, lecture authentifiée par la session (GET /api/v1/me) : "
-                  f"{result['server_cpu_us_per_session_read']:.0f} µs par requête", flush=True)
+                  f"{result['server_cpu_us_per_session_read']:.0f} µs par requête (avec un jeton porteur : "
+                  f"{result['server_cpu_us_per_bearer_read']:.0f} µs)", flush=True)
             print(f"   (allure du processeur : {pace:.2f} s avant, {cpu_pace():.2f} s après)", flush=True)
             print("   " + json.dumps(result), flush=True)
             return result
