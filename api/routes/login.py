@@ -167,6 +167,9 @@ async def callback(request: Request, code: str | None = None, state: str | None 
         return _refused(request, e.message, e.reason)
     except OidcError as e:
         return _refused(request, e.message, e.reason, 503)
+    previous = await current_web_session(request)
+    if previous is not None:  # a new login in this browser ends the session it had (no two at once)
+        await run_in_threadpool(sessions.end, previous)
     cookie, session = await run_in_threadpool(sessions.open, identity.email, identity.name, identity.id_token)
     log.info("OpenID Connect login: session %s opened (%s)", session.id_hash[:12],
              "habilitation chosen" if session.grant_id else "no single habilitation")

@@ -112,6 +112,19 @@ def test_a_person_logs_in_through_the_provider_and_acts_under_their_habilitation
                        ).status_code == 401
 
 
+def test_a_new_login_in_the_same_browser_ends_the_session_it_had(oidc_stack):
+    grant_marie(oidc_stack)
+    client = oidc_stack.client()
+    oidc_stack.login(client, "marie")
+    first = client.cookies[SESSION_COOKIE]
+    oidc_stack.login(client, "marie")
+    second = client.cookies[SESSION_COOKIE]
+    assert second != first
+    assert session_table.find_session(oidc_stack.services.store, digest(first)) is None
+    assert httpx.get(oidc_stack.url + "/api/v1/me", cookies={SESSION_COOKIE: first}).status_code == 401
+    assert client.get("/api/v1/me").status_code == 200
+
+
 def test_the_session_cookie_is_secure_behind_an_https_public_url(oidc_stack):
     """TOCSIN_PUBLIC_URL in https (a TLS proxy in front): the redirect URI is built on it, cookies are Secure."""
     import dataclasses

@@ -106,16 +106,24 @@ def forms(page: str) -> list[tuple[str, dict[str, str]]]:
     return found
 
 
-def provider_login(client: httpx.Client, response: httpx.Response, login: str) -> httpx.Response:
-    """Follow Tocsin's redirect to the provider, fill its login form as a person would, and follow the
-    redirects back until the first answer of Tocsin's callback (not followed further)."""
-    assert response.status_code in (302, 303), response.text
-    page = client.get(response.headers["location"], follow_redirects=True)
-    [(action, fields)] = [f for f in forms(page.text) if "login" in f[1] or "prompt" in f[1]]
-    fields.update(login=login, password="peu-importe")
-    answer = client.post(urljoin(str(page.url), action), data=fields)
+def _follow(client: httpx.Client, answer: httpx.Response) -> httpx.Response:
+    """Redirects followed until a page, or until the provider's redirect to Tocsin's callback."""
     while answer.status_code in (302, 303) and "/connexion/retour" not in answer.headers["location"]:
         answer = client.get(urljoin(str(answer.url), answer.headers["location"]))
+    return answer
+
+
+def provider_login(client: httpx.Client, response: httpx.Response, login: str) -> httpx.Response:
+    """Follow Tocsin's redirect to the provider, fill its login form as a person would (unless the
+    provider remembers them), and follow the redirects back until the provider's redirect to Tocsin's
+    callback (returned, not followed)."""
+    assert response.status_code in (302, 303), response.text
+    page = _follow(client, client.get(response.headers["location"]))
+    if page.status_code in (302, 303):  # already logged in at the provider
+        return page
+    [(action, fields)] = [f for f in forms(page.text) if "login" in f[1] or "prompt" in f[1]]
+    fields.update(login=login, password="peu-importe")
+    answer = _follow(client, client.post(urljoin(str(page.url), action), data=fields))
     assert answer.status_code in (302, 303), answer.text
     return answer
 
