@@ -114,7 +114,9 @@ def open_login(app: FastAPI) -> None:
     if app.state.oidc is None:
         app.state.sessions = None
         return
-    habilitations = getattr(services, "directory", None) or getattr(app.state, "habilitations", None)
+    habilitations = getattr(services, "directory", None)
+    if habilitations is None:  # (not `or`: an empty directory may well be falsy)
+        habilitations = getattr(app.state, "habilitations", None)
     if habilitations is None:
         log.error("OpenID Connect login configured but no directory of habilitations: nobody can be let in")
     app.state.sessions = WebSessions(services.store, services.geography, habilitations)
