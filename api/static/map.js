@@ -62,6 +62,20 @@
       }
     });
     map.addLayer(cluster);
+    // Leaflet makes a marker a focusable role="button" but Enter only opens popups: a case opens, and a
+    // cluster zooms or spreads, by keyboard as by touch.
+    function activates(e) {
+      var key = e.originalEvent && e.originalEvent.key;
+      if (key !== "Enter" && key !== " ") return false;
+      L.DomEvent.preventDefault(e.originalEvent);
+      return true;
+    }
+    cluster.on("clusterkeydown", function (e) {
+      if (!activates(e)) return;
+      var b = e.layer.getBounds();
+      if (map.getZoom() >= map.getMaxZoom() || b.getNorthEast().equals(b.getSouthWest())) e.layer.spiderfy();
+      else e.layer.zoomToBounds({padding: [24, 24]});
+    });
     var framedKey = null, areas = [];
 
     function frame(level, selfBounds) {
@@ -83,9 +97,10 @@
         var p = f.properties, n = counts[p.code] || 0;
         var layer = L.geoJSON(f, {style: {fillColor: shade(n, max), fillOpacity: opts.tiles ? 0.55 : 0.9,
           color: many ? "#9a9abf" : "#6a6a8a", weight: many ? 0.6 : 1, className: "child"}});
-        var label = p.name + (n ? " : " + num(n) + " en cours" : "");
-        // Names of the areas with cases always shown; the others on hover (a département has hundreds).
-        layer.bindTooltip(esc(label), {permanent: !!n || !many, direction: "center",
+        var label = p.name + (n ? " (" + num(n) + ")" : "");
+        // Names of the areas with cases always shown, the others on hover (a département has hundreds);
+        // above the area's centre, where its cases' cluster often sits.
+        layer.bindTooltip(esc(label), {permanent: !!n || !many, direction: "top", offset: [0, -MARKER / 2 - 4],
           className: "t-area-label" + (n ? " has-cases" : ""), opacity: 1, pane: "t-labels"});
         layer.on("click", function () { opts.onArea(p.level, p.code); });
         layer.on("add", function () {
@@ -122,14 +137,16 @@
           iconSize: [MARKER, MARKER], label: label, data: {"case": c.case_id, family: fam}
         })});
         marker.on("click", function () { opts.onCase(c.case_id); });
+        marker.on("keydown", function (e) { if (activates(e)) opts.onCase(c.case_id); });
         markers.push(marker);
       });
       cluster.addLayers(markers);
       legend(seen, children.length > 0, args.cases.some(function (c) { return c.approximate; }));
       selector(args.level, children);
       if (opts.hint) {
-        opts.hint.textContent = (children.length ? "Touchez une subdivision pour y descendre ; " : "") +
-          "un symbole pour ouvrir l'affaire, un nombre pour séparer les affaires proches. La carte montre les affaires de la liste (mêmes filtres).";
+        opts.hint.textContent = "Touchez " + (children.length ? "une subdivision pour y descendre, " : "") +
+          "un symbole pour ouvrir l'affaire, un nombre pour séparer les affaires proches. " +
+          "La carte montre les affaires de la liste (mêmes filtres).";
       }
     }
 

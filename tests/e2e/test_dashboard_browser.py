@@ -383,6 +383,13 @@ def test_each_role_on_desktop_and_phone(services, tmp_path):
             assert box and box["width"] >= 24 and box["height"] >= 24, box  # a finger's target
             expect(mayor.locator("#map .t-area-label").first).to_contain_text("Rennes")
             assert _axe_serious(mayor) == []
+            if markers == 3:  # a case opens from its marker, by keyboard as by touch
+                mayor.locator('#map .t-marker[data-case="fr.fire.roles.rennes-road"]').focus()
+                mayor.keyboard.press("Enter")
+                expect(mayor.locator("#drawer")).to_have_attribute("aria-hidden", "false")
+                expect(mayor.locator("#drawer")).to_contain_text("Rennes")
+                assert _axe_serious(mayor) == []
+                mayor.keyboard.press("Escape")
 
             # Out of its territory: a clear message and the way back, not an empty map waiting.
             mayor.goto(server.url + "/#/departement/35")
@@ -407,6 +414,13 @@ def test_each_role_on_desktop_and_phone(services, tmp_path):
             expect(first.locator("td").nth(2)).to_be_visible()  # victims
             expect(first.locator("td").nth(3)).to_be_visible()  # resources
             expect(phone.locator("#map .leaflet-marker-icon").first).to_be_visible()
+            # Who one is and the logout wait behind the menu button (the DSFR's phone header).
+            expect(phone.locator("#logout")).to_be_hidden()
+            phone.click("#menu-button")
+            expect(phone.locator("#menu-modal")).to_contain_text("Maire — Rennes")
+            expect(phone.locator("#menu-modal button", has_text="Se déconnecter")).to_be_visible()
+            save(phone, tmp_path, "maire-rennes-telephone-menu.png")
+            phone.click("#menu-modal .fr-btn--close")
 
             # The préfecture of Ille-et-Vilaine: its communes, the filters apply to the map too.
             prefecture = context(DESKTOP, axe=True)
@@ -417,6 +431,11 @@ def test_each_role_on_desktop_and_phone(services, tmp_path):
             assert markers + sum(clusters) == 4, (markers, clusters)
             save(prefecture, tmp_path, "prefecture-35-bureau.png")
             assert _axe_serious(prefecture) == []
+            rennes = prefecture.locator('#map .t-cluster[data-count="3"]')
+            expect(rennes).to_have_count(1)  # Rennes' three cases, one cluster at this scale: Enter opens it up
+            rennes.focus()
+            prefecture.keyboard.press("Enter")
+            expect(prefecture.locator('#map .t-marker[data-case^="fr.fire.roles.rennes"]')).to_have_count(3)
             prefecture.select_option("#family-filter", "incendie")
             expect(prefecture.locator("#cases tr[data-case]")).to_have_count(1)
             expect(prefecture.locator("#map .leaflet-marker-icon.t-marker[data-case]")).to_have_count(1)
