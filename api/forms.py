@@ -1,23 +1,15 @@
-"""What the HTML forms of the dashboard and of the login share: the templates, the form's fields, the
-same-origin check, the login rate limit (api/routes/dashboard.py and api/routes/login.py)."""
+"""What the HTML forms of the dashboard and of the login share: the form's fields, the same-origin check,
+the login rate limit (api/routes/dashboard.py and api/routes/login.py; the pages' frame is api/pages.py)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from string import Template
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 
 from api.auth import LoginLimit
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-def template(name: str) -> Template:
-    return Template((TEMPLATES / name).read_text(encoding="utf-8"))
 
 
 async def form_fields(request: Request) -> dict[str, str]:

@@ -32,7 +32,7 @@ from api.auth import AuthConfig
 from api.forms import form_fields as _form
 from api.forms import login_limited as _login_limited
 from api.forms import same_site as _same_site
-from api.forms import template as _template
+from api.pages import render_page, template
 from api.web_session import (
     current_web_session,
     drop_session_cookie,
@@ -51,7 +51,7 @@ CHOICE = "/connexion/habilitation"
 LOGGED_OUT = "/deconnexion/fin"
 LOGIN_BINDING = "tocsin_oidc_login"  # the browser's half of the login under way
 
-RETRY = '<p><a class="t-btn" href="/connexion">Se connecter à nouveau</a></p>'
+RETRY = '<p><a class="fr-btn" href="/connexion">Se connecter à nouveau</a></p>'
 NO_HABILITATION = """
 <p>Vous êtes bien identifié(e) par ProConnect sous l'adresse <strong>$email</strong>, mais aucune habilitation
 Tocsin n'est associée à cette adresse : vous n'avez accès à aucune donnée.</p>
@@ -94,11 +94,13 @@ def public_base(request: Request) -> str | None:
 
 
 def _page(title: str, body: str, status: int = 200, *, error: str | None = None) -> HTMLResponse:
-    section = f'<section class="t-card"><h2>{html.escape(title)}</h2>{body}</section>'
-    page = _template("login.html").substitute(
-        demo_banner="", demo="", login=section,
-        error=f'<p class="t-alert t-alert--error" role="alert">{html.escape(error)}</p>' if error else "",
+    section = f'<section class="t-card"><h2 class="fr-h4">{html.escape(title)}</h2>{body}</section>'
+    main = template("login.html").substitute(
+        demo="", login=section,
+        error=(f'<div class="fr-alert fr-alert--error fr-alert--sm fr-mb-4w" role="alert">'
+               f"<p>{html.escape(error)}</p></div>" if error else ""),
     )
+    page = render_page(title=title, main=main)
     return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
 
@@ -106,7 +108,7 @@ def _logout_form(request: Request, session: Session) -> str:
     config: AuthConfig = request.app.state.auth
     csrf = html.escape(config.csrf_token("logout", session.key))
     return ('<form method="post" action="/deconnexion"><input type="hidden" name="csrf" value="' + csrf + '">'
-            '<button class="t-btn t-btn--secondary" type="submit" id="logout">Se déconnecter</button></form>')
+            '<button class="fr-btn fr-btn--secondary" type="submit" id="logout">Se déconnecter</button></form>')
 
 
 def _refused(request: Request, message: str, reason: str, status: int = 400) -> HTMLResponse:
@@ -209,12 +211,13 @@ async def choice_page(request: Request) -> Response:
         items.append(
             f'<li><form method="post" action="{CHOICE}"><input type="hidden" name="csrf" value="{csrf}">'
             f'<input type="hidden" name="grant" value="{html.escape(g.id)}">'
-            f'<button class="t-btn{"" if current else " t-btn--secondary"}" type="submit" '
+            f'<button class="fr-btn{"" if current else " fr-btn--secondary"}" type="submit" '
             f'data-grant="{html.escape(g.id)}">{html.escape(_describe(g, request))}</button>'
-            + (' <span class="t-muted">(actuelle)</span>' if current else "") + "</form></li>")
+            + (' <span class="fr-badge fr-badge--sm">actuelle</span>' if current else "") + "</form></li>")
     body = (f"<p>{html.escape(session.name or session.email)}, vous avez plusieurs habilitations. Choisissez "
             "celle sous laquelle vous agissez : vous verrez son territoire, et vos actes seront enregistrés "
-            f'à son nom. Vous pourrez en changer.</p><ul class="t-stack" id="habilitations">{"".join(items)}</ul>'
+            "à son nom. Vous pourrez en changer.</p>"
+            f'<ul class="fr-raw-list t-stack" id="habilitations">{"".join(items)}</ul>'
             + _logout_form(request, session))
     return _page("Choisir une habilitation", body)
 

@@ -56,14 +56,14 @@ def test_a_person_logs_in_at_the_provider_in_a_browser_and_lands_on_the_dashboar
             save(page, tmp_path, "connexion-proconnect-maire.png")
 
             # Switching: the préfecture of the Finistère sees Brest, not Rennes.
-            page.click("#switch-grant")
+            page.locator("#switch-grant").first.click()
             page.click('button[data-grant="hab-pref"]')
             expect(page.locator("#title")).to_contain_text("Finistère")
             expect(rows).to_have_count(1)
             assert rows.first.get_attribute("data-case") == "fr.fire.oidc.brest-1"
 
             # Logging out: Tocsin, then the provider's confirmation, then Tocsin's page.
-            page.click("#logout")
+            page.locator("#logout").first.click()
             page.wait_for_url(oidc_stack.provider.issuer + "/session/end**")
             page.click("#logout-yes")
             page.wait_for_url(oidc_stack.url + "/deconnexion/fin**")
