@@ -51,7 +51,7 @@ def test_a_person_logs_in_at_the_provider_in_a_browser_and_lands_on_the_dashboar
             expect(rows).to_have_count(1)
             assert rows.first.get_attribute("data-case") == "fr.fire.oidc.rennes-1"
             expect(page.locator("#title")).to_contain_text("Rennes")
-            expect(page.locator(".t-user")).to_contain_text("Marie Dupont")
+            expect(page.locator("#user")).to_contain_text("Marie Dupont")
             expect(page.locator("#live")).to_contain_text("En direct")
             save(page, tmp_path, "connexion-proconnect-maire.png")
 

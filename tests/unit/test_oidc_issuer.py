@@ -52,3 +52,15 @@ def test_loopback_names():
 def test_what_is_no_issuer_url_is_refused(bad):
     with pytest.raises(OidcConfigError):
         check_issuer(bad)
+
+
+def test_forms_may_lead_to_the_provider_s_origin_and_nowhere_else():
+    """The logout form's answer goes on to the provider's end-session endpoint (form-action governs it)."""
+    from api.security_headers import content_security_policy
+
+    policy = dict(d.split(" ", 1) for d in content_security_policy(
+        None, "https://auth.agentconnect.gouv.fr/api/v2").split("; "))
+    assert policy["form-action"] == "'self' https://auth.agentconnect.gouv.fr"
+    assert dict(d.split(" ", 1) for d in content_security_policy().split("; "))["form-action"] == "'self'"
+    # Only the origin reaches the policy: a ';' in the setting cannot add a directive.
+    assert "script-src 'self';" in content_security_policy(None, "https://idp.fr/x; script-src *")
