@@ -25,7 +25,7 @@ PROJECTIONS_IN_APP = "TOCSIN_PROJECTIONS_IN_APP"
 # The identity provider's variables, interpreted by api.auth.AuthConfig (TOCSIN_JWKS_URL,
 # TOCSIN_JWT_KEY_FILE, TOCSIN_JWT_ALGORITHMS, TOCSIN_JWT_ISSUER, TOCSIN_JWT_AUDIENCE,
 # TOCSIN_JWT_ROLE_CLAIM, TOCSIN_JWT_TERRITORY_CLAIM, TOCSIN_DEMO_LOGIN, TOCSIN_INGEST_AUTH).
-AUTH_PREFIXES = ("TOCSIN_JWT_", "TOCSIN_JWKS_URL", "TOCSIN_DEMO_LOGIN", "TOCSIN_INGEST_AUTH")
+AUTH_PREFIXES = ("TOCSIN_JWT_", "TOCSIN_JWKS_URL", "TOCSIN_DEMO_LOGIN", "TOCSIN_INGEST_AUTH", "TOCSIN_OIDC_")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,12 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: default_cache_dir({}))  # the reference polygons' binary cache
     audit_seal_key: str | None = None  # the audit chain's sealing key (base64 seed or PEM); None: its key file
     projections_in_app: bool = True  # the HTTP app also keeps the views up to date (a thread)
-    auth_env: Mapping[str, str] = field(default_factory=dict)  # AUTH_PREFIXES' variables, for api.auth
+    auth_env: Mapping[str, str] = field(default_factory=dict, repr=False)  # AUTH_PREFIXES' variables, for api.auth
+    # The dashboard's OpenID Connect login (adapters/identity/oidc.py): the provider's issuer URL and
+    # Tocsin's registration there. None: no OpenID Connect login.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -68,6 +73,9 @@ class Settings:
             audit_seal_key=(env.get("TOCSIN_AUDIT_SEAL_KEY") or "").strip() or None,
             projections_in_app=(env.get(PROJECTIONS_IN_APP) or "1") != "0",
             auth_env={k: v for k, v in env.items() if k.startswith(AUTH_PREFIXES)},
+            oidc_issuer=(env.get("TOCSIN_OIDC_ISSUER") or "").strip() or None,
+            oidc_client_id=(env.get("TOCSIN_OIDC_CLIENT_ID") or "").strip() or None,
+            oidc_client_secret=(env.get("TOCSIN_OIDC_CLIENT_SECRET") or "").strip() or None,
         )
 
     def resolved_cipher_key(self) -> str:
