@@ -46,6 +46,12 @@ class Settings:
     audit_seal_key: str | None = None  # the audit chain's sealing key (base64 seed or PEM); None: its key file
     projections_in_app: bool = True  # the HTTP app also keeps the views up to date (a thread)
     auth_env: Mapping[str, str] = field(default_factory=dict)  # AUTH_PREFIXES' variables, for api.auth
+    log_format: str = "human"  # "json": one JSON object per line (adapters/logs.py)
+    log_level: str = "WARNING"  # of Tocsin's own loggers (the HTTP server logs its start and requests at INFO)
+    metrics_token: str | None = None  # bearer token /metrics asks for; None: /metrics is open (no personal data)
+    metrics_port: int | None = None  # the ingester's and the worker's own /metrics port; None: not served
+    metrics_address: str = "127.0.0.1"  # where that port listens
+    ready_view_lag: float = 300.0  # seconds a view may lag behind the store before /readyz says not ready
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -68,6 +74,12 @@ class Settings:
             audit_seal_key=(env.get("TOCSIN_AUDIT_SEAL_KEY") or "").strip() or None,
             projections_in_app=(env.get(PROJECTIONS_IN_APP) or "1") != "0",
             auth_env={k: v for k, v in env.items() if k.startswith(AUTH_PREFIXES)},
+            log_format="json" if (env.get("TOCSIN_LOG_FORMAT") or "").strip().lower() == "json" else "human",
+            log_level=(env.get("TOCSIN_LOG_LEVEL") or "WARNING").strip().upper(),
+            metrics_token=(env.get("TOCSIN_METRICS_TOKEN") or "").strip() or None,
+            metrics_port=int(env["TOCSIN_METRICS_PORT"]) if env.get("TOCSIN_METRICS_PORT") else None,
+            metrics_address=env.get("TOCSIN_METRICS_ADDRESS") or "127.0.0.1",
+            ready_view_lag=float(env.get("TOCSIN_READY_VIEW_LAG") or 300),
         )
 
     def resolved_cipher_key(self) -> str:

@@ -21,6 +21,8 @@ from fastapi.staticfiles import StaticFiles
 
 from adapters.services import Services, open_services
 from api.auth import AuthConfig, LoginLimit, Revocations
+from api.observability import HttpMetrics
+from api.observability import router as observability_router
 from api.routes import audit, cases, dashboard, live, messages, replay, session, territories, views
 from api.security_headers import SecurityHeaders
 from projections.read.model import ReadModel
@@ -80,9 +82,11 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         redoc_url=None,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard):
         app.include_router(module.router)
+    app.include_router(observability_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 
