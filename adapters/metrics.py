@@ -25,6 +25,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -37,6 +38,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    write_to_textfile,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -165,12 +167,13 @@ class PoolCollector(Collector):
     """Connections of the store's pool (size, idle, waiting requests), read from psycopg_pool's counters
     at scrape time: no query. Registered once per process by `watch_pool`."""
 
+    NAME, LABELS = "tocsin_db_pool_connections", ("pool", "state")
+
     def __init__(self) -> None:
         self.pools: dict[str, Callable[[], dict[str, int]]] = {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("tocsin_db_pool_connections", "Connections of a database pool, by state.",
-                                   labels=["pool", "state"])
+        family = GaugeMetricFamily(self.NAME, "Connections of a database pool, by state.", labels=self.LABELS)
         for name, stats in list(self.pools.items()):
             try:
                 values = stats()
@@ -210,6 +213,12 @@ def registry() -> CollectorRegistry:
 def exposition() -> tuple[bytes, str]:
     """The text format and its content type."""
     return generate_latest(registry()), CONTENT_TYPE_LATEST
+
+
+def write_textfile(path: Path) -> None:
+    """This process's metrics, atomically, to a file that node_exporter's textfile collector reads: for
+    commands that end before any scrape (`tocsin audit verify --metrics-file`)."""
+    write_to_textfile(str(path), REGISTRY)
 
 
 def token_matches(expected: str | None, authorization: str | None) -> bool:

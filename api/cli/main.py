@@ -200,7 +200,9 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
 
     services = open_services_from_env()
     settings = services.settings
-    runtime = Path(tempfile.mkdtemp(prefix="tocsin-serve-"))
+    # In the data folder, which the service may write (deploy/systemd: ProtectSystem=strict), not /tmp.
+    (settings.data_dir / "run").mkdir(parents=True, exist_ok=True)
+    runtime = Path(tempfile.mkdtemp(prefix="serve-", dir=settings.data_dir / "run"))
     (runtime / "metrics").mkdir()
     (runtime / "logging.json").write_text(json.dumps(logging_config(settings, "api")))
     exporter = None

@@ -242,3 +242,44 @@ def test_a_stopped_ingester_exits_its_metrics_port(nats_settings):
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     assert not answers()
+
+
+def test_several_server_processes_answer_one_sum(nats_settings):
+    """`tocsin serve --workers 2`: whichever server process answers /metrics, it counts what both did; the
+    projection worker, in the parent process, has its own port."""
+    settings = nats_settings
+    port, worker_port = free_port(), free_port()
+    env = {**environment(settings), "TOCSIN_METRICS_PORT": str(worker_port)}
+    process = subprocess.Popen(tocsin_command("serve", "--workers", "2", "--port", str(port)), cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    messages = simulated(30, seed=33)
+    try:
+        def answers() -> bool:
+            try:
+                return httpx.get(base + "/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                assert process.poll() is None
+                return False
+
+        wait_until(answers, 60, "the servers to answer")
+        nexsis = AuthConfig.from_env(settings).mint("nexsis", "national:FR")
+        for m in messages:  # new connections: the kernel spreads them over both servers
+            httpx.post(base + "/api/v1/messages", content=m.raw, timeout=30,
+                       headers={"content-type": m.content_type, "Authorization": f"Bearer {nexsis}"})
+        for _ in range(8):
+            found = samples(httpx.get(base + "/metrics", timeout=5).text)
+            assert total(found, "tocsin_messages_total") == len(messages)
+            assert total(found, "tocsin_http_requests_total", method="POST", route="/api/v1/messages") == len(messages)
+        head = json.loads(run_tocsin(settings, "status", "--json").stdout)["events"]
+
+        def folded() -> bool:
+            views = samples(httpx.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=5).text)
+            return all(total(views, "tocsin_view_position", view=v.name) >= head for v in VIEWS)
+
+        wait_until(folded, 60, "the parent's worker to report the views")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(30)
+    assert returncode == 0
+    assert not any((settings.data_dir / "run").iterdir())  # the servers' metrics folder goes with them
