@@ -28,8 +28,8 @@ def registry_labels() -> dict[str, set[str]]:
     """Each series name the registry can expose -> the label names its collector declares."""
     names: dict[str, set[str]] = {}
     for name, collector in REGISTRY._names_to_collectors.items():  # the registry's own index of names
-        labels = getattr(collector, "_labelnames", None) or getattr(collector, "LABELS", ())
-        names[name] = {str(label) for label in labels}
+        labels: tuple[str, ...] = tuple(getattr(collector, "_labelnames", ()) or getattr(collector, "LABELS", ()))
+        names[name] = set(labels)
     return names
 
 
