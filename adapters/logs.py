@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import traceback
+from pathlib import Path
 from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -38,6 +40,17 @@ class AccessLineFilter(logging.Filter):
             record.args = ("-", method, path, version, status)
             record.http_method, record.http_path, record.http_status = method, path, status
         return True
+
+
+def error_site(error: BaseException) -> str:
+    """An exception as a log may name it when it was raised on a message's content: its type and where it
+    was raised (file, line, function), not its text nor a traceback, which may quote the values at fault
+    (a name, a phone number)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return type(error).__name__
+    last = frames[-1]
+    return f"{type(error).__name__} at {Path(last.filename).name}:{last.lineno} in {last.name}"
 
 
 def logging_config(settings: Settings, process: str) -> dict[str, Any]:

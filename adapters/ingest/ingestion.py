@@ -29,6 +29,7 @@ from adapters import metrics
 from adapters.cisu import InvalidMessage, WireMessage, parse_wire_message
 from adapters.geography import Geography
 from adapters.ingest.normalise import NormalisationError, addressees, normalise
+from adapters.logs import error_site
 from adapters.store.codec import EventDraft, Stamp, topic
 from adapters.store.event_store import MessageRow, PartyRow, Position, QuarantineRow, TocsinStore
 from domain.case_parties import admission, joined
@@ -127,7 +128,8 @@ class Preparer:
             reasons = [{"code": error.code, "path": error.path, "message": error.message}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         except Exception as error:  # a bug, or facts an event cannot hold: never lose the message nor stop the worker
-            log.exception("normalisation failed (%s)", incoming.source)
+            log.error("normalisation failed (%s): %s", incoming.source, error_site(error),
+                      extra={"distribution_id": ids["distribution_id"]})
             text = f"erreur interne de normalisation ({type(error).__name__})"  # its text may quote a value
             reasons = [{"code": "internal-error", "path": "", "message": text}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)

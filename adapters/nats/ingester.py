@@ -50,6 +50,7 @@ from adapters.ingest.feed_freshness import seed_last_received
 from adapters.ingest.ingestion import QUARANTINED, Incoming, Outcome
 from adapters.ingest.prepare_pool import PreparePool
 from adapters.ingest.use_cases import ingest_batch, ingest_prepared
+from adapters.logs import error_site
 from adapters.nats.batches import BatchPuller
 from adapters.nats.gaps import Gap, covers, missing, record
 from adapters.nats.server import connect
@@ -402,8 +403,9 @@ class NatsIngester:
             return ingest_prepared(self.services.ingestor, [p for _, p in batch], position)
         except TRANSIENT_DB_ERRORS:
             raise
-        except Exception:
-            log.warning("batch of %d messages failed: processing message by message", len(batch), exc_info=True)
+        except Exception as error:
+            log.warning("batch of %d messages failed (%s): processing message by message", len(batch),
+                        error_site(error))
         return [self._ingest_one(m, p.incoming) for m, p in batch]
 
     def _ingest_one(self, msg: Msg, item: Incoming) -> Outcome:
@@ -419,7 +421,7 @@ class NatsIngester:
                 failure = error
                 if attempt < attempts:
                     time.sleep(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES)) - 1])
-        log.error("message %s quarantined after %d failures: %r", item.source, MAX_ATTEMPTS, failure)
+        log.error("message %s quarantined after %d failures: %s", item.source, MAX_ATTEMPTS, error_site(failure))
         reason = {
             "code": "poison",
             "path": "",

@@ -69,3 +69,17 @@ def test_access_filter_never_keeps_a_query_string(path):
 def test_reason_codes_are_bounded_labels(code):
     label = reason_code(code)
     assert label == "other" or (label == code and len(label) <= 41 and label.replace("-", "").isalnum())
+
+
+def test_an_error_on_a_message_is_logged_by_type_and_place_not_by_its_text():
+    from adapters.logs import error_site
+
+    def normalise() -> None:
+        raise KeyError("Raymonde Leccia, 0612345678")
+
+    try:
+        normalise()
+    except KeyError as error:
+        site = error_site(error)
+    assert site.startswith("KeyError at test_logs.py:") and site.endswith("in normalise")
+    assert "Leccia" not in site and "0612345678" not in site
