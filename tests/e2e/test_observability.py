@@ -283,3 +283,23 @@ def test_several_server_processes_answer_one_sum(nats_settings):
         returncode = process.wait(30)
     assert returncode == 0
     assert not any((settings.data_dir / "run").iterdir())  # the servers' metrics folder goes with them
+
+
+def test_live_streams_are_counted_while_open(services):
+    """tocsin_live_streams_open: one more while a client listens, one less once it has gone."""
+    from tests.support.api import LiveServer, bearer
+
+    def open_streams(server: LiveServer) -> float:
+        return total(samples(httpx.get(server.url + "/metrics", timeout=5).text), "tocsin_live_streams_open")
+
+    with LiveServer(services) as server:
+        before = open_streams(server)
+        headers = bearer(server.config, "mayor", "commune:35238")
+        with httpx.Client(timeout=httpx.Timeout(5, read=30)) as client:
+            with client.stream("GET", server.url + "/api/v1/stream", headers=headers) as stream:
+                assert stream.status_code == 200
+                lines = stream.iter_lines()  # kept: a line iterator let go closes the response
+                while next(lines) != "event: hello":
+                    pass
+                assert open_streams(server) == before + 1
+        wait_until(lambda: open_streams(server) == before, 10, "the stream to be counted as closed")
