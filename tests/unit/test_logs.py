@@ -11,7 +11,7 @@ import logging.config
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.logs import AccessLineFilter, logging_config
+from adapters.logs import UVICORN_LOGGERS, AccessLineFilter, logging_config
 from adapters.metrics import reason_code
 from adapters.settings import Settings
 
@@ -20,14 +20,19 @@ def _capture(settings: Settings, process: str, emit) -> str:
     stream = io.StringIO()
     config = logging_config(settings, process)
     config["handlers"]["stderr"]["stream"] = stream
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
+    for name in UVICORN_LOGGERS:  # as uvicorn sets them at start (an earlier server may have left others)
+        config["loggers"][name]["level"] = "INFO"
+    root, servers = logging.getLogger(), [logging.getLogger(name) for name in UVICORN_LOGGERS]
+    saved = (root.handlers[:], root.level, [(s.handlers[:], s.level, s.propagate, s.filters[:]) for s in servers])
     try:
         logging.config.dictConfig(config)
         emit()
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+        for logger, (handlers, level, propagate, filters) in zip(servers, saved[2], strict=True):
+            logger.handlers[:], logger.propagate, logger.filters[:] = handlers, propagate, filters
+            logger.setLevel(level)
     return stream.getvalue()
 
 
