@@ -10,7 +10,7 @@ from adapters.ingest.ingestion import Incoming
 from adapters.ingest.use_cases import ingest_message
 from adapters.services import open_services
 from projections.read.readiness import database_reachable, views_readiness
-from tests.support.api import client_for, report_in
+from tests.support.api import app_of, client_for, report_in, wait_for_views
 
 
 def test_ready_while_the_views_keep_up_and_not_once_they_lag(settings):
@@ -19,6 +19,7 @@ def test_ready_while_the_views_keep_up_and_not_once_they_lag(settings):
         with client_for(services) as (client, _):  # with its projection worker
             assert client.get("/healthz").json() == {"status": "ok"}
             ingest_message(services.ingestor, Incoming(report_in(services.geography, "35238", "case-ready-1")))
+            wait_for_views(app_of(client).state.read_model, services)  # folded before the worker stops
             deadline = time.monotonic() + 20
             while (ready := client.get("/readyz")).status_code != 200:
                 assert time.monotonic() < deadline, ready.text
