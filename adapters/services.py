@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters import metrics
 from adapters.geography import Geography, get_geography
 from adapters.ingest.ingestion import Ingestor
 from adapters.settings import Settings
@@ -30,4 +31,5 @@ def open_services(settings: Settings | None = None) -> Services:
     revocations.ensure_table(store)
     sessions.ensure_tables(store)
     geography = get_geography(settings.cache_dir)
+    metrics.watch_pool("store", store.tocsin_recorder.datastore.pool)
     return Services(settings, store, geography, Ingestor(store, geography))

@@ -51,6 +51,12 @@ class Settings:
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = field(default=None, repr=False)
+    log_format: str = "human"  # "json": one JSON object per line (adapters/logs.py)
+    log_level: str = "WARNING"  # of Tocsin's own loggers (the HTTP server logs its start and requests at INFO)
+    metrics_token: str | None = None  # bearer token /metrics asks for; None: /metrics is open (no personal data)
+    metrics_port: int | None = None  # the ingester's and the worker's own /metrics port; None: not served
+    metrics_address: str = "127.0.0.1"  # where that port listens
+    ready_view_lag: float = 300.0  # seconds a view may lag behind the store before /readyz says not ready
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -76,6 +82,12 @@ class Settings:
             oidc_issuer=(env.get("TOCSIN_OIDC_ISSUER") or "").strip() or None,
             oidc_client_id=(env.get("TOCSIN_OIDC_CLIENT_ID") or "").strip() or None,
             oidc_client_secret=(env.get("TOCSIN_OIDC_CLIENT_SECRET") or "").strip() or None,
+            log_format="json" if (env.get("TOCSIN_LOG_FORMAT") or "").strip().lower() == "json" else "human",
+            log_level=(env.get("TOCSIN_LOG_LEVEL") or "WARNING").strip().upper(),
+            metrics_token=(env.get("TOCSIN_METRICS_TOKEN") or "").strip() or None,
+            metrics_port=int(env["TOCSIN_METRICS_PORT"]) if env.get("TOCSIN_METRICS_PORT") else None,
+            metrics_address=env.get("TOCSIN_METRICS_ADDRESS") or "127.0.0.1",
+            ready_view_lag=float(env.get("TOCSIN_READY_VIEW_LAG") or 300),
         )
 
     def resolved_cipher_key(self) -> str:

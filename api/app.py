@@ -24,6 +24,8 @@ from adapters.identity.sessions import WebSessions
 from adapters.services import Services, open_services
 from api.auth import AuthConfig, LoginLimit, Revocations
 from api.routes import audit, cases, dashboard, live, login, messages, replay, session, territories, views
+from api.observability import HttpMetrics
+from api.observability import router as observability_router
 from api.security_headers import SecurityHeaders
 from projections.read.model import ReadModel
 
@@ -108,9 +110,11 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         redoc_url=None,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login):
         app.include_router(module.router)
+    app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.
     for name, folder in web_packages().items():
         app.mount(f"/static/{name}", StaticFiles(directory=folder), name=f"static-{name}")

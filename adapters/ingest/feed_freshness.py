@@ -19,6 +19,7 @@ from datetime import datetime
 
 from psycopg.sql import SQL
 
+from adapters import metrics
 from adapters.store.event_store import TocsinStore
 
 VIEWS_LATE_AFTER = 30.0  # seconds; the live lag is a few tens of milliseconds when the worker runs
@@ -38,6 +39,14 @@ def last_received(store: TocsinStore) -> datetime | None:
                                        quarantine=store.table("tocsin_quarantine"))
     with store.connect() as conn:
         return conn.execute(query).fetchone()["last"]
+
+
+def seed_last_received(store: TocsinStore) -> None:
+    """Start the metric of the last arrival where the store stands, once, when a process that ingests
+    starts: a restart must not look like a feed that stopped (or never started)."""
+    last = last_received(store)
+    if last is not None:
+        metrics.note_received(last.timestamp())
 
 
 def waiting_since(store: TocsinStore, views_position: int) -> datetime | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,9 +25,11 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg.sql import SQL
 
+from adapters import metrics
 from adapters.cisu import InvalidMessage, WireMessage, parse_wire_message
 from adapters.geography import Geography
 from adapters.ingest.normalise import NormalisationError, addressees, normalise
+from adapters.logs import error_site
 from adapters.store.codec import EventDraft, Stamp, topic
 from adapters.store.event_store import MessageRow, PartyRow, Position, QuarantineRow, TocsinStore
 from domain.case_parties import admission, joined
@@ -125,7 +128,8 @@ class Preparer:
             reasons = [{"code": error.code, "path": error.path, "message": error.message}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
         except Exception as error:  # a bug, or facts an event cannot hold: never lose the message nor stop the worker
-            log.exception("normalisation failed (%s)", incoming.source)
+            log.error("normalisation failed (%s): %s", incoming.source, error_site(error),
+                      extra={"distribution_id": ids["distribution_id"]})
             text = f"erreur interne de normalisation ({type(error).__name__})"  # its text may quote a value
             reasons = [{"code": "internal-error", "path": "", "message": text}]
             return _Rejected(incoming, sha256, sealed, reasons, encoding=message.encoding, **ids)
@@ -161,6 +165,7 @@ class Ingestor:
     ) -> list[Outcome]:
         """Write what `prepare` made of a batch (`prepare` may have run elsewhere, e.g. in a worker process)."""
         prepared = list(prepared)
+        started = time.perf_counter()
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
             try:
                 outcomes = self._commit(prepared, position)
@@ -170,14 +175,23 @@ class Ingestor:
                 log.info("concurrent write detected (attempt %d): %s", attempt, error)
         else:
             raise RuntimeError("ingestion: trop de conflits d'écriture concurrents")
+        metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
         rejected = {}
         for i, (item, outcome) in enumerate(zip(prepared, outcomes, strict=True)):
-            # Logged here, where it is kept: `prepare` may have run in another process.
+            # Counted and logged here, once the outcome is kept: `prepare` may have run in another process.
+            kind = item.kind if isinstance(item, _Accepted) else "unknown"
+            metrics.MESSAGES.labels(outcome.status, kind).inc()
             if outcome.status == QUARANTINED:
                 rejected[i] = item.sha256
+                for reason in outcome.reasons:
+                    metrics.QUARANTINE_REASONS.labels(metrics.reason_code(reason.get("code"))).inc()
                 # Codes and paths only: the reasons are value-free, and the log needs no more to find the entry.
                 reasons = "; ".join(f"{r['code']} at {r['path'] or '$'}" for r in outcome.reasons)
-                log.warning("message quarantined (%s): %s", item.incoming.source, reasons)
+                log.warning("message quarantined (%s): %s", item.incoming.source, reasons,
+                            extra={"distribution_id": outcome.distribution_id, "reason_codes": _codes(outcome)})
+        metrics.EVENTS_STORED.inc(sum(o.status == ACCEPTED for o in outcomes))
+        if prepared:
+            metrics.note_received(max(p.incoming.received_at for p in prepared).timestamp())
         return self._with_quarantine_ids(outcomes, rejected)
 
     def prepare(self, incoming: Incoming) -> _Accepted | _Rejected:
@@ -318,6 +332,10 @@ class Ingestor:
             Outcome(**{**o.__dict__, "quarantine_id": ids.get(hashes[i])}) if i in hashes else o
             for i, o in enumerate(outcomes)
         ]
+
+
+def _codes(outcome: Outcome) -> list[str]:
+    return [metrics.reason_code(r.get("code")) for r in outcome.reasons]
 
 
 def _provenance(incoming: Incoming, sha256: bytes, message: WireMessage) -> dict:

@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from adapters.ingest.ingestion import Incoming, Preparer
+from adapters.logs import error_site
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,9 @@ class PreparePool:
             return prepared
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("preparing a batch failed in a worker process: batch prepared here instead")
+        except Exception as error:
+            log.error("preparing a batch failed in a worker process (%s): batch prepared here instead",
+                      error_site(error))
             if executor is self._executor:  # the other batch in flight may have restarted it already
                 self._restart()
         return await asyncio.to_thread(self.preparer.many, items)

@@ -45,9 +45,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from adapters import metrics
+from adapters.ingest.feed_freshness import seed_last_received
 from adapters.ingest.ingestion import QUARANTINED, Incoming, Outcome
 from adapters.ingest.prepare_pool import PreparePool
 from adapters.ingest.use_cases import ingest_batch, ingest_prepared
+from adapters.logs import error_site
 from adapters.nats.batches import BatchPuller
 from adapters.nats.gaps import Gap, covers, missing, record
 from adapters.nats.server import connect
@@ -140,6 +143,11 @@ class NatsIngester:
         self.whole_stream = True  # the stream carries only subjects Tocsin reads: a skipped sequence is a lost message
         self.stream_created = _EPOCH  # which stream of that name: gaps are recorded against it
         self.disconnected = asyncio.Event()  # since the stored position was last checked against the stream
+        self.nc: NATS | None = None
+
+    @property
+    def nats_connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
 
     async def run(self, stop: asyncio.Event | None = None) -> IngestSummary:
         """Ingest until `stop` is set (or, with drain, until the stream as it stood is ingested)."""
@@ -149,13 +157,15 @@ class NatsIngester:
         try:
             # Ready before the first batch: the workers, or this process when it prepares itself.
             await (self.pool.ready() if self.pool else asyncio.to_thread(self.services.geography.warm_up))
+            await asyncio.to_thread(seed_last_received, self.services.store)
             return await self._run(stop)
         finally:
             if self.pool is not None:
                 await asyncio.to_thread(self.pool.close)
 
     async def _run(self, stop: asyncio.Event) -> IngestSummary:
-        nc = await connect(self.url, name=f"tocsin-ingest-{self.settings.schema}", on_disconnect=self.disconnected.set)
+        nc = self.nc = await connect(self.url, name=f"tocsin-ingest-{self.settings.schema}",
+                                     on_disconnect=self.disconnected.set)
         js = nc.jetstream()
         backoff, last_progress = 0.2, time.monotonic()
         try:
@@ -166,14 +176,17 @@ class NatsIngester:
                     if not await self._take_lead(stop):
                         break
                     try:
+                        metrics.LEADER.labels("stream", self.settings.nats_stream).set(1)
                         if await self._consume(nc, js, stop):
                             break
                     finally:
+                        metrics.LEADER.labels("stream", self.settings.nats_stream).set(0)
                         await asyncio.to_thread(self.leadership.release)
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # an outage, or the lead lost: start again from the store
                     self.summary.restarts += 1
+                    metrics.STREAM_RESTARTS.labels(self.settings.nats_stream).inc()
                     if self.position > before:
                         backoff, last_progress = 0.2, time.monotonic()
                     if self.drain and time.monotonic() - last_progress > self.drain_patience:
@@ -263,6 +276,9 @@ class NatsIngester:
                         prepared.cancel()
                     raise NatsDisconnected("connexion NATS perdue : reprise depuis la position enregistrée, vérifiée")
                 if not msgs:
+                    # Nothing delivered within the fetch timeout: nothing is pending for this consumer.
+                    metrics.STREAM_LAG_MESSAGES.labels(self.settings.nats_stream).set(0)
+                    metrics.STREAM_LAG_SECONDS.labels(self.settings.nats_stream).set(0)
                     if self.drain and await self._drained(js, consumer, target):
                         return True
                     continue
@@ -341,6 +357,10 @@ class NatsIngester:
             self.summary.counts.update(o.status for o in outcomes)
         self.position = max(self.position, last_seq)
         self.summary.last_commit_at = time.monotonic()
+        pending, stored_at = _pending_and_time(last)
+        stream = self.settings.nats_stream
+        metrics.STREAM_LAG_MESSAGES.labels(stream).set(pending)
+        metrics.STREAM_LAG_SECONDS.labels(stream).set(max(0.0, time.time() - stored_at) if pending else 0.0)
         try:
             await last.ack()  # cumulative (AckPolicy.ALL): the whole batch, now that it is committed
         except nats.errors.Error as error:  # harmless: it is delivered again, then skipped
@@ -363,6 +383,7 @@ class NatsIngester:
         # Only the gaps not recorded before: those were reported then.
         for gap in record(self.services.store, self.source, self.stream_created, gaps):
             self.summary.counts["lost"] += gap[1] - gap[0] + 1
+            metrics.STREAM_LOST.labels(stream).inc(gap[1] - gap[0] + 1)
             log.error(
                 "stream %s: sequences %d to %d (%d messages) were gone from the stream before their ingestion"
                 " (retention limits, purge or deletion): lost to Tocsin, to be asked again from the sender",
@@ -382,8 +403,9 @@ class NatsIngester:
             return ingest_prepared(self.services.ingestor, [p for _, p in batch], position)
         except TRANSIENT_DB_ERRORS:
             raise
-        except Exception:
-            log.warning("batch of %d messages failed: processing message by message", len(batch), exc_info=True)
+        except Exception as error:
+            log.warning("batch of %d messages failed (%s): processing message by message", len(batch),
+                        error_site(error))
         return [self._ingest_one(m, p.incoming) for m, p in batch]
 
     def _ingest_one(self, msg: Msg, item: Incoming) -> Outcome:
@@ -399,7 +421,7 @@ class NatsIngester:
                 failure = error
                 if attempt < attempts:
                     time.sleep(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES)) - 1])
-        log.error("message %s quarantined after %d failures: %r", item.source, MAX_ATTEMPTS, failure)
+        log.error("message %s quarantined after %d failures: %s", item.source, MAX_ATTEMPTS, error_site(failure))
         reason = {
             "code": "poison",
             "path": "",
@@ -421,6 +443,14 @@ def _seq(msg: Msg) -> int:
     nats-py's `msg.metadata` parses all of it into objects, a good part of the per-message cost."""
     tokens = msg.reply.split(".")
     return int(tokens[5] if len(tokens) == 9 else tokens[7])
+
+
+def _pending_and_time(msg: Msg) -> tuple[int, float]:
+    """Messages still pending for the consumer after this one, and when the stream stored it (Unix time),
+    from the same acknowledgement subject: `….<stream seq>.<consumer seq>.<timestamp ns>.<pending>`."""
+    tokens = msg.reply.split(".")
+    at = 7 if len(tokens) == 9 else 9
+    return int(tokens[at + 1]), int(tokens[at]) / 1e9
 
 
 def _incoming(msg: Msg) -> Incoming:

@@ -101,9 +101,21 @@ class ColumnArrayRecorder(PostgresApplicationRecorder):
     `insert_events` (with `enable_db_functions` off) calls `_insert_stored_events(curs, stored_events,
     **kwargs)` inside its transaction and then `_fetch_ids_after_insert_events`, which reads a
     `notification_id` per row from the cursor; `_lock_table(curs)` serialises writers so that
-    notification ids commit in order, and `_notify_channel(curs)` wakes listeners. The override does what
+    notification ids commit in order, and listeners of `channel_name` are woken (as `_notify_channel(curs)`
+    does; the NOTIFY is sent here, unprepared, see below). The override does what
     the library's `_insert_stored_events` does (lock, notify, insert returning the ids, in order), only
     with a different insert statement.
+
+    The statements Tocsin sends in that transaction are never prepared (`prepare=False`, IN_PIPELINE).
+    The library sends them in psycopg's pipeline mode, where a failed statement (a unique violation: a
+    concurrent ingester recorded the same message first) makes the server skip the ones queued after it.
+    psycopg prepares a statement at its sixth execution on a connection and records it as prepared when
+    it sends it, without checking the result in that case: when that sixth execution was one of the
+    skipped ones, the connection's cache names a statement the server never prepared, and the next batch
+    on that connection fails with "prepared statement _pg3_N does not exist" (the rare failure of
+    test_two_ingesters_at_once_record_every_message_exactly_once under load). These statements run once
+    per batch: preparing saved nothing worth that. The library's own lock statement is prepared on its
+    first execution (`prepare=True`), a path where psycopg does check the result.
     """
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "tocsin_events") -> None:
@@ -115,9 +127,9 @@ class ColumnArrayRecorder(PostgresApplicationRecorder):
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         self._lock_table(curs)
-        self._notify_channel(curs)
+        curs.execute(SQL("NOTIFY {0}").format(Identifier(self.channel_name)), prepare=False)  # _notify_channel's
         rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
-        curs.execute(self._insert_stored, _columns(rows, 4))
+        curs.execute(self._insert_stored, _columns(rows, 4), prepare=False)  # see IN_PIPELINE
 
 
 class TocsinRecorder(ColumnArrayRecorder):
@@ -174,12 +186,13 @@ class TocsinRecorder(ColumnArrayRecorder):
         quarantined: Sequence[QuarantineRow] = kwargs.get("quarantined", ())
         parties: Sequence[PartyRow] = kwargs.get("parties", ())
         position: Position | None = kwargs.get("position")
+        # IN_PIPELINE: never prepared (see `ColumnArrayRecorder.__doc__`).
         if messages:
-            curs.execute(self._insert_messages, _columns(messages, 10))
+            curs.execute(self._insert_messages, _columns(messages, 10), prepare=False)
         if parties:
-            curs.execute(self._insert_parties, _columns(parties, 2))
+            curs.execute(self._insert_parties, _columns(parties, 2), prepare=False)
         if raws:
-            curs.execute(self._insert_raws, _columns(raws, 2))
+            curs.execute(self._insert_raws, _columns(raws, 2), prepare=False)
         if quarantined:
             curs.executemany(
                 self._insert_quarantine,
@@ -190,7 +203,7 @@ class TocsinRecorder(ColumnArrayRecorder):
                 ],
             )
         if position is not None:
-            curs.execute(self._upsert_position, position)
+            curs.execute(self._upsert_position, position, prepare=False)
         super()._insert_events(curs, stored_events, **kwargs)
 
 

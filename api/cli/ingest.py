@@ -119,14 +119,18 @@ def _ingest_nats(settings: Any, *, drain: bool, batch_size: int, as_json: bool) 
     from adapters.services import open_services
 
     services = open_services(settings)  # several at once on a new schema: the store serialises its creation
+    exporter = None
     try:
         with nats_url(settings) as url:
             ingester = NatsIngester(services, url, batch_size=batch_size, drain=drain)
+            exporter = _serve_metrics(settings, services, ingester)
             summary = asyncio.run(_until_signalled(ingester))
     except RuntimeError as error:  # --drain gave up: the stream or the database stayed out of reach
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
     finally:
+        if exporter is not None:
+            exporter.shutdown()
         services.close()
     result = {**summary.as_dict(), "stream": settings.nats_stream}
     if as_json:
@@ -147,6 +151,25 @@ def _ingest_nats(settings: Any, *, drain: bool, batch_size: int, as_json: bool) 
         typer.echo(
             f"Attention : {result['lost']} messages absents du flux avant leur ingestion (voir tocsin status)", err=True
         )
+
+
+def _serve_metrics(settings: Any, services: Any, ingester: Any) -> Any:
+    """/metrics, /healthz and /readyz on TOCSIN_METRICS_PORT when it is set: ready when the database
+    answers and the connection to NATS is up (whether this ingester leads or stands by)."""
+    if settings.metrics_port is None:
+        return None
+    from adapters.metrics import serve_metrics
+    from projections.read.readiness import database_reachable
+
+    def ready() -> tuple[bool, dict]:
+        database = database_reachable(services.store)
+        if not database.ready:
+            return False, database.as_dict()
+        if not ingester.nats_connected:
+            return False, {"status": "not_ready", "reason": "nats_unreachable"}
+        return True, {"status": "ready"}
+
+    return serve_metrics(settings.metrics_address, settings.metrics_port, settings.metrics_token, ready)[0]
 
 
 async def _until_signalled(ingester: Any) -> Any:

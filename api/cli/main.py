@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -147,8 +146,12 @@ def serve(
     """Servir l'API et le tableau de bord."""
     import uvicorn
 
+    from adapters.logs import logging_config
+    from adapters.settings import Settings
     from api.cli.http_limits import server_options
     from api.cli.shutdown import exit_cleanly_on_sigterm
+
+    log_config = logging_config(Settings.from_env(), "api")
 
     if demo:
         if workers != 1:
@@ -158,7 +161,8 @@ def serve(
 
         auth = demo_auth_config()
         exit_cleanly_on_sigterm()
-        uvicorn.run(create_app(auth=auth), host=host, port=port, log_level="info", **server_options())
+        uvicorn.run(create_app(auth=auth), host=host, port=port, log_level="info", log_config=log_config,
+                    **server_options())
         return
     from adapters.identity.oidc import config_error
     from adapters.settings import Settings
@@ -168,7 +172,8 @@ def serve(
         raise typer.Exit(2)
     exit_cleanly_on_sigterm()  # the embedded servers' exit handlers must run
     if workers == 1:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info", **server_options())
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info", log_config=log_config,
+                    **server_options())
     else:
         _serve_with_workers(host, port, workers)
 
@@ -180,20 +185,41 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
     them: each reads its own from the environment, once (`Settings.from_env`). What differs for them (no
     projection worker of their own) goes in their environment only, PROJECTIONS_IN_APP=0, by running
     uvicorn as a child process with that environment; this process's own environment, and the settings
-    it read from it, are left as they are."""
+    it read from it, are left as they are.
+
+    The servers count their metrics in Prometheus's multiprocess mode (a folder of their own, given
+    them as PROMETHEUS_MULTIPROC_DIR), so that `/metrics`, whichever server answers, adds up all of
+    them; this process's own (the projection worker's) are on TOCSIN_METRICS_PORT when it is set. They
+    log as configured here (a file uvicorn reads, --log-config)."""
+    import json
     import os
+    import shutil
     import signal
     import subprocess
+    import tempfile
 
+    from adapters.logs import logging_config
+    from adapters.metrics import MULTIPROCESS_ENV, serve_metrics
     from adapters.settings import PROJECTIONS_IN_APP
     from api.cli.http_limits import cli_options
     from projections.store.worker import run_in_thread
 
     services = open_services_from_env()
+    settings = services.settings
+    # In the data folder, which the service may write (deploy/systemd: ProtectSystem=strict), not /tmp.
+    (settings.data_dir / "run").mkdir(parents=True, exist_ok=True)
+    runtime = Path(tempfile.mkdtemp(prefix="serve-", dir=settings.data_dir / "run"))
+    (runtime / "metrics").mkdir()
+    (runtime / "logging.json").write_text(json.dumps(logging_config(settings, "api")))
+    exporter = None
+    if settings.metrics_port is not None:
+        exporter, _ = serve_metrics(settings.metrics_address, settings.metrics_port, settings.metrics_token)
     thread, stop = run_in_thread(services.store)
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", host,
-               "--port", str(port), "--workers", str(workers), "--log-level", "info", *cli_options()]
-    server = subprocess.Popen(command, env={**os.environ, PROJECTIONS_IN_APP: "0"})
+               "--port", str(port), "--workers", str(workers), "--log-level", "info",
+               "--log-config", str(runtime / "logging.json"), *cli_options()]
+    env = {**os.environ, PROJECTIONS_IN_APP: "0", MULTIPROCESS_ENV: str(runtime / "metrics")}
+    server = subprocess.Popen(command, env=env)
     signal.signal(signal.SIGTERM, lambda *_: server.terminate())  # uvicorn then stops its servers gracefully
     try:
         code = server.wait()
@@ -204,6 +230,9 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
         stop.set()
         thread.join(5)
         services.close()
+        if exporter is not None:
+            exporter.shutdown()
+        shutil.rmtree(runtime, ignore_errors=True)
     if code:
         raise typer.Exit(code)
 
@@ -222,8 +251,16 @@ def _register_all() -> None:
 _register_all()
 
 
+# The `process` field of the logs, by command: which of Tocsin's processes wrote a line.
+PROCESS_NAMES = {"serve": "api", "run": "all-in-one", "ingest": "ingester", "projections": "worker"}
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from adapters.logs import configure
+    from adapters.settings import Settings
+
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), "cli")
+    configure(Settings.from_env(), PROCESS_NAMES.get(command, command))
     app()
 
 

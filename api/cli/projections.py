@@ -125,11 +125,33 @@ def run(
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
+            exporter = _serve_metrics(services)
             typer.echo(f"Suivi des vues : {', '.join(v.name for v in worker.views)} (Ctrl-C pour arrêter)")
-            worker.run(stop)
+            try:
+                worker.run(stop)
+            finally:
+                worker.resign()
+                if exporter is not None:
+                    exporter.shutdown()
             typer.echo("Arrêt du suivi des vues.")
     finally:
         services.close()
+
+
+def _serve_metrics(services: Any) -> Any:
+    """/metrics, /healthz and /readyz on TOCSIN_METRICS_PORT when it is set: ready when the database
+    answers and the views are within TOCSIN_READY_VIEW_LAG seconds of the store."""
+    settings = services.settings
+    if settings.metrics_port is None:
+        return None
+    from adapters.metrics import serve_metrics
+    from projections.read.readiness import views_readiness
+
+    def ready() -> tuple[bool, dict]:
+        readiness = views_readiness(services.store, settings.ready_view_lag)
+        return readiness.ready, readiness.as_dict()
+
+    return serve_metrics(settings.metrics_address, settings.metrics_port, settings.metrics_token, ready)[0]
 
 
 # ---- view -----------------------------------------------------------------------------------------

@@ -57,6 +57,10 @@ def audit_verify(
     public_key: Annotated[list[Path] | None,
                           typer.Option("--public-key", help="Clé publique de référence (PEM).")] = None,
     as_json: JsonOption = False,
+    metrics_file: Annotated[Path | None, typer.Option(
+        "--metrics-file",
+        help="Écrire le résultat au format Prometheus dans ce fichier (collecteur « textfile » de node_exporter)."
+    )] = None,
 ) -> None:
     """Vérifier toute la chaîne d'empreintes et ses sceaux (ou un paquet exporté)."""
     if bundle is not None:
@@ -73,6 +77,10 @@ def audit_verify(
         settings = services.settings
         keys = trusted_keys(settings.data_dir, list(public_key or []), configured=settings.audit_seal_key)
         report = verify_store(services.store, keys, journal=journal_file(settings.data_dir, settings.schema))
+        if metrics_file is not None:  # a command ends before any scrape: its result goes to a file
+            from adapters.metrics import write_textfile
+
+            write_textfile(metrics_file)
     if as_json:
         _print_json(report.as_dict())
     else:

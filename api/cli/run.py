@@ -80,13 +80,15 @@ def run(
                    "et ingérée en direct.")
         typer.echo(f"Tableau de bord : http://{host}:{port}/  (mode démonstration : connexion avec un rôle au choix, "
                    "sans contrôle d'identité ; ne pas utiliser en production)")
+        from adapters.logs import logging_config
         from api.app import create_app
         from api.cli.http_limits import server_options
         from api.cli.shutdown import exit_cleanly_on_sigterm
 
         exit_cleanly_on_sigterm()  # so that the clean-up below runs
         try:
-            uvicorn.run(create_app(services, auth), host=host, port=port, log_level="info", **server_options())
+            uvicorn.run(create_app(services, auth), host=host, port=port, log_level="info",
+                        log_config=logging_config(settings, "all-in-one"), **server_options())
         finally:
             stop.set()
             feeder.join(5)

@@ -36,6 +36,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from psycopg.sql import SQL, Identifier
 
+from adapters import metrics
 from adapters.ingest.feed_freshness import freshness, last_received, waiting_since
 from adapters.services import Services
 from api.auth import Revocations
@@ -112,6 +113,8 @@ class LiveHub:
     async def start(self) -> None:
         self.position = await run_in_threadpool(self.read_model.position)
         self.arrivals = await run_in_threadpool(read_arrivals, self.services, self.read_model)
+        if self.arrivals[0] is not None:  # this process ingests (HTTP): a restart is no silent feed
+            metrics.note_received(self.arrivals[0].timestamp())
         self._tasks = [asyncio.create_task(self._listen(), name="tocsin-listen"),
                        asyncio.create_task(self._pump(), name="tocsin-pump"),
                        asyncio.create_task(self._watch_feed(), name="tocsin-feed")]
@@ -129,10 +132,13 @@ class LiveHub:
     def subscribe(self, principal: Principal, level: Level, code: str) -> Subscriber:
         sub = Subscriber(principal, level, code)
         self.subscribers.add(sub)
+        metrics.LIVE_STREAMS.inc()
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
-        self.subscribers.discard(sub)
+        if sub in self.subscribers:
+            self.subscribers.discard(sub)
+            metrics.LIVE_STREAMS.dec()
 
     async def _listen(self) -> None:
         store = self.services.store

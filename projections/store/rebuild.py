@@ -26,6 +26,7 @@ import psycopg
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
+from adapters import metrics
 from adapters.settings import Settings
 from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
@@ -122,7 +123,9 @@ def rebuild(store: TocsinStore, views: Sequence[View], *, partitions: int | None
                 report.steps[name] = time.perf_counter() - step
                 step = time.perf_counter()
 
+            _progress(views, 0, upto)
             results = _fold_all(store, views, upto, count)
+            _progress(views, upto, upto)  # the partitions fold in other processes: progress by phase
             lap("plis en parallèle")
             report.events = sum(r.events for r in results)
             report.partition_timings = [r.timings for r in results]
@@ -140,11 +143,18 @@ def rebuild(store: TocsinStore, views: Sequence[View], *, partitions: int | None
             lap("rattrapage et bascule")
             report.position = worker.cache.position or upto
         finally:
+            _progress(views, 0, 0)
             if not swapped:
                 _discard(conn, schema, views)
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
     report.total_seconds = time.perf_counter() - started
     return report
+
+
+def _progress(views: Sequence[View], position: int, target: int) -> None:
+    for view in views:
+        metrics.REBUILD_POSITION.labels(view.name).set(position)
+        metrics.REBUILD_TARGET.labels(view.name).set(target)
 
 
 def _discard(conn: psycopg.Connection, schema: str, views: Sequence[View]) -> None:

@@ -23,6 +23,7 @@ import orjson
 import psycopg
 from psycopg.types.json import set_json_loads
 
+from adapters import metrics
 from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
 from projections.fold import CaseEntry, fold_batch, fold_history
@@ -32,6 +33,7 @@ from projections.store.view_store import (
     advance,
     announce,
     ensure_tables,
+    head,
     lock_positions,
     read_history,
     read_page,
@@ -120,6 +122,8 @@ class ProjectionWorker:
                 ahead = [p for p in positions.values() if p > lowest]
                 rows = read_page(self.conn, self.schema, lowest, self.batch_size, min(ahead) if ahead else None)
                 if not rows:
+                    if not ahead:  # every view has folded every event
+                        self._caught_up(group, lowest)
                     return 0
                 events = self.decoder.decode(rows)
                 self._warm_up(events, lowest)
@@ -133,12 +137,49 @@ class ProjectionWorker:
                 )
                 if not self.shadow:  # delivered at commit: readers (the live stream) may read the rows now
                     announce(self.conn, self.schema, group, last)
+                    # Counted in the transaction, but a page short of a batch, with no view ahead, is the end:
+                    # no need to ask for the head then.
+                    behind = 0 if len(rows) < self.batch_size and not ahead else head(self.conn, self.schema) - last
         except BaseException:
             self.cache.reset(None)  # the fold may have moved past what was committed
             raise
         self.cache.position = last
         self.cache.touched(list(changes.rows))
+        if self.shadow:
+            for view in group:
+                metrics.REBUILD_POSITION.labels(view.name).set(last)
+        else:
+            self._advanced(group, last, len(rows), behind, newest)
         return len(rows)
+
+    def _caught_up(self, views: Sequence[View], position: int) -> None:
+        if self.shadow:
+            return
+        now = time.time()
+        for view in views:
+            metrics.VIEW_POSITION.labels(view.name).set(position)
+            metrics.VIEW_LAG_EVENTS.labels(view.name).set(0)
+            metrics.VIEW_LAG_SECONDS.labels(view.name).set(0)
+            metrics.VIEW_CHECKED.labels(view.name).set(now)
+            metrics.LEADER.labels("view", view.name).set(1)
+
+    @staticmethod
+    def _advanced(views: Sequence[View], position: int, events: int, behind: int, newest: Any) -> None:
+        now = time.time()
+        lag = max(0.0, now - newest.timestamp()) if behind and newest is not None else 0.0
+        for view in views:
+            metrics.VIEW_POSITION.labels(view.name).set(position)
+            metrics.VIEW_EVENTS.labels(view.name).inc(events)
+            metrics.VIEW_LAG_EVENTS.labels(view.name).set(max(0, behind))
+            metrics.VIEW_LAG_SECONDS.labels(view.name).set(lag)
+            metrics.VIEW_CHECKED.labels(view.name).set(now)
+            metrics.LEADER.labels("view", view.name).set(1)
+
+    def resign(self) -> None:
+        """This process no longer keeps its views (it stops, or it failed)."""
+        if not self.shadow:
+            for view in self.views:
+                metrics.LEADER.labels("view", view.name).set(0)
 
     def catch_up(self, max_seconds: float | None = None) -> int:
         """Process batches until every view has folded the whole store (or time is up)."""
@@ -184,7 +225,10 @@ def run_in_thread(store: TocsinStore, views: Sequence[View] = VIEWS,
         while not stop.is_set():
             try:
                 with ProjectionWorker(store, views, **kwargs) as worker:
-                    worker.run(stop)
+                    try:
+                        worker.run(stop)
+                    finally:
+                        worker.resign()
             except Exception:  # keep following: a transient database error must not end the views
                 log.exception("projection worker failed, restarting in 1 s")
                 stop.wait(1.0)

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
+from adapters import metrics
 from replay.audit import hashes as h
 from replay.audit.seals import Seal, list_seals, read_journal
 
@@ -133,6 +134,7 @@ def verify_store(
             report.head_position + 1,
         ))
     report.elapsed = time.perf_counter() - began
+    metrics.AUDIT_VERIFICATIONS.labels("ok" if report.ok else "failed").inc()
     return report
 
 

@@ -3,8 +3,10 @@
 Loads about 100,000 cases (realistic events from projection_events, written straight into the event
 store and folded by the projection worker), starts the real app under uvicorn in its own process,
 then 100 concurrent clients ask for the national view and for a département's case list; reports the
-median and p99 latency of each (goal: p99 under 100 ms). Finally opens 1,000 live streams and reports
-the server's resident memory per stream.
+median and p99 latency of each (goal: p99 under 100 ms). Then what the HTTP metrics cost: a second
+server, the same app without its metrics middleware (`app_without_metrics`), serves the national view in
+turn with the first, three rounds each; the median of the three rounds' server CPU per request and p99,
+with and without. Finally opens 1,000 live streams and reports the server's resident memory per stream.
 Run: `python -m tests.benchmarks` (all benches) or `python -m tests.benchmarks.bench_api [CASES]`.
 Database: TOCSIN_TEST_DATABASE_URL, else the local test database, else an embedded PostgreSQL.
 """
@@ -160,6 +162,60 @@ def _server_cpu(pid: int) -> float:
     return total
 
 
+def app_without_metrics() -> Any:
+    """The app as `tocsin serve` builds it, less the HTTP metrics middleware (the baseline of its cost)."""
+    from api.app import create_app
+    from api.observability import HttpMetrics
+
+    app = create_app()
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not HttpMetrics]
+    return app
+
+
+def _start_server(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS),
+         *_http_options()],
+        cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.terminate()
+            raise RuntimeError("le serveur ne démarre pas")
+        time.sleep(0.2)
+
+
+def _metrics_cost(with_metrics: tuple[int, int], env: dict[str, str], path: str, token: str) -> dict:
+    """Server CPU per request and p99, with the metrics middleware and without, alternated, median of 3."""
+    port = _free_port()
+    bare = _start_server("tests.benchmarks.bench_api:app_without_metrics", port, env)
+    try:
+        asyncio.run(_load(port, path, token))  # warm-up, as the first server had
+        rounds: dict[str, list[tuple[float, float]]] = {"with": [], "without": []}
+        for _ in range(3):
+            for name, (pid, at) in (("with", with_metrics), ("without", (bare.pid, port))):
+                latencies, cpu_us = _measured(pid, at, path, token)
+                ordered = sorted(latencies)
+                rounds[name].append((cpu_us, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]))
+    finally:
+        bare.terminate()
+        bare.wait(10)
+    cpu = {k: statistics.median(c for c, _ in v) for k, v in rounds.items()}
+    p99 = {k: statistics.median(p for _, p in v) for k, v in rounds.items()}
+    print(f"   Coût des métriques HTTP (vue nationale, médiane de 3 tours alternés) : CPU du serveur "
+          f"{cpu['with']:.0f} µs par requête avec, {cpu['without']:.0f} µs sans"
+          f" ({cpu['with'] - cpu['without']:+.0f} µs) ;"
+          f" p99 {p99['with']:.1f} ms avec, {p99['without']:.1f} ms sans", flush=True)
+    return {"server_cpu_us_per_request_with": round(cpu["with"]), "server_cpu_us_per_request_without":
+            round(cpu["without"]), "p99_ms_with": round(p99["with"], 1), "p99_ms_without": round(p99["without"], 1)}
+
+
 def _measured(pid: int, port: int, path: str, token: str) -> tuple[list[float], float]:
     """Latencies of the load, and the server's CPU per request (µs) while serving it."""
     before = _server_cpu(pid)
@@ -205,22 +261,7 @@ def main(cases: int = CASES) -> dict:
             port = _free_port()
             env = {**os.environ, "TOCSIN_DATABASE_URL": url, "TOCSIN_DB_SCHEMA": schema, "TOCSIN_DATA_DIR": str(work),
                    "TOCSIN_PROJECTIONS_IN_APP": "0", "PYTHONPATH": str(ROOT)}
-            server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-                 "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS),
-                 *_http_options()],
-                cwd=ROOT, env=env)
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("le serveur ne démarre pas")
-                time.sleep(0.2)
+            server = _start_server("api.app:create_app", port, env)
 
             auth = AuthConfig.from_env(settings, {})
             national = auth.mint("national", "national:FR")
@@ -238,6 +279,7 @@ def main(cases: int = CASES) -> dict:
                     _measured(server.pid, port, f"/api/v1/cases?level=departement&code={departement}&limit=50",
                               prefecture)),
             }
+            results["http_metrics"] = _metrics_cost((server.pid, port), env, "/api/v1/views/national/FR", national)
 
             communes = list(services.geography.communes)[:STREAMS]
             tokens = [auth.mint("mayor", f"commune:{c}") for c in communes]

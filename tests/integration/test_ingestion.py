@@ -6,6 +6,7 @@ import hashlib
 import logging
 import random
 import threading
+import uuid
 from datetime import UTC, datetime
 
 import psycopg
@@ -333,3 +334,35 @@ def test_a_partner_brought_in_later_is_applied_on_retry_once_a_party_addressed_i
     assert _retried(services, waiting.quarantine_id).status == "accepted"
     assert [e.status for e in list_entries(services.store, include_resolved=True)] == ["reingested"]
     assert services.store.repository.get(case_uuid(case_id)).parties == {SDIS35, SAMU35, police}
+
+
+def test_the_store_stays_usable_after_batches_refused_by_a_concurrent_write(services):
+    """A batch refused because another ingester recorded one of its messages first (a unique violation,
+    in the middle of the library's pipelined transaction) must leave every pooled connection usable, for
+    however many batches: the statements skipped after the violation once left psycopg believing one of
+    them prepared ("prepared statement _pg3_N does not exist" on the next batch; see ColumnArrayRecorder)."""
+    from eventsourcing.persistence import IntegrityError, StoredEvent
+
+    from adapters.store.event_store import MessageRow
+
+    def message(i: int) -> bytes:
+        kind, use_case = example("RC-RI/RC-RI_Incendie_RaymondeLECCIA.03")
+        use_case["caseId"] = f"fr.fire.sis35.cgo-35.SC-P{i}"
+        return as_json(wire(kind, use_case, distribution_id=f"fr.fire.sis35_p{i:04d}"))
+
+    n = 0
+    for _ in range(8):  # enough batches for each pooled connection to reach psycopg's preparing threshold
+        for _ in range(7):
+            assert services.ingestor.ingest(Incoming(message(n))).status == "accepted"
+            n += 1
+        # What a second ingester's commit sends when the first recorded its message in the meantime.
+        taken = f"fr.fire.sis35_p{n - 1:04d}"
+        other = uuid.uuid4()
+        row = MessageRow(taken, other, 1, None, "reported", None, None, datetime.now(UTC), b"\0" * 32, "test")
+        with pytest.raises(IntegrityError):
+            services.store.recorder.insert_events(
+                [StoredEvent(other, 1, "tocsin.test", b"x")], messages=[row], raws=[(b"\1" * 32, b"x")],
+                parties=[], position=None)
+    for _ in range(8):
+        assert services.ingestor.ingest(Incoming(message(n))).status == "accepted"
+        n += 1

@@ -2,7 +2,8 @@
 fails here rather than in production.
 
 `ColumnArrayRecorder` (adapters/store/event_store.py) overrides the library's private
-`_insert_stored_events` and calls its private `_lock_table` and `_notify_channel`; `TocsinRecorder`
+`_insert_stored_events`, calls its private `_lock_table` and notifies its `channel_name` as `_notify_channel`
+does; `TocsinRecorder`
 extends the documented `_insert_events` hook. These tests check that those methods still exist with the
 signatures the overrides assume, and that calling through the library's `insert_events` still does what
 Tocsin expects: its hook receives the keyword arguments, the table is locked and listeners notified in
