@@ -23,9 +23,9 @@ from adapters.identity.oidc import OidcClient
 from adapters.identity.sessions import WebSessions
 from adapters.services import Services, open_services
 from api.auth import AuthConfig, LoginLimit, Revocations
-from api.routes import audit, cases, dashboard, live, login, messages, replay, session, territories, views
 from api.observability import HttpMetrics
 from api.observability import router as observability_router
+from api.routes import audit, cases, dashboard, live, login, messages, replay, session, territories, views
 from api.security_headers import SecurityHeaders
 from projections.read.model import ReadModel
 
