@@ -47,6 +47,11 @@ class Settings:
     projections_in_app: bool = True  # the HTTP app also keeps the views up to date (a thread)
     auth_env: Mapping[str, str] = field(default_factory=dict)  # AUTH_PREFIXES' variables, for api.auth
     extra: dict = field(default_factory=dict)
+    # ---- high availability (deploy/README.md, "Past one machine") ----
+    # The views' readers (dashboard, API): a standby, e.g. a multi-host URL with
+    # target_session_attrs=prefer-standby; None: they read where the writers write (database_url).
+    read_database_url: str | None = None
+    nats_replicas: int = 1  # copies of the JetStream stream Tocsin creates (3 on a three-server cluster)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +73,8 @@ class Settings:
             audit_seal_key=(env.get("TOCSIN_AUDIT_SEAL_KEY") or "").strip() or None,
             projections_in_app=(env.get(PROJECTIONS_IN_APP) or "1") != "0",
             auth_env={k: v for k, v in env.items() if k.startswith(AUTH_PREFIXES)},
+            read_database_url=env.get("TOCSIN_READ_DATABASE_URL") or None,
+            nats_replicas=int(env.get("TOCSIN_NATS_REPLICAS") or 1),
         )
 
     def resolved_cipher_key(self) -> str:
