@@ -31,6 +31,7 @@ import pytest
 from adapters.settings import Settings
 from adapters.simulator import simulate
 from tests.support.paths import ROOT
+from tests.support.sql import first_row
 
 SCRIPT = ROOT / "deploy" / "local-cluster"
 BASE_PORT = int(os.environ.get("TOCSIN_TEST_CLUSTER_PORT") or 16400)  # away from a developer's own cluster
@@ -62,7 +63,7 @@ def env_of(folder: Path) -> dict[str, str]:
     return env
 
 
-def wait_until(condition, timeout: float, what: str, interval: float = 0.5) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition, timeout: float, what: str, interval: float = 0.5) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -224,8 +225,8 @@ def test_killing_the_primary_a_nats_server_the_lead_ingester_an_api_server_and_a
     # Exactly once: every distinct message stored once, as an event or in quarantine, and nothing else.
     with psycopg.connect(env["TOCSIN_DATABASE_URL"]) as conn:
         ids = [r[0] for r in conn.execute("SELECT distribution_id FROM tocsin.tocsin_messages")]
-        quarantined = conn.execute("SELECT count(*) FROM tocsin.tocsin_quarantine").fetchone()[0]
-        events = conn.execute("SELECT count(*) FROM tocsin.tocsin_events").fetchone()[0]
+        quarantined = first_row(conn.execute("SELECT count(*) FROM tocsin.tocsin_quarantine"))[0]
+        events = first_row(conn.execute("SELECT count(*) FROM tocsin.tocsin_events"))[0]
     assert len(ids) == len(set(ids))
     assert set(ids) <= published
     assert len(ids) + quarantined == len(published)
