@@ -115,6 +115,7 @@ class LiveHub:
     async def start(self) -> None:
         self.position = await run_in_threadpool(self.read_model.position)
         self.arrivals = await run_in_threadpool(read_arrivals, self.services, self.read_model)
+        self.replication = await run_in_threadpool(self.read_model.replication)
         self._tasks = [asyncio.create_task(self._listen(), name="tocsin-listen"),
                        asyncio.create_task(self._pump(), name="tocsin-pump"),
                        asyncio.create_task(self._watch_feed(), name="tocsin-feed")]

@@ -264,6 +264,14 @@ def test_killing_the_primary_a_nats_server_the_lead_ingester_an_api_server_and_a
 
     wait_until(lambda: roles() == {primary: "standby", standby: "primary"}, 60, "the old primary as a standby")
 
+    # The API server reads the views from the standby, and says how far behind the primary it is.
+    def read_from_standby() -> bool:
+        feed = httpx.get(before["api1"]["url"] + "/api/v1/feed", headers={"authorization": f"Bearer {token}"},
+                         timeout=10).json()
+        return feed["replication"] is not None and feed["replication"]["standby"] is True
+
+    wait_until(read_from_standby, 30, "the views read from the standby")
+
     # The surviving API server answered the dashboard throughout.
     times = [t for t, _ in dashboard.answers]
     codes = [code for _, code in dashboard.answers]
