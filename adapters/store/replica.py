@@ -10,10 +10,13 @@ answers. A standby replays what the primary committed a little later: `lag` says
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+import psycopg
 from eventsourcing.persistence import Mapper
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -35,11 +38,22 @@ class ViewSource(Protocol):
     def connect(self) -> AbstractContextManager[Any]: ...
 
 
+STANDBY_PROBE_SECONDS = 10.0  # how often readers left on a primary look for a standby that came back
+
+
 class ReadReplica:
     def __init__(self, store: TocsinStore, url: str, *, max_size: int = 8) -> None:
         self.store = store
         self.settings = store.settings
         self.database_url = url
+        params = conninfo_to_dict(url)
+        # With prefer-standby, connections made while no standby answered (a failover) stay on the primary:
+        # once a standby is back (the old primary rejoined), the pool is drained so that they move to it.
+        self._standby_url = (
+            make_conninfo(url, target_session_attrs="standby", connect_timeout="2")
+            if params.get("target_session_attrs") == "prefer-standby" else None
+        )
+        self._probed_at = 0.0
         self.pool: ConnectionPool = ConnectionPool(
             url,
             kwargs={"row_factory": dict_row, "autocommit": True},
@@ -60,6 +74,19 @@ class ReadReplica:
     def close(self) -> None:
         self.pool.close()
 
+    def back_to_standby(self) -> bool:
+        """Readers on the primary while the URL prefers a standby: if one answers now, move them there."""
+        if self._standby_url is None or time.monotonic() - self._probed_at < STANDBY_PROBE_SECONDS:
+            return False
+        self._probed_at = time.monotonic()
+        try:
+            psycopg.connect(self._standby_url).close()
+        except psycopg.Error:
+            return False
+        log.warning("a standby answers again: the views' readers move to it")
+        self.pool.drain()
+        return True
+
 
 def read_source(store: TocsinStore) -> TocsinStore | ReadReplica:
     """The views' source the settings ask for."""
@@ -79,6 +106,8 @@ def replication_lag(source: ViewSource) -> dict[str, Any]:
             " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS lag_seconds"
         ).fetchone()
     if not row["standby"]:
+        if isinstance(source, ReadReplica) and source.back_to_standby():
+            return replication_lag(source)
         return {"standby": False, "lag_bytes": 0, "lag_seconds": 0.0}
     return {
         "standby": True,

@@ -270,7 +270,7 @@ def test_killing_the_primary_a_nats_server_the_lead_ingester_an_api_server_and_a
                          timeout=10).json()
         return feed["replication"] is not None and feed["replication"]["standby"] is True
 
-    wait_until(read_from_standby, 30, "the views read from the standby")
+    wait_until(read_from_standby, 60, "the views read from the standby")
 
     # The surviving API server answered the dashboard throughout.
     times = [t for t, _ in dashboard.answers]
