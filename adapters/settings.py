@@ -58,6 +58,11 @@ class Settings:
     metrics_address: str = "127.0.0.1"  # where that port listens
     ready_view_lag: float = 300.0  # seconds a view may lag behind the store before /readyz says not ready
     extra: dict = field(default_factory=dict)
+    # ---- high availability (deploy/README.md, "Past one machine") ----
+    # The views' readers (dashboard, API): a standby, e.g. a multi-host URL with
+    # target_session_attrs=prefer-standby; None: they read where the writers write (database_url).
+    read_database_url: str | None = None
+    nats_replicas: int = 1  # copies of the JetStream stream Tocsin creates (3 on a three-server cluster)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +93,8 @@ class Settings:
             metrics_port=int(env["TOCSIN_METRICS_PORT"]) if env.get("TOCSIN_METRICS_PORT") else None,
             metrics_address=env.get("TOCSIN_METRICS_ADDRESS") or "127.0.0.1",
             ready_view_lag=float(env.get("TOCSIN_READY_VIEW_LAG") or 300),
+            read_database_url=env.get("TOCSIN_READ_DATABASE_URL") or None,
+            nats_replicas=int(env.get("TOCSIN_NATS_REPLICAS") or 1),
         )
 
     def resolved_cipher_key(self) -> str:

@@ -22,12 +22,14 @@ from fastapi.staticfiles import StaticFiles
 from adapters.identity.oidc import OidcClient
 from adapters.identity.sessions import WebSessions
 from adapters.services import Services, open_services
+from adapters.store.replica import ReadReplica, read_source
 from api.auth import AuthConfig, LoginLimit, Revocations
 from api.observability import HttpMetrics
 from api.observability import router as observability_router
 from api.routes import audit, cases, dashboard, live, login, messages, replay, session, territories, views
 from api.security_headers import SecurityHeaders
 from projections.read.model import ReadModel
+from projections.read.queries import view_positions
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,10 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
                 "authentication: %s", app.state.auth.describe())
         app.state.revocations = Revocations(app.state.services.store)
         app.state.login_limit = LoginLimit()
-        app.state.read_model = ReadModel(app.state.services.store, app.state.services.geography)
+        # The views are read where TOCSIN_READ_DATABASE_URL says (a standby), created first on the primary.
+        await run_in_threadpool(view_positions, app.state.services.store)
+        read_from = await run_in_threadpool(read_source, app.state.services.store)
+        app.state.read_model = ReadModel(read_from, app.state.services.geography)
         worker = None
         if app.state.services.settings.projections_in_app if projections_worker is None else projections_worker:
             from projections.store.worker import run_in_thread
@@ -88,6 +93,8 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         if worker is not None:
             worker[1].set()
             await run_in_threadpool(worker[0].join, 5)
+        if isinstance(read_from, ReadReplica):
+            await run_in_threadpool(read_from.close)
         if owned:
             app.state.services.close()
 

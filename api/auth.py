@@ -326,20 +326,37 @@ class Revocations:
     """The revoked tokens' ids, as this process knows them: the shared list (adapters.store.revocations),
     read again at most every `refresh` seconds, plus what this process revoked itself at once."""
 
-    def __init__(self, store: TocsinStore, refresh: float = 2.0) -> None:
+    def __init__(self, store: TocsinStore, refresh: float = 2.0, max_stale: float = 30.0) -> None:
         self.store = store
         self.refresh = refresh
+        # While the database is away (a failover), requests go on with the list last read, this long at most;
+        # the list is read again in the background, so that no request waits for a database that is not there.
+        self.max_stale = max_stale
         self._ids: set[str] = set()
         self._loaded_at = -math.inf
         self._lock = asyncio.Lock()
+        self._reloading: asyncio.Task | None = None
 
     async def is_revoked(self, token_id: str) -> bool:
-        if time.monotonic() - self._loaded_at >= self.refresh:
+        age = time.monotonic() - self._loaded_at
+        if age >= self.max_stale:  # never read, or unreadable for too long: wait for it (an error if still so)
             async with self._lock:
-                if time.monotonic() - self._loaded_at >= self.refresh:
-                    loaded = await run_in_threadpool(revocations.revoked, self.store)
-                    self._ids, self._loaded_at = loaded, time.monotonic()
+                if time.monotonic() - self._loaded_at >= self.max_stale:
+                    await self._reload()
+        elif age >= self.refresh and (self._reloading is None or self._reloading.done()):
+            self._reloading = asyncio.create_task(self._reload_quietly())
         return token_id in self._ids
+
+    async def _reload(self) -> None:
+        loaded = await run_in_threadpool(revocations.revoked, self.store)
+        self._ids, self._loaded_at = loaded, time.monotonic()
+
+    async def _reload_quietly(self) -> None:
+        try:
+            await self._reload()
+        except Exception:  # noqa: BLE001 - the list last read stands, for max_stale at most
+            log.warning("revoked tokens not read again (database unreachable): using the list read %.0f s ago",
+                        time.monotonic() - self._loaded_at, exc_info=True)
 
     async def revoke(self, token_id: str, expires_at: float, leeway: int) -> None:
         """Until the token could no longer be accepted anyway (its expiry plus the verification's leeway)."""

@@ -296,6 +296,12 @@ class Me(Schema):
     grant_id: str | None
 
 
+class ReplicationState(Schema):
+    standby: bool
+    lag_bytes: int
+    lag_seconds: float
+
+
 class FeedState(Schema):
     last_received_at: str | None
     now: str
@@ -304,6 +310,8 @@ class FeedState(Schema):
     views_waiting_since: str | None
     views_late_after_seconds: int | float
     views_late: bool
+    # Where the views are read (TOCSIN_READ_DATABASE_URL): {standby, lag_bytes, lag_seconds}, null until known.
+    replication: ReplicationState | None = None
 
 
 class Acknowledgement(Schema):

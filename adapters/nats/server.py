@@ -61,6 +61,12 @@ def _join_or_start(folder: Path, data_dir: Path) -> EmbeddedNats | str:
         return server
 
 
+def servers(url: str) -> list[str]:
+    """TOCSIN_NATS_URL may list a cluster's servers, comma-separated: the client moves to another when one
+    goes (and learns the others from the cluster itself)."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
 async def connect(
     url: str, *, name: str = "tocsin", connect_timeout: float = 5.0, on_disconnect: Callable[[], None] | None = None
 ) -> Client:
@@ -81,7 +87,7 @@ async def connect(
 
     client = Client()
     await client.connect(
-        url,
+        servers=servers(url),
         name=name,
         # nats-py annotates these as int but uses them as asyncio timeouts: fractions of a second work.
         connect_timeout=connect_timeout,  # type: ignore[arg-type]

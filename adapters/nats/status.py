@@ -23,11 +23,14 @@ def ingestion_status(settings: Settings, store: TocsinStore) -> dict[str, Any]:
     use, the stream's status and the messages it lost before their ingestion."""
     with store.connect() as conn:
         events = conn.execute(SQL("SELECT count(*) AS n FROM {}").format(store.table("tocsin_events"))).fetchone()["n"]
+        # NexSIS messages stored (one row each in the message index), beside every event (directory, alerts…).
+        messages = conn.execute(
+            SQL("SELECT count(*) AS n FROM {}").format(store.table("tocsin_messages"))).fetchone()["n"]
         positions = list(
             conn.execute(SQL("SELECT source, position, updated_at FROM {}").format(store.table("tocsin_positions")))
         )
-    result: dict[str, Any] = {"events": events, "quarantined": count_open(store), "positions": positions,
-                              "last_received": last_received(store)}
+    result: dict[str, Any] = {"events": events, "messages": messages, "quarantined": count_open(store),
+                              "positions": positions, "last_received": last_received(store)}
     uses_nats = settings.nats_url or (settings.data_dir / "nats").exists()
     if uses_nats or any(p["source"].startswith("nats:") for p in positions):
         result["nats"] = nats_status(settings, store)

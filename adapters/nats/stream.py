@@ -62,6 +62,7 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> api.StreamI
             storage=api.StorageType.FILE,
             retention=api.RetentionPolicy.LIMITS,
             duplicate_window=120.0,
+            num_replicas=settings.nats_replicas,  # on a cluster: survives the loss of a server
         )
         try:
             return await js.add_stream(config)

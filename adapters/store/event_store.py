@@ -12,6 +12,7 @@ whoever asks.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
@@ -277,11 +278,30 @@ _CREATE_STATEMENTS = [
 ]
 
 
+# The URL's libpq options the library has no variable for (target_session_attrs, connect_timeout, sslmode…).
+CONNINFO_OPTIONS = "POSTGRES_CONNINFO_OPTIONS"
+_LIBRARY_PARAMS = ("dbname", "host", "port", "user", "password")
+
+
+class TocsinPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, passing the rest of the URL's options to its pool: a multi-host URL
+    with target_session_attrs=read-write must reach the primary, whichever host that is after a failover."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        options = json.loads(self.env.get(CONNINFO_OPTIONS) or "{}")
+        kwargs = self.datastore.pool.kwargs
+        if options and isinstance(kwargs, dict):  # the pool is not open yet: its connections get them
+            kwargs.update(options)
+
+
 def application_env(settings: Settings, database_url: str, *, create_tables: bool = True) -> dict[str, str]:
     """The eventsourcing library's environment for Tocsin's store."""
     params = conninfo_to_dict(database_url)
+    options = {k: str(v) for k, v in params.items() if k not in _LIBRARY_PARAMS}
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "adapters.store.event_store:TocsinPostgresFactory",
+        CONNINFO_OPTIONS: json.dumps(options),
         "APPLICATION_RECORDER_TOPIC": "adapters.store.event_store:TocsinRecorder",
         "POSTGRES_DBNAME": str(params.get("dbname") or "postgres"),
         "POSTGRES_HOST": str(params.get("host") or "127.0.0.1"),

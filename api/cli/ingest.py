@@ -265,7 +265,7 @@ def status(
     if as_json:
         print_json(result)
         return
-    typer.echo(f"Événements stockés : {events}")
+    typer.echo(f"Événements stockés : {events} (dont messages NexSIS : {result['messages']})")
     typer.echo(f"Messages en quarantaine : {result['quarantined']}")
     typer.echo(f"Dernier message NexSIS reçu : {f'{last.astimezone():%d/%m/%Y à %H:%M:%S}' if last else 'aucun'}")
     for p in positions:

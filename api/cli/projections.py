@@ -105,6 +105,55 @@ def rebuild(
     )
 
 
+def follow_views(services: Any, views: list[View], batch_size: int, stop: threading.Event) -> None:
+    """Keep `views` up to date until `stop`, through database outages and failovers.
+
+    Several workers may run (on several machines): one leads, holding an advisory lock on the primary, and
+    the others stand by, taking over when its session ends (its process or its database died). With NATS
+    configured, each committed batch is also signalled there (adapters/nats/signal.py)."""
+    import logging
+
+    from adapters.nats.signal import SignalPublisher, views_subject
+    from adapters.store.locks import Leadership, lock_key
+    from projections.store.worker import ProjectionWorker
+
+    log = logging.getLogger("tocsin.projections")
+    settings = services.store.settings
+    publisher = SignalPublisher(settings.nats_url, views_subject(settings.schema)) if settings.nats_url else None
+    leadership = Leadership(services.store.database_url, lock_key(settings.schema, "projections"))
+    waiting = False
+    try:
+        while not stop.is_set():
+            try:
+                if not leadership.try_acquire():
+                    if not waiting:
+                        log.warning("another projection worker leads: standing by to take over")
+                        waiting = True
+                    stop.wait(0.5)
+                    continue
+                if waiting:
+                    log.warning("projection worker: took over")
+                    waiting = False
+                on_commit = publisher.publish if publisher else None
+                with ProjectionWorker(services.store, views, batch_size=batch_size, on_commit=on_commit) as worker:
+                    try:
+                        worker.run(stop, still_leading=leadership.still_held)
+                    finally:
+                        worker.resign()  # tocsin_leader{kind="view"} back to 0 while another process leads
+            except Exception:  # a failover, an outage: start again from the views' stored positions
+                log.warning("projection worker interrupted; resuming in 1 s", exc_info=True)
+                leadership.release()
+                try:
+                    services.store.tocsin_recorder.datastore.pool.check()
+                except Exception:  # noqa: BLE001 - still down: the next attempt will tell
+                    pass
+                stop.wait(1.0)
+    finally:
+        leadership.release()
+        if publisher is not None:
+            publisher.close()
+
+
 @projections_app.command("run")
 def run(
     only: Annotated[list[str] | None, typer.Option("--only", help="Ne tenir que ces vues (répétable).")] = None,
@@ -117,23 +166,22 @@ def run(
     views = _views(only or [ALL[0]])
     services = open_services_from_env()
     try:
-        with ProjectionWorker(services.store, views, batch_size=batch_size) as worker:
-            if once:
+        if once:
+            with ProjectionWorker(services.store, views, batch_size=batch_size) as worker:
                 count = worker.catch_up()
-                typer.echo(f"{count} événement(s) traité(s) ; vues à jour.")
-                return
-            stop = threading.Event()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: stop.set())
-            exporter = _serve_metrics(services)
-            typer.echo(f"Suivi des vues : {', '.join(v.name for v in worker.views)} (Ctrl-C pour arrêter)")
-            try:
-                worker.run(stop)
-            finally:
-                worker.resign()
-                if exporter is not None:
-                    exporter.shutdown()
-            typer.echo("Arrêt du suivi des vues.")
+            typer.echo(f"{count} événement(s) traité(s) ; vues à jour.")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        exporter = _serve_metrics(services)
+        typer.echo(f"Suivi des vues : {', '.join(v.name for v in views)} (Ctrl-C pour arrêter)")
+        try:
+            follow_views(services, views, batch_size, stop)
+        finally:
+            if exporter is not None:
+                exporter.shutdown()
+        typer.echo("Arrêt du suivi des vues.")
     finally:
         services.close()
 

@@ -109,18 +109,50 @@ class LiveHub:
         self._tasks: list[asyncio.Task] = []
         self.delivered = 0
         self.arrivals: tuple[datetime | None, datetime | None] = (None, None)  # last received, views waiting since
+        # The views' position a signal announced, and what the views read had reached: a standby may replay
+        # a batch a little after the primary announced it, so the hub reads again soon until it has.
+        self.announced = 0
+        self.reached = 0
+        self.replication: dict | None = None  # the readers' server: a standby's replay lag (read_arrivals)
 
     async def start(self) -> None:
         self.position = await run_in_threadpool(self.read_model.position)
         self.arrivals = await run_in_threadpool(read_arrivals, self.services, self.read_model)
         if self.arrivals[0] is not None:  # this process ingests (HTTP): a restart is no silent feed
             metrics.note_received(self.arrivals[0].timestamp())
+        self.replication = await run_in_threadpool(self.read_model.replication)
         self._tasks = [asyncio.create_task(self._listen(), name="tocsin-listen"),
                        asyncio.create_task(self._pump(), name="tocsin-pump"),
                        asyncio.create_task(self._watch_feed(), name="tocsin-feed")]
+        if self.services.settings.nats_url:  # the same news over NATS: it reaches readers of a standby
+            self._tasks.append(asyncio.create_task(self._follow_nats(), name="tocsin-views-nats"))
 
     def feed_state(self) -> dict:
-        return freshness(self.arrivals[0], datetime.now(UTC), self.services.settings.feed_quiet_after, self.arrivals[1])
+        state = freshness(self.arrivals[0], datetime.now(UTC), self.services.settings.feed_quiet_after,
+                          self.arrivals[1])
+        state["replication"] = self.replication
+        return state
+
+    def _announced(self, payload: dict) -> None:
+        if payload.get("schema") not in (None, self.services.settings.schema):
+            return
+        position = payload.get("position")
+        if isinstance(position, int):
+            self.announced = max(self.announced, position)
+        self._wake.set()
+
+    async def _follow_nats(self) -> None:
+        from adapters.nats.signal import follow, views_subject
+
+        settings = self.services.settings
+        while True:
+            try:
+                await follow(settings.nats_url or "", views_subject(settings.schema), self._announced)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - NATS away: PostgreSQL's NOTIFY and the polling remain
+                log.warning("views signal over NATS lost; reconnecting", exc_info=True)
+                await asyncio.sleep(2.0)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -153,7 +185,7 @@ class LiveHub:
                     self._wake.set()  # catch up with whatever happened while not listening
                     async for note in conn.notifies():
                         if _of_schema(note.payload, schema):
-                            self._wake.set()
+                            self._announced(_payload(note.payload))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - reconnect, the pump's polling covers the gap
@@ -175,6 +207,8 @@ class LiveHub:
                 await asyncio.sleep(1.0)
 
     def _next_poll(self) -> float:
+        if self.announced > self.reached:  # announced, not replayed yet where the views are read
+            return 0.05
         if self._lagging_since is None:
             return POLL_SECONDS
         waited = asyncio.get_running_loop().time() - self._lagging_since
@@ -185,11 +219,12 @@ class LiveHub:
             await asyncio.sleep(FEED_SECONDS)
             try:
                 arrivals = await run_in_threadpool(read_arrivals, self.services, self.read_model)
+                replication = await run_in_threadpool(self.read_model.replication)
             except Exception:  # noqa: BLE001 - the database is away: say nothing new, try again
                 log.warning("could not read the last NexSIS arrival", exc_info=True)
                 continue
-            if arrivals != self.arrivals:
-                self.arrivals = arrivals
+            if arrivals != self.arrivals or replication != self.replication:
+                self.arrivals, self.replication = arrivals, replication
                 message = _sse("feed", self.feed_state())
                 for sub in list(self.subscribers):
                     sub.offer(message)
@@ -208,6 +243,7 @@ class LiveHub:
                 log.warning("projections behind position %s: live news sent before the views include it",
                             changed.upto)
             self.position = changed.upto
+            self.reached = changed.reached
             for summary in changed.rows:
                 self.publish(summary)
             published += len(changed.rows)
@@ -225,6 +261,14 @@ class LiveHub:
             if sub.wants(summary):
                 sub.offer(message)
                 self.delivered += 1
+
+
+def _payload(payload: str) -> dict:
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _of_schema(payload: str, schema: str) -> bool:
@@ -326,11 +370,15 @@ async def stream(
         "`null` avant le premier ; `quiet` : aucun message depuis plus de `quiet_after_seconds` "
         "(TOCSIN_FEED_QUIET_AFTER) ; `views_waiting_since` : enregistrement du plus ancien événement pas encore "
         "intégré aux vues (chiffres, carte, liste), `null` si elles sont à jour ; `views_late` : il attend depuis "
-        "plus de `views_late_after_seconds` ; `now` : l'heure du serveur. Même état pour tous : le flux est national."
+        "plus de `views_late_after_seconds` ; `now` : l'heure du serveur ; `replication` : le serveur où les vues sont "
+        "lues (`standby` : un secondaire) et son retard de rejeu sur le primaire (`lag_seconds`, `lag_bytes`). "
+        "Même état pour tous : le flux est national."
     ),
     response_model=FeedState,
 )
 async def feed(request: Request, principal: Reader) -> dict:
     services: Services = request.app.state.services
     last, waiting = await run_in_threadpool(read_arrivals, services, request.app.state.read_model)
-    return freshness(last, datetime.now(UTC), services.settings.feed_quiet_after, waiting)
+    state = freshness(last, datetime.now(UTC), services.settings.feed_quiet_after, waiting)
+    state["replication"] = await run_in_threadpool(request.app.state.read_model.replication)
+    return state

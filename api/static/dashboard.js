@@ -296,6 +296,7 @@
             waiting: f.views_waiting_since ? Date.parse(f.views_waiting_since) : null,
             skew: Date.parse(f.now) - Date.now(), quietAfter: f.quiet_after_seconds,
             lateAfter: f.views_late_after_seconds};
+    drawReplica(f.replication);
     drawFeed();
   }
   function duration(seconds) {
@@ -327,6 +328,17 @@
     el.textContent = (quiet ? "Aucun message NexSIS depuis " : "Dernier message NexSIS il y a ") + duration(age);
     el.title = "Dernier message NexSIS reçu le " + new Date(feed.last).toLocaleString("fr-FR") +
       (quiet ? " : le flux est peut-être interrompu, les données affichées peuvent être anciennes." : "");
+  }
+  // Read from a standby (TOCSIN_READ_DATABASE_URL): how far its replay of the primary lags, said plainly.
+  function drawReplica(r) {
+    var el = $("replica");
+    el.hidden = !(r && r.standby);
+    if (el.hidden) return;
+    var lag = r.lag_seconds;
+    el.className = "t-feed" + (lag > 5 ? " is-quiet" : "");
+    el.textContent = "Serveur secondaire : retard " + (lag < 1 ? "< 1 s" : duration(lag));
+    el.title = "Ce tableau de bord lit une copie de la base (serveur secondaire), à jour à " +
+      duration(lag) + " près (" + r.lag_bytes + " octets de journal restant à rejouer).";
   }
   setInterval(drawFeed, 5000);
   function connect() {

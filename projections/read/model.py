@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from anyio import to_thread
 
 from adapters.geography import Geography
-from adapters.store.event_store import TocsinStore
+from adapters.store.replica import ViewSource, replication_lag
 from domain.geography import Level
 from projections.read import queries
 from projections.read.memo import Generation, Memo
@@ -47,7 +47,7 @@ class CasePage:
 
 
 class ReadModel:
-    def __init__(self, store: TocsinStore, geography: Geography, ttl: float = CACHE_SECONDS) -> None:
+    def __init__(self, store: ViewSource, geography: Geography, ttl: float = CACHE_SECONDS) -> None:
         self.store = store
         self.geography = geography
         self._generation = Generation()
@@ -107,6 +107,10 @@ class ReadModel:
     def position(self) -> int:
         """The lowest position of the views (what every one of them has folded)."""
         return min(queries.view_positions(self.store).values(), default=0)
+
+    def replication(self) -> dict[str, Any]:
+        """How far behind the primary the server these views are read from is (a standby's replay lag)."""
+        return replication_lag(self.store)
 
     def changed_cases(self, after: int, *, ahead: bool = False) -> ChangedCases:
         return queries.changed_cases(self.store, self.geography, after, ahead=ahead)

@@ -23,7 +23,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from adapters.geography import Geography, get_geography
-from adapters.store.event_store import TocsinStore
+from adapters.store.replica import ViewSource
 from domain.case import Case
 from domain.geography import NATIONAL, Level
 from domain.nature import NatureFamily
@@ -39,7 +39,7 @@ CHANGED_PAGE = 5000  # case rows read at once by the live stream
 
 
 def territory_view(
-    store: TocsinStore, level: Level, code: str, *, now: datetime | None = None, top: int = 5,
+    store: ViewSource, level: Level, code: str, *, now: datetime | None = None, top: int = 5,
     geography: Geography | None = None,
 ) -> dict[str, Any]:
     """A territory's figures; zeros when no case ever touched it."""
@@ -91,7 +91,7 @@ def territory_view(
 
 
 def case_list(
-    store: TocsinStore, level: Level = Level.NATIONAL, code: str = NATIONAL, *, status: str | None = None,
+    store: ViewSource, level: Level = Level.NATIONAL, code: str = NATIONAL, *, status: str | None = None,
     family: str | None = None, since: datetime | None = None, limit: int = 50, offset: int = 0,
     geography: Geography | None = None,
 ) -> list[dict[str, Any]]:
@@ -110,7 +110,7 @@ def case_list(
 
 
 def count_cases(
-    store: TocsinStore, level: Level, code: str, *, status: str | None = None, family: str | None = None,
+    store: ViewSource, level: Level, code: str, *, status: str | None = None, family: str | None = None,
     since: datetime | None = None,
 ) -> int:
     """How many cases `case_list` pages through (the same filters)."""
@@ -124,7 +124,7 @@ def count_cases(
     return int(row["n"])
 
 
-def children_counts(store: TocsinStore, geography: Geography, level: Level, code: str) -> list[dict[str, Any]]:
+def children_counts(store: ViewSource, geography: Geography, level: Level, code: str) -> list[dict[str, Any]]:
     """Active cases in each direct subdivision of a territory (one query per child level's view)."""
     children = geography.children(level, code)
     counts: dict[str, int] = {}
@@ -140,7 +140,7 @@ def children_counts(store: TocsinStore, geography: Geography, level: Level, code
             for lvl, c in children]
 
 
-def view_positions(store: TocsinStore) -> dict[str, int]:
+def view_positions(store: ViewSource) -> dict[str, int]:
     """Each live view's position (the last event it folded)."""
     with _connect(store) as conn:
         return _positions(conn, store.settings.schema)
@@ -156,7 +156,7 @@ class ChangedCases(NamedTuple):
 
 
 def changed_cases(
-    store: TocsinStore, geography: Geography, after: int, *, ahead: bool = False, limit: int = CHANGED_PAGE,
+    store: ViewSource, geography: Geography, after: int, *, ahead: bool = False, limit: int = CHANGED_PAGE,
 ) -> ChangedCases:
     """The case rows whose last event is after `after` and that every view has folded (with `ahead`,
     up to the case list's own position even if another view lags). A row's `last_event_id` is the last
@@ -180,7 +180,7 @@ def changed_cases(
     return ChangedCases([case_json(r, geography) for r in rows], upto, reached, listed)
 
 
-def projection_status(store: TocsinStore) -> list[dict[str, Any]]:
+def projection_status(store: ViewSource) -> list[dict[str, Any]]:
     """Each view: position, lag (events and seconds behind the store), events/s, rebuild under way."""
     schema = store.settings.schema
     now = datetime.now(UTC)
@@ -238,7 +238,7 @@ def _behind(conn: psycopg.Connection[DictRow], schema: str, position: int, cap: 
 
 
 def _lag_seconds(
-    store: TocsinStore, conn: psycopg.Connection[DictRow], schema: str, position: int, now: datetime
+    store: ViewSource, conn: psycopg.Connection[DictRow], schema: str, position: int, now: datetime
 ) -> float:
     """How long the oldest event not yet folded has been waiting (0 when caught up)."""
     rows = read_page(conn, schema, position, 1)
@@ -254,12 +254,14 @@ _READY: set[tuple[str, str]] = set()
 
 
 @contextmanager
-def _connect(store: TocsinStore) -> Iterator[Any]:
+def _connect(store: ViewSource) -> Iterator[Any]:
     """A pooled connection (rows as dicts), the views created (empty) if no worker ran yet."""
     with store.connect() as conn:
         key = (store.database_url, store.settings.schema)
         if key not in _READY:
-            ensure_tables(conn, store.settings.schema)
+            # A standby is read-only: there the primary's worker (or reader) has created them.
+            if not conn.execute("SELECT pg_is_in_recovery() AS r").fetchone()["r"]:
+                ensure_tables(conn, store.settings.schema)
             _READY.add(key)
         yield conn
 

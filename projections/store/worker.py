@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import islice
 from typing import Any
 from uuid import UUID
@@ -54,6 +54,10 @@ def connect(store: TocsinStore) -> psycopg.Connection:
     return conn
 
 
+class LeadershipLost(Exception):
+    """The lock that makes this worker the one that leads ended with its session."""
+
+
 class StateCache:
     """Folded case states, valid as of `position` only. `complete`: every case with an event up to
     `position` is here (the cache was filled from position 0 and never trimmed)."""
@@ -86,6 +90,7 @@ class ProjectionWorker:
     def __init__(
         self, store: TocsinStore, views: Sequence[View] = VIEWS, *, batch_size: int = BATCH_SIZE,
         cache_size: int = CACHE_SIZE, shadow: bool = False, conn: psycopg.Connection | None = None,
+        on_commit: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
         self.schema = store.settings.schema
@@ -94,6 +99,9 @@ class ProjectionWorker:
         self.shadow = shadow
         self.decoder = EventDecoder(store.mapper)
         self.cache = StateCache(cache_size)
+        # Told {schema, views, position} after each committed batch: the "views changed" signal for readers
+        # NOTIFY does not reach (adapters/nats/signal.py).
+        self.on_commit = on_commit
         self._owns_conn = conn is None
         self.conn = conn if conn is not None else connect(store)
         ensure_tables(self.conn, self.schema)
@@ -150,6 +158,8 @@ class ProjectionWorker:
                 metrics.REBUILD_POSITION.labels(view.name).set(last)
         else:
             self._advanced(group, last, len(rows), behind, newest)
+        if self.on_commit is not None and not self.shadow:
+            self.on_commit({"schema": self.schema, "views": [v.name for v in group], "position": last})
         return len(rows)
 
     def _caught_up(self, views: Sequence[View], position: int) -> None:
@@ -192,8 +202,10 @@ class ProjectionWorker:
             total += n
         return total
 
-    def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
-        """Follow the store until `stop` is set: catch up, then wait for the store's NOTIFY."""
+    def run(self, stop: threading.Event, poll_seconds: float = 1.0,
+            still_leading: Callable[[], bool] | None = None) -> None:
+        """Follow the store until `stop` is set: catch up, then wait for the store's NOTIFY. With
+        `still_leading`, checked between waits, a worker that lost its lead stops with LeadershipLost."""
         # A dedicated connection: LISTEN belongs to a session, which a pooled connection is not.
         with psycopg.connect(self.store.database_url, autocommit=True) as listener:
             # The library NOTIFYs this channel in every transaction that records events.
@@ -203,6 +215,8 @@ class ProjectionWorker:
                     pass
                 for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
                     pass
+                if still_leading is not None and not still_leading():
+                    raise LeadershipLost("verrou des vues perdu")
 
     def _warm_up(self, events: list[CaseEvent], position: int) -> None:
         cache = self.cache

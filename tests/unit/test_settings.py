@@ -54,3 +54,21 @@ def test_the_openid_connect_settings_are_read_once_and_the_secret_never_shown() 
     assert "tres-secret" not in repr(settings)
     assert set(settings.auth_env) == set(env)  # the demonstration refuses to start beside them
     assert Settings.from_env({"TOCSIN_OIDC_ISSUER": ""}).oidc_issuer is None
+def test_a_cluster_is_described_by_multi_host_urls_a_read_url_and_a_server_list() -> None:
+    from adapters.nats.server import servers
+    from adapters.store.event_store import CONNINFO_OPTIONS, application_env
+
+    writers = "postgresql://app@db1:5432,db2:5432/tocsin?target_session_attrs=read-write&connect_timeout=3"
+    readers = "postgresql://app@db1:5432,db2:5432/tocsin?target_session_attrs=prefer-standby"
+    env = {"TOCSIN_DATABASE_URL": writers, "TOCSIN_READ_DATABASE_URL": readers, "TOCSIN_NATS_REPLICAS": "3",
+           "TOCSIN_NATS_URL": "nats://n1:4222, nats://n2:4222,nats://n3:4222", "TOCSIN_CIPHER_KEY": "a2V5"}
+    settings = Settings.from_env(env)
+    assert settings.read_database_url == readers and settings.nats_replicas == 3
+    assert servers(settings.nats_url or "") == ["nats://n1:4222", "nats://n2:4222", "nats://n3:4222"]
+    assert Settings.from_env({}).read_database_url is None and Settings.from_env({}).nats_replicas == 1
+    # The store's pool gets every host and the options the library has no variable for.
+    library = application_env(settings, writers)
+    assert (library["POSTGRES_HOST"], library["POSTGRES_PORT"]) == ("db1,db2", "5432,5432")
+    import json
+
+    assert json.loads(library[CONNINFO_OPTIONS]) == {"target_session_attrs": "read-write", "connect_timeout": "3"}
