@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.directory import seed, tables
+from adapters.directory.lookups import DirectoryReader
 from adapters.geography import Geography, get_geography
 from adapters.ingest.ingestion import Ingestor
 from adapters.settings import Settings
@@ -17,8 +19,10 @@ class Services:
     store: TocsinStore
     geography: Geography
     ingestor: Ingestor
+    directory: DirectoryReader  # domain.directory.Habilitations, and the directory's lookups
 
     def close(self) -> None:
+        self.directory.close()
         self.store.close()
 
 
@@ -28,5 +32,8 @@ def open_services(settings: Settings | None = None) -> Services:
     # With the store's tables: created by their owner at the first start (deploy/README.md's grants).
     access_log.ensure_table(store)
     revocations.ensure_table(store)
+    tables.ensure_tables(store)
     geography = get_geography(settings.cache_dir)
-    return Services(settings, store, geography, Ingestor(store, geography))
+    # The directory is never empty: seeded from the reference geography before anything serves (once).
+    seed.seed(store, geography)
+    return Services(settings, store, geography, Ingestor(store, geography), DirectoryReader(store))

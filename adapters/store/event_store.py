@@ -174,6 +174,8 @@ class TocsinRecorder(ColumnArrayRecorder):
         quarantined: Sequence[QuarantineRow] = kwargs.get("quarantined", ())
         parties: Sequence[PartyRow] = kwargs.get("parties", ())
         position: Position | None = kwargs.get("position")
+        # Other concerns' rows written with their events (the directory's read tables): callables of the cursor.
+        also: Sequence[Any] = kwargs.get("also", ())
         if messages:
             curs.execute(self._insert_messages, _columns(messages, 10))
         if parties:
@@ -191,6 +193,8 @@ class TocsinRecorder(ColumnArrayRecorder):
             )
         if position is not None:
             curs.execute(self._upsert_position, position)
+        for write in also:
+            write(curs)
         super()._insert_events(curs, stored_events, **kwargs)
 
 
