@@ -22,7 +22,9 @@ def ingestion_status(settings: Settings, store: TocsinStore) -> dict[str, Any]:
     """Events stored, open quarantine entries, positions, the last message received and, when NATS is in
     use, the stream's status and the messages it lost before their ingestion."""
     with store.connect() as conn:
-        events = conn.execute(SQL("SELECT count(*) AS n FROM {}").format(store.table("tocsin_events"))).fetchone()["n"]
+        # The events of NexSIS messages (one index row each): not the platform's own, such as the directory's.
+        count = SQL("SELECT count(*) AS n FROM {}").format(store.table("tocsin_messages"))
+        events = conn.execute(count).fetchone()["n"]
         positions = list(
             conn.execute(SQL("SELECT source, position, updated_at FROM {}").format(store.table("tocsin_positions")))
         )
