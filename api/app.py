@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from adapters.services import Services, open_services
 from api.auth import AuthConfig, LoginLimit, Revocations
-from api.routes import audit, cases, dashboard, live, messages, replay, session, territories, views
+from api.routes import audit, cases, dashboard, directory, live, messages, replay, session, territories, views
 from api.security_headers import SecurityHeaders
 from projections.read.model import ReadModel
 
@@ -81,7 +81,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     )
     app.add_middleware(SecurityHeaders)
 
-    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard):
+    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, directory):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")

@@ -20,11 +20,12 @@ from uuid import UUID
 from psycopg.sql import SQL
 
 from adapters.directory import tables
-from adapters.directory.lookups import DirectoryReader, seal_contact, unseal_contact
+from adapters.directory.lookups import DirectoryReader, Member, seal_contact, unseal_contact
 from adapters.directory.writer import OPERATOR, Actor, Write, new_event, record, versions
 from domain.access import Denied, Principal
 from domain.directory import (
     ADMIN_ROLE,
+    CONTACT_ROLES,
     KINDS,
     DirectoryError,
     Organisation,
@@ -36,6 +37,7 @@ from domain.directory import (
     check_siret,
     grant_refusal,
     may_grant,
+    may_read_directory,
     normalise_email,
     organisation_id,
     position_role,
@@ -97,6 +99,7 @@ class Plan:
     def commit(self) -> None:
         if self.events:
             record(self.store, self.events, self.writes)
+            self.reader.invalidate()  # this process at once; the others when the notification reaches them
 
     # ---- organisations ----------------------------------------------------------------------------
 
@@ -395,3 +398,37 @@ def export_csv(services: Services) -> str:
             rows.append((o.kind.value, o.territory, o.name, "", "", "", "", ""))
     rows.sort(key=lambda r: (r[1], r[0], r[2], r[5]))
     return write(rows)
+
+
+# ---- reads, scoped like every other read ------------------------------------------------------------------
+
+
+def _sees(services: Services, principal: Principal, level: Level, code: str) -> bool:
+    return may_read_directory(principal.role.code, principal.role.reads, principal.level, principal.code,
+                              (level, code), services.geography)
+
+
+def organisations(services: Services, principal: Principal, territory: tuple[Level, str] | None) -> list[Organisation]:
+    """The organisations of a territory (None: the principal's own and those above it, whom it reports to).
+    Denied for a territory outside what the principal sees in the directory."""
+    if territory is not None:
+        if not _sees(services, principal, *territory):
+            raise Denied(f"annuaire hors de votre périmètre : {territory[0].value}:{territory[1]}")
+        wanted = [territory]
+    else:
+        wanted = []
+        node: tuple[Level, str] | None = (principal.level, principal.code)
+        while node is not None:
+            wanted.append(node)
+            node = services.geography.parent(*node)
+        wanted = [t for t in wanted if _sees(services, principal, *t)]
+    return services.directory.organisations_in(wanted)
+
+
+def people(services: Services, principal: Principal, organisation_id: str) -> tuple[list[Member], bool]:
+    """The people habilitated in an organisation, and whether their contacts may be shown to the principal.
+    An organisation the principal may not see is reported unknown (DirectoryError), like a missing one."""
+    org = services.directory.organisation(organisation_id)
+    if org is None or not _sees(services, principal, org.level, org.code):
+        raise DirectoryError(f"organisation inconnue : {organisation_id}")
+    return services.directory.members([org.id]), principal.role.code in CONTACT_ROLES
