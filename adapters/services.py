@@ -21,6 +21,12 @@ class Services:
     ingestor: Ingestor
     directory: DirectoryReader  # domain.directory.Habilitations, and the directory's lookups
 
+    def ensure_directory(self) -> None:
+        """Seed the directory from the reference geography if this store's is not yet (once per process and
+        store; then free). Called before a server serves and by every directory act: the directory is never
+        empty where it is used, and stores that never serve nor use it (most tests) do not pay for it."""
+        seed.seed(self.store, self.geography)
+
     def close(self) -> None:
         self.directory.close()
         self.store.close()
@@ -34,6 +40,4 @@ def open_services(settings: Settings | None = None) -> Services:
     revocations.ensure_table(store)
     tables.ensure_tables(store)
     geography = get_geography(settings.cache_dir)
-    # The directory is never empty: seeded from the reference geography before anything serves (once).
-    seed.seed(store, geography)
     return Services(settings, store, geography, Ingestor(store, geography), DirectoryReader(store))

@@ -40,6 +40,8 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or await run_in_threadpool(open_services)
+        # Before the first request: a store's directory is seeded when it first serves (domain.directory).
+        await run_in_threadpool(app.state.services.ensure_directory)
         app.state.auth = auth or AuthConfig.from_env(app.state.services.settings)
         (log.warning if app.state.auth.demo_login or not app.state.auth.interactive_login else log.info)(
             "authentication: %s", app.state.auth.describe())

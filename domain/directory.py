@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from domain.access import ROLES, Principal
 from domain.geography import NATIONAL, Hierarchy, Level, UnknownTerritory, parse_territory
 
 
@@ -403,3 +404,12 @@ def may_read_directory(role: str, reads: bool, level: Level, code: str, target: 
 # Who sees people's work contacts (email, telephone): the operational roles that must reach them in a crisis
 # and the administrators; analysts and auditors see names and positions only.
 CONTACT_ROLES = frozenset({"mayor", "prefecture", "sdis", "zone", "national", ADMIN_ROLE})
+
+
+def principal_of(grant: Grant, geography: Hierarchy, expires_at: float = float("inf")) -> Principal:
+    """The principal of a person acting under a habilitation: the role it carries, over its organisation's
+    territory, until the habilitation (or the session, `expires_at`) ends. The subject is the person's id,
+    not their email: what acts record (the access log) carries no personal data."""
+    until = grant.until if grant.until is not None else float("inf")
+    return Principal(grant.person_id, ROLES[grant.role], grant.level, grant.code, geography, grant.person_name,
+                     min(expires_at, until), organisation_id=grant.organisation_id, grant_id=grant.id)

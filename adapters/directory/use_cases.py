@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from psycopg.sql import SQL
@@ -22,6 +22,8 @@ from psycopg.sql import SQL
 from adapters.directory import tables
 from adapters.directory.lookups import DirectoryReader, Member, seal_contact, unseal_contact
 from adapters.directory.writer import OPERATOR, Actor, Write, new_event, record, versions
+from adapters.geography import Geography
+from adapters.store.event_store import TocsinStore
 from domain.access import Denied, Principal
 from domain.directory import (
     ADMIN_ROLE,
@@ -47,8 +49,17 @@ from domain.directory_events import Organisation as OrganisationAggregate
 from domain.directory_events import Person as PersonAggregate
 from domain.geography import NATIONAL, Level
 
-if TYPE_CHECKING:
-    from adapters.services import Services
+
+class Services(Protocol):
+    """What the directory's acts need of the composition root (adapters.services.Services)."""
+
+    @property
+    def store(self) -> TocsinStore: ...
+    @property
+    def geography(self) -> Geography: ...
+    @property
+    def directory(self) -> DirectoryReader: ...
+    def ensure_directory(self) -> None: ...
 
 INVITATION_HOURS = 72
 ADMIN_ORGANISATION = f"{OrganisationKind.COGIC.value}.{NATIONAL}"
@@ -81,6 +92,9 @@ class Plan:
     _versions: dict[UUID, int] = field(default_factory=dict)
     _people: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)  # email -> id, name, phones
     _organisations: dict[str, Organisation] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.services.ensure_directory()
 
     @property
     def store(self) -> Any:
@@ -220,6 +234,7 @@ def grant(services: Services, principal: Principal | None, *, organisation_id: s
           position: str, phones: Sequence[str] = (), until: datetime | None = None) -> Granted:
     """Give a person (registered if need be) a habilitation in an organisation, its role following the
     position; `principal` None is the operator."""
+    services.ensure_directory()
     org = services.directory.organisation(organisation_id)
     if org is None:
         raise DirectoryError(f"organisation inconnue : {organisation_id}")
@@ -243,6 +258,7 @@ def grant_admin(services: Services, email: str, name: str | None = None) -> Gran
 
 def revoke(services: Services, principal: Principal | None, grant_id: str) -> bool:
     """End a habilitation at once (False: it was not in force). Who may is decided on its organisation."""
+    services.ensure_directory()
     row = services.directory.habilitation(grant_id)
     if row is None:
         raise DirectoryError(f"habilitation inconnue : {grant_id}")
@@ -280,6 +296,7 @@ class Invited:
 def invite(services: Services, principal: Principal | None, *, organisation_id: str, email: str, position: str,
            hours: float = INVITATION_HOURS) -> Invited:
     """An invitation to be habilitated in an organisation, by a link (single use, expiring)."""
+    services.ensure_directory()
     org = services.directory.organisation(organisation_id)
     if org is None:
         raise DirectoryError(f"organisation inconnue : {organisation_id}")
@@ -314,6 +331,7 @@ def accept_invitation(services: Services, token: str, *, email: str, name: str,
     """Accept an invitation: the person (matched by email, the one invited) is habilitated. Single use:
     the acceptance is the invitation's second event, so a second acceptance, even at the same moment, is
     refused by the event store's (id, version) key."""
+    services.ensure_directory()
     digest = token_digest(token or "")
     row = services.directory.invitation(digest)
     refused = DirectoryError("invitation invalide, expirée ou déjà utilisée : demandez-en une nouvelle")
@@ -353,6 +371,7 @@ class Imported:
 def import_csv(services: Services, text: str, principal: Principal | None = None) -> Imported:
     """Import a directory file: every row checked first; any bad row refuses the whole file (FileRefused,
     nothing recorded). Idempotent: what is already in the directory records nothing."""
+    services.ensure_directory()
     from adapters.directory.csv_file import FileRefused, parse
 
     rows = parse(text, services.geography)
@@ -379,6 +398,7 @@ def import_csv(services: Services, text: str, principal: Principal | None = None
 def export_csv(services: Services) -> str:
     """The directory as a file `import_csv` reads back: every habilitation in force, and the organisations
     registered by people that have nobody yet (the seeded ones without anybody are left out)."""
+    services.ensure_directory()
     from adapters.directory.csv_file import PHONE_SEPARATOR, until_text, write
 
     reader = services.directory
@@ -404,6 +424,7 @@ def export_csv(services: Services) -> str:
 
 
 def _sees(services: Services, principal: Principal, level: Level, code: str) -> bool:
+    services.ensure_directory()
     return may_read_directory(principal.role.code, principal.role.reads, principal.level, principal.code,
                               (level, code), services.geography)
 

@@ -41,6 +41,7 @@ def count(services, table: str, where: str = "TRUE") -> int:
 
 
 def test_seeding_covers_france_once_and_is_no_message(services) -> None:
+    services.ensure_directory()
     assert count(services, tables.ORGANISATIONS) == len(services.geography.communes) + 2 * len(
         services.geography.departements) + len(services.geography.zones) + 2
     assert services.directory.organisation("sdis.35").nexsis_id == "fr.fire.sdis35"
@@ -71,7 +72,7 @@ def test_any_bad_row_refuses_the_whole_file(services) -> None:
         import_csv(services, bad)
     assert [line for line, _ in refused.value.errors] == [6, 7]
     assert "n'existe pas" in refused.value.errors[0][1] and "territoire inconnu" in refused.value.errors[1][1]
-    assert count(services, tables.PEOPLE) == 0 and count(services, "tocsin_events") == 1
+    assert count(services, tables.PEOPLE) == 0 and count(services, "tocsin_events") <= 1  # the seed at most
 
 
 def principal(role: str, level: Level, code: str) -> Principal:
@@ -135,10 +136,13 @@ def test_audit_verify_passes_with_directory_events(services, replay_cli) -> None
 
 def test_a_second_opening_seeds_nothing(settings, tmp_path: Path) -> None:
     first = open_services(settings)
+    assert count(first, "tocsin_events") == 0  # opened, not served: not seeded
+    first.ensure_directory()
     first.close()
     seed._done.clear()
     again = open_services(settings)
     try:
+        again.ensure_directory()
         assert count(again, "tocsin_events") == 1
     finally:
         again.close()
