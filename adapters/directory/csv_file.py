@@ -2,7 +2,7 @@
 
 Columns (header line required, any order; `;` or `,` as separator; UTF-8, with or without BOM):
 `organisation_kind, territory, organisation_name, person_name, position, email, phone`, and optionally
-`until` (YYYY-MM-DD: the habilitation ends at the start of that day, Paris time). A row names an organisation
+`until` (YYYY-MM-DD: the habilitation's last day, to its end, Paris time). A row names an organisation
 by kind and territory (the seeded one when there is one, else one registered by its name), and gives the
 person a habilitation in it, its role following the position. A row with no person columns names an
 organisation only. Several telephones are separated by `|`.
@@ -14,7 +14,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from domain.directory import (
@@ -144,7 +144,7 @@ def _until(text: str) -> datetime | None:
         day = date.fromisoformat(text)
     except ValueError:
         raise DirectoryError(f"date de fin invalide : {text!r} (AAAA-MM-JJ)") from None
-    return datetime.combine(day, time(0, 0), PARIS)
+    return datetime.combine(day + timedelta(days=1), time(0, 0), PARIS)  # to the end of that day
 
 
 def _conflicts(rows: Iterable[Row]) -> list[tuple[int, str]]:
@@ -169,4 +169,4 @@ def write(rows: Iterable[Sequence[str]]) -> str:
 
 
 def until_text(until: datetime | None) -> str:
-    return until.astimezone(PARIS).date().isoformat() if until else ""
+    return (until.astimezone(PARIS) - timedelta(days=1)).date().isoformat() if until else ""
