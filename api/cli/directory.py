@@ -12,12 +12,13 @@ from api.cli import support
 
 
 def register(app: typer.Typer) -> None:
-    directory_app = typer.Typer(help="Annuaire : organisations, personnes et habilitations.", no_args_is_help=True)
+    directory_app = typer.Typer(help="Annuaire : les organisations, les personnes et leurs habilitations.",
+                                  no_args_is_help=True)
     app.add_typer(directory_app, name="directory")
 
     @directory_app.command("import")
     def import_(path: Annotated[Path, typer.Argument(help="Fichier CSV (format : voir le README).")]) -> None:
-        """Importer organisations et personnes d'un fichier CSV (tout ou rien, rejouable sans doublon)."""
+        """Importer les organisations et les personnes d'un fichier CSV (tout ou rien, sans créer de doublon)."""
         from adapters.directory.csv_file import FileRefused
         from adapters.directory.use_cases import import_csv
 
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
 
     @directory_app.command("export")
     def export() -> None:
-        """Écrire l'annuaire (habilitations en cours) en CSV sur la sortie standard."""
+        """Écrire l'annuaire (les habilitations en cours) en CSV sur la sortie standard."""
         from adapters.directory.use_cases import export_csv
 
         services = support.open_services_from_env()
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
         email: Annotated[str, typer.Argument(help="Adresse électronique de la personne.")],
         name: Annotated[str | None, typer.Option(help="Nom affiché.")] = None,
     ) -> None:
-        """Nommer un administrateur de l'annuaire (le premier, notamment)."""
+        """Nommer un administrateur de l'annuaire (à commencer par le premier)."""
         from adapters.directory.use_cases import grant_admin as grant_admin_
         from domain.directory import DirectoryError
 
