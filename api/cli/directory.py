@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
 
     @directory_app.command("export")
     def export() -> None:
-        """Écrire l'annuaire (les habilitations en cours) en CSV sur la sortie standard."""
+        """Écrire l'annuaire en CSV sur la sortie standard, avec les habilitations en cours."""
         from adapters.directory.use_cases import export_csv
 
         services = support.open_services_from_env()
