@@ -10,7 +10,7 @@ import pytest
 from psycopg.sql import SQL
 
 from adapters.directory import seed, tables
-from adapters.directory.csv_file import FileRefused
+from adapters.directory.csv_file import COLUMNS, OPTIONAL, FileRefused
 from adapters.directory.lookups import DirectoryReader
 from adapters.directory.use_cases import (
     accept_invitation,
@@ -146,3 +146,26 @@ def test_a_second_opening_seeds_nothing(settings, tmp_path: Path) -> None:
         assert count(again, "tocsin_events") == 1
     finally:
         again.close()
+
+
+def test_the_directory_commands(settings, tmp_path: Path) -> None:
+    from tests.integration.test_cli import tocsin
+
+    good = tmp_path / "annuaire.csv"
+    good.write_text(CSV, encoding="utf-8")
+    first = tocsin(settings, "directory", "import", str(good))
+    assert "4 ligne(s) importée(s), 7 événement(s)" in first.stdout
+    again = tocsin(settings, "directory", "import", str(good))
+    assert "rien n'a changé" in again.stdout
+    exported = tocsin(settings, "directory", "export").stdout
+    assert exported.splitlines()[0] == ",".join(COLUMNS + OPTIONAL)
+    assert "mairie,commune:35238,Mairie de Rennes,Nathalie Appéré,Maire,maire@rennes.example" in exported
+    bad = tmp_path / "mauvais.csv"
+    bad.write_text(CSV + "sdis,departement:35,,X,Maire,x@sdis.example,\n"
+                   "coz,zone:atlantide,,Y,Officier COZ,y@coz.example,\n", encoding="utf-8")
+    refused = tocsin(settings, "directory", "import", str(bad), check=False)
+    assert refused.returncode == 1
+    assert "rien n'a été importé" in refused.stderr and "ligne 6 :" in refused.stderr and "ligne 7 :" in refused.stderr
+    admin = tocsin(settings, "directory", "grant-admin", "Admin@Interieur.example")
+    assert "admin@interieur.example est administrateur de l'annuaire" in admin.stdout
+    assert "Administrateur de l'annuaire" in tocsin(settings, "directory", "export").stdout
