@@ -85,5 +85,5 @@ def test_what_write_writes_parse_reads_back(people: list) -> None:
     rows = [("mairie", "commune:35238", "Mairie de Rennes", name, position, f"p{n}@rennes.example", "", "")
             for name, position, n in people]
     parsed = parse(write(rows), TREE)
-    assert [(" ".join(r.person_name.split()), r.position, r.email) for r in parsed] == [
+    assert [(" ".join((r.person_name or "").split()), r.position, r.email) for r in parsed] == [
         (" ".join(name.split()), position, f"p{n}@rennes.example") for name, position, n in people]
