@@ -39,9 +39,9 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("post", "/api/v1/messages", schemas.Acknowledgement, "/api/v1/messages", {}),
     ("get", "/api/v1/organisations", list[schemas.OrganisationOut], "/api/v1/organisations",
      {"territory": "departement:35"}),
-    ("get", "/api/v1/people", list[schemas.PersonOut], "/api/v1/people", {"organisation": "coz.ouest"}),
     ("post", "/api/v1/habilitations", schemas.GrantOut, "/api/v1/habilitations",
      {"organisation_id": "coz.ouest", "email": "officier@coz.example", "name": "Officier", "position": "Officier COZ"}),
+    ("get", "/api/v1/people", list[schemas.PersonOut], "/api/v1/people", {"organisation": "coz.ouest"}),
     ("post", "/api/v1/habilitations/{grant_id}/revocation", schemas.RevocationOut,
      "/api/v1/habilitations/{grant_id}/revocation", {}),
     ("post", "/api/v1/invitations", schemas.InvitationOut, "/api/v1/invitations",
@@ -97,7 +97,7 @@ def test_each_public_route_returns_what_its_model_says(world, services):
     for method, path, model, url, params in ROUTES:
         if path == "/api/v1/messages":
             response = client.post(url, content=message, headers={"content-type": "application/json", **nexsis})
-        elif method == "post":  # the directory's writes, in order: a grant, its revocation, an invitation
+        elif method == "post":  # the directory's: a grant (its people read next), its revocation, an invitation
             response = client.post(url.format(grant_id=granted), json=params or None, headers=national)
         else:
             headers = auditor if path.startswith(("/api/v1/access-log", "/api/v1/quarantine")) else national
