@@ -40,4 +40,5 @@ def open_services(settings: Settings | None = None) -> Services:
     revocations.ensure_table(store)
     tables.ensure_tables(store)
     geography = get_geography(settings.cache_dir)
-    return Services(settings, store, geography, Ingestor(store, geography), DirectoryReader(store))
+    return Services(settings, store, geography, Ingestor(store, geography),
+                    DirectoryReader(store, geography))

@@ -24,6 +24,8 @@ import psycopg
 from psycopg.sql import SQL
 
 from adapters.directory import tables
+from adapters.directory.seed import Reference, reference
+from adapters.geography import Geography
 from adapters.store.event_store import TocsinStore
 from domain.directory import Grant, Organisation, OrganisationKind, normalise_email
 from domain.geography import Level
@@ -58,8 +60,8 @@ def unseal_contact(store: TocsinStore, sealed: bytes) -> dict:
 
 
 _GRANT_COLUMNS = (
-    "h.id, h.person_id, p.contact, h.organisation_id, o.name AS organisation_name, o.kind, h.role, o.level,"
-    " o.code, h.until, h.position"
+    "h.id, h.person_id, p.contact, h.organisation_id, o.id AS registered, o.name AS organisation_name, o.kind,"
+    " h.role, o.level, o.code, h.until, h.position"
 )
 
 
@@ -71,8 +73,9 @@ def organisation_of(row: Any) -> Organisation:
 class DirectoryReader:
     """`domain.directory.Habilitations` and the directory's lookups, on one store."""
 
-    def __init__(self, store: TocsinStore, *, listen: bool = True) -> None:
+    def __init__(self, store: TocsinStore, geography: Geography, *, listen: bool = True) -> None:
         self.store = store
+        self.geography = geography
         self._cache: dict[str, Grant | None] = {}
         self._generation = 0
         self._listening = False
@@ -106,39 +109,54 @@ class DirectoryReader:
         with self.store.connect() as conn:
             rows = conn.execute(self._grants_sql("p.email_key = %s"), (key,)).fetchall()
         now = time.time()
-        return [g for g in (self._grant(r) for r in rows) if g.until is None or g.until > now]
+        grants = (self._grant(r) for r in rows)
+        return [g for g in grants if g is not None and (g.until is None or g.until > now)]
 
     def _read_grant(self, grant_id: str) -> Grant | None:
         with self.store.connect() as conn:
             row = conn.execute(self._grants_sql("h.id = %s"), (grant_id,)).fetchone()
         return self._grant(row) if row is not None else None
 
+    @property
+    def reference(self) -> Reference:
+        """The seeded organisations (from the reference geography, in memory)."""
+        return reference(self.geography)
+
     def _grants_sql(self, where: str) -> Any:
         return SQL("SELECT " + _GRANT_COLUMNS + " FROM {h} h JOIN {p} p ON p.id = h.person_id"
-                   " JOIN {o} o ON o.id = h.organisation_id WHERE h.revoked_at IS NULL AND " + where
-                   + " ORDER BY o.level, o.name").format(
+                   " LEFT JOIN {o} o ON o.id = h.organisation_id WHERE h.revoked_at IS NULL AND " + where
+                   + " ORDER BY h.organisation_id").format(
             h=self.store.table(tables.HABILITATIONS), p=self.store.table(tables.PEOPLE),
             o=self.store.table(tables.ORGANISATIONS))
 
-    def _grant(self, row: Any) -> Grant:
+    def _grant(self, row: Any) -> Grant | None:
+        if row["registered"] is not None:
+            org = Organisation(row["registered"], OrganisationKind(row["kind"]), row["organisation_name"],
+                               Level(row["level"]), row["code"])
+        else:
+            seeded = self.reference.by_id.get(row["organisation_id"])
+            if seeded is None:
+                return None  # an organisation the reference no longer has (a commune merged since)
+            org = seeded
         contact = unseal_contact(self.store, row["contact"])
         return Grant(
             id=row["id"], person_id=row["person_id"], person_name=contact["name"], email=contact["email"],
-            organisation_id=row["organisation_id"], organisation_name=row["organisation_name"],
-            organisation_kind=OrganisationKind(row["kind"]), role=row["role"], level=Level(row["level"]),
-            code=row["code"], until=row["until"].timestamp() if row["until"] else None, position=row["position"],
+            organisation_id=org.id, organisation_name=org.name, organisation_kind=org.kind, role=row["role"],
+            level=org.level, code=org.code, until=row["until"].timestamp() if row["until"] else None,
+            position=row["position"],
         )
 
     # ---- lookups ---------------------------------------------------------------------------------------
 
     def organisation(self, organisation_id: str) -> Organisation | None:
+        """A registered organisation (or a seeded one updated since), else a seeded one, else None."""
         with self.store.connect() as conn:
             row = conn.execute(SQL("SELECT * FROM {} WHERE id = %s").format(self.store.table(tables.ORGANISATIONS)),
                                (organisation_id,)).fetchone()
-        return organisation_of(row) if row else None
+        return organisation_of(row) if row else self.reference.by_id.get(organisation_id)
 
     def organisations_in(self, territories: Sequence[tuple[Level, str]]) -> list[Organisation]:
-        """The organisations whose territory is exactly one of these, by level then name."""
+        """The organisations whose territory is exactly one of these, the higher levels first, then by name."""
         if not territories:
             return []
         with self.store.connect() as conn:
@@ -147,13 +165,17 @@ class DirectoryReader:
                     " ON o.level = t.level AND o.code = t.code").format(self.store.table(tables.ORGANISATIONS)),
                 ([lv.value for lv, _ in territories], [c for _, c in territories]),
             ).fetchall()
+        found = {o.id: o for t in territories for o in self.reference.by_territory.get(t, ())}
+        found.update((r["id"], organisation_of(r)) for r in rows)
         order = {lv: i for i, lv in enumerate(Level)}
-        return sorted((organisation_of(r) for r in rows), key=lambda o: (-order[o.level], o.name, o.id))
+        return sorted(found.values(), key=lambda o: (-order[o.level], o.name, o.id))
 
     def all_organisations(self) -> list[Organisation]:
         with self.store.connect() as conn:
-            rows = conn.execute(SQL("SELECT * FROM {} ORDER BY id").format(self.store.table(tables.ORGANISATIONS)))
-            return [organisation_of(r) for r in rows]
+            rows = conn.execute(SQL("SELECT * FROM {}").format(self.store.table(tables.ORGANISATIONS))).fetchall()
+        found = dict(self.reference.by_id)
+        found.update((r["id"], organisation_of(r)) for r in rows)
+        return sorted(found.values(), key=lambda o: o.id)
 
     def person_id_by_email(self, email: str) -> str | None:
         with self.store.connect() as conn:

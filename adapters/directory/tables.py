@@ -1,4 +1,5 @@
-"""The directory's read tables: what the lookups read, written in the transaction of the events they come
+"""The directory's read tables (besides the seeded organisations, read from the reference in memory:
+adapters.directory.seed): what the lookups read, written in the transaction of the events they come
 from (TocsinRecorder's `also` hook), not by a projection worker.
 
 Why in the same transaction: a grant must work on the very next request and a revocation must take effect
@@ -26,6 +27,7 @@ ORGANISATIONS = "tocsin_directory_organisations"
 PEOPLE = "tocsin_directory_people"
 HABILITATIONS = "tocsin_directory_habilitations"
 INVITATIONS = "tocsin_directory_invitations"
+SEEDS = "tocsin_directory_seeds"
 
 _CREATE = [
     """CREATE TABLE IF NOT EXISTS {schema}.tocsin_directory_organisations (
@@ -37,6 +39,12 @@ _CREATE = [
         siret text,
         nexsis_id text,
         seeded boolean NOT NULL DEFAULT false)""",
+    # Which reference data the directory was seeded from (adapters.directory.seed): the seeded organisations
+    # themselves are read from that reference, in memory, not from the organisations table.
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_directory_seeds (
+        reference text PRIMARY KEY,
+        organisations integer NOT NULL,
+        seeded_at timestamptz NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS tocsin_directory_organisations_territory_idx"
     " ON {schema}.tocsin_directory_organisations (level, code)",
     """CREATE TABLE IF NOT EXISTS {schema}.tocsin_directory_people (

@@ -405,9 +405,7 @@ def export_csv(services: Services) -> str:
     orgs = {o.id: o for o in reader.all_organisations()}
     members = reader.members(None)
     with_people = {m.organisation_id for m in members}
-    with services.store.connect() as conn:
-        seeded = {r["id"] for r in conn.execute(
-            SQL("SELECT id FROM {} WHERE seeded").format(services.store.table(tables.ORGANISATIONS)))}
+    seeded = reader.reference.by_id
     rows: list[tuple[str, ...]] = []
     for m in members:
         o = orgs[m.organisation_id]

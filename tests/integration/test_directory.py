@@ -42,8 +42,9 @@ def count(services, table: str, where: str = "TRUE") -> int:
 
 def test_seeding_covers_france_once_and_is_no_message(services) -> None:
     services.ensure_directory()
-    assert count(services, tables.ORGANISATIONS) == len(services.geography.communes) + 2 * len(
+    assert len(services.directory.all_organisations()) == len(services.geography.communes) + 2 * len(
         services.geography.departements) + len(services.geography.zones) + 2
+    assert count(services, tables.SEEDS) == 1 and count(services, tables.ORGANISATIONS) == 0  # read from memory
     assert services.directory.organisation("sdis.35").nexsis_id == "fr.fire.sdis35"
     seed._done.clear()
     assert seed.seed(services.store, services.geography) == 0  # idempotent
@@ -92,7 +93,7 @@ def test_grants_follow_the_hierarchy_and_revocation_reaches_every_reader_at_once
         grant(services, principal("mayor", Level.COMMUNE, "35238"), organisation_id="mairie.35238",
               email="x@y.example", name="X", position="Maire")
     # Another process's reader, its cache warm: the revocation empties it when it commits.
-    other = DirectoryReader(services.store)
+    other = DirectoryReader(services.store, services.geography)
     try:
         assert other.wait_listening()
         assert other.active(granted.grant_id) is not None
