@@ -3,10 +3,10 @@ lookups the use cases and the API need, on the read tables (adapters.directory.t
 
 `active(grant_id)` is asked on every request made under a habilitation, so its answers are cached in the
 process. A revocation must still take effect at once, in every process: each directory write notifies the
-store's channel in its transaction (delivered at commit), and a thread of each process LISTENs to it and
-empties the cache. While that listener is not connected (starting, or its connection lost), the cache is
-not used at all: every call reads the tables, so a missed notification can never keep a revoked
-habilitation alive. A read that raced a notification is not cached (the generation check).
+store's channel in its transaction (delivered at commit), and a thread of each process (started by its
+first check) LISTENs to it and empties the cache. While that listener is not connected (starting, or its
+connection lost), the cache is not used at all: every call reads the tables, so a missed notification can
+never keep a revoked habilitation alive. A read that raced a notification is not cached (the generation check).
 """
 
 from __future__ import annotations
@@ -81,13 +81,22 @@ class DirectoryReader:
         self._listening = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        if listen:
-            self._thread = threading.Thread(target=self._listen, name="tocsin-directory-listener", daemon=True)
-            self._thread.start()
+        self._wants_listener = listen
+        self._start_lock = threading.Lock()
+
+    def _start_listener(self) -> None:
+        """Listen from the first `active()` on: processes that never check a habilitation (the CLI, most
+        tests) hold no extra connection."""
+        with self._start_lock:
+            if self._thread is None and self._wants_listener and not self._stop.is_set():
+                self._thread = threading.Thread(target=self._listen, name="tocsin-directory-listener", daemon=True)
+                self._thread.start()
 
     # ---- Habilitations -------------------------------------------------------------------------------
 
     def active(self, grant_id: str) -> Grant | None:
+        if self._thread is None:
+            self._start_listener()
         if self._listening:
             try:
                 grant = self._cache[grant_id]
@@ -253,6 +262,7 @@ class DirectoryReader:
 
     def wait_listening(self, timeout: float = 5.0) -> bool:
         """Whether the listener is up (tests and benches wait for it)."""
+        self._start_listener()
         deadline = time.monotonic() + timeout
         while not self._listening and time.monotonic() < deadline:
             time.sleep(0.01)
