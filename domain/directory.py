@@ -361,10 +361,10 @@ def organisation_territory(kind: OrganisationKind, text: str, known: Hierarchy) 
 # ---- who may grant for whom ---------------------------------------------------------------------------
 
 # What each granting role grants for: the kinds of organisation under its territory, and the kinds at its
-# own territory. A préfecture for its mairies and EPCI, its SDIS and its partners; a zone for its
-# préfectures and partners; the national level for the zones and national partners.
+# own territory (an EPCI sits at its département's). A préfecture for its mairies, EPCI, SDIS and partners;
+# a zone for its préfectures and partners; the national level for the zones and national partners.
 _GRANTS_FOR: dict[str, tuple[tuple[OrganisationKind, ...], tuple[OrganisationKind, ...]]] = {
-    "prefecture": ((_K.MAIRIE, _K.EPCI, _K.PARTENAIRE), (_K.SDIS, _K.PARTENAIRE)),
+    "prefecture": ((_K.MAIRIE, _K.PARTENAIRE), (_K.SDIS, _K.EPCI, _K.PARTENAIRE)),
     "zone": ((_K.PREFECTURE, _K.PARTENAIRE), (_K.PARTENAIRE,)),
     "national": ((_K.COZ, _K.PARTENAIRE), (_K.PARTENAIRE,)),
 }

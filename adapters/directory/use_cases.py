@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
@@ -38,10 +38,12 @@ from domain.directory import (
     check_role_in,
     check_siret,
     grant_refusal,
+    kind_named,
     may_grant,
     may_read_directory,
     normalise_email,
     organisation_id,
+    organisation_territory,
     position_role,
 )
 from domain.directory_events import Habilitation, Invitation, directory_uuid
@@ -451,3 +453,63 @@ def people(services: Services, principal: Principal, organisation_id: str) -> tu
     if org is None or not _sees(services, principal, org.level, org.code):
         raise DirectoryError(f"organisation inconnue : {organisation_id}")
     return services.directory.members([org.id]), principal.role.code in CONTACT_ROLES
+
+
+# ---- organisations and people on their own --------------------------------------------------------------
+
+
+def register_organisation(services: Services, principal: Principal | None, *, kind: str, territory: str, name: str,
+                          siret: str | None = None, nexsis_id: str | None = None) -> Organisation:
+    """An organisation of a kind that is not seeded (EPCI, partner), registered by whoever may grant in it
+    (the existing one when it is there: idempotent)."""
+    services.ensure_directory()
+    org_kind = kind_named(kind)
+    level, code = organisation_territory(org_kind, territory, services.geography)
+    plan = Plan(services, actor_of(principal))
+    org = plan.organisation(org_kind, level, code, name, siret, nexsis_id)
+    check_may_grant(services, principal, org)
+    plan.commit()
+    return org
+
+
+def update_organisation(services: Services, principal: Principal | None, organisation_id: str, *,
+                        name: str | None = None, siret: str | None = None,
+                        nexsis_id: str | None = None) -> Organisation:
+    """New details of an organisation (a seeded one's SIRET or NexSIS id, a partner's new name)."""
+    services.ensure_directory()
+    org = services.directory.organisation(organisation_id)
+    if org is None:
+        raise DirectoryError(f"organisation inconnue : {organisation_id}")
+    check_may_grant(services, principal, org)
+    new = replace(org, name=check_name(name, "nom de l'organisation") if name else org.name,
+                  siret=check_siret(siret) if siret is not None else org.siret,
+                  nexsis_id=(nexsis_id.strip() or None) if nexsis_id is not None else org.nexsis_id)
+    if new == org:
+        return org
+    plan = Plan(services, actor_of(principal))
+    aggregate = directory_uuid("organisation", org.id)
+    plan.events.append(new_event(OrganisationAggregate.Updated, aggregate, plan.next_version(aggregate),
+                                 organisation_id=org.id, name=new.name, siret=new.siret, nexsis_id=new.nexsis_id,
+                                 by=plan.actor.as_dict()))
+    table = services.store.table(tables.ORGANISATIONS)
+    seeded = KINDS[org.kind].seeded
+    plan.writes.append(lambda curs: curs.execute(
+        SQL("INSERT INTO {} (id, kind, name, level, code, siret, nexsis_id, seeded) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, siret = EXCLUDED.siret,"
+            " nexsis_id = EXCLUDED.nexsis_id").format(table),
+        (new.id, new.kind.value, new.name, new.level.value, new.code, new.siret, new.nexsis_id, seeded)))
+    plan.commit()
+    return new
+
+
+def register_person(services: Services, principal: Principal | None, *, name: str, email: str,
+                    phones: Sequence[str] = ()) -> str:
+    """A person (registered, or their name and telephones updated), before or without any habilitation.
+    Any principal who may grant somewhere may; the operator always."""
+    services.ensure_directory()
+    if principal is not None and principal.role.code not in ("prefecture", "zone", "national", ADMIN_ROLE):
+        raise Denied("seuls ceux qui donnent des habilitations enregistrent des personnes")
+    plan = Plan(services, actor_of(principal))
+    person_id = plan.person(name, email, phones)
+    plan.commit()
+    return person_id

@@ -170,3 +170,26 @@ def test_the_directory_commands(settings, tmp_path: Path) -> None:
     admin = tocsin(settings, "directory", "grant-admin", "Admin@Interieur.example")
     assert "admin@interieur.example est administrateur de l'annuaire" in admin.stdout
     assert "Administrateur de l'annuaire" in tocsin(settings, "directory", "export").stdout
+
+
+def test_organisations_are_registered_and_updated_as_events(services) -> None:
+    from adapters.directory.use_cases import register_organisation, register_person, update_organisation
+
+    prefect = principal("prefecture", Level.DEPARTEMENT, "35")
+    epci = register_organisation(services, prefect, kind="epci", territory="departement:35", name="Rennes Métropole")
+    assert epci.id == "epci.35.rennes-metropole"
+    assert register_organisation(services, prefect, kind="epci", territory="35", name="Rennes Métropole") == epci
+    with pytest.raises(Denied):
+        register_organisation(services, prefect, kind="partenaire", territory="departement:29", name="Croix-Rouge 29")
+    updated = update_organisation(services, prefect, "sdis.35", siret="28350011500012")
+    assert services.directory.organisation("sdis.35") == updated and updated.nexsis_id == "fr.fire.sdis35"
+    assert [o.id for o in services.directory.organisations_in([(Level.DEPARTEMENT, "35")])].count("sdis.35") == 1
+    person = register_person(services, prefect, name="Jeanne Dupont", email="jeanne@ille.example")
+    assert register_person(services, None, name="Jeanne Dupont", email="JEANNE@ille.example") == person
+    with pytest.raises(Denied):
+        register_person(services, principal("mayor", Level.COMMUNE, "35238"), name="X", email="x@y.example")
+    with services.store.connect() as conn:
+        topics = [r["topic"] for r in conn.execute(SQL("SELECT topic FROM {} ORDER BY notification_id").format(
+            services.store.table("tocsin_events")))]
+    assert [t.rsplit(":", 1)[1] for t in topics] == [
+        "DirectorySeed.Seeded", "Organisation.Registered", "Organisation.Updated", "Person.Registered"]

@@ -121,6 +121,8 @@ def test_who_may_grant_for_whom() -> None:
     assert may_grant("prefecture", D, "35", org(K.SDIS, D, "35"), TREE)  # its own SDIS
     assert not may_grant("prefecture", D, "35", org(K.SDIS, D, "29"), TREE)
     assert may_grant("prefecture", D, "35", org(K.PARTENAIRE, D, "35"), TREE)
+    assert may_grant("prefecture", D, "35", org(K.EPCI, D, "35"), TREE)
+    assert not may_grant("prefecture", D, "35", org(K.EPCI, D, "29"), TREE)
     assert not may_grant("prefecture", D, "35", org(K.MAIRIE, C, "29019"), TREE)
     assert not may_grant("prefecture", D, "35", org(K.PREFECTURE, D, "35"), TREE)
     assert may_grant("zone", Z, "ouest", org(K.PREFECTURE, D, "29"), TREE)
