@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters import metrics
+from adapters.directory import seed, tables
+from adapters.directory.lookups import DirectoryReader
 from adapters.geography import Geography, get_geography
 from adapters.ingest.ingestion import Ingestor
 from adapters.settings import Settings
@@ -18,8 +20,16 @@ class Services:
     store: TocsinStore
     geography: Geography
     ingestor: Ingestor
+    directory: DirectoryReader  # domain.directory.Habilitations, and the directory's lookups
+
+    def ensure_directory(self) -> None:
+        """Seed the directory from the reference geography if this store's is not yet (once per process and
+        store; then free). Called before a server serves and by every directory act: the directory is never
+        empty where it is used, and stores that never serve nor use it (most tests) do not pay for it."""
+        seed.seed(self.store, self.geography)
 
     def close(self) -> None:
+        self.directory.close()
         self.store.close()
 
 
@@ -30,6 +40,8 @@ def open_services(settings: Settings | None = None) -> Services:
     access_log.ensure_table(store)
     revocations.ensure_table(store)
     sessions.ensure_tables(store)
+    tables.ensure_tables(store)
     geography = get_geography(settings.cache_dir)
     metrics.watch_pool("store", store.tocsin_recorder.datastore.pool)
-    return Services(settings, store, geography, Ingestor(store, geography))
+    return Services(settings, store, geography, Ingestor(store, geography),
+                    DirectoryReader(store, geography))

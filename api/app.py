@@ -26,7 +26,19 @@ from adapters.store.replica import ReadReplica, read_source
 from api.auth import AuthConfig, LoginLimit, Revocations
 from api.observability import HttpMetrics
 from api.observability import router as observability_router
-from api.routes import audit, cases, dashboard, live, login, messages, replay, session, territories, views
+from api.routes import (
+    audit,
+    cases,
+    dashboard,
+    directory,
+    live,
+    login,
+    messages,
+    replay,
+    session,
+    territories,
+    views,
+)
 from api.security_headers import SecurityHeaders
 from projections.read.model import ReadModel
 from projections.read.queries import view_positions
@@ -67,6 +79,8 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or await run_in_threadpool(open_services)
+        # Before the first request: a store's directory is seeded when it first serves (domain.directory).
+        await run_in_threadpool(app.state.services.ensure_directory)
         app.state.auth = auth or AuthConfig.from_env(app.state.services.settings)
         open_login(app)
         if app.state.oidc is not None:  # the dashboard's login is the provider's; tokens for the API
@@ -119,7 +133,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
-    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login):
+    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.
@@ -141,20 +155,13 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
 
 def open_login(app: FastAPI) -> None:
     """The dashboard's OpenID Connect login, when TOCSIN_OIDC_* are set (OidcConfigError, French, when they
-    cannot work: the server does not start). Who may act comes from the directory: `services.directory`,
-    else (until the directory is wired into the services) an implementation the tests put in
-    `app.state.habilitations`; without either, every login lands on the « no habilitation » page."""
+    cannot work: the server does not start). Who may act comes from the directory (`services.directory`)."""
     services: Services = app.state.services
     app.state.oidc = OidcClient.from_settings(services.settings)
     if app.state.oidc is None:
         app.state.sessions = None
         return
-    habilitations = getattr(services, "directory", None)
-    if habilitations is None:  # (not `or`: an empty directory may well be falsy)
-        habilitations = getattr(app.state, "habilitations", None)
-    if habilitations is None:
-        log.error("OpenID Connect login configured but no directory of habilitations: nobody can be let in")
-    app.state.sessions = WebSessions(services.store, services.geography, habilitations)
+    app.state.sessions = WebSessions(services.store, services.geography, services.directory)
     log.info("dashboard login: OpenID Connect, provider %s (discovery fetched at the first login)",
              app.state.oidc.issuer)
 

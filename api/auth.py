@@ -50,6 +50,7 @@ from adapters.settings import Settings
 from adapters.store import revocations
 from adapters.store.event_store import TocsinStore
 from domain.access import Denied, Principal, UnknownRole, check_holds, role_named
+from domain.directory import seeded_organisation_id
 from domain.geography import Hierarchy, UnknownTerritory, parse_territory
 
 log = logging.getLogger(__name__)
@@ -283,7 +284,11 @@ class AuthConfig:
             raise AuthError(f"territoire {level.value}:{code} non valable pour le rôle {role.code}")
         token_id = str(claims.get("jti") or "") or "sha256:" + hashlib.sha256(token.encode()).hexdigest()
         name, expires = claims.get("name"), float(claims["exp"])
-        return Principal(str(claims["sub"]), role, level, code, geography, name, expires), token_id
+        # A service or script's token acts for its territory's seeded organisation of the role's kind (pure:
+        # the seeded ids are derived from the territory, no directory lookup per request).
+        organisation = seeded_organisation_id(role.code, level, code)
+        return Principal(str(claims["sub"]), role, level, code, geography, name, expires,
+                         organisation_id=organisation), token_id
 
 
 class _JwksFile:

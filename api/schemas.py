@@ -261,6 +261,8 @@ class AccessLogEntry(Schema):
     zone: str | None
     via: str
     details: dict[str, Any] | None
+    organisation_id: str | None = None  # the organisation acted for (domain.directory)
+    grant_id: str | None = None  # the habilitation acted under (None for a bearer token)
 
 
 class QuarantineEntry(Schema):
@@ -325,3 +327,69 @@ class Acknowledgement(Schema):
     distributionKind: str
     descriptor: dict[str, Any]
     content: list[dict[str, Any]]
+
+
+# ---- the directory (domain.directory) ------------------------------------------------------------------
+
+
+class OrganisationOut(Schema):
+    id: str = Field(examples=["mairie.35238"])
+    kind: str = Field(description="mairie, epci, prefecture, sdis, coz, cogic, partenaire, nexsis")
+    name: str
+    territory: str = Field(examples=["commune:35238"])
+    siret: str | None = None
+    nexsis_id: str | None = Field(None, examples=["fr.fire.sdis35"])
+
+
+class PersonOut(Schema):
+    """A person habilitated in an organisation. `email` and `phones` only for the roles that reach people
+    (domain.directory.CONTACT_ROLES), else null."""
+
+    person_id: str
+    name: str
+    position: str | None
+    role: str
+    organisation_id: str
+    grant_id: str
+    until: datetime | None = None
+    email: str | None = None
+    phones: list[str] | None = None
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    organisation_id: str = Field(max_length=200, examples=["mairie.35238"])
+    email: str = Field(max_length=254)
+    name: str = Field(max_length=200)
+    position: str = Field(max_length=120, examples=["Adjoint au maire"])
+    phones: list[str] = Field(default_factory=list, max_length=5)
+    until: datetime | None = Field(None, description="Fin de l'habilitation (avec fuseau) ; absent : sans fin.")
+
+
+class GrantOut(Schema):
+    grant_id: str
+    person_id: str
+    organisation_id: str
+    role: str
+    position: str
+
+
+class RevocationOut(Schema):
+    grant_id: str
+    revoked: bool = Field(description="false : l'habilitation n'était déjà plus en vigueur")
+
+
+class InvitationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    organisation_id: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    position: str = Field(max_length=120)
+    hours: float = Field(72, gt=0, le=24 * 30)
+
+
+class InvitationOut(Schema):
+    token: str = Field(description="À transmettre dans le lien d'invitation (usage unique) : il n'est conservé nulle"
+                                   " part, seule son empreinte SHA-256 l'est.")
+    expires_at: datetime
+    organisation_id: str
+    email: str

@@ -60,6 +60,8 @@ ROLES: dict[str, Role] = {
         Role("auditor", "Auditeur", _ANY, personal=False, audits=True, replays=True),
         Role("nexsis", "Plateforme d'échange NexSIS (compte de service)", (Level.NATIONAL,), personal=False,
              reads=False, ingests=True),
+        # Manages the directory (who acts for which organisation), sees no view: domain.directory's rules.
+        Role("admin", "Administrateur de l'annuaire", (Level.NATIONAL,), personal=False, reads=False),
     )
 }
 

@@ -5,7 +5,9 @@ messages still arrive: a stopped feed (exchange platform down, ingester stopped,
 exactly like a quiet night. The last arrival is the latest of: an event recorded (the audit chain's
 last link, stamped in the inserting transaction), a NATS batch committed (the positions move on
 duplicates too) and a message quarantined. The first and last are read at an index's end, the positions
-hold a row per stream: constant cost whatever the length of the history.
+hold a row per stream: constant cost whatever the length of the history. Only links of events from a
+message count (`message_hash`): the platform's own events, such as the directory's, are not NexSIS
+arriving, and the views do not fold them.
 
 Fresh arrivals do not make fresh figures: the dashboard's figures, map and list come from the views,
 which a projection worker folds. If it stops (or the views are being rebuilt), messages keep arriving
@@ -26,7 +28,7 @@ VIEWS_LATE_AFTER = 30.0  # seconds; the live lag is a few tens of milliseconds w
 
 _LAST_RECEIVED = (
     "SELECT greatest("
-    " (SELECT chained_at FROM {chain} ORDER BY position DESC LIMIT 1),"
+    " (SELECT chained_at FROM {chain} WHERE message_hash IS NOT NULL ORDER BY position DESC LIMIT 1),"
     " (SELECT max(updated_at) FROM {positions}),"
     " (SELECT received_at FROM {quarantine} ORDER BY id DESC LIMIT 1)) AS last"
 )
@@ -51,8 +53,8 @@ def seed_last_received(store: TocsinStore) -> None:
 
 def waiting_since(store: TocsinStore, views_position: int) -> datetime | None:
     """When the oldest event the views have not folded yet was recorded; None when they hold every event."""
-    query = SQL("SELECT chained_at FROM {} WHERE notification_id > %s ORDER BY notification_id LIMIT 1").format(
-        store.table("tocsin_chain"))
+    query = SQL("SELECT chained_at FROM {} WHERE notification_id > %s AND message_hash IS NOT NULL"
+                " ORDER BY notification_id LIMIT 1").format(store.table("tocsin_chain"))
     with store.connect() as conn:
         row = conn.execute(query, (views_position,)).fetchone()
     return row["chained_at"] if row else None

@@ -34,6 +34,9 @@ _CREATE = [
         zone text,
         via text NOT NULL,
         details jsonb NOT NULL DEFAULT '{{}}'::jsonb)""",
+    # The organisation acted for and the habilitation acted under (domain.directory); logs made before: NULL.
+    "ALTER TABLE {schema}.tocsin_access_log ADD COLUMN IF NOT EXISTS organisation_id text",
+    "ALTER TABLE {schema}.tocsin_access_log ADD COLUMN IF NOT EXISTS grant_id text",
     "CREATE INDEX IF NOT EXISTS tocsin_access_log_case_idx ON {schema}.tocsin_access_log (case_id)",
     "CREATE INDEX IF NOT EXISTS tocsin_access_log_at_idx ON {schema}.tocsin_access_log (at)",
     """CREATE OR REPLACE TRIGGER tocsin_access_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
@@ -57,6 +60,8 @@ class AccessRecord:
     zone: str | None = None
     via: str = "api"
     details: dict | None = None
+    organisation_id: str | None = None
+    grant_id: str | None = None
 
 
 def client_label(raw: str | None, default: str = "api") -> str:
@@ -74,14 +79,15 @@ def ensure_table(store: TocsinStore) -> None:
 def record(store: TocsinStore, entry: AccessRecord) -> None:
     ensure_table(store)
     query = SQL(
-        "INSERT INTO {} (subject, role, territory, case_id, personal, commune, departement, zone, via, details)"
-        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+        "INSERT INTO {} (subject, role, territory, case_id, personal, commune, departement, zone, via, details,"
+        " organisation_id, grant_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
     ).format(store.table(TABLE))
     with store.connect() as conn, conn.transaction():
         conn.execute(
             query,
             (entry.subject, entry.role, entry.territory, entry.case_id, entry.personal, entry.commune,
-             entry.departement, entry.zone, client_label(entry.via), Jsonb(entry.details or {})),
+             entry.departement, entry.zone, client_label(entry.via), Jsonb(entry.details or {}),
+             entry.organisation_id, entry.grant_id),
         )
 
 
@@ -109,8 +115,8 @@ def entries(
         args.append(since)
     clause = SQL(" WHERE ") + SQL(" AND ").join(where) if where else SQL("")
     query = SQL(
-        "SELECT id, at, subject, role, territory, case_id, personal, commune, departement, zone, via, details"
-        " FROM {}{} ORDER BY id DESC LIMIT %s OFFSET %s"
+        "SELECT id, at, subject, role, territory, case_id, personal, commune, departement, zone, via, details,"
+        " organisation_id, grant_id FROM {}{} ORDER BY id DESC LIMIT %s OFFSET %s"
     ).format(store.table(TABLE), clause)
     with store.connect() as conn:
         return [dict(r) for r in conn.execute(query, (*args, limit, offset))]

@@ -188,6 +188,8 @@ class TocsinRecorder(ColumnArrayRecorder):
         parties: Sequence[PartyRow] = kwargs.get("parties", ())
         position: Position | None = kwargs.get("position")
         # IN_PIPELINE: never prepared (see `ColumnArrayRecorder.__doc__`).
+        # Other concerns' rows written with their events (the directory's read tables): callables of the cursor.
+        also: Sequence[Any] = kwargs.get("also", ())
         if messages:
             curs.execute(self._insert_messages, _columns(messages, 10), prepare=False)
         if parties:
@@ -205,6 +207,8 @@ class TocsinRecorder(ColumnArrayRecorder):
             )
         if position is not None:
             curs.execute(self._upsert_position, position, prepare=False)
+        for write in also:
+            write(curs)
         super()._insert_events(curs, stored_events, **kwargs)
 
 

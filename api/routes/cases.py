@@ -91,6 +91,8 @@ async def get_case(request: Request, principal: Reader, services: ServicesDep, c
         departement=placement.get("departement"),
         zone=placement.get("zone"),
         via=access_log.client_label(request.headers.get("x-tocsin-client")),
+        organisation_id=principal.organisation_id,
+        grant_id=principal.grant_id,
     )
     await run_in_threadpool(access_log.record, services.store, entry)
     return {"state": view.state, "events": view.events, "personal_included": personal}

@@ -43,22 +43,21 @@ EMAIL = "marie.dupont@rennes.fr"
 
 
 def bench_app() -> Any:
-    """The app `tocsin serve` builds, with the tests' directory stand-in (one mayor) until the real
-    directory is in the services, and without the login rate limit (one address logs in 150 times)."""
+    """The app `tocsin serve` builds, with one mayor habilitated in its directory, and without the login
+    rate limit (one address logs in 150 times)."""
     from api.app import create_app
     from api.auth import LoginLimit
     from domain.geography import Level
-    from tests.support.directory_stand_in import StandInDirectory
+    from tests.support.directory_grants import Habilitated
 
     app = create_app()
-    directory = StandInDirectory()
-    directory.grant("hab-bench", EMAIL, "mayor", Level.COMMUNE, "35238", organisation="Mairie de Rennes")
-    app.state.habilitations = directory
     started = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: Any) -> Any:
         async with started(application):
+            Habilitated(application.state.services).grant("bench", EMAIL, "mayor", Level.COMMUNE, "35238",
+                                                            person="Marie Dupont")
             application.state.login_limit = LoginLimit(per_client=1_000_000, overall=1_000_000)
             yield
 

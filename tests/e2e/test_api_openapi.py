@@ -37,6 +37,15 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("get", "/api/v1/replay/timeline", schemas.Timeline, "/api/v1/replay/timeline",
      {"territory": "zone:ouest", "from": "2020-01-01T00:00:00+00:00", "to": AT, "interval": "30j"}),
     ("post", "/api/v1/messages", schemas.Acknowledgement, "/api/v1/messages", {}),
+    ("get", "/api/v1/organisations", list[schemas.OrganisationOut], "/api/v1/organisations",
+     {"territory": "departement:35"}),
+    ("post", "/api/v1/habilitations", schemas.GrantOut, "/api/v1/habilitations",
+     {"organisation_id": "coz.ouest", "email": "officier@coz.example", "name": "Officier", "position": "Officier COZ"}),
+    ("get", "/api/v1/people", list[schemas.PersonOut], "/api/v1/people", {"organisation": "coz.ouest"}),
+    ("post", "/api/v1/habilitations/{grant_id}/revocation", schemas.RevocationOut,
+     "/api/v1/habilitations/{grant_id}/revocation", {}),
+    ("post", "/api/v1/invitations", schemas.InvitationOut, "/api/v1/invitations",
+     {"organisation_id": "coz.ouest", "email": "autre@coz.example", "position": "Officier COZ"}),
 ]
 
 
@@ -84,15 +93,20 @@ def test_each_public_route_returns_what_its_model_says(world, services):
     client.get(f"/api/v1/cases/{CASES[RENNES]}", headers=national)  # one read in the access log
     message = as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")))
     checked_rows = 0
+    granted = ""
     for method, path, model, url, params in ROUTES:
-        if method == "post":
+        if path == "/api/v1/messages":
             response = client.post(url, content=message, headers={"content-type": "application/json", **nexsis})
+        elif method == "post":  # the directory's: a grant (its people read next), its revocation, an invitation
+            response = client.post(url.format(grant_id=granted), json=params or None, headers=national)
         else:
             headers = auditor if path.startswith(("/api/v1/access-log", "/api/v1/quarantine")) else national
             response = client.get(url, params=params, headers=headers)
         assert response.status_code == 200, (url, response.text)
         body = response.json()
         assert body, url  # something to check
+        if path == "/api/v1/habilitations":
+            granted = body["grant_id"]
         TypeAdapter(model).validate_python(body)
         # The model names every field the route returns (no undocumented field).
         fields = {f.alias or name for name, f in _model(model).model_fields.items()}

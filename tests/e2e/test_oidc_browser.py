@@ -45,7 +45,7 @@ def test_a_person_logs_in_at_the_provider_in_a_browser_and_lands_on_the_dashboar
             expect(page.locator("#habilitations")).to_be_visible()
             assert page.url == oidc_stack.url + "/connexion/habilitation"
             save(page, tmp_path, "connexion-choix-habilitation.png")
-            page.click('button[data-grant="hab-maire"]')
+            page.click(f'button[data-grant="{oidc_stack.directory.id("hab-maire")}"]')
 
             rows = page.locator("#cases tr[data-case]")
             expect(rows).to_have_count(1)
@@ -57,7 +57,7 @@ def test_a_person_logs_in_at_the_provider_in_a_browser_and_lands_on_the_dashboar
 
             # Switching: the préfecture of the Finistère sees Brest, not Rennes.
             page.locator("#switch-grant").first.click()
-            page.click('button[data-grant="hab-pref"]')
+            page.click(f'button[data-grant="{oidc_stack.directory.id("hab-pref")}"]')
             expect(page.locator("#title")).to_contain_text("Finistère")
             expect(rows).to_have_count(1)
             assert rows.first.get_attribute("data-case") == "fr.fire.oidc.brest-1"

@@ -95,13 +95,14 @@ def test_a_person_logs_in_through_the_provider_and_acts_under_their_habilitation
     secret = client.cookies[SESSION_COOKIE]
     # Only the hash is stored; the row names the person by email, the habilitation, the logout hint.
     row = session_table.find_session(oidc_stack.services.store, digest(secret))
-    assert row is not None and row.email == MARIE["email"].lower() and row.grant_id == "hab-marie-maire"
+    assert row is not None and row.email == MARIE["email"].lower()
+    assert row.grant_id == oidc_stack.directory.id("hab-marie-maire")
     assert row.id_token and row.id_token.count(".") == 2
     assert session_table.find_session(oidc_stack.services.store, secret) is None
 
     me = client.get("/api/v1/me").json()
     assert me["role"] == "mayor" and me["territory"] == f"commune:{RENNES}" and me["name"] == "Marie Dupont"
-    assert me["grant_id"] == "hab-marie-maire" and me["organisation_id"] == f"org:mairie:{RENNES}"
+    assert me["grant_id"] == oidc_stack.directory.id("hab-marie-maire") and me["organisation_id"] == f"mairie.{RENNES}"
     assert client.get("/api/v1/views/commune/35238").status_code == 200
     assert client.get("/api/v1/views/commune/29019").status_code == 403  # Brest: outside her commune
     page = client.get("/")
@@ -348,6 +349,7 @@ def test_a_person_with_two_habilitations_chooses_one_and_may_switch(oidc_stack):
     oidc_stack.directory.grant("hab-marie-pref", MARIE["email"], "prefecture", Level.DEPARTEMENT, "35",
                                kind=OrganisationKind.PREFECTURE, organisation="Préfecture d'Ille-et-Vilaine",
                                person="Marie Dupont")
+    maire, pref = (oidc_stack.directory.id(name) for name in ("hab-marie-maire", "hab-marie-pref"))
     client = oidc_stack.client()
     answer = oidc_stack.login(client, "marie")
     assert answer.status_code == 303 and answer.headers["location"] == "/connexion/habilitation"
@@ -355,26 +357,26 @@ def test_a_person_with_two_habilitations_chooses_one_and_may_switch(oidc_stack):
     assert client.get("/").headers["location"] == "/connexion/habilitation"
     page = client.get("/connexion/habilitation")
     assert page.status_code == 200 and "Choisissez" in shown(page)
-    assert "Maire — Mairie de Rennes" in shown(page) and "Préfecture — Préfecture d'Ille-et-Vilaine" in shown(page)
+    assert "Maire — Mairie de Rennes" in shown(page) and "Préfecture — Préfecture – Ille-et-Vilaine (35)" in shown(page)
     choices = {fields["grant"]: fields for _, fields in forms(page.text) if "grant" in fields}
-    assert set(choices) == {"hab-marie-maire", "hab-marie-pref"}
+    assert set(choices) == {maire, pref}
 
     # A habilitation that is not hers, or a form without its token: refused.
-    stranger = {**choices["hab-marie-pref"], "grant": "hab-de-quelqu-un-d-autre"}
+    stranger = {**choices[pref], "grant": "hab-de-quelqu-un-d-autre"}
     assert client.post("/connexion/habilitation", data=stranger).status_code == 403
-    assert client.post("/connexion/habilitation", data={"grant": "hab-marie-pref"}).status_code == 403
+    assert client.post("/connexion/habilitation", data={"grant": pref}).status_code == 403
 
-    assert client.post("/connexion/habilitation", data=choices["hab-marie-pref"]).headers["location"] == "/"
+    assert client.post("/connexion/habilitation", data=choices[pref]).headers["location"] == "/"
     me = client.get("/api/v1/me").json()
-    assert me["role"] == "prefecture" and me["territory"] == "departement:35" and me["grant_id"] == "hab-marie-pref"
+    assert me["role"] == "prefecture" and me["territory"] == "departement:35" and me["grant_id"] == pref
     dashboard = client.get("/")
     assert 'id="switch-grant"' in dashboard.text
 
     page = client.get("/connexion/habilitation")
     choices = {fields["grant"]: fields for _, fields in forms(page.text) if "grant" in fields}
-    client.post("/connexion/habilitation", data=choices["hab-marie-maire"])
+    client.post("/connexion/habilitation", data=choices[maire])
     me = client.get("/api/v1/me").json()
-    assert me["role"] == "mayor" and me["grant_id"] == "hab-marie-maire"
+    assert me["role"] == "mayor" and me["grant_id"] == maire
 
 
 def test_a_person_without_habilitation_is_told_whom_to_ask_and_sees_nothing(oidc_stack):

@@ -64,7 +64,8 @@ def test_every_subcommand_has_help_in_french():
     # The commands the issues name, found in the tree (so a lost registration fails here).
     for required in (("ingest",), ("simulate",), ("status",), ("quarantine", "list"), ("quarantine", "retry"),
                      ("case", "show"), ("view",), ("projections", "status"), ("projections", "rebuild"),
-                     ("token",), ("audit", "verify"), ("audit", "export"), ("replay", "view"), ("run",), ("serve",)):
+                     ("token",), ("audit", "verify"), ("audit", "export"), ("replay", "view"), ("run",), ("serve",),
+                     ("directory", "import"), ("directory", "export"), ("directory", "grant-admin")):
         assert required in paths
     runner = CliRunner()
     for path in paths:

@@ -1,8 +1,9 @@
 """A real OpenID Connect provider for the login tests (tests/support/oidc_provider/server.mjs, the npm package
 oidc-provider configured like ProConnect) on 127.0.0.1, and a Tocsin server registered at it.
 
-`oidc_stack` (a fixture) gives a running Tocsin with its provider, its directory stand-in, and helpers
-that log in the way a browser does: follow the redirect to the provider, fill its login form, come back.
+`oidc_stack` (a fixture) gives a running Tocsin with its provider, its real directory (and a helper to grant
+in it), and helpers that log in the way a browser does: follow the redirect to the provider, fill its login
+form, come back.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from adapters.embedded import free_port
 from adapters.settings import Settings
 from api.auth import AuthConfig
 from tests.support.api import LiveServer
-from tests.support.directory_stand_in import StandInDirectory
+from tests.support.directory_grants import Habilitated
 from tests.support.paths import ROOT
 
 SERVER = ROOT / "tests" / "support" / "oidc_provider" / "server.mjs"
@@ -134,7 +135,7 @@ class OidcStack:
 
     server: LiveServer
     provider: Provider
-    directory: StandInDirectory
+    directory: Habilitated
     services: Any
     clients: list[httpx.Client] = field(default_factory=list)
 
@@ -171,9 +172,8 @@ def oidc_stack(settings: Settings) -> Iterator[OidcStack]:
     base = f"http://127.0.0.1:{port}"
     provider = start_provider(base)
     services = open_services(oidc_settings(settings, provider.issuer))
-    directory = StandInDirectory()
+    directory = Habilitated(services)
     server = LiveServer(services, AuthConfig.from_env(services.settings), port=port)
-    server.app.state.habilitations = directory
     stack = OidcStack(server, provider, directory, services)
     try:
         with server:
