@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -73,8 +74,9 @@ def start_provider(tocsin_base: str, accounts: dict[str, dict[str, str]] | None 
               "post_logout_redirect_uris": [tocsin_base + "/deconnexion/fin"]}
     env = {**os.environ, "OIDC_PORT": str(port), "OIDC_CLIENTS": json.dumps([client]),
            "OIDC_ACCOUNTS": json.dumps(accounts or ACCOUNTS)}
+    errors = tempfile.TemporaryFile(mode="w+")  # read back when the provider fails to start
     process = subprocess.Popen([node, str(SERVER)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+                               stderr=errors, text=True)
     issuer = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while True:
@@ -85,7 +87,8 @@ def start_provider(tocsin_base: str, accounts: dict[str, dict[str, str]] | None 
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"the OpenID provider did not start (exit {process.poll()})")
+            errors.seek(0)
+            raise RuntimeError(f"the OpenID provider did not start (exit {process.poll()}): {errors.read()[-2000:]}")
         time.sleep(0.1)
 
 

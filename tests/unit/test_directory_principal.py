@@ -27,7 +27,8 @@ def test_the_principal_acts_for_the_grant_s_organisation_over_its_territory(geog
     principal = principal_for(grant(), geography, expires_at=2_000.0)
     assert (principal.role.code, principal.territory) == ("mayor", "commune:35238")
     assert principal.organisation_id == "org-1" and principal.grant_id == "hab-1"
-    assert principal.subject == "marie.dupont@rennes.fr" and principal.name == "Marie Dupont"
+    # The subject is the person's id, not their email: acts and the access log carry no personal data.
+    assert principal.subject == "p-1" and principal.name == "Marie Dupont"
     assert principal.expires_at == 2_000.0
     assert principal.can_see("commune", "35238") and not principal.can_see("commune", "29019")
     assert principal.may(Act.READ) and not principal.may_see_personal
