@@ -161,11 +161,25 @@ class ReportedVictims(Schema):
     cases: int
 
 
+class OpenVictims(Schema):
+    cases: int = Field(description="Affaires en cours")
+    cases_with_declared_victims: int = Field(description="Affaires en cours dont le signalement déclare des victimes")
+    declared: list[ReportedVictims] = Field(description="Affaires en cours par nombre de victimes déclaré")
+    triage: dict[str, int] = Field(description="Bilan EMSI des affaires en cours (red : urgences absolues…)")
+    triaged_victims: int
+    declared_without_triage: int = Field(description="Affaires en cours qui déclarent des victimes, sans bilan EMSI")
+    declared_without_triage_by_count: list[ReportedVictims]
+    displaced: int
+    evacuated: int
+    headline: str = Field(description="Une phrase qui dit ce qui est bilan EMSI et ce qui est déclaré")
+
+
 class Victims(Schema):
     cases_by_reported_count: list[ReportedVictims]
     triage: dict[str, int]
     displaced: int
     evacuated: int
+    open: OpenVictims = Field(description="Les victimes des affaires en cours, à part des chiffres de toujours")
 
 
 class PhaseCount(Schema):

@@ -12,6 +12,7 @@ from typing import Any
 from domain.nature import (
     FAMILY_LABELS,
     PHASE_LABELS,
+    SUBFAMILY_FAMILIES,
     SUBFAMILY_LABELS,
     NatureFamily,
     NatureSubfamily,
@@ -53,6 +54,14 @@ def subfamily_label(subfamily: str) -> str:
         return SUBFAMILY_LABELS[NatureSubfamily(subfamily)]
     except ValueError:
         return subfamily
+
+
+def subfamily_family(subfamily: str) -> str | None:
+    """The family a sub-nature belongs to (a wildfire is a fire, a storm a natural hazard)."""
+    try:
+        return SUBFAMILY_FAMILIES[NatureSubfamily(subfamily)].value
+    except ValueError:
+        return None
 
 
 def phase_label(phase: str) -> str:
@@ -99,7 +108,8 @@ def describe(figures: Mapping[str, int]) -> dict[str, Any]:
             {"family": code, "label": family_label(code), **counts} for code, counts in families.items()
         ),
         "subfamilies": _ranked(
-            {"subfamily": code, "label": subfamily_label(code), **counts} for code, counts in subfamilies.items()
+            {"subfamily": code, "label": subfamily_label(code), "family": subfamily_family(code), **counts}
+            for code, counts in subfamilies.items()
         ),
         "victims": {
             "cases_by_reported_count": _by_reported_count(victims_count),

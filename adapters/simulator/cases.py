@@ -254,7 +254,9 @@ class CasePlanner:
         case.note = rng.choice(profile.notes).format(
             road=case.address[2] if case.on_road else f"route de {commune.name}",
             street=" ".join(p for p in case.address if p) + f" à {commune.name}",
-            commune=commune.name, caller=case.caller.complete, victim=case.victim.complete)
+            # Call notes write last names in capitals, as call-takers do (the CISU examples too).
+            commune=commune.name, caller=f"{case.caller.first} {case.caller.last.upper()}",
+            victim=f"{case.victim.first} {case.victim.last.upper()}")
         self._plan_runs(case, profile)
         self._plan_messages(case, profile)
         return case

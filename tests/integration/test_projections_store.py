@@ -358,9 +358,9 @@ def test_a_view_whose_shape_changed_is_folded_again_instead_of_showing_its_stale
 
 
 def _simple_events() -> list[CaseEvent]:
-    from tests.unit.test_projections_fold import at, placement
     from domain.case_state import REPORTED
     from domain.identity import case_uuid
+    from tests.unit.test_projections_fold import at, placement
 
     out = []
     for n in range(1, 6):

@@ -291,6 +291,7 @@ def test_a_territory_whose_victims_are_all_in_closed_cases_shows_none_open_and_s
     rennes = describe(views.territories[Level.COMMUNE]["35238"].figures)["victims"]["open"]
     assert rennes["cases_with_declared_victims"] == 2
     assert rennes["triage"] == {"red": 0, "yellow": 0, "green": 0, "black": 0, "missing": 0}
-    assert rennes["headline"] == "2 affaires en cours signalent des victimes (« plusieurs victimes » : 2), sans bilan EMSI"
+    assert rennes["headline"] == (
+        "2 affaires en cours signalent des victimes (« plusieurs victimes » : 2), sans bilan EMSI")
     dep = describe(views.territories[Level.DEPARTEMENT]["35"].figures)["victims"]
     assert sum(dep["triage"].values()) == 4 and sum(dep["open"]["triage"].values()) == 0
