@@ -16,6 +16,7 @@ from uuid import UUID
 
 import shapely
 
+from adapters.cisu.nomenclature import nature_display_label
 from adapters.geography import Geography
 from domain.geography import Level
 from projections.case_list import NO_ZONE, UNPLACED
@@ -30,6 +31,8 @@ def case_json(row: Mapping[str, Any], geography: Geography) -> dict[str, Any]:
         k: (v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, UUID) else v) for k, v in row.items()
     }
     out["family_label"] = family_label(row["family"])
+    # « Famille — nature »: the list's last level alone does not say what kind of incident it is.
+    out["nature_label"] = nature_display_label(row["nature_code"], row["nature_label"])
     commune = row["commune"]
     out["commune_name"] = (
         PSEUDO_TERRITORY_LABELS[commune] if commune in PSEUDO_TERRITORY_LABELS
