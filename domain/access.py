@@ -261,7 +261,9 @@ PHONE_MASK = "[numéro masqué]"
 _PHONE = re.compile(r"(?:\+\d{2}\s?|\b0)\d(?:[\s.-]?\d{2}){4}\b")
 # A person as French call notes write them: a capitalised first name and a last name in capitals
 # (« Christine MICHEL »), or a last name in capitals alone after a title (« Mme LECCIA »).
-_NAMED = re.compile(r"\b(?:[A-ZÀ-Ý][a-zà-ÿ'-]+\s+|(?:M\.|Mme|Mlle|Mr|Dr)\s+)(?:[A-ZÀ-Ý][A-ZÀ-Ý'-]+\b)(?:\s+[A-ZÀ-Ý][A-ZÀ-Ý'-]+\b)*")
+_NAMED = re.compile(
+    r"\b(?:[A-ZÀ-Ý][a-zà-ÿ'-]+\s+|(?:M\.|Mme|Mlle|Mr|Dr)\s+)(?:[A-ZÀ-Ý][A-ZÀ-Ý'-]+\b)(?:\s+[A-ZÀ-Ý][A-ZÀ-Ý'-]+\b)*"
+)
 # Capitals that are not names (road numbers, services) are left alone: RD 675, SAMU, VSAV…
 
 

@@ -132,7 +132,7 @@ def test_times_are_shown_in_the_territorys_zone_with_the_zone_stated_whatever_th
         assert f"{local} (heure de Paris)" in shown, shown
     timeline = json.loads(tocsin(settings, "replay", "timeline", "--territory", "commune:35126", "--from",
                                  "2024-08-13T10:00", "--to", "2024-08-13T11:00", "--json", machine_zone="UTC").stdout)
-    assert datetime.fromisoformat(timeline["start"]) == datetime(2024, 8, 13, 8, 0, tzinfo=ZoneInfo("UTC"))
+    assert datetime.fromisoformat(timeline["from"]) == datetime(2024, 8, 13, 8, 0, tzinfo=ZoneInfo("UTC"))
     report = tocsin(settings, "replay", "timeline", "--territory", "commune:35126", "--from", "2024-08-13T10:00",
                     "--to", "2024-08-13T11:00", machine_zone="UTC").stdout
     assert "heure de Paris" in report and "+00:00" not in report and "UTC" not in report, report

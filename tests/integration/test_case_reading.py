@@ -1,0 +1,81 @@
+"""A case as a person reads it (issue #22): the situation in words for every role, the data about people
+for those who may see it, resources in plain French, a chronology that says what each message changed."""
+
+from __future__ import annotations
+
+import json
+
+from adapters.ingest.ingestion import Incoming
+from projections.read.case import case_view
+from tests.support.wire import FIRE_CASE, as_json, example, wire
+
+NAMES = ["RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01",
+         *(f"RC-RI/RC-RI_Incendie_RaymondeLECCIA.0{i}" for i in range(2, 9))]
+
+
+def _ingest(services, extra: list[tuple[str, dict]] = ()) -> None:
+    messages = [example(name) for name in NAMES] + list(extra)
+    services.ingestor.ingest_batch([
+        Incoming(as_json(wire(kind, use_case, distribution_id=f"fr.fire.sis35_read{i:03d}",
+                              sent_at=f"2024-08-13T10:{20 + i}:00+02:00")), "application/json", source="test")
+        for i, (kind, use_case) in enumerate(messages)
+    ])
+
+
+def _all_text(readable: dict) -> str:
+    return json.dumps(readable, ensure_ascii=False)
+
+
+def test_every_role_reads_what_is_happening_and_only_some_read_about_people(services):
+    _ingest(services)
+    mayor = case_view(services.store, services.geography, FIRE_CASE, personal=False).state["readable"]
+    assert mayor["title"] == "Incendie — bâtiment d’habitation"
+    situation = " ".join(item["text"] for item in mayor["situation"])
+    assert "a déclaré un incendie chez sa voisine" in situation
+    assert "Première maison au croisement" in situation
+    text = _all_text(mayor)
+    for secret in ("MICHEL", "LECCIA", "Christine", "Raymonde"):
+        assert secret not in text
+    assert mayor["personal"] == []
+    assert mayor["opened"] == "13/08/2024 10:20 (heure de Paris)"
+
+    prefecture = case_view(services.store, services.geography, FIRE_CASE, personal=True).state["readable"]
+    labels = {item["label"]: item["text"] for item in prefecture["personal"]}
+    assert labels["Appelant"] and labels["Lien de l'appelant avec les lieux ou la victime"] == "Voisine"
+    assert all("_" not in label for label in labels)
+    assert not any(text.startswith(("[", "{")) for text in labels.values())
+
+
+def test_resources_and_chronology_say_in_plain_french_what_changed(services):
+    _ingest(services)
+    readable = case_view(services.store, services.geography, FIRE_CASE, personal=False).state["readable"]
+    text = _all_text(readable)
+    for jargon in ("RC-RI", "RC-EDA", "RC-REF", "EMSI", "Case.", "UA ", "UR "):
+        assert jargon not in text, jargon
+    resources = {r["name"]: r for r in readable["resources"]}
+    assert resources["VSR-Rea3"]["status"] == "Rentrée à la base" and resources["VSR-Rea3"]["free"]
+    assert resources["VSAV 1"]["status"] == "Fin de prise en charge" and not resources["VSAV 1"]["free"]
+    chronology = readable["chronology"]
+    assert len(chronology) == len(NAMES)
+    titles = [entry["title"] for entry in chronology]
+    assert len(set(titles)) > 1 and "Moyens engagés" not in titles
+    oldest = chronology[-1]
+    assert oldest["title"] == "Appel reçu, affaire créée" and oldest["when"].endswith("(heure de Paris)")
+    changes = [" ; ".join(entry["changes"]) for entry in reversed(chronology)]
+    assert "VSR-Rea3 : déclenché" in changes[1]
+    assert "VSR-Rea3 : début d’intervention" in changes[2]
+    assert changes[3] == "rien de nouveau"
+    assert "VSAV 2 : déclenché" in changes[6]
+    assert "VSR-Rea3 : rentrée à la base" in changes[7]
+    assert readable["all_resources_back"] is False
+
+
+def test_a_case_whose_resources_are_all_back_at_base_says_so(services):
+    kind, last = example("RC-RI/RC-RI_Incendie_RaymondeLECCIA.08")
+    for resource in last["resource"]:
+        resource["state"]["status"] = "REN-BASE"
+        resource["state"]["datetime"] = "2026-03-13T11:30:00+02:00"
+    _ingest(services, [(kind, last)])
+    readable = case_view(services.store, services.geography, FIRE_CASE, personal=False).state["readable"]
+    assert readable["all_resources_back"] is True
+    assert "tous les moyens sont rentrés" in readable["status_text"]
