@@ -9,15 +9,20 @@ from typing import Annotated
 
 import typer
 
+from api.cli.french import SUBCOMMAND, install
 from api.cli.support import JsonOption, open_services_from_env, print_json
+
+install()  # Typer's and Click's own texts in French (« Afficher ce message et quitter. »)
 
 app = typer.Typer(
     help="Tocsin : plateforme d'information de crise alimentée par les messages NexSIS.",
-    no_args_is_help=True,
+    no_args_is_help=True, subcommand_metavar=SUBCOMMAND,
     add_completion=False,
 )
-quarantine_app = typer.Typer(help="Messages refusés, gardés avec leurs raisons.", no_args_is_help=True)
-case_app = typer.Typer(help="Affaires (cas) : état courant et historique.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Messages refusés, gardés avec leurs raisons.", no_args_is_help=True,
+                             subcommand_metavar=SUBCOMMAND)
+case_app = typer.Typer(help="Affaires (cas) : état courant et historique.", no_args_is_help=True,
+                       subcommand_metavar=SUBCOMMAND)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(case_app, name="case")
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from api.cli.french import SUBCOMMAND
 from api.cli.support import JsonOption, open_services_from_env, print_json
 from domain.local_time import PARIS, format_local, zone_of
 from projections.presentation import number
@@ -19,7 +20,7 @@ from projections.registry import ALL, BY_NAME, NAMES, VIEWS, UnknownView, View, 
 
 projections_app = typer.Typer(
     help=f"Vues ({', '.join(v.label for v in VIEWS)}) : état, suivi, reconstruction.",
-    no_args_is_help=True,
+    no_args_is_help=True, subcommand_metavar=SUBCOMMAND,
 )
 
 LEVEL_LABELS = {"commune": "commune", "departement": "département", "zone": "zone de défense", "national": "national"}
@@ -137,8 +138,9 @@ def run(
 
 
 def view(
-    level: Annotated[str, typer.Argument(help="commune, departement, zone ou national.")],
-    code: Annotated[str, typer.Argument(help="Code INSEE, code du département, code de la zone, ou FR.")],
+    territory: Annotated[str, typer.Argument(
+        metavar="TERRITOIRE",
+        help="niveau:code (commune:35238, departement:35, zone:ouest, FR) ou un nom (Rennes, Ille-et-Vilaine).")],
     as_json: JsonOption = False,
     top: Annotated[int, typer.Option(min=0, max=100, help="Nombre d'affaires les plus graves.")] = 5,
     now: Annotated[str | None, typer.Option(help="Instant de référence des fenêtres 1 h / 24 h (ISO 8601).")] = None,
@@ -146,7 +148,7 @@ def view(
     """Afficher la vue d'un territoire : affaires, natures, victimes, moyens, affaires les plus graves."""
     from domain.geography import UnknownTerritory
     from projections.read.queries import territory_view
-    from projections.read.territories import known_territory
+    from projections.read.territories import typed_territory
 
     reference = None
     if now is not None:
@@ -157,7 +159,7 @@ def view(
             raise typer.BadParameter(f"date invalide (ISO 8601 attendu) : {now}")
     services = open_services_from_env()
     try:
-        lvl, code = known_territory(level, code, services.geography)
+        lvl, code = typed_territory(territory, services.geography)
         result = territory_view(services.store, lvl, code, now=reference, top=top, geography=services.geography)
     except UnknownTerritory as unknown:
         typer.echo(str(unknown), err=True)

@@ -13,15 +13,16 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from api.cli.french import SUBCOMMAND
 from api.cli.support import JsonOption, open_services_from_env, print_json
 from domain.access import OPERATOR
-from domain.geography import Level, UnknownTerritory, parse_territory
+from domain.geography import Level, UnknownTerritory
 from domain.local_time import PARIS, BadTime, format_local, parse_local, zone_of
 
 audit_app = typer.Typer(help="Audit : historique complet, chaîne d'empreintes scellée, paquets vérifiables.",
-                        no_args_is_help=True)
+                        no_args_is_help=True, subcommand_metavar=SUBCOMMAND)
 replay_app = typer.Typer(help="Rejeu : vues à un instant passé, chronologies, rapports de retour d'expérience.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, subcommand_metavar=SUBCOMMAND)
 
 
 
@@ -257,10 +258,13 @@ def replay_checkpoint(
 
 
 def _territory(value: str) -> tuple[Level, str]:
+    from adapters.geography import get_geography
+    from projections.read.territories import typed_territory
+
     try:
-        return parse_territory(value)
+        return typed_territory(value, get_geography())
     except UnknownTerritory as error:
-        raise typer.BadParameter(f"{error} ; ou FR pour la France entière") from None
+        raise typer.BadParameter(str(error)) from None
 
 
 def _timeline(territory: str, since: str, until: str, interval: str | None) -> Any:
@@ -277,8 +281,8 @@ def _timeline(territory: str, since: str, until: str, interval: str | None) -> A
         raise typer.BadParameter(str(error)) from None
 
 
-TerritoryOption = Annotated[str, typer.Option("--territory",
-                                              help="NIVEAU:CODE (ex. departement:29, zone:ouest) ou FR.")]
+TerritoryOption = Annotated[str, typer.Option(
+    "--territory", help="niveau:code (ex. departement:29, zone:ouest, FR) ou un nom (Brest).")]
 FromOption = Annotated[str, typer.Option(
     "--from", help="Début de la fenêtre (heure des messages) : 2026-12-07T10:00, ou 10:00 (aujourd'hui),"
                    " à l'heure du territoire sauf décalage indiqué (10:00+01:00).")]
