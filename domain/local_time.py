@@ -88,10 +88,11 @@ def format_local(moment: datetime | str | None, zone: ZoneInfo, *, seconds: bool
     """`07/12/2026 18:15 (heure de Paris)`: the moment in `zone`, the zone stated (`stated=False` for the
     cells of a table whose heading states it)."""
     if isinstance(moment, str):
+        text = moment
         try:
-            moment = datetime.fromisoformat(moment)
+            moment = datetime.fromisoformat(text)
         except ValueError:
-            return moment
+            return text
     if moment is None:
         return never
     if moment.tzinfo is None:

@@ -88,7 +88,7 @@ def install() -> None:
     import typer.rich_utils as rich_utils
     from typer._click import core, exceptions, formatting
 
-    rich_utils._ = gettext  # type: ignore[attr-defined]
+    rich_utils._ = gettext
     for constant in ("DEPRECATED_STRING", "DEFAULT_STRING", "ENVVAR_STRING", "REQUIRED_LONG_STRING",
                      "ARGUMENTS_PANEL_TITLE", "OPTIONS_PANEL_TITLE", "COMMANDS_PANEL_TITLE", "ERRORS_PANEL_TITLE",
                      "ABORTED_TEXT", "RICH_HELP"):

@@ -6,11 +6,13 @@ import logging
 import sys
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
 from api.cli.french import SUBCOMMAND, install
 from api.cli.support import JsonOption, open_services_from_env, print_json
+from domain.local_time import PARIS, format_local
 
 install()  # Typer's and Click's own texts in French (« Afficher ce message et quitter. »)
 
@@ -45,7 +47,8 @@ def quarantine_list(
     if not entries:
         typer.echo("Aucun message en quarantaine.")
     for e in entries:
-        typer.echo(f"#{e.id} [{e.status}] reçu le {e.received_at:%d/%m/%Y %H:%M:%S} via {e.source} ({e.size} octets)")
+        received = format_local(e.received_at, PARIS, seconds=True)
+        typer.echo(f"#{e.id} [{e.status}] reçu le {received} via {e.source} ({e.size} octets)")
         typer.echo(f"    distributionID : {e.distribution_id or 'illisible'}")
         for reason in e.reasons:
             typer.echo(f"    - {reason['path'] or '$'} : {reason['message']}")
@@ -113,6 +116,7 @@ def case_show(
         print_json({"state": view.state, "events": view.events})
         return
     r = view.state["readable"]
+    zone = ZoneInfo(r["time_zone"])
     echo = typer.echo
     echo(f"Affaire {case_id} — {r['title']}")
     closed = f", close le {r['closed']}" if r["closed"] else ""
@@ -145,8 +149,9 @@ def case_show(
     for e in view.events:
         p = e["provenance"]
         echo(
-            f"    v{e['version']} — {p['kind']} de {p['sender_id']} envoyé {p['sent_at']}, "
-            f"reçu {p['received_at']} (distributionID {p['distribution_id']}, sha256 {p['sha256'][:16]}…)"
+            f"    v{e['version']} — {p['kind']} de {p['sender_id']} envoyé le {format_local(p['sent_at'], zone)}, "
+            f"reçu le {format_local(p['received_at'], zone, seconds=True)}"
+            f" (distributionID {p['distribution_id']}, sha256 {p['sha256'][:16]}…)"
         )
 
 

@@ -105,7 +105,7 @@ def audit_seal(
         elif made.position != last_position:
             typer.echo(f"Sceau : position {made.position} (notification {made.notification_id}), "
                        f"empreinte {made.chain_hash.hex()[:16]}…, clé {made.key_id}, "
-                       f"{made.sealed_at:%d/%m/%Y %H:%M:%S}")
+                       f"{format_local(made.sealed_at, PARIS, seconds=True)}")
             last_position = made.position
         if every is None:
             return
