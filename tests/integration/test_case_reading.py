@@ -79,3 +79,22 @@ def test_a_case_whose_resources_are_all_back_at_base_says_so(services):
     readable = case_view(services.store, services.geography, FIRE_CASE, personal=False).state["readable"]
     assert readable["all_resources_back"] is True
     assert "tous les moyens sont rentrés" in readable["status_text"]
+
+
+def test_the_case_list_puts_the_most_serious_first_by_default(services):
+    """Issue #22: what needs attention first. The newest first stays available (`sort="recent"`)."""
+    from adapters.simulator import simulate
+    from domain.geography import Level
+    from projections.read.queries import case_list
+    from projections.store.worker import ProjectionWorker
+
+    services.ingestor.ingest_batch([Incoming(m.raw, m.content_type, source="sim")
+                                    for m in simulate("storm", size=400, seed=4)])
+    with ProjectionWorker(services.store) as worker:
+        worker.catch_up()
+    ranked = case_list(services.store, Level.NATIONAL, "FR", limit=200, geography=services.geography)
+    severities = [c["severity"] for c in ranked]
+    assert severities == sorted(severities, reverse=True) and severities[0] > severities[-1]
+    recent = case_list(services.store, Level.NATIONAL, "FR", limit=200, sort="recent", geography=services.geography)
+    opened = [c["opened_at"] for c in recent if c["opened_at"]]
+    assert opened == sorted(opened, reverse=True)
