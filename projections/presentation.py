@@ -173,7 +173,7 @@ def victims_headline(live: Mapping[str, Any]) -> str:
     if triaged:
         triage = live["triage"]
         parts.append(
-            f"{number(triaged)} {plural(triaged, 'victime', 'victimes')} au bilan EMSI des affaires en cours"
+            f"{number(triaged)} {plural(triaged, 'victime', 'victimes')} au bilan des secours sur place (affaires en cours)"
             f" ({number(triage['red'])} en urgence absolue, {number(triage['yellow'])} en urgence relative,"
             f" {number(triage['green'])} {plural(triage['green'], 'impliqué', 'impliqués')},"
             f" {number(triage['black'])} {plural(triage['black'], 'décédé', 'décédés')})"
@@ -187,7 +187,7 @@ def victims_headline(live: Mapping[str, Any]) -> str:
         )
         parts.append(
             f"{number(untriaged)} {plural(untriaged, 'affaire en cours signale', 'affaires en cours signalent')}"
-            f" des victimes ({detail}), sans bilan EMSI"
+            f" des victimes ({detail}), sans bilan des secours sur place"
         )
     if not parts:
         return "Aucune victime signalée dans les affaires en cours"

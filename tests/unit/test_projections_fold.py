@@ -292,6 +292,6 @@ def test_a_territory_whose_victims_are_all_in_closed_cases_shows_none_open_and_s
     assert rennes["cases_with_declared_victims"] == 2
     assert rennes["triage"] == {"red": 0, "yellow": 0, "green": 0, "black": 0, "missing": 0}
     assert rennes["headline"] == (
-        "2 affaires en cours signalent des victimes (« plusieurs victimes » : 2), sans bilan EMSI")
+        "2 affaires en cours signalent des victimes (« plusieurs victimes » : 2), sans bilan des secours sur place")
     dep = describe(views.territories[Level.DEPARTEMENT]["35"].figures)["victims"]
     assert sum(dep["triage"].values()) == 4 and sum(dep["open"]["triage"].values()) == 0
