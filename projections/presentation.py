@@ -173,7 +173,8 @@ def victims_headline(live: Mapping[str, Any]) -> str:
     if triaged:
         triage = live["triage"]
         parts.append(
-            f"{number(triaged)} {plural(triaged, 'victime', 'victimes')} au bilan des secours sur place (affaires en cours)"
+            f"{number(triaged)} {plural(triaged, 'victime', 'victimes')} au bilan des secours sur place"
+            " (affaires en cours)"
             f" ({number(triage['red'])} en urgence absolue, {number(triage['yellow'])} en urgence relative,"
             f" {number(triage['green'])} {plural(triage['green'], 'impliqué', 'impliqués')},"
             f" {number(triage['black'])} {plural(triage['black'], 'décédé', 'décédés')})"

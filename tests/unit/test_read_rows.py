@@ -61,7 +61,8 @@ def _case(commune: str, departement: str, zone: str, *, created: str, victims: s
                    {"distribution_id": "2", "sent_at": created})
     if statuses:
         fold_event(state, RESOURCES, {"resources": [
-            {"id": f"r{i}", "kind": "VSAV", "status": s, "phase": phase_of(s).value, "status_at": created}
+            {"id": f"r{i}", "kind": "VSAV", "status": s, "phase": getattr(phase_of(s), "value", None),
+             "status_at": created}
             for i, s in enumerate(statuses)]}, {"distribution_id": "3", "sent_at": created})
     return case_row(state, uuid.uuid4(), updated_at=datetime(2025, 1, 1, tzinfo=UTC), last_event_id=3)
 
