@@ -122,6 +122,12 @@ class CaseRow(Schema):
     lat: float | None = None
     lon: float | None = None
     approximate: bool | None = Field(None, description="Point pris dans la commune, faute de point du message")
+    opened_at_text: str = Field(description="Ouverture, à l'heure du territoire, fuseau indiqué")
+    closed_at_text: str | None = Field(description="Clôture, à l'heure du territoire, fuseau indiqué")
+    victims_text: str = Field(description="Victimes en mots : bilan des secours, sinon nombre déclaré à l'appel")
+    resources_text: str = Field(description="Moyens en mots (engagés, ou tous libérés)")
+    severity_label: str | None = Field(description="« Très grave », « Grave », ou null")
+    time_zone: str = Field(description="Fuseau du territoire de l'affaire (ex. Europe/Paris, America/Cayenne)")
 
 
 class CasePage(Schema):
@@ -251,6 +257,9 @@ class Timeline(Schema):
     code: str
     start: str = Field(alias="from")
     end: str = Field(alias="to")
+    requested_end: str = Field(alias="requested_to", description="Fin demandée (la fenêtre s'arrête à l'heure"
+                               " de la lecture)")
+    time_zone: str = Field(description="Fuseau du territoire, dans lequel les heures sont écrites")
     interval_minutes: float
     events: int
     summary: dict[str, Any]
@@ -310,6 +319,8 @@ class Me(Schema):
 
 
 class FeedState(Schema):
+    last_received_text: str = Field(description="Arrivée du dernier message, heure de Paris, fuseau indiqué")
+    views_waiting_since_text: str | None
     last_received_at: str | None
     now: str
     quiet_after_seconds: int | float

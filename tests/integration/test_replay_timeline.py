@@ -100,9 +100,13 @@ def test_timeline_and_report_commands(services, replay_cli, tmp_path):
     assert sum(i["opened"] for i in figures["intervals"]) == figures["summary"]["cases_opened"] > 0
     text = replay_cli(["replay", "timeline", *window])
     assert text.exit_code == 0 and "Délai création → premier moyen engagé : médiane" in text.output
-    bad = replay_cli(["replay", "timeline", "--territory", "35", "--from", sent[0].isoformat(),
-                              "--to", sent[-1].isoformat()])
-    assert bad.exit_code != 0 and "territoire mal formé" in bad.output
+    # A plain name or code names a territory when it names one only (issue #22); else a French error.
+    named = replay_cli(["replay", "timeline", "--territory", "Finistère", "--from", sent[0].isoformat(),
+                        "--to", sent[-1].isoformat(), "--json"])
+    assert named.exit_code == 0 and json.loads(named.output)["territory"] == "departement:29"
+    bad = replay_cli(["replay", "timeline", "--territory", "Atlantide", "--from", sent[0].isoformat(),
+                      "--to", sent[-1].isoformat()])
+    assert bad.exit_code != 0 and "aucun territoire" in bad.output
 
     out = tmp_path / "rapport"
     made = replay_cli(["replay", "report", *window, "--interval", "1h", "--out", str(out)])
