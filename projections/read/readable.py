@@ -44,7 +44,7 @@ BACK_AT_BASE = frozenset({"REN-BASE", "ANNULE"})
 
 
 def readable_case(
-    state: CaseState, events: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any]]], *, place: str,
+    state: CaseState, events: Iterable[tuple[str, dict, dict]], *, place: str,
     zone: ZoneInfo = PARIS, personal: bool,
 ) -> dict[str, Any]:
     """What the drawer shows. `events`: (kind, facts, provenance) in the order they were recorded;
@@ -171,13 +171,13 @@ def organisation_label(org_id: str | None) -> str:
     return org_id
 
 
-def _chronology(events: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any]]], zone: ZoneInfo) -> list[dict]:
+def _chronology(events: Iterable[tuple[str, dict, dict]], zone: ZoneInfo) -> list[dict]:
     """Newest first: each message with what it changed in the case."""
     state = CaseState()
     out = []
     for kind, facts, provenance in events:
-        before = copy.deepcopy(state)
-        apply_message(state, kind, dict(facts), dict(provenance))
+        before = _before(state, kind)
+        apply_message(state, kind, facts, provenance)
         title, changes = _what_changed(kind, before, state)
         out.append({
             "when": format_local(provenance.get("sent_at"), zone, never="heure inconnue"),
@@ -187,6 +187,16 @@ def _chronology(events: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any]
         })
     out.reverse()
     return out
+
+
+def _before(state: CaseState, kind: str) -> CaseState:
+    """What the chronology compares of the state before a message: a shallow copy (the fold replaces the
+    parts it changes rather than mutating them), with its own resource table for a resources message
+    (the fold changes that one in place). A deep copy per message would cost a long case dearly."""
+    before = copy.copy(state)
+    if kind == RESOURCES:
+        before.resources = {rid: {"status": r.get("status")} for rid, r in state.resources.items()}
+    return before
 
 
 def _what_changed(kind: str, before: CaseState, after: CaseState) -> tuple[str, list[str]]:
