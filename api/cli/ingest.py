@@ -248,7 +248,7 @@ def status(
     typer.echo(f"Dernier message NexSIS reçu : {format_local(last, PARIS, seconds=True, never='aucun')}")
     for p in positions:
         updated = format_local(p["updated_at"], PARIS, seconds=True)
-        typer.echo(f"Position {p['source']} : {p['position']} (mise à jour {updated})")
+        typer.echo(f"Position {p['source']} : {p['position']}, mise à jour le {updated}")
     nats_state = result.get("nats")
     if nats_state is None:
         return
