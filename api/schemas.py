@@ -123,6 +123,12 @@ class CaseRow(Schema):
     lat: float | None = None
     lon: float | None = None
     approximate: bool | None = Field(None, description="Point pris dans la commune, faute de point du message")
+    opened_at_text: str = Field(description="Ouverture, à l'heure du territoire, fuseau indiqué")
+    closed_at_text: str | None = Field(description="Clôture, à l'heure du territoire, fuseau indiqué")
+    victims_text: str = Field(description="Victimes en mots : bilan des secours, sinon nombre déclaré à l'appel")
+    resources_text: str = Field(description="Moyens en mots (engagés, ou tous libérés)")
+    severity_label: str | None = Field(description="« Très grave », « Grave », ou null")
+    time_zone: str = Field(description="Fuseau du territoire de l'affaire (ex. Europe/Paris, America/Cayenne)")
 
 
 class CasePage(Schema):
@@ -162,11 +168,25 @@ class ReportedVictims(Schema):
     cases: int
 
 
+class OpenVictims(Schema):
+    cases: int = Field(description="Affaires en cours")
+    cases_with_declared_victims: int = Field(description="Affaires en cours dont le signalement déclare des victimes")
+    declared: list[ReportedVictims] = Field(description="Affaires en cours par nombre de victimes déclaré")
+    triage: dict[str, int] = Field(description="Bilan EMSI des affaires en cours (red : urgences absolues…)")
+    triaged_victims: int
+    declared_without_triage: int = Field(description="Affaires en cours qui déclarent des victimes, sans bilan EMSI")
+    declared_without_triage_by_count: list[ReportedVictims]
+    displaced: int
+    evacuated: int
+    headline: str = Field(description="Une phrase qui dit ce qui est bilan EMSI et ce qui est déclaré")
+
+
 class Victims(Schema):
     cases_by_reported_count: list[ReportedVictims]
     triage: dict[str, int]
     displaced: int
     evacuated: int
+    open: OpenVictims = Field(description="Les victimes des affaires en cours, à part des chiffres de toujours")
 
 
 class PhaseCount(Schema):
@@ -238,6 +258,9 @@ class Timeline(Schema):
     code: str
     start: str = Field(alias="from")
     end: str = Field(alias="to")
+    requested_end: str = Field(alias="requested_to", description="Fin demandée (la fenêtre s'arrête à l'heure"
+                               " de la lecture)")
+    time_zone: str = Field(description="Fuseau du territoire, dans lequel les heures sont écrites")
     interval_minutes: float
     events: int
     summary: dict[str, Any]
@@ -305,6 +328,8 @@ class ReplicationState(Schema):
 
 
 class FeedState(Schema):
+    last_received_text: str = Field(description="Arrivée du dernier message, heure de Paris, fuseau indiqué")
+    views_waiting_since_text: str | None
     last_received_at: str | None
     now: str
     quiet_after_seconds: int | float

@@ -18,6 +18,7 @@ Pure: the territory tree comes in as a `Hierarchy` (adapters.geography.Geography
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -233,3 +234,86 @@ def outside_message(level: Level | str, code: str) -> str:
     """The one answer for a territory outside the principal's perimeter."""
     lvl = level.value if isinstance(level, Level) else level
     return f"accès refusé : le territoire {lvl}:{code} est hors de votre périmètre"
+
+
+# ---- what of a case every role reads, and what only the roles with `personal` may --------------------
+#
+# A report's `personal` facts (adapters.ingest.normalise) mix two things. The description of what is
+# happening and where (the call notes, the way in, the EMSI situation text) is what a mayor needs to act:
+# every role that sees the case reads it, with the names and phone numbers in it masked. The data about
+# people (caller, phone numbers, the victims' identity and health) is for the roles with `personal` only.
+
+DESCRIPTION_FIELDS: dict[str, str] = {
+    "notes": "Notes de l'appel",
+    "situation_details": "Point de situation",
+    "location_details": "Précisions sur le lieu",
+    "access": "Accès",
+}
+PERSONAL_FIELDS: dict[str, str] = {
+    "caller_name": "Appelant",
+    "caller_phone": "Téléphone de l'appelant",
+    "callback_phone": "Numéro de rappel",
+    "caller_relation": "Lien de l'appelant avec les lieux ou la victime",
+    "health_motive": "Motif de recours médical",
+    "victims_details": "Victimes (identité, état)",
+}
+NAME_MASK = "[nom masqué]"
+PHONE_MASK = "[numéro masqué]"
+# A phone number: +33 or 0 then 9 digits, spaces, dots or dashes allowed between pairs.
+_PHONE = re.compile(r"(?:\+\d{2}\s?|\b0)\d(?:[\s.-]?\d{2}){4}\b")
+# A person as French call notes write them: a capitalised first name and a last name in capitals
+# (« Christine MICHEL »), or a last name in capitals alone after a title (« Mme LECCIA »).
+_NAMED = re.compile(
+    r"\b(?:[A-ZÀ-Ý][a-zà-ÿ'-]+\s+|(?:M\.|Mme|Mlle|Mr|Dr)\s+)(?:[A-ZÀ-Ý][A-ZÀ-Ý'-]+\b)(?:\s+[A-ZÀ-Ý][A-ZÀ-Ý'-]+\b)*"
+)
+# Capitals that are not names (road numbers, services) are left alone: RD 675, SAMU, VSAV…
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("label") or value.get("code") or "")
+    if isinstance(value, (list, tuple)):
+        return " ; ".join(_text(v) for v in value if v)
+    return "" if value is None else str(value)
+
+
+def _known_names(personal: Mapping[str, Any]) -> list[str]:
+    """Names the message gives in its personal fields, longest first (the whole name before its parts)."""
+    names: set[str] = set()
+    caller = _text(personal.get("caller_name")).strip()
+    if caller:
+        names.add(caller)
+        names.update(part for part in caller.split() if len(part) >= 3)
+    return sorted(names, key=len, reverse=True)
+
+
+def mask_people(text: str, personal: Mapping[str, Any]) -> str:
+    """The text with the names and phone numbers of people masked."""
+    text = _PHONE.sub(PHONE_MASK, text)
+    for name in _known_names(personal):
+        text = re.sub(rf"(?i)(?<!\w){re.escape(name)}(?!\w)", NAME_MASK, text)
+    for phone in (personal.get("caller_phone"), personal.get("callback_phone")):
+        if isinstance(phone, str) and phone.strip():
+            text = text.replace(phone.strip(), PHONE_MASK)
+    return _NAMED.sub(NAME_MASK, text)
+
+
+def case_description(personal_facts: Mapping[str, Any] | None, *, personal: bool) -> list[tuple[str, str]]:
+    """(label, text) of what is happening, for every role that sees the case: masked unless `personal`."""
+    facts = personal_facts or {}
+    out: list[tuple[str, str]] = []
+    for key, label in DESCRIPTION_FIELDS.items():
+        values = facts.get(key)
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            text = _text(value).strip()
+            if text:
+                out.append((label, text if personal else mask_people(text, facts)))
+    return out
+
+
+def personal_details(personal_facts: Mapping[str, Any] | None, *, personal: bool) -> list[tuple[str, str]]:
+    """(French label, value) of the data about people, for the roles that may see it; [] for the others."""
+    if not personal:
+        return []
+    facts = personal_facts or {}
+    return [(label, text) for key, label in PERSONAL_FIELDS.items() if (text := _text(facts.get(key)).strip())]

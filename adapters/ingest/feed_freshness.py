@@ -23,6 +23,7 @@ from psycopg.sql import SQL
 
 from adapters import metrics
 from adapters.store.event_store import TocsinStore
+from domain.local_time import PARIS, format_local
 
 VIEWS_LATE_AFTER = 30.0  # seconds; the live lag is a few tens of milliseconds when the worker runs
 
@@ -73,6 +74,9 @@ def freshness(last: datetime | None, now: datetime, quiet_after: float, waiting:
         "views_waiting_since": _iso(waiting),
         "views_late_after_seconds": late_after,
         "views_late": waiting is not None and (now - waiting).total_seconds() > late_after,
+        # As people read them: the platform's own times, in Paris time, stated.
+        "last_received_text": format_local(last, PARIS, seconds=True, never="jamais"),
+        "views_waiting_since_text": format_local(waiting, PARIS, seconds=True) if waiting else None,
     }
 
 
