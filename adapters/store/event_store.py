@@ -174,6 +174,12 @@ class TocsinRecorder(ColumnArrayRecorder):
         quarantined: Sequence[QuarantineRow] = kwargs.get("quarantined", ())
         parties: Sequence[PartyRow] = kwargs.get("parties", ())
         position: Position | None = kwargs.get("position")
+        # Rows of other concerns that must commit with these events, or not at all (the alert policy's
+        # position and counters): (statement, parameters). The library pipelines the transaction, so a
+        # statement that must refuse (a position moved by another process) raises in SQL, not here.
+        statements: Sequence[tuple[Any, Sequence[Any]]] = kwargs.get("statements", ())
+        for statement, params in statements:
+            curs.execute(statement, params)
         if messages:
             curs.execute(self._insert_messages, _columns(messages, 10))
         if parties:
