@@ -1,0 +1,256 @@
+"""Delivery: every alert's (person, channel) pairs, attempted until sent or given up, each step an event.
+
+An outbox in the event store itself: the alert's events say what is due. Before each attempt the
+dispatcher records `DeliveryAttempted` (with the message's stable reference), then sends, then records
+`DeliverySent` or `DeliveryFailed` (with the French reason and, while worth it, when it will try again:
+back-off doubling up to `MAX_BACKOFF`, at most `MAX_ATTEMPTS`). So:
+
+- nothing is sent twice: a pair that is sent is never attempted again, and an attempt with no outcome
+  (the process died between sending and recording) is not repeated blindly, since the message may have
+  left; it is recorded as failed, in doubt, for people to see, rather than risk a duplicate;
+- nothing fails silently: a channel that does not exist here (no SMS gateway configured…) or a person
+  with no address is a recorded failure, never "sent";
+- a replay or a rebuild sends nothing: only this process sends, from the alerts' own events.
+
+One dispatcher sends at a time (an advisory lock); writes use the alert's version, so an acknowledgement
+landing meanwhile makes the write fail and the alert is read again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import IntegrityError
+
+from adapters.notify import alert_store
+from adapters.notify.email_body import compose, message_id
+from adapters.notify.smtp import DeliveryError, SmtpConfig, SmtpSender
+from adapters.notify.tokens import make_token
+from adapters.settings import Settings, resolved_alert_token_key
+from adapters.store.event_store import TocsinStore
+from adapters.store.locks import Leadership
+from domain.alert import ATTEMPTING, EMAIL, PENDING, SMS, VOICE, Alert
+from domain.recipients import Contact, Recipients
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+FIRST_BACKOFF = timedelta(seconds=5)
+MAX_BACKOFF = timedelta(minutes=5)
+IN_DOUBT = ("envoi interrompu avant d'en connaître l'issue : le message a pu partir, il n'est pas renvoyé "
+            "pour éviter un doublon")
+CHANNEL_LABELS = {EMAIL: "courriel", SMS: "SMS", VOICE: "appel vocal", "push": "notification push"}
+
+
+class Channel(Protocol):
+    name: str
+
+    def reference(self, alert: Alert, contact: Contact) -> str:
+        """The stable reference of what is sent to this person (the same for every attempt)."""
+        ...
+
+    def unreachable(self, contact: Contact) -> str | None:
+        """Why this person cannot be reached on this channel (French), before any attempt; None: they can."""
+        ...
+
+    def send(self, alert: Alert, contact: Contact) -> None:
+        """Hand the message to the channel; DeliveryError when it does not accept it."""
+        ...
+
+
+class EmailChannel:
+    name = EMAIL
+
+    def __init__(self, sender: SmtpSender, settings: Settings) -> None:
+        self.sender = sender
+        self.from_ = settings.smtp_from
+        self.public_url = (settings.public_url or "http://127.0.0.1:8000").rstrip("/")
+        self.key = resolved_alert_token_key(settings)
+
+    def reference(self, alert: Alert, contact: Contact) -> str:
+        return message_id(alert, contact)
+
+    def unreachable(self, contact: Contact) -> str | None:
+        return None if contact.email else "aucune adresse électronique dans l'annuaire pour cette personne"
+
+    def send(self, alert: Alert, contact: Contact) -> None:
+        token = make_token(self.key, alert.id, contact.person_id)
+        self.sender.send(compose(alert, contact, sender=self.from_, public_url=self.public_url, ack_token=token))
+
+
+def channels_from(settings: Settings) -> dict[str, Channel]:
+    """The channels this configuration has (only those: the others fail, saying they do not exist)."""
+    out: dict[str, Channel] = {}
+    if settings.smtp_url:
+        out[EMAIL] = EmailChannel(SmtpSender(SmtpConfig.from_url(settings.smtp_url, settings.smtp_ca_file)), settings)
+    return out
+
+
+def backoff(attempt: int) -> timedelta:
+    return min(FIRST_BACKOFF * (2 ** (attempt - 1)), MAX_BACKOFF)
+
+
+def dispatch_lock_key(schema: str) -> int:
+    digest = hashlib.sha256(f"tocsin-alert-dispatch:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    def __init__(self, store: TocsinStore, recipients: Recipients, channels: Mapping[str, Channel], *,
+                 now: Callable[[], datetime] = _now) -> None:
+        self.store = store
+        self.recipients = recipients
+        self.channels = dict(channels)
+        self.now = now
+        self.conn = psycopg.connect(store.database_url, autocommit=True)
+        alert_store.ensure_tables(store)
+        self.seen = 0  # the last alert event read
+        self.open: dict[UUID, Alert] = {}  # alerts with deliveries still due
+        self.started = False
+        self.sent = 0
+        self.delays: list[float] = []  # seconds from recording the deciding event to the channel's acceptance
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Dispatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def step(self) -> int:
+        """Read new alert events, then make every attempt due now; the number of attempts made."""
+        changed = alert_store.alert_ids_after(self.conn, self.store, self.seen)
+        if changed:
+            self.seen = changed[-1][0]
+        for alert_id in dict.fromkeys(oid for _, oid in changed):
+            alert = alert_store.get_alert(self.store, alert_id)
+            if alert is not None:
+                self.open[alert_id] = alert
+        if not self.started:
+            self.started = True
+            for alert in list(self.open.values()):
+                self._settle_in_doubt(alert)
+        attempts = 0
+        now = self.now()
+        for alert_id in list(self.open):
+            alert = self.open[alert_id]
+            due = [d for d in alert.deliveries.values() if d["status"] == PENDING
+                   and (not d.get("retry_at") or datetime.fromisoformat(d["retry_at"]) <= now)]
+            for d in due:
+                attempts += self._deliver(alert_id, d["person_id"], d["channel"])
+            alert = self.open[alert_id]
+            if all(d["status"] not in (PENDING, ATTEMPTING) for d in alert.deliveries.values()):
+                del self.open[alert_id]
+        return attempts
+
+    def next_due(self) -> datetime | None:
+        """When the earliest retry is due (None: nothing waits)."""
+        times = [datetime.fromisoformat(d["retry_at"]) for a in self.open.values() for d in a.deliveries.values()
+                 if d["status"] == PENDING and d.get("retry_at")]
+        return min(times, default=None)
+
+    def _settle_in_doubt(self, alert: Alert) -> None:
+        for d in list(alert.deliveries.values()):
+            if d["status"] == ATTEMPTING:
+                self._save(alert.id, _in_doubt(d["person_id"], d["channel"], d["attempts"]))
+
+    def _save(self, alert_id: UUID, change: Callable[[Alert], None]) -> Alert:
+        """Apply a change to the latest alert and record it; read again if someone wrote meanwhile."""
+        for _ in range(5):
+            alert = self.open.get(alert_id) or alert_store.get_alert(self.store, alert_id)
+            assert alert is not None
+            change(alert)
+            try:
+                self.store.save(alert)
+            except BaseException as e:
+                # The cached alert holds an event that was not recorded: never let a later save carry it.
+                fresh = alert_store.get_alert(self.store, alert_id)
+                assert fresh is not None
+                self.open[alert_id] = fresh
+                if isinstance(e, IntegrityError):  # someone wrote first (an acknowledgement): try on theirs
+                    continue
+                raise
+            self.open[alert_id] = alert
+            return alert
+        raise RuntimeError(f"alert {alert_id}: could not record a delivery event after 5 tries")
+
+    def _deliver(self, alert_id: UUID, person_id: str, channel_name: str) -> int:
+        alert = self.open[alert_id]
+        d = alert.deliveries[f"{channel_name}:{person_id}"]
+        attempt = d["attempts"] + 1
+        channel = self.channels.get(channel_name)
+        contact = self.recipients.contact(person_id) or _recorded_contact(alert, person_id)
+        if channel is None:
+            label = CHANNEL_LABELS.get(channel_name, channel_name)
+            self._save(alert_id, lambda a: a.failed(person_id, channel_name, attempt,
+                                                    f"canal {label} non configuré sur ce Tocsin : rien n'a été envoyé",
+                                                    None))
+            return 0
+        why = channel.unreachable(contact)
+        if why:
+            self._save(alert_id, lambda a: a.failed(person_id, channel_name, attempt, why, None))
+            return 0
+        reference = channel.reference(alert, contact)
+        alert = self._save(alert_id, lambda a: a.attempt(person_id, channel_name, attempt, reference))
+        if alert.deliveries[f"{channel_name}:{person_id}"]["status"] != ATTEMPTING:
+            return 0
+        try:
+            channel.send(alert, contact)
+        except DeliveryError as e:
+            final = e.final or attempt >= MAX_ATTEMPTS
+            retry_at = None if final else (self.now() + backoff(attempt)).isoformat()
+            reason = e.reason
+            log.info("alert %s: %s delivery attempt %d failed (%s)", alert_id, channel_name, attempt,
+                     "final" if final else "will retry")
+            self._save(alert_id, lambda a: a.failed(person_id, channel_name, attempt, reason, retry_at))
+            return 1
+        accepted = self.now()
+        recorded = datetime.fromisoformat(alert.trigger.get("recorded_at") or alert.raised_at.isoformat())
+        delay = (accepted - recorded).total_seconds()
+        self._save(alert_id, lambda a: a.sent(person_id, channel_name, attempt, accepted, delay))
+        self.sent += 1
+        self.delays.append(delay)
+        return 1
+
+    def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+        """Deliver until `stop` is set, while holding the dispatcher's lock; woken by new events."""
+        leadership = Leadership(self.store.database_url, dispatch_lock_key(self.store.settings.schema))
+        try:
+            with psycopg.connect(self.store.database_url, autocommit=True) as listener:
+                listener.execute('LISTEN "tocsin_events"')
+                while not stop.is_set():
+                    if not leadership.try_acquire() and not leadership.still_held():
+                        stop.wait(poll_seconds)
+                        continue
+                    while not stop.is_set() and self.step():
+                        pass
+                    for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
+                        pass
+        finally:
+            leadership.release()
+
+
+def _in_doubt(person_id: str, channel: str, attempt: int) -> Callable[[Alert], None]:
+    return lambda a: a.failed(person_id, channel, attempt, IN_DOUBT, None)
+
+
+def _recorded_contact(alert: Alert, person_id: str) -> Contact:
+    """The person as the alert recorded them, when the directory no longer knows them."""
+    for r in alert.recipients:
+        if r["person_id"] == person_id:
+            return Contact(person_id, r.get("name") or person_id, r.get("organisation_id") or "",
+                           r.get("grant_id"), r.get("email"))
+    return Contact(person_id, person_id, alert.organisation_id)
