@@ -17,7 +17,7 @@ from adapters.settings import resolved_alert_token_key
 from domain.alert import FAILED, SENT, SMS
 from domain.alert_rules import Rule, Target
 from tests.support.recipients import DirectoryRecipients
-from tests.support.smtp import smtp_server  # noqa: F401  (fixture)
+from tests.support.smtp import smtp_server, starttls_server  # noqa: F401  (fixtures)
 from tests.support.wire import as_json, example, wire
 
 GUICHEN = "35126"
@@ -130,3 +130,25 @@ def test_a_channel_that_does_not_exist_here_is_a_failure_never_a_delivery(servic
     d = deliveries(services)
     assert {x["status"] for x in d.values()} == {FAILED}
     assert d[("p.maire", SMS)]["reason"] == "canal SMS non configuré sur ce Tocsin : rien n'a été envoyé"
+
+
+def test_starttls_is_used_when_offered_and_the_login_only_goes_over_it(services, starttls_server):  # noqa: F811
+    server, cert_file = starttls_server
+    services.settings = replace(services.settings, smtp_url=f"smtp://tocsin:secret@127.0.0.1:{server.port}",
+                                smtp_ca_file=cert_file)
+    raise_alert(services)
+    with Dispatcher(services.store, directory(), channels_from(services.settings)) as dispatcher:
+        dispatcher.step()
+    assert len(server.mailbox.to(MAIRE)) == 1
+    assert deliveries(services)[("p.maire", "email")]["status"] == SENT
+
+
+def test_an_untrusted_certificate_is_a_failure_to_retry_not_a_clear_text_send(services, starttls_server):  # noqa: F811
+    server, _ = starttls_server
+    services.settings = replace(services.settings, smtp_url=f"smtp://tocsin:secret@127.0.0.1:{server.port}")
+    raise_alert(services)
+    with Dispatcher(services.store, directory(), channels_from(services.settings)) as dispatcher:
+        dispatcher.step()
+    d = deliveries(services)[("p.maire", "email")]
+    assert d["status"] == "en attente" and d["reason"].startswith("échec TLS avec le serveur SMTP")
+    assert server.mailbox.received == []
