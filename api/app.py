@@ -21,8 +21,9 @@ from fastapi.staticfiles import StaticFiles
 
 from adapters.services import Services, open_services
 from api.auth import AuthConfig, LoginLimit, Revocations
-from api.routes import audit, cases, dashboard, live, messages, replay, session, territories, views
+from api.routes import alerts, audit, cases, dashboard, live, messages, replay, session, territories, views
 from api.security_headers import SecurityHeaders
+from domain.recipients import Recipients
 from projections.read.model import ReadModel
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,12 @@ DOCS_PAGE = Path(__file__).parent / "templates" / "docs.html"
 
 
 def create_app(services: Services | None = None, auth: AuthConfig | None = None,
-               projections_worker: bool | None = None) -> FastAPI:
+               projections_worker: bool | None = None, alerting: bool | None = None,
+               recipients: Recipients | None = None) -> FastAPI:
     """The app. `projections_worker`: also keep the views up to date in this process (a thread); by
-    default as the settings say (Settings.projections_in_app; otherwise run `tocsin projections run`)."""
+    default as the settings say (Settings.projections_in_app; otherwise run `tocsin projections run`).
+    `alerting`: likewise the alert policies and their delivery (Settings.dispatch_in_app; otherwise
+    `tocsin alerts run`), asking `recipients` (default: adapters.notify.wiring.recipients_for)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,10 +55,22 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
             from projections.store.worker import run_in_thread
 
             worker = run_in_thread(app.state.services.store)
+        dispatch = None
+        if app.state.services.settings.dispatch_in_app if alerting is None else alerting:
+            from adapters.notify.wiring import run_in_threads
+
+            dispatch = run_in_threads(app.state.services, recipients)
         app.state.live = live.LiveHub(app.state.services, app.state.read_model)
         await app.state.live.start()
+        app.state.alert_feed = alerts.AlertFeed(app.state.services, app.state.live)
+        await app.state.alert_feed.start()
         yield
+        await app.state.alert_feed.stop()
         await app.state.live.stop()
+        if dispatch is not None:
+            dispatch[1].set()
+            for thread in dispatch[0]:
+                await run_in_threadpool(thread.join, 5)
         if worker is not None:
             worker[1].set()
             await run_in_threadpool(worker[0].join, 5)
@@ -81,7 +97,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     )
     app.add_middleware(SecurityHeaders)
 
-    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard):
+    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, alerts):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")

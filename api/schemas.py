@@ -316,3 +316,49 @@ class Acknowledgement(Schema):
     distributionKind: str
     descriptor: dict[str, Any]
     content: list[dict[str, Any]]
+
+
+# ---- alerts (api/routes/alerts.py) ------------------------------------------------------------------
+
+class AlertPerson(Schema):
+    person_id: str
+    name: str
+    organisation_id: str
+
+
+class AlertDelivery(Schema):
+    person_id: str
+    channel: str = Field(description="email, push, sms, voix")
+    status: str = Field(description="en attente, en cours, envoyé, échec")
+    attempts: int
+    reason: str | None = Field(description="Raison du dernier échec (français)")
+    sent_at: str | None
+
+
+class AlertItem(Schema):
+    id: str
+    rule: str = Field(description="La règle qui a décidé l'alerte")
+    reason: str = Field(description="Pourquoi l'alerte (français)")
+    subject: str = Field(description="Sur quoi : « affaire:… » ou « departement:35@2026-12-07T14 »")
+    case_id: str | None
+    organisation_id: str = Field(description="L'organisation alertée (annuaire : mairie.35238, prefecture.35…)")
+    severity: str = Field(description="information ou grave")
+    exercise: bool = Field(description="Alerte d'exercice (« EXERCICE »)")
+    late: bool = Field(description="« Tardif » : message daté de plus de 30 min à sa réception")
+    raised_at: str = Field(description="Décidée à (heure de Tocsin, ISO 8601)")
+    people_reached: list[AlertPerson]
+    channels: list[str]
+    deliveries: list[AlertDelivery]
+    details: dict = Field(description="Quoi, où, quand (UTC, à afficher dans `time_zone`), gravité")
+    acknowledged_at: str | None
+    acknowledged_by: dict | None = Field(description="Qui a accusé réception, sous quelle habilitation, par quel canal")
+    escalations: list[dict]
+
+
+class AlertList(Schema):
+    items: list[AlertItem]
+
+
+class AckResult(Schema):
+    recorded: bool = Field(description="false : l'alerte avait déjà été acquittée (par acknowledged_by)")
+    alert: AlertItem

@@ -18,7 +18,7 @@ Pure: the territory tree comes in as a `Hierarchy` (adapters.geography.Geography
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -231,3 +231,60 @@ def outside_message(level: Level | str, code: str) -> str:
     """The one answer for a territory outside the principal's perimeter."""
     lvl = level.value if isinstance(level, Level) else level
     return f"accès refusé : le territoire {lvl}:{code} est hors de votre périmètre"
+
+
+# ---- alerts (domain.alert) -----------------------------------------------------------------------
+
+_AUTHORITY_OF = {"mairie": Level.COMMUNE, "prefecture": Level.DEPARTEMENT}
+_RANK = {Level.COMMUNE: 0, Level.DEPARTEMENT: 1, Level.ZONE: 2, Level.NATIONAL: 3}
+
+
+def organisation_territory(organisation_id: str) -> tuple[Level, str] | None:
+    """The territory of a directory organisation whose id says it (`mairie.35238`, `prefecture.35`)."""
+    kind, _, code = organisation_id.partition(".")
+    level = _AUTHORITY_OF.get(kind)
+    return (level, code) if level and code else None
+
+
+_ROLE_OF_KIND = {"mairie": "mayor", "prefecture": "prefecture"}
+
+
+def acts_for(principal: Principal, organisation_id: str) -> bool:
+    """Does the principal act for this organisation? Its habilitation says so; a principal without one (a
+    token naming only a role and a territory) acts for the organisation of its role over its territory."""
+    if principal.organisation_id is not None:
+        return principal.organisation_id == organisation_id
+    kind = organisation_id.partition(".")[0]
+    return _ROLE_OF_KIND.get(kind) == principal.role.code and organisation_territory(organisation_id) == (
+        principal.level, principal.code)
+
+
+def reached_by_alert(principal: Principal, reached: Iterable[Mapping[str, Any]]) -> bool:
+    """Is the principal one of the people an alert reached (by person id or email), or acting for an
+    organisation it reached?"""
+    for person in reached:
+        if principal.subject in (person.get("person_id"), person.get("email")):
+            return True
+        if person.get("organisation_id") and acts_for(principal, person["organisation_id"]):
+            return True
+    return False
+
+
+def may_see_alert(principal: Principal, organisation_id: str, reached: Iterable[Mapping[str, Any]]) -> bool:
+    """An alert is visible to the people it reached (and their organisation), and to the authorities above
+    them: a principal whose perimeter strictly contains the alerted organisation's territory."""
+    if acts_for(principal, organisation_id) or reached_by_alert(principal, reached):
+        return True
+    where = organisation_territory(organisation_id)
+    if where is None:
+        return principal.level is Level.NATIONAL and principal.role.reads
+    level, code = where
+    return _RANK[principal.level] > _RANK[level] and principal.can_see(level, code)
+
+
+def check_may_acknowledge(principal: Principal, organisation_id: str, reached: Iterable[Mapping[str, Any]]) -> None:
+    """Only someone the alert reached (or of the organisation it alerted) acknowledges it: an authority
+    above sees it but does not answer for them."""
+    if acts_for(principal, organisation_id) or reached_by_alert(principal, reached):
+        return
+    raise Denied("seules les personnes alertées peuvent accuser réception de cette alerte")

@@ -179,15 +179,18 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
     import signal
     import subprocess
 
-    from adapters.settings import PROJECTIONS_IN_APP
+    from adapters.notify.wiring import run_in_threads
+    from adapters.settings import DISPATCH_IN_APP, PROJECTIONS_IN_APP
     from api.cli.http_limits import cli_options
     from projections.store.worker import run_in_thread
 
     services = open_services_from_env()
     thread, stop = run_in_thread(services.store)
+    # Likewise the alert policies and their delivery: once, here, unless run apart (`tocsin alerts run`).
+    alerting = run_in_threads(services) if services.settings.dispatch_in_app else None
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", host,
                "--port", str(port), "--workers", str(workers), "--log-level", "info", *cli_options()]
-    server = subprocess.Popen(command, env={**os.environ, PROJECTIONS_IN_APP: "0"})
+    server = subprocess.Popen(command, env={**os.environ, PROJECTIONS_IN_APP: "0", DISPATCH_IN_APP: "0"})
     signal.signal(signal.SIGTERM, lambda *_: server.terminate())  # uvicorn then stops its servers gracefully
     try:
         code = server.wait()
@@ -197,19 +200,24 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
             server.wait()
         stop.set()
         thread.join(5)
+        if alerting is not None:
+            alerting[1].set()
+            for t in alerting[0]:
+                t.join(5)
         services.close()
     if code:
         raise typer.Exit(code)
 
 
 def _register_all() -> None:
+    from api.cli import alerts as cli_alerts
     from api.cli import ingest as cli_nats
     from api.cli import projections as cli_projections
     from api.cli import replay as cli_replay
     from api.cli import run as cli_run
     from api.cli import tokens as cli_api
 
-    for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run):
+    for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run, cli_alerts):
         module.register(app)
 
 

@@ -1,0 +1,173 @@
+"""Alerts: the list a person may see, acknowledging one (API and the emailed link), and their live feed.
+
+The emailed link `/acquittement/{jeton}` opens a plain page whose button posts a form: no script, no login
+session, the signed token being the proof. Following the link (a GET, as mail scanners do) never
+acknowledges anything by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from adapters.notify import alert_store
+from adapters.notify.email_body import local_time
+from adapters.notify.tokens import BadToken
+from adapters.notify.use_cases import (
+    UnknownAlert,
+    acknowledge_as,
+    acknowledge_by_token,
+    alert_for_token,
+    visible_alerts,
+)
+from adapters.services import Services
+from api.dependencies import Reader, ServicesDep
+from api.schemas import AckResult, AlertList
+from domain.access import Denied, may_see_alert
+from domain.alert import Alert
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["Alertes"])
+PAGE = Template((Path(__file__).parent.parent / "templates" / "acknowledgement.html").read_text(encoding="utf-8"))
+POLL_SECONDS = 1.0
+
+
+@router.get("/api/v1/alerts", summary="Alertes qui vous concernent (vous ou les organisations sous votre autorité)",
+            response_model=AlertList)
+async def list_alerts(principal: Reader, services: ServicesDep) -> dict:
+    return {"items": await run_in_threadpool(visible_alerts, services.store, principal)}
+
+
+@router.post("/api/v1/alerts/{alert_id}/ack", summary="Accuser réception d'une alerte", response_model=AckResult)
+async def ack_alert(alert_id: str, principal: Reader, services: ServicesDep) -> dict:
+    try:
+        outcome = await run_in_threadpool(acknowledge_as, services.store, alert_id, principal)
+    except UnknownAlert as e:
+        raise HTTPException(404, str(e)) from e
+    except Denied as e:
+        raise HTTPException(403, str(e)) from e
+    return {"recorded": outcome.recorded, "alert": outcome.alert.summary()}
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(PAGE.substitute(title=html.escape(title), body=body), status_code=status,
+                        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"})
+
+
+def _describe(alert: Alert) -> str:
+    d = alert.details
+    zone = d.get("time_zone") or "Europe/Paris"
+    when = local_time(alert.raised_at.isoformat(), zone)
+    return f"<p>{html.escape(alert.reason)}</p><p>Décidée le {html.escape(when)}</p>"
+
+
+def _already(alert: Alert) -> str:
+    by = alert.acknowledged_by or {}
+    zone = alert.details.get("time_zone") or "Europe/Paris"
+    when = local_time(alert.acknowledged_at.isoformat(), zone) if alert.acknowledged_at else ""
+    return (f"<p>Réception déjà confirmée par {html.escape(by.get('name') or '?')} le {html.escape(when)} "
+            f"({html.escape(by.get('channel') or '')}).</p>")
+
+
+_INVALID = ("<p>Ce lien d'accusé de réception n'est pas valide (incomplet, modifié ou émis par un autre Tocsin).</p>"
+            "<p>Accusez réception depuis le tableau de bord.</p>")
+
+
+@router.get("/acquittement/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def ack_page(token: str, services: ServicesDep) -> HTMLResponse:
+    """The confirmation page: reading it records nothing."""
+    try:
+        alert, person = await run_in_threadpool(alert_for_token, services.store, services.settings, token)
+    except (BadToken, UnknownAlert) as e:
+        log.info("acknowledgement link refused: %s", e)
+        return _page("Lien non valide", _INVALID, 404)
+    prefix = "EXERCICE — " if alert.exercise else ""
+    if alert.acknowledged_at is not None:
+        return _page(f"{prefix}Alerte déjà acquittée", _describe(alert) + _already(alert))
+    form = (f"<p>Alerte adressée à {html.escape(person.get('name') or '')}.</p>"
+            f'<form method="post" action="/acquittement/{html.escape(token)}">'
+            '<button type="submit" class="t-button">Confirmer la réception de l\'alerte</button></form>')
+    return _page(f"{prefix}Confirmer la réception", _describe(alert) + form)
+
+
+@router.post("/acquittement/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def ack_confirm(token: str, services: ServicesDep) -> HTMLResponse:
+    try:
+        outcome = await run_in_threadpool(acknowledge_by_token, services.store, services.settings, token)
+    except (BadToken, UnknownAlert) as e:
+        log.info("acknowledgement link refused: %s", e)
+        return _page("Lien non valide", _INVALID, 404)
+    if not outcome.recorded:
+        return _page("Alerte déjà acquittée", _describe(outcome.alert) + _already(outcome.alert))
+    return _page("Réception confirmée", _describe(outcome.alert) +
+                 "<p>Merci : votre accusé de réception est enregistré et visible de ceux qui ont émis l'alerte.</p>")
+
+
+# ---- live: `alert` events on /api/v1/stream ---------------------------------------------------------
+
+
+class AlertFeed:
+    """Sends every change of an alert (raised, delivered, acknowledged…) as an `alert` event to the
+    live stream's subscribers who may see it. Reads the alert events after its position (the partial
+    index makes it cheap) every POLL_SECONDS."""
+
+    def __init__(self, services: Services, hub: Any) -> None:
+        self.services = services
+        self.hub = hub
+        self.position = 0
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        def head() -> int:
+            with self.services.store.connect() as conn:
+                return alert_store.head(conn, self.services.store)
+
+        alert_store.ensure_tables(self.services.store)
+        self.position = await run_in_threadpool(head)
+        self._task = asyncio.create_task(self._run(), name="tocsin-alert-feed")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                await self.publish()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database is away: try again
+                log.warning("live alert feed failed", exc_info=True)
+
+    async def publish(self) -> int:
+        alerts = await run_in_threadpool(self._changed)
+        from api.routes.live import _sse
+
+        for alert in alerts:
+            message = _sse("alert", alert.summary())
+            for sub in list(self.hub.subscribers):
+                if may_see_alert(sub.principal, alert.organisation_id, alert.recipients):
+                    sub.offer(message)
+        return len(alerts)
+
+    def _changed(self) -> list[Alert]:
+        store = self.services.store
+        with store.connect() as conn:
+            rows = alert_store.alert_ids_after(conn, store, self.position, limit=1000)
+        if not rows:
+            return []
+        self.position = rows[-1][0]
+        return [a for a in (alert_store.get_alert(store, oid) for oid in dict.fromkeys(o for _, o in rows)) if a]
