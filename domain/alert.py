@@ -49,7 +49,7 @@ class Alert(Aggregate):
     def __init__(
         self, rule_id: str, subject: str, organisation_id: str, reason: str, severity: str,
         recipients: list[dict], channels: list[str], exercise: bool, late: bool, case_id: str | None,
-        details: dict, trigger: dict,
+        details: dict, trigger: dict, escalation: list[dict],
     ) -> None:
         self.rule_id = rule_id
         self.subject = subject
@@ -63,6 +63,8 @@ class Alert(Aggregate):
         self.case_id = case_id
         self.details = details  # what, where, when (ISO, UTC), the zone to show it in, how serious
         self.trigger = trigger  # the event that decided it: notification id, distribution id, message time
+        # The tiers to alert next while nobody acknowledges: {"tier", "after_seconds", "organisation_id"}.
+        self.escalation = escalation
         self.deliveries: dict[str, dict] = {
             delivery_key(r["person_id"], c): {"person_id": r["person_id"], "channel": c, "status": PENDING,
                                                "attempts": 0, "reason": None, "sent_at": None, "retry_at": None}
@@ -114,6 +116,32 @@ class Alert(Aggregate):
                     "person_id": r["person_id"], "channel": c, "status": PENDING, "attempts": 0, "reason": None,
                     "sent_at": None, "retry_at": None,
                 })
+
+    def due_tier(self, now: datetime) -> dict | None:
+        """The escalation tier due now, if nobody acknowledged: the first one not escalated yet whose
+        delay since the alert was raised has passed. Derived from the events alone, so a restart finds the
+        same timers, and a tier once escalated is never due again."""
+        if self.acknowledged_at is not None:
+            return None
+        done = {e["tier"] for e in self.escalations}
+        for tier in self.escalation:
+            if tier["tier"] in done:
+                continue
+            due = (now - self.raised_at).total_seconds() >= tier["after_seconds"]
+            return tier if due else None
+        return None
+
+    def next_escalation_at(self) -> datetime | None:
+        """When the next tier falls due (None: acknowledged, or no tier left)."""
+        from datetime import timedelta
+
+        if self.acknowledged_at is not None:
+            return None
+        done = {e["tier"] for e in self.escalations}
+        for tier in self.escalation:
+            if tier["tier"] not in done:
+                return self.raised_at + timedelta(seconds=tier["after_seconds"])
+        return None
 
     def _delivery(self, person_id: str, channel: str) -> dict:
         return self.deliveries.setdefault(delivery_key(person_id, channel), {

@@ -146,20 +146,39 @@ class Dispatcher:
         attempts = 0
         now = self.now()
         for alert_id in list(self.open):
+            tier = self.open[alert_id].due_tier(now)
+            if tier is not None:
+                self._escalate(alert_id, tier, now)
             alert = self.open[alert_id]
             due = [d for d in alert.deliveries.values() if d["status"] == PENDING
                    and (not d.get("retry_at") or datetime.fromisoformat(d["retry_at"]) <= now)]
             for d in due:
                 attempts += self._deliver(alert_id, d["person_id"], d["channel"])
             alert = self.open[alert_id]
-            if all(d["status"] not in (PENDING, ATTEMPTING) for d in alert.deliveries.values()):
+            if alert.next_escalation_at() is None and all(
+                    d["status"] not in (PENDING, ATTEMPTING) for d in alert.deliveries.values()):
                 del self.open[alert_id]
         return attempts
 
+    def _escalate(self, alert_id: UUID, tier: dict, now: datetime) -> None:
+        """Alert the tier's organisation too; recorded once (a concurrent write makes the save read the
+        alert again, where the tier is then done or an acknowledgement ends it)."""
+        people = [p.as_dict() for p in self.recipients.people_to_reach(tier["organisation_id"], now)]
+        minutes = round(tier["after_seconds"] / 60)
+        reason = (f"aucun accusé de réception en {minutes} min : alerte étendue à {tier['organisation_id']}"
+                  + ("" if people else " (personne à joindre dans l'annuaire)"))
+
+        def change(a: Alert) -> None:
+            if a.due_tier(now) == tier:
+                a.escalate(tier["tier"], tier["organisation_id"], people, reason, now)
+
+        self._save(alert_id, change)
+
     def next_due(self) -> datetime | None:
-        """When the earliest retry is due (None: nothing waits)."""
+        """When the earliest retry or escalation is due (None: nothing waits)."""
         times = [datetime.fromisoformat(d["retry_at"]) for a in self.open.values() for d in a.deliveries.values()
                  if d["status"] == PENDING and d.get("retry_at")]
+        times += [t for a in self.open.values() if (t := a.next_escalation_at()) is not None]
         return min(times, default=None)
 
     def _settle_in_doubt(self, alert: Alert) -> None:

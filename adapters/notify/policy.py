@@ -45,6 +45,7 @@ from domain.alert_rules import (
     declared_victims,
     evaluate,
     hour_of,
+    tier_organisations,
     time_zone_of,
 )
 from domain.case_state import CaseState, apply_message, best_placement, parse_time
@@ -245,6 +246,8 @@ class AlertPolicy:
                 exercise=d.exercise, late=d.late, case_id=obs.case_id, details=_details(obs),
                 trigger={"recorded_at": obs.recorded_at.isoformat(),
                          "sent_at": obs.sent_at.isoformat() if obs.sent_at else None},
+                escalation=[{"tier": n, "after_seconds": tier.after.total_seconds(), "organisation_id": org}
+                            for n, (tier, org) in enumerate(tier_organisations(d.rule, obs), start=1) if org],
             ))
         return alerts
 

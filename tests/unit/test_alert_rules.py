@@ -146,7 +146,7 @@ def test_declared_victims_and_zones():
 def test_the_alert_aggregate_keeps_every_attempt_and_the_acknowledgement():
     alert = Alert(rule_id="r", subject="affaire:X", organisation_id="mairie.35238", reason="raison", severity="grave",
                   recipients=[{"person_id": "p1", "name": "Anne", "organisation_id": "mairie.35238"}],
-                  channels=["email"], exercise=False, late=False, case_id="X", details={}, trigger={})
+                  channels=["email"], exercise=False, late=False, case_id="X", details={}, trigger={}, escalation=[])
     assert alert.id == alert_uuid("r", "affaire:X")
     alert.attempt("p1", "email", 1, "<ref>")
     alert.failed("p1", "email", 1, "refusé", (BASE + timedelta(seconds=5)).isoformat())
