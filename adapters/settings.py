@@ -53,6 +53,10 @@ class Settings:
     smtp_from: str = "Tocsin <tocsin@localhost>"
     smtp_ca_file: Path | None = None  # a private CA for the SMTP server's certificate (else the system's)
     alert_token_key: str | None = None  # signs acknowledgement links (base64); None: its key file
+    vapid_subject: str | None = None  # Web Push contact (mailto:… or https://…); None: no push channel
+    vapid_private_key: str | None = None  # PEM text or file path; None: its key file in the data folder
+    sms_url: str | None = None  # the SMS gateway (adapters.notify.gateway); None: no SMS channel
+    voice_url: str | None = None  # the voice call gateway; None: no voice channel
     auth_env: Mapping[str, str] = field(default_factory=dict)  # AUTH_PREFIXES' variables, for api.auth
     extra: dict = field(default_factory=dict)
 
@@ -80,6 +84,10 @@ class Settings:
             smtp_from=env.get("TOCSIN_SMTP_FROM") or "Tocsin <tocsin@localhost>",
             smtp_ca_file=Path(env["TOCSIN_SMTP_CA_FILE"]) if env.get("TOCSIN_SMTP_CA_FILE") else None,
             alert_token_key=env.get("TOCSIN_ALERT_TOKEN_KEY") or None,
+            vapid_subject=env.get("TOCSIN_VAPID_SUBJECT") or None,
+            vapid_private_key=env.get("TOCSIN_VAPID_PRIVATE_KEY") or None,
+            sms_url=env.get("TOCSIN_SMS_URL") or None,
+            voice_url=env.get("TOCSIN_VOICE_URL") or None,
             auth_env={k: v for k, v in env.items() if k.startswith(AUTH_PREFIXES)},
         )
 

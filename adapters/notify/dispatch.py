@@ -36,7 +36,7 @@ from adapters.notify.tokens import make_token
 from adapters.settings import Settings, resolved_alert_token_key
 from adapters.store.event_store import TocsinStore
 from adapters.store.locks import Leadership
-from domain.alert import ATTEMPTING, EMAIL, PENDING, SMS, VOICE, Alert
+from domain.alert import ATTEMPTING, EMAIL, PENDING, PUSH, SMS, VOICE, Alert
 from domain.recipients import Contact, Recipients
 
 log = logging.getLogger(__name__)
@@ -87,9 +87,18 @@ class EmailChannel:
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
     """The channels this configuration has (only those: the others fail, saying they do not exist)."""
+    from adapters.notify.gateway import GatewayChannel
+    from adapters.notify.push import PushChannel
+
     out: dict[str, Channel] = {}
     if settings.smtp_url:
         out[EMAIL] = EmailChannel(SmtpSender(SmtpConfig.from_url(settings.smtp_url, settings.smtp_ca_file)), settings)
+    if settings.vapid_subject:
+        out[PUSH] = PushChannel(settings)
+    if settings.sms_url:
+        out[SMS] = GatewayChannel(SMS, settings.sms_url)
+    if settings.voice_url:
+        out[VOICE] = GatewayChannel(VOICE, settings.voice_url)
     return out
 
 
