@@ -21,7 +21,19 @@ from fastapi.staticfiles import StaticFiles
 
 from adapters.services import Services, open_services
 from api.auth import AuthConfig, LoginLimit, Revocations
-from api.routes import alerts, audit, cases, dashboard, live, messages, replay, session, territories, views
+from api.routes import (
+    alerts,
+    audit,
+    callouts,
+    cases,
+    dashboard,
+    live,
+    messages,
+    replay,
+    session,
+    territories,
+    views,
+)
 from api.security_headers import SecurityHeaders
 from domain.recipients import Recipients
 from projections.read.model import ReadModel
@@ -55,11 +67,12 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
             from projections.store.worker import run_in_thread
 
             worker = run_in_thread(app.state.services.store)
+        from adapters.notify.wiring import recipients_for, run_in_threads
+
+        app.state.recipients = recipients or recipients_for(app.state.services)
         dispatch = None
         if app.state.services.settings.dispatch_in_app if alerting is None else alerting:
-            from adapters.notify.wiring import run_in_threads
-
-            dispatch = run_in_threads(app.state.services, recipients)
+            dispatch = run_in_threads(app.state.services, app.state.recipients)
         app.state.live = live.LiveHub(app.state.services, app.state.read_model)
         await app.state.live.start()
         app.state.alert_feed = alerts.AlertFeed(app.state.services, app.state.live)
@@ -97,7 +110,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     )
     app.add_middleware(SecurityHeaders)
 
-    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, alerts):
+    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, alerts, callouts):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")

@@ -362,3 +362,42 @@ class AlertList(Schema):
 class AckResult(Schema):
     recorded: bool = Field(description="false : l'alerte avait déjà été acquittée (par acknowledged_by)")
     alert: AlertItem
+
+
+# ---- call-outs (api/routes/callouts.py) --------------------------------------------------------------
+
+class CallOutRequest(Schema):
+    question: str = Field(description="La question posée (500 caractères au plus)")
+    organisation_ids: list[str] = Field(description="Organisations appelées (annuaire : mairie.35238, prefecture.35…)")
+    deadline: datetime = Field(description="Date limite de réponse (ISO 8601 avec fuseau)")
+    choices: list[str] = Field(default=["disponible", "indisponible", "en route"], description="Réponses possibles")
+    exercise: bool = Field(default=False, description="Appel d'exercice (« EXERCICE »)")
+
+
+class CallOutTally(Schema):
+    counts: dict[str, int] = Field(description="Nombre de personnes par réponse (dernière réponse de chacun)")
+    answered: int
+    waiting: int = Field(description="Personnes appelées qui n'ont pas répondu")
+    asked: int
+
+
+class CallOutItem(Schema):
+    id: str
+    question: str
+    choices: list[str]
+    deadline: str
+    launched_at: str
+    launched_by: dict = Field(description="Qui a lancé l'appel, pour quelle organisation, sous quelle habilitation")
+    organisation_ids: list[str]
+    exercise: bool
+    asked: list[AlertPerson]
+    answers: list[dict] = Field(description="Dernière réponse de chacun : qui, quoi, par quel canal, quand")
+    tally: CallOutTally
+
+
+class CallOutList(Schema):
+    items: list[CallOutItem]
+
+
+class AnswerRequest(Schema):
+    choice: str = Field(description="Une des réponses possibles de l'appel")

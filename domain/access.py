@@ -288,3 +288,35 @@ def check_may_acknowledge(principal: Principal, organisation_id: str, reached: I
     if acts_for(principal, organisation_id) or reached_by_alert(principal, reached):
         return
     raise Denied("seules les personnes alertées peuvent accuser réception de cette alerte")
+
+
+# ---- call-outs (domain.callout) ------------------------------------------------------------------
+
+CALLOUT_ROLES = frozenset({"prefecture", "mayor", "zone", "national"})
+
+
+def check_may_launch_callout(principal: Principal, organisation_ids: Iterable[str]) -> None:
+    """A prefect, a mayor (their commune's crisis cell), zone or national staff call out the organisations
+    of their own territory, none outside it."""
+    if principal.role.code not in CALLOUT_ROLES:
+        allowed = ", ".join(f"{r.label} ({r.code})" for r in ROLES.values() if r.code in CALLOUT_ROLES)
+        raise Denied(f"les appels à mobilisation sont réservés à : {allowed}")
+    ids = list(organisation_ids)
+    if not ids:
+        raise Denied("un appel à mobilisation s'adresse à au moins une organisation")
+    for organisation_id in ids:
+        where = organisation_territory(organisation_id)
+        if where is None:
+            if principal.level is not Level.NATIONAL:
+                raise Denied(f"organisation hors de votre périmètre : {organisation_id}")
+        elif not principal.can_see(*where):
+            raise Denied(f"organisation hors de votre périmètre : {organisation_id}")
+
+
+def may_see_callout(principal: Principal, organisation_ids: Iterable[str], asked: Iterable[Mapping[str, Any]],
+                    launched_by: Mapping[str, Any]) -> bool:
+    """Who launched it, the people asked, and the authorities above the organisations called out."""
+    if principal.subject == launched_by.get("person_id"):
+        return True
+    asked = list(asked)
+    return any(may_see_alert(principal, organisation_id, asked) for organisation_id in organisation_ids)

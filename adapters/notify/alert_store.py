@@ -49,9 +49,12 @@ _TABLES = [
         RETURN n;
     END $$""",
 ]
-_INDEX = [
-    "CREATE INDEX IF NOT EXISTS tocsin_events_alerts_idx ON {schema}.tocsin_events (notification_id)"
-    " WHERE topic LIKE 'domain.alert:Alert.%%'",
+# The platform's own acts (alerts, call-outs): every event that is not a NexSIS message's. Queries repeat
+# the predicate word for word, so that the planner knows the index covers them.
+OWN_ACTS = "topic NOT LIKE 'domain.case:%%'"
+_INDEX = [  # run without parameters: '%' is not doubled there
+    "CREATE INDEX IF NOT EXISTS tocsin_events_own_acts_idx ON {schema}.tocsin_events (notification_id)"
+    " WHERE " + OWN_ACTS.replace("%%", "%"),
 ]
 
 
@@ -74,7 +77,7 @@ def head(conn: Any, store: TocsinStore) -> int:
 def alert_ids_after(conn: Any, store: TocsinStore, after: int, *, raised_only: bool = False,
                     limit: int | None = None) -> list[tuple[int, UUID]]:
     """(notification id, alert id) of the alert events after a position, in order (the partial index)."""
-    where = "topic = %s" if raised_only else "topic LIKE 'domain.alert:Alert.%%'"
+    where = OWN_ACTS + (" AND topic = %s" if raised_only else " AND topic LIKE 'domain.alert:Alert.%%'")
     query = SQL("SELECT notification_id, originator_id FROM {} WHERE " + where
                 + " AND notification_id > %s ORDER BY notification_id" + (" LIMIT %s" if limit else "")).format(
         table(store, "tocsin_events"))
@@ -105,8 +108,21 @@ def get_alert(store: TocsinStore, alert_id: UUID) -> Alert | None:
 
 def recent_alerts(store: TocsinStore, limit: int = 200) -> list[Alert]:
     """The most recently raised alerts, newest first."""
-    query = SQL("SELECT originator_id FROM {} WHERE topic = %s ORDER BY notification_id DESC LIMIT %s").format(
-        table(store, "tocsin_events"))
-    with store.connect() as conn, conn.cursor(row_factory=tuple_row) as cur:
-        ids = [r[0] for r in cur.execute(query, (RAISED_TOPIC, limit)).fetchall()]
+    ids = first_event_ids(store, RAISED_TOPIC, limit)
     return [a for a in (get_alert(store, i) for i in ids) if a is not None]
+
+
+def first_event_ids(store: TocsinStore, topic: str, limit: int) -> list[UUID]:
+    """The aggregates whose first event has this topic, most recent first."""
+    query = SQL("SELECT originator_id FROM {} WHERE " + OWN_ACTS + " AND topic = %s"
+                " ORDER BY notification_id DESC LIMIT %s").format(table(store, "tocsin_events"))
+    with store.connect() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        return [r[0] for r in cur.execute(query, (topic, limit)).fetchall()]
+
+
+def own_acts_after(conn: Any, store: TocsinStore, after: int, limit: int = 1000) -> list[tuple[int, UUID, str]]:
+    """(notification id, aggregate id, topic) of the platform's own acts after a position, in order."""
+    query = SQL("SELECT notification_id, originator_id, topic FROM {} WHERE " + OWN_ACTS
+                + " AND notification_id > %s ORDER BY notification_id LIMIT %s").format(table(store, "tocsin_events"))
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return [(int(n), oid, t) for n, oid, t in cur.execute(query, (after, limit)).fetchall()]

@@ -32,7 +32,7 @@ from eventsourcing.persistence import IntegrityError
 from adapters.notify import alert_store
 from adapters.notify.email_body import compose, message_id
 from adapters.notify.smtp import DeliveryError, SmtpConfig, SmtpSender
-from adapters.notify.tokens import make_token
+from adapters.notify.tokens import ANSWER, make_token
 from adapters.settings import Settings, resolved_alert_token_key
 from adapters.store.event_store import TocsinStore
 from adapters.store.locks import Leadership
@@ -82,7 +82,10 @@ class EmailChannel:
 
     def send(self, alert: Alert, contact: Contact) -> None:
         token = make_token(self.key, alert.id, contact.person_id)
-        self.sender.send(compose(alert, contact, sender=self.from_, public_url=self.public_url, ack_token=token))
+        callout = alert.details.get("callout_id")
+        answer = make_token(self.key, UUID(callout), contact.person_id, ANSWER) if callout else None
+        self.sender.send(compose(alert, contact, sender=self.from_, public_url=self.public_url, ack_token=token,
+                                 answer_token=answer))
 
 
 def channels_from(settings: Settings) -> dict[str, Channel]:

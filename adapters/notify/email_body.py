@@ -40,7 +40,8 @@ def message_id(alert: Alert, contact: Contact) -> str:
     return f"<{alert.id}.{person}@tocsin>"
 
 
-def compose(alert: Alert, contact: Contact, *, sender: str, public_url: str, ack_token: str) -> EmailMessage:
+def compose(alert: Alert, contact: Contact, *, sender: str, public_url: str, ack_token: str,
+            answer_token: str | None = None) -> EmailMessage:
     d = alert.details
     zone = d.get("time_zone") or "Europe/Paris"
     what = d.get("nature") or "nature non précisée"
@@ -68,9 +69,14 @@ def compose(alert: Alert, contact: Contact, *, sender: str, public_url: str, ack
         lines.append("Attention : message tardif (daté de plus de 30 minutes à sa réception par Tocsin).")
     if alert.case_id:
         lines.append(f"Affaire : {alert.case_id}")
+    answers = [(c, f"{public_url}/reponse/{answer_token}?choix={quote(c)}") for c in d.get("choices") or []
+               ] if answer_token else []
+    if answers:
+        lines += ["", f"Répondre avant le {local_time(d.get('deadline'), zone)} :"]
+        lines += [f"  « {choice} » : {url}" for choice, url in answers]
     lines += ["", f"Voir sur le tableau de bord : {link}", "",
               f"Accuser réception de l'alerte : {ack_url}",
-              "(le lien ouvre une page de confirmation ; rien n'est enregistré avant de confirmer)"]
+              "(chaque lien ouvre une page de confirmation ; rien n'est enregistré avant de confirmer)"]
     text = "\n".join(lines) + "\n"
     rows = "".join(f"<tr><th scope=\"row\">{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in (
         ("Quoi", what), ("Où", where), ("Quand", when),
@@ -81,7 +87,8 @@ def compose(alert: Alert, contact: Contact, *, sender: str, public_url: str, ack
         f"<h1>{escape(prefix)}Alerte Tocsin</h1><p>{escape(alert.reason)}</p>"
         + ("<p><strong>Message tardif</strong> (daté de plus de 30 minutes à sa réception).</p>" if alert.late else "")
         + f"<table>{rows}</table>"
-        f"<p><a href=\"{escape(link or '')}\">Voir sur le tableau de bord</a></p>"
+        + "".join(f"<p><a href=\"{escape(url)}\">Répondre « {escape(choice)} »</a></p>" for choice, url in answers)
+        + f"<p><a href=\"{escape(link or '')}\">Voir sur le tableau de bord</a></p>"
         f"<p><a href=\"{escape(ack_url)}\">Accuser réception de l'alerte</a> "
         "(page de confirmation : rien n'est enregistré avant de confirmer)</p></body></html>"
     )

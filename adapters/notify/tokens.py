@@ -26,13 +26,19 @@ class AckToken:
     person_id: str
 
 
-def make_token(key: bytes, alert_id: UUID, person_id: str) -> str:
+ACK = "tocsin-ack"  # an alert's acknowledgement link
+ANSWER = "tocsin-answer"  # a call-out's answer link (domain.callout)
+
+
+def make_token(key: bytes, alert_id: UUID, person_id: str, purpose: str = ACK) -> str:
+    """`alert_id`: the aggregate the link acts on (an alert, or a call-out for ANSWER links); a link made
+    for one purpose is refused for the other."""
     body = alert_id.bytes + person_id.encode("utf-8")
-    mac = hmac.new(key, b"tocsin-ack\x00" + body, hashlib.sha256).digest()[:_MAC_BYTES]
+    mac = hmac.new(key, purpose.encode() + b"\x00" + body, hashlib.sha256).digest()[:_MAC_BYTES]
     return base64.urlsafe_b64encode(mac + body).rstrip(b"=").decode("ascii")
 
 
-def read_token(key: bytes, token: str) -> AckToken:
+def read_token(key: bytes, token: str, purpose: str = ACK) -> AckToken:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (ValueError, TypeError) as e:
@@ -40,7 +46,7 @@ def read_token(key: bytes, token: str) -> AckToken:
     if len(raw) < _MAC_BYTES + 17 or len(raw) > 1024:
         raise BadToken("token has the wrong length")
     mac, body = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
-    expected = hmac.new(key, b"tocsin-ack\x00" + body, hashlib.sha256).digest()[:_MAC_BYTES]
+    expected = hmac.new(key, purpose.encode() + b"\x00" + body, hashlib.sha256).digest()[:_MAC_BYTES]
     if not hmac.compare_digest(mac, expected):
         raise BadToken("token signature does not match")
     try:

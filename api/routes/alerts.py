@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from adapters.notify import alert_store
+from adapters.notify.callouts import get_callout
 from adapters.notify.email_body import local_time
 from adapters.notify.tokens import BadToken
 from adapters.notify.use_cases import (
@@ -32,8 +33,9 @@ from adapters.notify.use_cases import (
 from adapters.services import Services
 from api.dependencies import Reader, ServicesDep
 from api.schemas import AckResult, AlertList
-from domain.access import Denied, may_see_alert
+from domain.access import Denied, may_see_alert, may_see_callout
 from domain.alert import Alert
+from domain.callout import CallOut
 
 log = logging.getLogger(__name__)
 
@@ -153,21 +155,38 @@ class AlertFeed:
                 log.warning("live alert feed failed", exc_info=True)
 
     async def publish(self) -> int:
-        alerts = await run_in_threadpool(self._changed)
+        """Send what changed since the last call: `alert` events, and `callout` events (the live tally)."""
+        changed = await run_in_threadpool(self._changed)
         from api.routes.live import _sse
 
-        for alert in alerts:
-            message = _sse("alert", alert.summary())
-            for sub in list(self.hub.subscribers):
-                if may_see_alert(sub.principal, alert.organisation_id, alert.recipients):
-                    sub.offer(message)
-        return len(alerts)
+        for thing in changed:
+            if isinstance(thing, Alert):
+                message = _sse("alert", thing.summary())
+                for sub in list(self.hub.subscribers):
+                    if may_see_alert(sub.principal, thing.organisation_id, thing.recipients):
+                        sub.offer(message)
+            else:
+                message = _sse("callout", thing.summary())
+                for sub in list(self.hub.subscribers):
+                    if may_see_callout(sub.principal, thing.organisation_ids, thing.group, thing.launched_by):
+                        sub.offer(message)
+        return len(changed)
 
-    def _changed(self) -> list[Alert]:
+    def _changed(self) -> list[Alert | CallOut]:
         store = self.services.store
         with store.connect() as conn:
-            rows = alert_store.alert_ids_after(conn, store, self.position, limit=1000)
+            rows = alert_store.own_acts_after(conn, store, self.position)
         if not rows:
             return []
         self.position = rows[-1][0]
-        return [a for a in (alert_store.get_alert(store, oid) for oid in dict.fromkeys(o for _, o in rows)) if a]
+        out: list[Alert | CallOut] = []
+        for oid, topic in dict.fromkeys((o, t.rpartition(".")[0]) for _, o, t in rows):
+            if topic == "domain.alert:Alert":
+                alert = alert_store.get_alert(store, oid)
+                if alert is not None:
+                    out.append(alert)
+            elif topic == "domain.callout:CallOut":
+                callout = get_callout(store, oid)
+                if callout is not None:
+                    out.append(callout)
+        return out

@@ -158,3 +158,42 @@ def test_the_alert_aggregate_keeps_every_attempt_and_the_acknowledgement():
     assert s["acknowledged_by"]["grant_id"] == "hab-1"
     assert [type(e).__name__ for e in alert.collect_events()] == [
         "AlertRaised", "DeliveryAttempted", "DeliveryFailed", "DeliveryAttempted", "DeliverySent", "Acknowledged"]
+
+
+# ---- call-outs (domain.callout) -----------------------------------------------------------------------
+
+def _callout(n: int, deadline: datetime):
+    from domain.callout import DEFAULT_CHOICES, CallOut
+
+    group = [{"person_id": f"p{i}", "name": f"Personne {i}", "organisation_id": "mairie.35238"} for i in range(n)]
+    return CallOut(question="Qui peut rejoindre la cellule de crise ?", choices=list(DEFAULT_CHOICES),
+                   deadline=deadline, organisation_ids=["mairie.35238"], group=group,
+                   launched_by={"person_id": "maire"}, exercise=False)
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["disponible", "indisponible", "en route"])),
+                max_size=30))
+def test_the_tally_counts_each_persons_latest_answer(answers):
+    callout = _callout(6, BASE + timedelta(hours=1))
+    for i, (person, choice) in enumerate(answers):
+        callout.answer(f"p{person}", f"Personne {person}", choice, "tableau de bord", None, BASE + timedelta(seconds=i))
+    latest = {f"p{p}": c for p, c in answers}
+    t = callout.summary()["tally"]
+    assert t["counts"] == {c: list(latest.values()).count(c) for c in ("disponible", "indisponible", "en route")}
+    assert t["answered"] + t["waiting"] == 6 and t["answered"] == len(latest)
+    assert len(callout.collect_events()) == 1 + len(answers)  # every answer is an event
+
+
+def test_answers_after_the_deadline_from_strangers_or_off_the_list_are_refused():
+    import pytest
+
+    from domain.callout import CallOutClosed, NotAsked
+
+    callout = _callout(2, BASE)
+    with pytest.raises(CallOutClosed):
+        callout.answer("p0", "P", "disponible", "courriel", None, BASE + timedelta(seconds=1))
+    with pytest.raises(NotAsked, match="ne vous a pas été adressé"):
+        callout.answer("intrus", "I", "disponible", "courriel", None, BASE)
+    with pytest.raises(NotAsked, match="réponse inconnue"):
+        callout.answer("p0", "P", "peut-être", "courriel", None, BASE)
+    assert callout.summary()["tally"]["answered"] == 0
