@@ -75,15 +75,15 @@ def head(conn: Any, store: TocsinStore) -> int:
 
 
 def alert_ids_after(conn: Any, store: TocsinStore, after: int, *, raised_only: bool = False,
-                    limit: int | None = None) -> list[tuple[int, UUID]]:
-    """(notification id, alert id) of the alert events after a position, in order (the partial index)."""
+                    limit: int | None = None) -> list[tuple[int, UUID, int]]:
+    """(notification id, alert id, its version then) of the alert events after a position, in order."""
     where = OWN_ACTS + (" AND topic = %s" if raised_only else " AND topic LIKE 'domain.alert:Alert.%%'")
-    query = SQL("SELECT notification_id, originator_id FROM {} WHERE " + where
+    query = SQL("SELECT notification_id, originator_id, originator_version FROM {} WHERE " + where
                 + " AND notification_id > %s ORDER BY notification_id" + (" LIMIT %s" if limit else "")).format(
         table(store, "tocsin_events"))
     params: list[Any] = ([RAISED_TOPIC] if raised_only else []) + [after] + ([limit] if limit else [])
     with conn.cursor(row_factory=tuple_row) as cur:
-        return [(int(n), oid) for n, oid in cur.execute(query, params).fetchall()]
+        return [(int(n), oid, int(v)) for n, oid, v in cur.execute(query, params).fetchall()]
 
 
 def existing(conn: Any, store: TocsinStore, ids: Sequence[UUID]) -> set[UUID]:

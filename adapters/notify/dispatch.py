@@ -22,6 +22,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
@@ -42,6 +43,7 @@ from domain.recipients import Contact, Recipients
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+SEND_THREADS = 8
 FIRST_BACKOFF = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(minutes=5)
 IN_DOUBT = ("envoi interrompu avant d'en connaître l'issue : le message a pu partir, il n'est pas renvoyé "
@@ -130,10 +132,12 @@ class Dispatcher:
         self.seen = 0  # the last alert event read
         self.open: dict[UUID, Alert] = {}  # alerts with deliveries still due
         self.started = False
-        self.sent = 0
         self.delays: list[float] = []  # seconds from recording the deciding event to the channel's acceptance
+        # Sends run in parallel (each blocks on its server); their outcomes are recorded together.
+        self.pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="tocsin-send")
 
     def close(self) -> None:
+        self.pool.shutdown(wait=True)
         self.conn.close()
 
     def __enter__(self) -> Dispatcher:
@@ -143,34 +147,109 @@ class Dispatcher:
         self.close()
 
     def step(self) -> int:
-        """Read new alert events, then make every attempt due now; the number of attempts made."""
-        changed = alert_store.alert_ids_after(self.conn, self.store, self.seen)
-        if changed:
-            self.seen = changed[-1][0]
-        for alert_id in dict.fromkeys(oid for _, oid in changed):
-            alert = alert_store.get_alert(self.store, alert_id)
-            if alert is not None:
-                self.open[alert_id] = alert
+        """Read new alert events, then make every attempt due now; the number of attempts made.
+
+        In three moves, each a single transaction whatever the number of alerts: record the attempts
+        (and the failures known beforehand), send them all (in parallel), record their outcomes."""
+        self._refresh()
         if not self.started:
             self.started = True
             for alert in list(self.open.values()):
                 self._settle_in_doubt(alert)
-        attempts = 0
         now = self.now()
         for alert_id in list(self.open):
             tier = self.open[alert_id].due_tier(now)
             if tier is not None:
                 self._escalate(alert_id, tier, now)
-            alert = self.open[alert_id]
-            due = [d for d in alert.deliveries.values() if d["status"] == PENDING
-                   and (not d.get("retry_at") or datetime.fromisoformat(d["retry_at"]) <= now)]
-            for d in due:
-                attempts += self._deliver(alert_id, d["person_id"], d["channel"])
+        planned: list[tuple[UUID, str, str, int, Channel, Contact]] = []
+        before: list[tuple[UUID, Callable[[Alert], None]]] = []
+        for alert_id, alert in self.open.items():
+            for d in alert.deliveries.values():
+                if d["status"] != PENDING or (d.get("retry_at") and datetime.fromisoformat(d["retry_at"]) > now):
+                    continue
+                person_id, channel_name, attempt = d["person_id"], d["channel"], d["attempts"] + 1
+                channel = self.channels.get(channel_name)
+                contact = self.recipients.contact(person_id) or _recorded_contact(alert, person_id)
+                if channel is None:
+                    label = CHANNEL_LABELS.get(channel_name, channel_name)
+                    why: str | None = f"canal {label} non configuré sur ce Tocsin : rien n'a été envoyé"
+                else:
+                    why = channel.unreachable(contact)
+                if why or channel is None:
+                    before.append((alert_id, _failed(person_id, channel_name, attempt, why or "", None)))
+                    continue
+                reference = channel.reference(alert, contact)
+                before.append((alert_id, _attempted(person_id, channel_name, attempt, reference)))
+                planned.append((alert_id, person_id, channel_name, attempt, channel, contact))
+        if before and not self._save_all(before, retries=0):
+            return 0  # someone wrote meanwhile: nothing was recorded nor sent; the next step sees theirs
+        outcomes = list(self.pool.map(self._send, planned)) if planned else []
+        self._save_all([o for o in outcomes if o is not None], retries=5)
+        for alert_id in list(self.open):
             alert = self.open[alert_id]
             if alert.next_escalation_at() is None and all(
                     d["status"] not in (PENDING, ATTEMPTING) for d in alert.deliveries.values()):
                 del self.open[alert_id]
-        return attempts
+        return len(planned)
+
+    def _refresh(self) -> None:
+        """Read the alerts that changed since the last step (not those only this process changed)."""
+        changed = alert_store.alert_ids_after(self.conn, self.store, self.seen)
+        if not changed:
+            return
+        self.seen = changed[-1][0]
+        latest: dict[UUID, int] = {}
+        for _, oid, version in changed:
+            latest[oid] = version
+        for alert_id, version in latest.items():
+            cached = self.open.get(alert_id)
+            if cached is not None and cached.version >= version:
+                continue
+            alert = alert_store.get_alert(self.store, alert_id)
+            if alert is not None:
+                self.open[alert_id] = alert
+
+    def _send(self, planned: tuple[UUID, str, str, int, Channel, Contact]) -> tuple[UUID, Callable[[Alert], None]]:
+        alert_id, person_id, channel_name, attempt, channel, contact = planned
+        alert = self.open[alert_id]
+        try:
+            channel.send(alert, contact)
+        except DeliveryError as e:
+            final = e.final or attempt >= MAX_ATTEMPTS
+            retry_at = None if final else (self.now() + backoff(attempt)).isoformat()
+            log.info("alert %s: %s delivery attempt %d failed (%s)", alert_id, channel_name, attempt,
+                     "final" if final else "will retry")
+            return alert_id, _failed(person_id, channel_name, attempt, e.reason, retry_at)
+        accepted = self.now()
+        recorded = datetime.fromisoformat(alert.trigger.get("recorded_at") or alert.raised_at.isoformat())
+        delay = (accepted - recorded).total_seconds()
+        self.delays.append(delay)  # list.append is atomic: the sending threads share it
+        return alert_id, _sent(person_id, channel_name, attempt, accepted, delay)
+
+    def _save_all(self, changes: list[tuple[UUID, Callable[[Alert], None]]], retries: int) -> bool:
+        """Apply the changes to their alerts and record them in one transaction. When someone wrote to one
+        of them meanwhile, read them again and, `retries` times, apply the changes to what they now are."""
+        for _ in range(retries + 1):
+            touched: dict[UUID, Alert] = {}
+            for alert_id, change in changes:
+                alert = touched.get(alert_id) or self.open.get(alert_id) or alert_store.get_alert(self.store, alert_id)
+                assert alert is not None
+                change(alert)
+                touched[alert_id] = alert
+            try:
+                self.store.save(*touched.values())
+            except BaseException as e:
+                # The cached alerts hold events that were not recorded: never let a later save carry them.
+                for alert_id in touched:
+                    fresh = alert_store.get_alert(self.store, alert_id)
+                    if fresh is not None:
+                        self.open[alert_id] = fresh
+                if isinstance(e, IntegrityError):
+                    continue
+                raise
+            self.open.update(touched)
+            return True
+        return False
 
     def _escalate(self, alert_id: UUID, tier: dict, now: datetime) -> None:
         """Alert the tier's organisation too; recorded once (a concurrent write makes the save read the
@@ -218,44 +297,6 @@ class Dispatcher:
             return alert
         raise RuntimeError(f"alert {alert_id}: could not record a delivery event after 5 tries")
 
-    def _deliver(self, alert_id: UUID, person_id: str, channel_name: str) -> int:
-        alert = self.open[alert_id]
-        d = alert.deliveries[f"{channel_name}:{person_id}"]
-        attempt = d["attempts"] + 1
-        channel = self.channels.get(channel_name)
-        contact = self.recipients.contact(person_id) or _recorded_contact(alert, person_id)
-        if channel is None:
-            label = CHANNEL_LABELS.get(channel_name, channel_name)
-            self._save(alert_id, lambda a: a.failed(person_id, channel_name, attempt,
-                                                    f"canal {label} non configuré sur ce Tocsin : rien n'a été envoyé",
-                                                    None))
-            return 0
-        why = channel.unreachable(contact)
-        if why:
-            self._save(alert_id, lambda a: a.failed(person_id, channel_name, attempt, why, None))
-            return 0
-        reference = channel.reference(alert, contact)
-        alert = self._save(alert_id, lambda a: a.attempt(person_id, channel_name, attempt, reference))
-        if alert.deliveries[f"{channel_name}:{person_id}"]["status"] != ATTEMPTING:
-            return 0
-        try:
-            channel.send(alert, contact)
-        except DeliveryError as e:
-            final = e.final or attempt >= MAX_ATTEMPTS
-            retry_at = None if final else (self.now() + backoff(attempt)).isoformat()
-            reason = e.reason
-            log.info("alert %s: %s delivery attempt %d failed (%s)", alert_id, channel_name, attempt,
-                     "final" if final else "will retry")
-            self._save(alert_id, lambda a: a.failed(person_id, channel_name, attempt, reason, retry_at))
-            return 1
-        accepted = self.now()
-        recorded = datetime.fromisoformat(alert.trigger.get("recorded_at") or alert.raised_at.isoformat())
-        delay = (accepted - recorded).total_seconds()
-        self._save(alert_id, lambda a: a.sent(person_id, channel_name, attempt, accepted, delay))
-        self.sent += 1
-        self.delays.append(delay)
-        return 1
-
     def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         """Deliver until `stop` is set, while holding the dispatcher's lock; woken by new events."""
         leadership = Leadership(self.store.database_url, dispatch_lock_key(self.store.settings.schema))
@@ -275,7 +316,19 @@ class Dispatcher:
 
 
 def _in_doubt(person_id: str, channel: str, attempt: int) -> Callable[[Alert], None]:
-    return lambda a: a.failed(person_id, channel, attempt, IN_DOUBT, None)
+    return _failed(person_id, channel, attempt, IN_DOUBT, None)
+
+
+def _failed(person_id: str, channel: str, attempt: int, reason: str, retry_at: str | None) -> Callable[[Alert], None]:
+    return lambda a: a.failed(person_id, channel, attempt, reason, retry_at)
+
+
+def _attempted(person_id: str, channel: str, attempt: int, reference: str) -> Callable[[Alert], None]:
+    return lambda a: a.attempt(person_id, channel, attempt, reference)
+
+
+def _sent(person_id: str, channel: str, attempt: int, at: datetime, delay: float) -> Callable[[Alert], None]:
+    return lambda a: a.sent(person_id, channel, attempt, at, delay)
 
 
 def _recorded_contact(alert: Alert, person_id: str) -> Contact:
