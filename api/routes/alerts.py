@@ -15,9 +15,9 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from adapters.notify import alert_store
 from adapters.notify.callouts import get_callout
@@ -190,3 +190,51 @@ class AlertFeed:
                 if callout is not None:
                     out.append(callout)
         return out
+
+
+# ---- the dashboard's acknowledgement (api/static/alerts.js) -----------------------------------------
+# The dashboard's cookie is accepted for reads only; this one write from it is a same-site POST carrying
+# a CSRF token bound to the session (as the logout form), which the dashboard's script reads first.
+
+ACK_PURPOSE = "ack-alert"
+
+
+def _cookie_session(request: Request) -> tuple[Any, str]:
+    from api.auth import COOKIE_NAME, AuthConfig, AuthError
+
+    config: AuthConfig = request.app.state.auth
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        raise HTTPException(401, "session requise")
+    try:
+        return config.session(token, request.app.state.services.geography)
+    except AuthError as e:
+        raise HTTPException(401, str(e)) from e
+
+
+@router.get("/alertes/jeton", include_in_schema=False)
+async def ack_csrf(request: Request) -> JSONResponse:
+    principal, token_id = _cookie_session(request)
+    if await request.app.state.revocations.is_revoked(token_id):
+        raise HTTPException(401, "vous vous êtes déconnecté")
+    return JSONResponse({"csrf": request.app.state.auth.csrf_token(ACK_PURPOSE, token_id)},
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.post("/alertes/{alert_id}/acquitter", include_in_schema=False)
+async def ack_from_dashboard(alert_id: str, request: Request, services: ServicesDep) -> JSONResponse:
+    from api.routes.dashboard import _form, _same_site
+
+    principal, token_id = _cookie_session(request)
+    if await request.app.state.revocations.is_revoked(token_id):
+        raise HTTPException(401, "vous vous êtes déconnecté")
+    form = await _form(request)
+    if not _same_site(request) or not request.app.state.auth.csrf_valid(ACK_PURPOSE, token_id, form.get("csrf")):
+        raise HTTPException(403, "accusé de réception refusé : formulaire envoyé depuis un autre site")
+    try:
+        outcome = await run_in_threadpool(acknowledge_as, services.store, alert_id, principal)
+    except UnknownAlert as e:
+        raise HTTPException(404, str(e)) from e
+    except Denied as e:
+        raise HTTPException(403, str(e)) from e
+    return JSONResponse({"recorded": outcome.recorded, "alert": outcome.alert.summary()})
