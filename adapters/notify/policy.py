@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 NAME = "policies"
 PAGE = 2000
+MAX_STATES = 100_000  # cases kept folded in memory between pages
 _FREE = frozenset({ResourcePhase.RELEASED.value, ResourcePhase.CANCELLED.value})
 
 
@@ -126,6 +127,8 @@ class AlertPolicy:
             self.position = None
             raise
         self.position = last
+        if len(self.states) > MAX_STATES:
+            self.states.clear()  # bounded memory: a case seen again is folded again from its events
         return len(rows)
 
     def _read(self, after: int) -> list[tuple]:
