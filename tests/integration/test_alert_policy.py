@@ -126,3 +126,26 @@ def test_decisions_commit_with_the_policy_position_or_not_at_all(services):
     assert alert_store.recent_alerts(services.store) == [] and policy.stored_position() == position
     policy.catch_up()
     assert len(alert_store.recent_alerts(services.store)) == 1
+
+
+def test_a_case_bundle_still_verifies_with_alerts_in_the_chain_and_a_bundle_of_the_alert_too(services, settings,
+                                                                                               tmp_path):
+    from domain.identity import case_uuid
+    from replay.audit.bundle import export_bundle
+    from replay.audit.bundle_check import verify_bundle
+
+    policy = AlertPolicy(services.store, services.geography, directory())
+    report(services, 30)
+    policy.catch_up()
+    report(services, 31)  # a case event after the alert's, so the alert's link sits inside the chain
+    policy.catch_up()
+    case_id = "fr.fire.sis35.cgo-35.DRFR15POL0031"
+    case_bundle = tmp_path / "affaire.zip"
+    export_bundle(services.store, settings.data_dir, case_bundle, [case_uuid(case_id)], {"case_id": case_id})
+    assert verify_bundle(case_bundle).ok, verify_bundle(case_bundle).problems
+    alerts = alert_store.recent_alerts(services.store)
+    assert len(alerts) == 2
+    alert_bundle = tmp_path / "alerte.zip"
+    export_bundle(services.store, settings.data_dir, alert_bundle, [a.id for a in alerts], {"alerts": 2})
+    checked = verify_bundle(alert_bundle)
+    assert checked.ok, checked.problems
