@@ -42,6 +42,27 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 DOCS_PAGE = Path(__file__).parent / "templates" / "docs.html"
+# The web packages (package.json, installed by `make install`): at the repository's root, beside this package.
+NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+# What the pages load from them, served under /static/ (cacheable, same origin: no CDN).
+WEB_PACKAGES = {
+    "dsfr": "@gouvfr/dsfr/dist",
+    "dsfr-chart": "@gouvfr/dsfr-chart",
+    "leaflet": "leaflet/dist",
+    "markercluster": "leaflet.markercluster/dist",
+}
+
+
+def web_packages(root: Path = NODE_MODULES) -> dict[str, Path]:
+    """Each mount's folder; a clear error when the packages are missing (npm ci has not run)."""
+    folders = {name: root / relative for name, relative in WEB_PACKAGES.items()}
+    missing = [str(folder) for folder in folders.values() if not folder.is_dir()]
+    if missing:
+        raise RuntimeError(
+            f"web packages not found ({', '.join(missing)}): the dashboard's design system and map are "
+            "served from node_modules at the repository's root; run `make install` (npm ci) there first"
+        )
+    return folders
 
 
 def create_app(services: Services | None = None, auth: AuthConfig | None = None,
@@ -112,6 +133,9 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, alerts, callouts):
         app.include_router(module.router)
+    # The packages' mounts before /static, which would otherwise answer their paths with a 404.
+    for name, folder in web_packages().items():
+        app.mount(f"/static/{name}", StaticFiles(directory=folder), name=f"static-{name}")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 

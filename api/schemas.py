@@ -62,7 +62,8 @@ class Feature(Schema):
     type: str = "Feature"
     geometry: dict[str, Any]
     properties: dict[str, Any] = Field(description="level, code, name, role (self : le territoire, child : une "
-                                                   "subdivision)")
+                                                   "subdivision) ; sur la carte nationale, parts : les départements "
+                                                   "de chaque zone et leur emprise (bbox : ouest, sud, est, nord)")
 
 
 class FeatureCollection(Schema):

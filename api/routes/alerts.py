@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import html
 import logging
-from pathlib import Path
-from string import Template
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -32,6 +30,7 @@ from adapters.notify.use_cases import (
 )
 from adapters.services import Services
 from api.dependencies import Reader, ServicesDep
+from api.pages import render_page
 from api.schemas import AckResult, AlertList
 from domain.access import Denied, may_see_alert, may_see_callout
 from domain.alert import Alert
@@ -40,7 +39,6 @@ from domain.callout import CallOut
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["Alertes"])
-PAGE = Template((Path(__file__).parent.parent / "templates" / "acknowledgement.html").read_text(encoding="utf-8"))
 POLL_SECONDS = 1.0
 
 
@@ -62,7 +60,11 @@ async def ack_alert(alert_id: str, principal: Reader, services: ServicesDep) -> 
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(PAGE.substitute(title=html.escape(title), body=body), status_code=status,
+    """A plain page in the shared frame (api.pages): no script of its own, forms posted as they are."""
+    main = (f'<div class="fr-my-4w"><h1>{html.escape(title)}</h1>{body}'
+            '<p class="fr-text--sm">L\'accusé de réception est enregistré avec votre nom, l\'heure et le canal utilisé.'
+            "</p></div>")
+    return HTMLResponse(render_page(title=title, main=main, tagline="Alertes et mobilisation"), status_code=status,
                         headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"})
 
 
@@ -98,7 +100,7 @@ async def ack_page(token: str, services: ServicesDep) -> HTMLResponse:
         return _page(f"{prefix}Alerte déjà acquittée", _describe(alert) + _already(alert))
     form = (f"<p>Alerte adressée à {html.escape(person.get('name') or '')}.</p>"
             f'<form method="post" action="/acquittement/{html.escape(token)}">'
-            '<button type="submit" class="t-button">Confirmer la réception de l\'alerte</button></form>')
+            '<button type="submit" class="fr-btn">Confirmer la réception de l\'alerte</button></form>')
     return _page(f"{prefix}Confirmer la réception", _describe(alert) + form)
 
 

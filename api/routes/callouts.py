@@ -99,7 +99,7 @@ async def answer_page(token: str, services: ServicesDep, choix: str | None = Non
     choices = [choix] if choix in callout.choices else list(callout.choices)
     forms = "".join(
         f'<form method="post" action="/reponse/{html.escape(token)}?choix={html.escape(quote(c))}">'
-        f'<button type="submit" class="t-button">Répondre « {html.escape(c)} »</button></form>' for c in choices)
+        f'<button type="submit" class="fr-btn fr-mb-2w">Répondre « {html.escape(c)} »</button></form>' for c in choices)
     return _page(f"{prefix}Appel à mobilisation", _describe(callout) + said + forms)
 
 

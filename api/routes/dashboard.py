@@ -1,8 +1,8 @@
 """The dashboard's pages: login (an identity provider's token, or the demonstration), the dashboard, logout.
 
-Server-rendered HTML from api/templates (string.Template: no template engine to install) and a small
-vanilla script in api/static; nothing is fetched from the internet. The dashboard authenticates its
-API calls with an HttpOnly, SameSite=Strict cookie holding the bearer token, accepted for reads only.
+Server-rendered HTML from api/templates in the DSFR frame of api/pages.py (string.Template: no template
+engine to install) and vanilla scripts in api/static; nothing is fetched from the internet. The dashboard
+authenticates its API calls with an HttpOnly, SameSite=Strict cookie holding the bearer token, accepted for reads only.
 
 The forms that change a session (login, demonstration login, logout) cannot be sent from another site:
 the browser's Origin and Sec-Fetch-Site must name this one, and each form carries a CSRF token signed by
@@ -16,8 +16,6 @@ from __future__ import annotations
 import html
 import math
 import secrets
-from pathlib import Path
-from string import Template
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,24 +24,13 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from api.auth import COOKIE_NAME, LOGIN_COOKIE, AuthConfig, AuthError, LoginLimit, Revocations
 from api.dependencies import AuthConfigDep, GeographyDep
+from api.pages import render_page, template
 from domain.access import ROLES, Act, role_may
 from domain.geography import NATIONAL, parse_territory
 
 router = APIRouter(include_in_schema=False)
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-
 DEMO_ROLES = [r for r in ROLES.values() if role_may(r, Act.READ)]
-DEMO_BANNER = ('<div class="t-demo" role="note">Mode démonstration : connexion sans contrôle d\'identité, '
-               "ne pas utiliser en production</div>")
 FORGED = "Formulaire expiré ou envoyé depuis un autre site : rechargez la page de connexion."
-
-
-def _template(name: str) -> Template:
-    return Template((TEMPLATES / name).read_text(encoding="utf-8"))
-
-
-def _banner(config: AuthConfig) -> str:
-    return DEMO_BANNER if config.demo_login else ""
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -81,15 +68,17 @@ def _login_page(request: Request, error: str | None = None, status: int = 200) -
         options = "".join(
             f'<option value="{r.code}">{html.escape(r.label)}</option>' for r in DEMO_ROLES
         )
-        demo = _template("login_demo.html").substitute(role_options=options, csrf=csrf)
-    login = (_template("login_token.html").substitute(csrf=csrf) if config.interactive_login
-             else _template("login_unconfigured.html").template)
-    page = _template("login.html").substitute(
-        demo_banner=_banner(config),
-        error=f'<p class="t-alert t-alert--error" role="alert">{html.escape(error)}</p>' if error else "",
+        demo = template("login_demo.html").substitute(role_options=options, csrf=csrf)
+    login = (template("login_token.html").substitute(csrf=csrf) if config.interactive_login
+             else template("login_unconfigured.html").template)
+    main = template("login.html").substitute(
+        error=(f'<div class="fr-alert fr-alert--error fr-alert--sm fr-mb-4w" role="alert">'
+               f"<p>{html.escape(error)}</p></div>" if error else ""),
         login=login,
         demo=demo,
     )
+    page = render_page(title="Connexion", main=main, demo=config.demo_login,
+                       scripts='<script src="/static/login.js" defer></script>')
     response = HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
     if request.cookies.get(LOGIN_COOKIE) != nonce:
         response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
@@ -217,17 +206,31 @@ async def home(request: Request) -> Response:
         return _login_page(request, "Ce compte de service n'a pas accès au tableau de bord.", status=403)
     me = principal.as_dict()
     settings = request.app.state.services.settings
-    page = _template("dashboard.html").substitute(
-        map_tiles=html.escape(settings.map_tiles or ""),
+    main = template("dashboard.html").substitute(
         map_attribution=f'<p class="t-hint">Fond de carte : {html.escape(settings.map_attribution)}</p>'
         if settings.map_tiles and settings.map_attribution else "",
+        personal_note="" if principal.may_see_personal else
+        '<p class="fr-badge fr-badge--sm fr-badge--info"'
+        ' title="Votre rôle ne donne pas accès aux données personnelles">'
+        "Sans données personnelles</p>",
+    )
+    tools = template("dashboard_tools.html").substitute(
         role_label=html.escape(me["role_label"]),
         territory_name=html.escape(me["territory_name"]),
         user_name=html.escape(me["name"] or me["subject"]),
-        personal_note="" if principal.may_see_personal else
-        '<span class="t-tag t-tag--info" title="Votre rôle ne donne pas accès aux données personnelles">'
-        "Sans données personnelles</span>",
-        demo_banner=_banner(config),
         logout_csrf=html.escape(config.csrf_token("logout", token_id)),
+    )
+    page = render_page(
+        title="Tableau de bord", main=main, demo=config.demo_login, header_tools=tools,
+        main_class="t-page t-page--dashboard", tagline="Situation opérationnelle en temps réel",
+        body_attrs=f' data-tiles="{html.escape(settings.map_tiles or "")}"'
+        f' data-tiles-attribution="{html.escape(settings.map_attribution)}"',
+        styles='<link rel="stylesheet" href="/static/leaflet/leaflet.css">'
+        '<link rel="stylesheet" href="/static/markercluster/MarkerCluster.css">',
+        scripts='<script src="/static/leaflet/leaflet.js" defer></script>'
+        '<script src="/static/markercluster/leaflet.markercluster.js" defer></script>'
+        '<script src="/static/map.js" defer></script>'
+        '<script src="/static/dashboard.js" defer></script>'
+        '<script src="/static/alerts.js" defer></script>',
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

@@ -80,16 +80,33 @@ def _simplified(geography: Geography, level: Level, code: str, tolerance: float)
     return shapely.to_geojson(geom)
 
 
+@lru_cache(maxsize=1024)
+def _bbox(geography: Geography, level: Level, code: str) -> list[float] | None:
+    geometry = _simplified(geography, level, code, _TOLERANCE[Level.NATIONAL])
+    if geometry is None:
+        return None
+    return [round(float(v), 3) for v in shapely.bounds(shapely.from_geojson(geometry))]
+
+
 def map_geojson(geography: Geography, level: Level, code: str) -> bytes:
-    """FeatureCollection: the territory itself (role 'self') and its children (role 'child')."""
+    """FeatureCollection: the territory itself (role 'self') and its children (role 'child').
+
+    On the national map each zone also names its départements with their bounding boxes (`parts`): a
+    zone overseas spans oceans (La Réunion and Mayotte), and the map frames one island at a time."""
     tolerance = _TOLERANCE[level]
     features = []
     for role, (lvl, c) in [("self", (level, code))] + [("child", x) for x in geography.children(level, code)]:
         geometry = _simplified(geography, lvl, c, tolerance)
         if geometry is None:
             continue
+        properties: dict[str, Any] = {"level": lvl.value, "code": c, "name": geography.name(lvl, c), "role": role}
+        if level is Level.NATIONAL and role == "child":
+            properties["parts"] = [
+                {"level": part_level.value, "code": part, "name": geography.name(part_level, part), "bbox": box}
+                for part_level, part in geography.children(lvl, c)
+                if (box := _bbox(geography, part_level, part)) is not None
+            ]
         features.append(
-            '{"type":"Feature","geometry":' + geometry + ',"properties":'
-            + orjson.dumps({"level": lvl.value, "code": c, "name": geography.name(lvl, c), "role": role}).decode() + "}"
+            '{"type":"Feature","geometry":' + geometry + ',"properties":' + orjson.dumps(properties).decode() + "}"
         )
     return ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()

@@ -35,7 +35,7 @@
     panel.className = "t-card";
     panel.id = "alerts-panel";
     panel.setAttribute("aria-labelledby", "alerts-title");
-    panel.innerHTML = '<h2 id="alerts-title">Alertes</h2><ul class="t-list" id="alerts-list"></ul>';
+    panel.innerHTML = '<h2 id="alerts-title" class="fr-h6">Alertes</h2><ul id="alerts-list"></ul>';
     main.appendChild(panel);
     banner.addEventListener("click", function (ev) {
       if (ev.target && ev.target.getAttribute("data-dismiss") !== null) { banner.hidden = true; }
@@ -49,7 +49,7 @@
   function show(text) {
     var banner = document.getElementById("alert-banner");
     banner.innerHTML = "<strong>" + esc(text) + "</strong> " +
-      '<button type="button" class="t-btn t-btn--secondary t-btn--sm" data-dismiss>Masquer</button>';
+      '<button type="button" class="fr-btn fr-btn--secondary fr-btn--sm" data-dismiss>Masquer</button>';
     banner.hidden = false;
   }
 
@@ -63,11 +63,11 @@
     list.innerHTML = items.slice(0, 50).map(function (a) {
       var zone = (a.details || {}).time_zone;
       var state = a.acknowledged_at
-        ? '<span class="t-tag t-tag--closed">Acquittée par ' + esc((a.acknowledged_by || {}).name) + " le " +
+        ? '<span class="fr-badge fr-badge--sm fr-badge--success">Acquittée par ' + esc((a.acknowledged_by || {}).name) + " le " +
           esc(when(a.acknowledged_at, zone)) + "</span>"
-        : '<button type="button" class="t-btn t-btn--sm" data-ack="' + esc(a.id) + '">Accuser réception</button>';
-      return '<li data-alert="' + esc(a.id) + '">' + (a.exercise ? '<span class="t-tag t-tag--info">EXERCICE</span> ' : "") +
-        esc(a.reason) + ' <span class="t-muted">' + esc(when(a.raised_at, zone)) + "</span> " + state + "</li>";
+        : '<button type="button" class="fr-btn fr-btn--sm" data-ack="' + esc(a.id) + '">Accuser réception</button>';
+      return '<li data-alert="' + esc(a.id) + '">' + (a.exercise ? '<span class="fr-badge fr-badge--sm fr-badge--info">EXERCICE</span> ' : "") +
+        esc(a.reason) + ' <span class="fr-text--xs">' + esc(when(a.raised_at, zone)) + "</span> " + state + "</li>";
     }).join("");
   }
 

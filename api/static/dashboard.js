@@ -52,7 +52,13 @@
   function api(path) {
     return fetch(path, {credentials: "same-origin", headers: {"X-Tocsin-Client": "tableau-de-bord"}}).then(function (r) {
       if (r.status === 401) { window.location.href = "/connexion"; throw new Error("session"); }
-      if (!r.ok) return r.json().then(function (b) { throw new Error(b.detail || r.statusText); });
+      if (!r.ok) {
+        return r.json().catch(function () { return {}; }).then(function (b) {
+          var error = new Error(typeof b.detail === "string" ? b.detail : r.statusText);
+          error.status = r.status;
+          throw error;
+        });
+      }
       return r.json();
     });
   }
@@ -71,10 +77,37 @@
   function show(level, code) {
     state.level = level; state.code = code; state.offset = 0; state.known = {}; state.nav = (state.nav || 0) + 1;
     closeDetail();
+    var nav = state.nav;
+    outside(false);
     Promise.all([loadTerritory(), loadView(), loadCases(), loadMap()]).catch(function (e) {
-      if (e.message !== "stale") $("title").textContent = "Accès impossible : " + e.message;
+      if (e.message !== "stale" && nav === state.nav) outside(true, e);
     });
     connect();
+  }
+
+  // A territory the user may not see (typed address, old link), or that does not exist: say so in
+  // words and offer the way back, rather than an empty map waiting for a stream that will not come.
+  function outside(on, error) {
+    var box = $("out-of-territory");
+    $("app").hidden = on;
+    box.hidden = !on;
+    if (!on) { box.innerHTML = ""; map.resize(); return; }
+    if (state.source) { state.source.close(); state.source = null; }
+    setLive(false, "Hors de votre territoire");
+    feed = null;
+    $("feed").textContent = "";
+    $("views-late").hidden = true;
+    $("breadcrumb").innerHTML = "";
+    var home = state.me, known = error.status === 403 || error.status === 404;
+    $("title").textContent = error.status === 404 ? "Territoire introuvable" : "Accès impossible à ce territoire";
+    document.title = $("title").textContent + " — Tocsin";
+    box.innerHTML = '<div class="fr-alert fr-alert--' + (known ? "warning" : "error") + ' fr-mb-3w" role="alert">' +
+      '<h2 class="fr-alert__title">' + (error.status === 404 ? "Ce territoire n'existe pas." :
+        error.status === 403 ? "Ce territoire est en dehors de votre périmètre." : "Le serveur n'a pas pu répondre.") + "</h2>" +
+      "<p>" + esc(error.message) + "</p>" +
+      "<p>Votre compte donne accès à : <strong>" + esc(home.territory_name || home.code) + "</strong>.</p></div>" +
+      '<a class="fr-btn fr-icon-arrow-go-back-line fr-btn--icon-left" id="back-home" href="#/' + esc(home.level) + "/" +
+      encodeURIComponent(home.code) + '">Revenir à ' + esc(home.territory_name || "mon territoire") + "</a>";
   }
 
   function loadTerritory() {
@@ -92,17 +125,12 @@
       return up(t).then(function () {
         $("breadcrumb").innerHTML = chain.map(function (n, i) {
           var last = i === chain.length - 1;
-          return (i ? '<span class="sep"></span>' : "") + (last
-            ? '<span class="current" aria-current="page">' + esc(n.name) + "</span>"
-            : '<button type="button" data-level="' + esc(n.level) + '" data-code="' + esc(n.code) + '">' + esc(n.name) + "</button>");
+          return '<li><a class="fr-breadcrumb__link" ' + (last ? 'aria-current="page"'
+            : 'href="#/' + esc(n.level) + "/" + encodeURIComponent(n.code) + '"') + ">" + esc(n.name) + "</a></li>";
         }).join("");
       });
     });
   }
-  $("breadcrumb").addEventListener("click", function (e) {
-    var b = e.target.closest("button[data-level]");
-    if (b) go(b.dataset.level, b.dataset.code);
-  });
 
   // ---- figures ----------------------------------------------------------------------------------
   function loadView() {
@@ -160,7 +188,7 @@
       $("next").disabled = last >= state.total;
     });
   }
-  $("filters").addEventListener("change", function () { state.offset = 0; loadCases(); });
+  $("filters").addEventListener("change", function () { state.offset = 0; loadCases(); loadMap(); });
   $("prev").addEventListener("click", function () { state.offset = Math.max(0, state.offset - PAGE); loadCases(); });
   $("next").addEventListener("click", function () { state.offset += PAGE; loadCases(); });
   $("cases").addEventListener("click", function (e) {
@@ -168,144 +196,34 @@
     if (tr) openDetail(tr.dataset.case);
   });
 
-  // ---- map ---------------------------------------------------------------------------------------
-  function rings(geometry) {
-    if (!geometry) return [];
-    if (geometry.type === "Polygon") return geometry.coordinates;
-    if (geometry.type === "MultiPolygon") return [].concat.apply([], geometry.coordinates);
-    if (geometry.type === "GeometryCollection") return [].concat.apply([], geometry.geometries.map(rings));
-    return [];
+  // ---- map (api/static/map.js) ---------------------------------------------------------------------
+  var map = window.TocsinMap($("map"), {
+    tiles: document.body.getAttribute("data-tiles") || "",
+    attribution: document.body.getAttribute("data-tiles-attribution") || "",
+    label: function (f) { return family(f)[0]; },
+    onCase: function (caseId) { openDetail(caseId); },
+    onArea: go,
+    legend: $("legend"), hint: $("map-hint"), areas: $("map-areas")
+  });
+  // The map shows the cases the list shows: the same filters, all pages.
+  function mapCases() {
+    var f = filters();
+    return api("/api/v1/cases?level=" + encodeURIComponent(state.level) + "&code=" + encodeURIComponent(state.code) +
+      "&limit=500" + (f.status ? "&status=" + f.status : "") + (f.family ? "&family=" + f.family : ""));
   }
-  function bbox(features) {
-    var b = [Infinity, Infinity, -Infinity, -Infinity];
-    features.forEach(function (f) {
-      rings(f.geometry).forEach(function (ring) {
-        ring.forEach(function (p) {
-          if (p[0] < b[0]) b[0] = p[0]; if (p[1] < b[1]) b[1] = p[1];
-          if (p[0] > b[2]) b[2] = p[0]; if (p[1] > b[3]) b[3] = p[1];
-        });
-      });
-    });
-    return b;
-  }
-  // Optional background tiles (TOCSIN_MAP_TILES, an XYZ URL template): then the map is drawn in Web
-  // Mercator so that the boundaries sit on the tiles; without it, a plain projection and no network.
-  var TILES = document.body.getAttribute("data-tiles") || "";
-  function mercator(lon, lat) {  // world pixels at zoom 0 (256 × 256)
-    var r = Math.max(-85, Math.min(85, lat)) * Math.PI / 180;
-    return [(lon + 180) / 360 * 256, (1 - Math.log(Math.tan(Math.PI / 4 + r / 2)) / Math.PI) / 2 * 256];
-  }
-  function makeProjection(b) {
-    var k = Math.cos(((b[1] + b[3]) / 2) * Math.PI / 180);
-    var plane = TILES ? mercator : function (lon, lat) { return [lon * k, -lat]; };
-    var lo = plane(b[0], b[3]), hi = plane(b[2], b[1]);
-    var w = (hi[0] - lo[0]) || 0.01, h = (hi[1] - lo[1]) || 0.01, W = 1000, H = Math.max(400, Math.min(1100, W * h / w));
-    var s = Math.min((W - 20) / w, (H - 20) / h);
-    var ox = (W - w * s) / 2, oy = (H - h * s) / 2;
-    return {width: W, height: H, scale: s, origin: [lo[0] - ox / s, lo[1] - oy / s], xy: function (lon, lat) {
-      var p = plane(lon, lat);
-      return [ox + (p[0] - lo[0]) * s, oy + (p[1] - lo[1]) * s];
-    }};
-  }
-  function tiles(project) {
-    if (!TILES) return "";
-    var z = Math.max(0, Math.min(18, Math.round(Math.log(project.scale) / Math.LN2))), n = Math.pow(2, z), size = 256 / n;
-    var x0 = Math.floor(project.origin[0] / size), y0 = Math.floor(project.origin[1] / size);
-    var x1 = Math.floor((project.origin[0] + project.width / project.scale) / size);
-    var y1 = Math.floor((project.origin[1] + project.height / project.scale) / size), out = [];
-    for (var x = x0; x <= x1 && out.length < 200; x++) {
-      for (var y = Math.max(0, y0); y <= Math.min(n - 1, y1); y++) {
-        var url = TILES.replace("{z}", z).replace("{x}", ((x % n) + n) % n).replace("{y}", y);
-        out.push('<image href="' + esc(url) + '" x="' + ((x * size - project.origin[0]) * project.scale).toFixed(1) + '" y="' +
-          ((y * size - project.origin[1]) * project.scale).toFixed(1) + '" width="' + (size * project.scale + 0.5).toFixed(1) +
-          '" height="' + (size * project.scale + 0.5).toFixed(1) + '" preserveAspectRatio="none"></image>');
-      }
-    }
-    return out.join("");
-  }
-  function pathOf(geometry, project) {
-    return rings(geometry).map(function (ring) {
-      return "M" + ring.map(function (p) { var xy = project.xy(p[0], p[1]); return xy[0].toFixed(1) + "," + xy[1].toFixed(1); }).join("L") + "Z";
-    }).join("");
-  }
-  function shade(n, max) {
-    if (!n) return "#f5f5fe";
-    var t = Math.sqrt(n / Math.max(1, max));
-    var from = [227, 227, 253], to = [0, 0, 145];
-    return "rgb(" + from.map(function (c, i) { return Math.round(c + (to[i] - c) * t); }).join(",") + ")";
-  }
-
   function loadMap() {
     var key = state.level + "/" + state.code;
     var geo = state.mapKey === key && state.geo ? Promise.resolve(state.geo)
       : api("/api/v1/territories/" + territoryPath(state.level, state.code) + "/map");
-    return Promise.all([geo, api("/api/v1/views/" + territoryPath(state.level, state.code) + "/children"),
-      api("/api/v1/cases?level=" + encodeURIComponent(state.level) + "&code=" + encodeURIComponent(state.code) + "&status=open&limit=500")
+    return Promise.all([geo, api("/api/v1/views/" + territoryPath(state.level, state.code) + "/children"), mapCases()
     ]).then(current(state.nav)).then(function (r) {
       state.geo = r[0]; state.mapKey = key;
       drawMap(r[0], r[1], r[2].items);
     });
   }
   function drawMap(geo, children, cases, fresh) {
-    var svg = $("map");
-    var features = geo.features;
-    var framing = features;
-    if (state.level === "national") {
-      framing = [{geometry: {type: "Polygon", coordinates: [[[METROPOLE[0], METROPOLE[1]], [METROPOLE[2], METROPOLE[3]]]]}}];
-    } else {
-      var self = features.filter(function (f) { return f.properties.role === "self"; });
-      if (self.length) framing = self;
-    }
-    var project = makeProjection(bbox(framing));
-    state.project = project;
-    svg.setAttribute("viewBox", "0 0 " + project.width + " " + Math.round(project.height));
-    var counts = {}, max = 0;
-    children.forEach(function (c) { counts[c.code] = c.cases_active; if (c.cases_active > max) max = c.cases_active; });
-    var parts = [tiles(project)];
-    var hasChildren = features.some(function (f) { return f.properties.role === "child"; });
-    features.forEach(function (f) {
-      var p = f.properties;
-      if (p.role === "child") {
-        parts.push('<path class="child" data-level="' + esc(p.level) + '" data-code="' + esc(p.code) + '" fill="' +
-          shade(counts[p.code], max) + '" d="' + pathOf(f.geometry, project) + '"><title>' + esc(p.name) + " : " +
-          num(counts[p.code]) + " affaire(s) en cours</title></path>");
-      }
-    });
-    features.forEach(function (f) {
-      if (f.properties.role === "self") {
-        parts.push('<path class="self' + (hasChildren ? "" : " alone") + '" d="' + pathOf(f.geometry, project) + '"></path>');
-      }
-    });
-    cases.forEach(function (c) {
-      if (c.lat == null || c.lon == null) return;
-      var xy = project.xy(c.lon, c.lat), fam = family(c.family);
-      if (c.approximate) {
-        // No point in the list row: the commune's own point, spread a little so that cases do not hide each other.
-        var h = 0;
-        for (var i = 0; i < c.case_id.length; i++) h = (h * 31 + c.case_id.charCodeAt(i)) | 0;
-        var angle = (h & 1023) / 1023 * 2 * Math.PI, radius = 6 + ((h >>> 10) & 15);
-        xy = [xy[0] + radius * Math.cos(angle), xy[1] + radius * Math.sin(angle)];
-      }
-      var isNew = fresh && fresh[c.case_id];
-      parts.push('<circle class="case' + (isNew ? " is-new" : "") + (c.approximate ? " approx" : "") + '" data-case="' + esc(c.case_id) + '" cx="' +
-        xy[0].toFixed(1) + '" cy="' + xy[1].toFixed(1) + '" r="' + (c.red ? 9 : 7) + '" fill="' + fam[1] + '"><title>' +
-        esc((c.nature_label || fam[0]) + " — " + (c.commune_name || "")) + "</title></circle>");
-    });
-    svg.innerHTML = parts.join("");
-    var seen = {};
-    cases.forEach(function (c) { seen[c.family] = true; });
-    $("legend").innerHTML = Object.keys(seen).map(function (f) {
-      return "<span>" + dot(f) + esc(family(f)[0]) + "</span>";
-    }).join("") + (hasChildren ? '<span><span class="t-scale"></span> affaires en cours par subdivision</span>' : "");
-    $("map-hint").textContent = hasChildren ? "Touchez une subdivision pour y descendre ; un point pour ouvrir l'affaire."
-      + (state.level === "national" ? " Outre-mer : via la zone ou le département." : "") : "Touchez un point pour ouvrir l'affaire.";
+    map.draw({geo: geo, children: children, cases: cases, fresh: fresh, level: state.level, key: state.mapKey});
   }
-  $("map").addEventListener("click", function (e) {
-    var c = e.target.closest("circle[data-case]");
-    if (c) { openDetail(c.dataset.case); return; }
-    var p = e.target.closest("path[data-level]");
-    if (p) go(p.dataset.level, p.dataset.code);
-  });
 
   // ---- detail ----------------------------------------------------------------------------------
   function openDetail(caseId) {
@@ -365,7 +283,7 @@
   // When the last NexSIS message arrived: « En direct » alone would hide a stopped feed. And since when
   // received events wait for the views: fresh messages do not make fresh figures if the views stand
   // still. The server sends its clock, so the ages counted here are right even if this computer's is not.
-  var feed = null;
+  var feed = null;  // set by the stream; dropped when the territory is out of reach
   function setFeed(f) {
     feed = {last: f.last_received_at ? Date.parse(f.last_received_at) : null,
             waiting: f.views_waiting_since ? Date.parse(f.views_waiting_since) : null,
@@ -432,8 +350,7 @@
       loadView();
       loadCases(fresh);
       var key = state.level + "/" + state.code;
-      Promise.all([api("/api/v1/views/" + territoryPath(state.level, state.code) + "/children"),
-        api("/api/v1/cases?level=" + encodeURIComponent(state.level) + "&code=" + encodeURIComponent(state.code) + "&status=open&limit=500")
+      Promise.all([api("/api/v1/views/" + territoryPath(state.level, state.code) + "/children"), mapCases()
       ]).then(function (r) { if (state.mapKey === key && state.geo) drawMap(state.geo, r[0], r[1].items, fresh); });
     }, 120);
   }

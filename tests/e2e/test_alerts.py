@@ -64,7 +64,8 @@ def test_the_emailed_link_shows_a_page_and_only_its_form_acknowledges(mailing, s
 
         page = client.get(path)
         assert page.status_code == 200 and "Confirmer la réception de l'alerte</button>" in page.text
-        assert f'<form method="post" action="{path}">' in page.text and "<script" not in page.text
+        content = page.text.split("<main", 1)[1].split("</main>", 1)[0]
+        assert f'<form method="post" action="{path}">' in content and "<script" not in content  # works without JS
         client.get(path)  # a mail scanner following it twice
         [alert] = alert_store.recent_alerts(mailing.store)
         assert alert.acknowledged_at is None  # following the link records nothing

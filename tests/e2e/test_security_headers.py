@@ -10,6 +10,7 @@ import pytest
 
 from adapters.ingest.ingestion import Incoming
 from adapters.ingest.use_cases import ingest_files
+from api.auth import COOKIE_NAME
 from tests.support.api import RENNES, bearer, client_for, report_in
 
 CASE = "fr.fire.test.headers-1"
@@ -65,6 +66,30 @@ def test_every_answer_carries_the_security_headers(world):
         except (AssertionError, KeyError) as error:
             raise AssertionError(f"{name}: {response.status_code} {dict(response.headers)}") from error
     assert_secured(client.get("/static/tocsin.css"), cacheable=True)
+
+
+def test_the_pages_load_the_design_system_and_the_map_from_this_server(world):
+    """The DSFR, Leaflet and markercluster files the pages name are served from node_modules, here,
+    cacheable, under the same headers; the icons and fonts their stylesheets name too."""
+    client, config = world
+    client.cookies.set(COOKIE_NAME, bearer(config, "mayor", "commune:35238")["Authorization"].split()[1])
+    pages = {"/connexion": client.get("/connexion"), "/": client.get("/")}
+    client.cookies.clear()
+    for path, page in pages.items():
+        assert page.status_code == 200, path
+        sources = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+        assert any(s.startswith("/static/dsfr/") for s in sources), path
+        for source in sources:
+            assert_secured(client.get(source), cacheable=True)
+    assert "/static/leaflet/leaflet.js" in pages["/"].text
+    assert "/static/markercluster/leaflet.markercluster.js" in pages["/"].text
+    css = client.get("/static/dsfr/dsfr.min.css").text
+    urls = {u.strip("\"'") for u in re.findall(r"url\(([^)]+)\)", css)}
+    files = sorted(u for u in urls if not u.startswith("data:"))
+    assert any(u.startswith("fonts/Marianne") for u in files), files[:5]
+    for url in files[:60]:
+        assert client.get("/static/dsfr/" + url).status_code == 200, url
+    assert client.get("/static/tocsin.css").status_code == 200
 
 
 def test_hsts_behind_tls(world):

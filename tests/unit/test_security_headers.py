@@ -46,3 +46,14 @@ def test_hsts_when_the_public_address_is_https():
     assert behind_tls.headers["strict-transport-security"].startswith("max-age=")
     tiles = TestClient(app_with(Settings(map_tiles="https://tiles.example.org/{z}/{x}/{y}.png"))).get("/")
     assert "https://tiles.example.org" in directives(tiles.headers["content-security-policy"])["img-src"]
+
+
+def test_missing_web_packages_are_named_with_the_command_that_installs_them(tmp_path):
+    import pytest
+
+    from api.app import web_packages
+
+    with pytest.raises(RuntimeError, match=r"make install") as raised:
+        web_packages(tmp_path / "node_modules")
+    assert "@gouvfr/dsfr" in str(raised.value) and "leaflet" in str(raised.value)
+    assert set(web_packages()) == {"dsfr", "dsfr-chart", "leaflet", "markercluster"}  # this checkout: installed
