@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from adapters.geography import Geography, get_geography
 from adapters.ingest.ingestion import Ingestor
+from adapters.notify import alert_store
 from adapters.settings import Settings
 from adapters.store import access_log, revocations
 from adapters.store.event_store import TocsinStore, open_store
@@ -28,5 +29,6 @@ def open_services(settings: Settings | None = None) -> Services:
     # With the store's tables: created by their owner at the first start (deploy/README.md's grants).
     access_log.ensure_table(store)
     revocations.ensure_table(store)
+    alert_store.ensure_tables(store)  # and the index of the platform's own acts on the events table
     geography = get_geography(settings.cache_dir)
     return Services(settings, store, geography, Ingestor(store, geography))

@@ -71,7 +71,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     """The app. `projections_worker`: also keep the views up to date in this process (a thread); by
     default as the settings say (Settings.projections_in_app; otherwise run `tocsin projections run`).
     `alerting`: likewise the alert policies and their delivery (Settings.dispatch_in_app; otherwise
-    `tocsin alerts run`), asking `recipients` (default: adapters.notify.wiring.recipients_for)."""
+    `tocsin alerts run`), asking `recipients` (default: adapters.alerting.recipients_for)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,7 +88,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
             from projections.store.worker import run_in_thread
 
             worker = run_in_thread(app.state.services.store)
-        from adapters.notify.wiring import recipients_for, run_in_threads
+        from adapters.alerting import recipients_for, run_in_threads
 
         app.state.recipients = recipients or recipients_for(app.state.services)
         dispatch = None

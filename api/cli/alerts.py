@@ -92,7 +92,7 @@ def ack(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte (v
 def run() -> None:
     """Faire tourner les règles d'alerte et l'envoi des alertes (si `tocsin serve` ne le fait pas :
     TOCSIN_DISPATCH_IN_APP=0)."""
-    from adapters.notify.wiring import run_in_threads
+    from adapters.alerting import run_in_threads
 
     services = open_services_from_env()
     threads, stop = run_in_threads(services)

@@ -179,7 +179,7 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
     import signal
     import subprocess
 
-    from adapters.notify.wiring import run_in_threads
+    from adapters.alerting import run_in_threads
     from adapters.settings import DISPATCH_IN_APP, PROJECTIONS_IN_APP
     from api.cli.http_limits import cli_options
     from projections.store.worker import run_in_thread
