@@ -2,7 +2,8 @@
 
 Postgres-free, in memory: organisations (directory ids `mairie.<insee>`, `prefecture.<dep>`) with their
 habilitated people, and optional on-duty schedules. The real one is the directory of issue #18
-(adapters.directory): wiring it is a matter of implementing `people_to_reach` and `contact` over it.
+(adapters.directory): implement `people_to_reach` and `contact` over it, and return it from
+`adapters.alerting.recipients_for` (the one place the app, `tocsin serve` and `tocsin alerts run` ask).
 """
 
 from __future__ import annotations
