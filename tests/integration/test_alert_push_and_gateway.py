@@ -78,7 +78,7 @@ def test_an_expired_subscription_is_a_final_failure(services, http_sink):  # noq
 def test_sms_and_voice_go_through_the_gateway_and_a_refusal_is_retried(services, http_sink):  # noqa: F811
     services.settings = replace(services.settings, sms_url=f"http://jeton-secret@{http_sink.url[7:]}/sms",
                                 voice_url=f"http://{http_sink.url[7:]}/voix")
-    http_sink.statuses = [503]  # the first request (the SMS) is refused for now
+    http_sink.statuses_by_path["/sms"] = [503]  # the SMS is refused for now (sends run in parallel)
     recipients = DirectoryRecipients()
     recipients.add(f"mairie.{GUICHEN}", "p.maire", "Maire", phone="+33600000001")
     raise_alert(services, recipients, (SMS, VOICE))

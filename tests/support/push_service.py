@@ -44,11 +44,12 @@ class Received:
 
 @dataclass
 class HttpSink:
-    """What the service received, and the statuses to answer in turn (then 201)."""
+    """What the service received, and the statuses to answer in turn (then 201), per path or for any."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    statuses_by_path: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,7 +82,8 @@ def vapid_claims(received: Received, audience: str) -> dict:
 def _app(sink: HttpSink) -> Starlette:
     async def receive(request: Request) -> Response:
         sink.received.append(Received(request.url.path, dict(request.headers), await request.body()))
-        status = sink.statuses.pop(0) if sink.statuses else 201
+        own = sink.statuses_by_path.get(request.url.path)
+        status = own.pop(0) if own else sink.statuses.pop(0) if sink.statuses else 201
         return Response(status_code=status)
 
     return Starlette(routes=[Route("/{path:path}", receive, methods=["POST"])])
