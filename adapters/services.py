@@ -8,7 +8,7 @@ from adapters.geography import Geography, get_geography
 from adapters.ingest.ingestion import Ingestor
 from adapters.notify import alert_store
 from adapters.settings import Settings
-from adapters.store import access_log, revocations
+from adapters.store import access_log, revocations, sessions
 from adapters.store.event_store import TocsinStore, open_store
 
 
@@ -30,5 +30,6 @@ def open_services(settings: Settings | None = None) -> Services:
     access_log.ensure_table(store)
     revocations.ensure_table(store)
     alert_store.ensure_tables(store)  # and the index of the platform's own acts on the events table
+    sessions.ensure_tables(store)
     geography = get_geography(settings.cache_dir)
     return Services(settings, store, geography, Ingestor(store, geography))

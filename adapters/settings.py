@@ -27,7 +27,7 @@ DISPATCH_IN_APP = "TOCSIN_DISPATCH_IN_APP"
 # The identity provider's variables, interpreted by api.auth.AuthConfig (TOCSIN_JWKS_URL,
 # TOCSIN_JWT_KEY_FILE, TOCSIN_JWT_ALGORITHMS, TOCSIN_JWT_ISSUER, TOCSIN_JWT_AUDIENCE,
 # TOCSIN_JWT_ROLE_CLAIM, TOCSIN_JWT_TERRITORY_CLAIM, TOCSIN_DEMO_LOGIN, TOCSIN_INGEST_AUTH).
-AUTH_PREFIXES = ("TOCSIN_JWT_", "TOCSIN_JWKS_URL", "TOCSIN_DEMO_LOGIN", "TOCSIN_INGEST_AUTH")
+AUTH_PREFIXES = ("TOCSIN_JWT_", "TOCSIN_JWKS_URL", "TOCSIN_DEMO_LOGIN", "TOCSIN_INGEST_AUTH", "TOCSIN_OIDC_")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,12 @@ class Settings:
     vapid_private_key: str | None = None  # PEM text or file path; None: its key file in the data folder
     sms_url: str | None = None  # the SMS gateway (adapters.notify.gateway); None: no SMS channel
     voice_url: str | None = None  # the voice call gateway; None: no voice channel
-    auth_env: Mapping[str, str] = field(default_factory=dict)  # AUTH_PREFIXES' variables, for api.auth
+    auth_env: Mapping[str, str] = field(default_factory=dict, repr=False)  # AUTH_PREFIXES' variables, for api.auth
+    # The dashboard's OpenID Connect login (adapters/identity/oidc.py): the provider's issuer URL and
+    # Tocsin's registration there. None: no OpenID Connect login.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +94,9 @@ class Settings:
             sms_url=env.get("TOCSIN_SMS_URL") or None,
             voice_url=env.get("TOCSIN_VOICE_URL") or None,
             auth_env={k: v for k, v in env.items() if k.startswith(AUTH_PREFIXES)},
+            oidc_issuer=(env.get("TOCSIN_OIDC_ISSUER") or "").strip() or None,
+            oidc_client_id=(env.get("TOCSIN_OIDC_CLIENT_ID") or "").strip() or None,
+            oidc_client_secret=(env.get("TOCSIN_OIDC_CLIENT_SECRET") or "").strip() or None,
         )
 
     def resolved_cipher_key(self) -> str:

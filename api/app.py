@@ -19,6 +19,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from adapters.identity.oidc import OidcClient
+from adapters.identity.sessions import WebSessions
 from adapters.services import Services, open_services
 from api.auth import AuthConfig, LoginLimit, Revocations
 from api.routes import (
@@ -28,6 +30,7 @@ from api.routes import (
     cases,
     dashboard,
     live,
+    login,
     messages,
     replay,
     session,
@@ -78,8 +81,13 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         owned = services is None
         app.state.services = services or await run_in_threadpool(open_services)
         app.state.auth = auth or AuthConfig.from_env(app.state.services.settings)
-        (log.warning if app.state.auth.demo_login or not app.state.auth.interactive_login else log.info)(
-            "authentication: %s", app.state.auth.describe())
+        open_login(app)
+        if app.state.oidc is not None:  # the dashboard's login is the provider's; tokens for the API
+            log.info("authentication: dashboard login with OpenID Connect; API bearer tokens: %s",
+                     app.state.auth.describe())
+        else:
+            (log.warning if app.state.auth.demo_login or not app.state.auth.interactive_login else log.info)(
+                "authentication: %s", app.state.auth.describe())
         app.state.revocations = Revocations(app.state.services.store)
         app.state.login_limit = LoginLimit()
         app.state.read_model = ReadModel(app.state.services.store, app.state.services.geography)
@@ -131,7 +139,8 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     )
     app.add_middleware(SecurityHeaders)
 
-    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, alerts, callouts):
+    for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, alerts,
+                   callouts):
         app.include_router(module.router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.
     for name, folder in web_packages().items():
@@ -148,4 +157,24 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         return {"status": "ok"}
 
     return app
+
+
+def open_login(app: FastAPI) -> None:
+    """The dashboard's OpenID Connect login, when TOCSIN_OIDC_* are set (OidcConfigError, French, when they
+    cannot work: the server does not start). Who may act comes from the directory: `services.directory`,
+    else (until the directory is wired into the services) an implementation the tests put in
+    `app.state.habilitations`; without either, every login lands on the « no habilitation » page."""
+    services: Services = app.state.services
+    app.state.oidc = OidcClient.from_settings(services.settings)
+    if app.state.oidc is None:
+        app.state.sessions = None
+        return
+    habilitations = getattr(services, "directory", None)
+    if habilitations is None:  # (not `or`: an empty directory may well be falsy)
+        habilitations = getattr(app.state, "habilitations", None)
+    if habilitations is None:
+        log.error("OpenID Connect login configured but no directory of habilitations: nobody can be let in")
+    app.state.sessions = WebSessions(services.store, services.geography, habilitations)
+    log.info("dashboard login: OpenID Connect, provider %s (discovery fetched at the first login)",
+             app.state.oidc.issuer)
 

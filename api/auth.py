@@ -16,7 +16,9 @@ are configurable: TOCSIN_JWT_ROLE_CLAIM, TOCSIN_JWT_TERRITORY_CLAIM).
 Demonstration mode (anyone signs in with any role, on the local key) exists only when asked for:
 `tocsin run` or `tocsin serve --demo` (`from_env(..., demo=True)`), and never next to an identity
 provider's settings. Outside it, the dashboard's login takes a token from the identity provider, and
-without one there is no interactive login at all.
+without one there is no interactive login at all. With TOCSIN_OIDC_* set, the dashboard's login is
+OpenID Connect with server-side sessions (api/routes/login.py, api/web_session.py), and the tokens
+verified here remain for services and scripts.
 
 Logging out revokes the token by its id (`jti`) in a list shared by all server processes
 (`Revocations`); login attempts are rate-limited per client address and overall (`LoginLimit`).
@@ -57,7 +59,7 @@ LOGIN_COOKIE = "tocsin_login"  # the login form's CSRF nonce, before any session
 DEFAULT_ISSUER = "tocsin-local"
 DEFAULT_AUDIENCE = "tocsin"
 # The variables naming an identity provider: demonstration mode refuses to start beside any of them.
-IDENTITY_PREFIXES = ("TOCSIN_JWT_", "TOCSIN_JWKS_URL")
+IDENTITY_PREFIXES = ("TOCSIN_JWT_", "TOCSIN_JWKS_URL", "TOCSIN_OIDC_")
 
 
 class AuthError(Exception):

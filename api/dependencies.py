@@ -21,6 +21,7 @@ from fastapi import Depends, HTTPException, Request
 from adapters.geography import Geography
 from adapters.services import Services
 from api.auth import COOKIE_NAME, AuthConfig, AuthError, Revocations
+from api.web_session import SESSION_COOKIE, SESSION_OVER, session_principal
 from domain.access import Act, Denied, Principal
 from domain.geography import Level, UnknownTerritory
 from projections.read.model import ReadModel
@@ -69,9 +70,16 @@ def token_from_request(request: Request) -> str | None:
 
 
 async def current_session(request: Request) -> tuple[Principal, str]:
-    """The caller and its token's id, from the request's bearer token (401 without a valid, unrevoked one)."""
+    """The caller and its token's id, from the request's bearer token (401 without a valid, unrevoked one);
+    for a dashboard logged in with OpenID Connect, from its session cookie (reads only), the id being the
+    session's key: the session in force and its habilitation still held by the directory."""
     token = token_from_request(request)
     if token is None:
+        if request.method in ("GET", "HEAD") and SESSION_COOKIE in request.cookies:
+            found = await session_principal(request)
+            if found is None:
+                raise HTTPException(401, SESSION_OVER)
+            return found[0], found[1].key
         raise HTTPException(401, UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
     config: AuthConfig = request.app.state.auth
     try:

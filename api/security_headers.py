@@ -20,12 +20,18 @@ CACHEABLE_PREFIXES = ("/static/", "/docs/assets/")
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def content_security_policy(map_tiles: str | None = None) -> str:
-    """The policy; `map_tiles` (an XYZ URL template) adds its origin to the images allowed, nothing else."""
+def content_security_policy(map_tiles: str | None = None, identity_provider: str | None = None) -> str:
+    """The policy; `map_tiles` (an XYZ URL template) adds its origin to the images allowed, nothing else;
+    `identity_provider` (TOCSIN_OIDC_ISSUER) adds its origin to where forms may lead: the logout form's
+    answer sends the browser on to the provider's end-session endpoint, which form-action also governs."""
     images = ["'self'", "data:"]
     origin = tile_origin(map_tiles)
     if origin:
         images.append(origin)
+    forms = ["'self'"]
+    provider = tile_origin(identity_provider)
+    if provider:
+        forms.append(provider)
     return "; ".join((
         "default-src 'self'",
         "script-src 'self'",
@@ -34,7 +40,7 @@ def content_security_policy(map_tiles: str | None = None) -> str:
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
-        "form-action 'self'",
+        f"form-action {' '.join(forms)}",
         "frame-ancestors 'none'",
     ))
 
@@ -68,7 +74,7 @@ class SecurityHeaders:
             if settings is None:  # before the lifespan: the strictest policy, not remembered
                 return content_security_policy().encode(), False
             public_url: str = settings.public_url or ""
-            self._policy = (content_security_policy(settings.map_tiles).encode(),
+            self._policy = (content_security_policy(settings.map_tiles, settings.oidc_issuer).encode(),
                             public_url.lower().startswith("https://"))
         return self._policy
 

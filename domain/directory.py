@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from domain.geography import Level
+from domain.access import Principal, check_holds, role_named
+from domain.geography import Hierarchy, Level
 
 
 class OrganisationKind(StrEnum):
@@ -69,3 +70,15 @@ class Habilitations(Protocol):
 def normalise_email(email: str) -> str:
     """The directory's key for a person: trimmed and lower-cased (emails are matched case-insensitively)."""
     return email.strip().lower()
+
+
+def principal_for(grant: Grant, geography: Hierarchy, *, expires_at: float = float("inf")) -> Principal:
+    """The principal a person acts as under this habilitation: the grant's role over its organisation's
+    territory, naming the organisation and the habilitation (every act records them). It ends with the
+    session (`expires_at`) or the habilitation, whichever comes first. Denied or UnknownRole for a grant
+    the access policy cannot hold (a role bound to another level of territory)."""
+    role = role_named(grant.role)
+    check_holds(role, grant.level)
+    until = float("inf") if grant.until is None else grant.until
+    return Principal(grant.email, role, grant.level, grant.code, geography, name=grant.person_name,
+                     expires_at=min(expires_at, until), organisation_id=grant.organisation_id, grant_id=grant.id)

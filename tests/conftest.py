@@ -14,7 +14,7 @@ from psycopg.sql import SQL, Identifier
 from adapters.settings import Settings
 
 # Fixtures shared by several test packages (NATS server, settings with a stream), found by name.
-pytest_plugins = ["tests.support.nats_harness"]
+pytest_plugins = ["tests.support.nats_harness", "tests.support.oidc_harness"]
 
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

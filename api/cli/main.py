@@ -160,6 +160,12 @@ def serve(
         exit_cleanly_on_sigterm()
         uvicorn.run(create_app(auth=auth), host=host, port=port, log_level="info", **server_options())
         return
+    from adapters.identity.oidc import config_error
+    from adapters.settings import Settings
+
+    if (error := config_error(Settings.from_env())) is not None:  # before anything starts
+        typer.echo(f"Erreur : {error}", err=True)
+        raise typer.Exit(2)
     exit_cleanly_on_sigterm()  # the embedded servers' exit handlers must run
     if workers == 1:
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info", **server_options())

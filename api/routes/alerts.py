@@ -201,37 +201,43 @@ class AlertFeed:
 ACK_PURPOSE = "ack-alert"
 
 
-def _cookie_session(request: Request) -> tuple[Any, str]:
+async def _cookie_session(request: Request) -> tuple[Any, str]:
+    """The dashboard's principal and the key its CSRF token is bound to: from the token cookie (a token
+    login) or the session cookie (an OpenID Connect login); 401 when neither holds a live session."""
     from api.auth import COOKIE_NAME, AuthConfig, AuthError
+    from api.web_session import SESSION_COOKIE, session_principal
 
     config: AuthConfig = request.app.state.auth
     token = request.cookies.get(COOKIE_NAME)
-    if not token:
-        raise HTTPException(401, "session requise")
-    try:
-        return config.session(token, request.app.state.services.geography)
-    except AuthError as e:
-        raise HTTPException(401, str(e)) from e
+    if token:
+        try:
+            principal, token_id = config.session(token, request.app.state.services.geography)
+        except AuthError as e:
+            raise HTTPException(401, str(e)) from e
+        if await request.app.state.revocations.is_revoked(token_id):
+            raise HTTPException(401, "vous vous êtes déconnecté")
+        return principal, token_id
+    if SESSION_COOKIE in request.cookies:
+        found = await session_principal(request)
+        if found is not None:
+            return found[0], found[1].key
+    raise HTTPException(401, "session requise")
 
 
 @router.get("/alertes/jeton", include_in_schema=False)
 async def ack_csrf(request: Request) -> JSONResponse:
-    principal, token_id = _cookie_session(request)
-    if await request.app.state.revocations.is_revoked(token_id):
-        raise HTTPException(401, "vous vous êtes déconnecté")
+    _, token_id = await _cookie_session(request)
     return JSONResponse({"csrf": request.app.state.auth.csrf_token(ACK_PURPOSE, token_id)},
                         headers={"Cache-Control": "no-store"})
 
 
 @router.post("/alertes/{alert_id}/acquitter", include_in_schema=False)
 async def ack_from_dashboard(alert_id: str, request: Request, services: ServicesDep) -> JSONResponse:
-    from api.routes.dashboard import _form, _same_site
+    from api.forms import form_fields, same_site
 
-    principal, token_id = _cookie_session(request)
-    if await request.app.state.revocations.is_revoked(token_id):
-        raise HTTPException(401, "vous vous êtes déconnecté")
-    form = await _form(request)
-    if not _same_site(request) or not request.app.state.auth.csrf_valid(ACK_PURPOSE, token_id, form.get("csrf")):
+    principal, token_id = await _cookie_session(request)
+    form = await form_fields(request)
+    if not same_site(request) or not request.app.state.auth.csrf_valid(ACK_PURPOSE, token_id, form.get("csrf")):
         raise HTTPException(403, "accusé de réception refusé : formulaire envoyé depuis un autre site")
     try:
         outcome = await run_in_threadpool(acknowledge_as, services.store, alert_id, principal)

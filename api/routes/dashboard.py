@@ -1,4 +1,5 @@
 """The dashboard's pages: login (an identity provider's token, or the demonstration), the dashboard, logout.
+With an OpenID Connect provider configured, /connexion and the logout of its sessions are api/routes/login.py's.
 
 Server-rendered HTML from api/templates in the DSFR frame of api/pages.py (string.Template: no template
 engine to install) and vanilla scripts in api/static; nothing is fetched from the internet. The dashboard
@@ -14,49 +15,27 @@ attempts are rate-limited per client address (429 with Retry-After), before the 
 from __future__ import annotations
 
 import html
-import math
 import secrets
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from api.auth import COOKIE_NAME, LOGIN_COOKIE, AuthConfig, AuthError, LoginLimit, Revocations
+from api.auth import COOKIE_NAME, LOGIN_COOKIE, AuthConfig, AuthError, Revocations
 from api.dependencies import AuthConfigDep, GeographyDep
+from api.forms import form_fields as _form
+from api.forms import login_limited as _login_limited
+from api.forms import same_site as _same_site
 from api.pages import render_page, template
-from domain.access import ROLES, Act, role_may
+from api.routes import login as oidc_login
+from api.web_session import SESSION_COOKIE, current_web_session, drop_session_cookie, session_principal, web_sessions
+from domain.access import ROLES, Act, Principal, role_may
 from domain.geography import NATIONAL, parse_territory
 
 router = APIRouter(include_in_schema=False)
 DEMO_ROLES = [r for r in ROLES.values() if role_may(r, Act.READ)]
 FORGED = "Formulaire expiré ou envoyé depuis un autre site : rechargez la page de connexion."
-
-
-async def _form(request: Request) -> dict[str, str]:
-    body = (await request.body())[:64_000].decode("utf-8", errors="replace")
-    return {k: v[0] for k, v in parse_qs(body).items()}
-
-
-def _same_site(request: Request) -> bool:
-    """Was the form sent by a page of this server? (A browser names the page's origin in both headers.)"""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("origin")
-    if origin is not None:
-        return urlsplit(origin).netloc.lower() == (request.headers.get("host") or "").lower()
-    return True
-
-
-def _login_limited(request: Request) -> Response | None:
-    """429 when this address (or everyone) has tried to log in too often; None to go on."""
-    limit: LoginLimit = request.app.state.login_limit
-    wait = limit.attempt(request.client.host if request.client else "?")
-    if not wait:
-        return None
-    return PlainTextResponse("Trop de tentatives de connexion : réessayez dans un instant.", status_code=429,
-                             headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 def _login_page(request: Request, error: str | None = None, status: int = 200) -> HTMLResponse:
@@ -114,7 +93,9 @@ def _signed_in(request: Request, token: str) -> Response:
 
 
 @router.get("/connexion", response_class=HTMLResponse)
-async def login_page(request: Request) -> HTMLResponse:
+async def login_page(request: Request) -> Response:
+    if getattr(request.app.state, "oidc", None) is not None:  # OpenID Connect: straight to the provider
+        return await oidc_login.start(request)
     return _login_page(request)
 
 
@@ -169,6 +150,8 @@ async def demo_territories(config: AuthConfigDep, geography: GeographyDep, q: st
 async def logout(request: Request) -> Response:
     """End the session everywhere: its token is revoked, not only this browser's cookie deleted."""
     config: AuthConfig = request.app.state.auth
+    if request.cookies.get(SESSION_COOKIE) and web_sessions(request) is not None:
+        return await oidc_login.logout(request)  # an OpenID Connect session: ended here, then at the provider
     token = request.cookies.get(COOKIE_NAME)
     response = RedirectResponse("/connexion", status_code=303)
     if token:
@@ -190,6 +173,20 @@ async def logout(request: Request) -> Response:
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> Response:
     config: AuthConfig = request.app.state.auth
+    if request.cookies.get(SESSION_COOKIE) and (sessions := web_sessions(request)) is not None:
+        # An OpenID Connect session: it acts under a habilitation the directory still holds.
+        found = await session_principal(request)
+        if found is None:
+            if await current_web_session(request) is not None:  # none chosen yet, or the chosen one withdrawn
+                return RedirectResponse("/connexion/habilitation", status_code=303)
+            away = RedirectResponse("/connexion", status_code=303)
+            drop_session_cookie(request, away)
+            return away
+        principal, session = found
+        several = len(await run_in_threadpool(sessions.grants, session.email)) > 1
+        switch = ('<li><a class="fr-btn fr-icon-refresh-line" id="switch-grant" href="/connexion/habilitation">'
+                  "Changer d'habilitation</a></li>") if several else ""
+        return _dashboard(request, principal, session.key, switch)
     token = request.cookies.get(COOKIE_NAME)
     if not token:
         return RedirectResponse("/connexion", status_code=303)
@@ -202,6 +199,11 @@ async def home(request: Request) -> Response:
         response = _login_page(request, f"Session terminée : {e}", status=401)
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
+    return _dashboard(request, principal, token_id)
+
+
+def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_switch: str = "") -> Response:
+    config: AuthConfig = request.app.state.auth
     if not principal.may(Act.READ):
         return _login_page(request, "Ce compte de service n'a pas accès au tableau de bord.", status=403)
     me = principal.as_dict()
@@ -218,7 +220,8 @@ async def home(request: Request) -> Response:
         role_label=html.escape(me["role_label"]),
         territory_name=html.escape(me["territory_name"]),
         user_name=html.escape(me["name"] or me["subject"]),
-        logout_csrf=html.escape(config.csrf_token("logout", token_id)),
+        logout_csrf=html.escape(config.csrf_token("logout", csrf_binding)),
+        grant_switch=grant_switch,
     )
     page = render_page(
         title="Tableau de bord", main=main, demo=config.demo_login, header_tools=tools,

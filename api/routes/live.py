@@ -9,7 +9,8 @@ already wrote costs the same whatever a case's history, and a row is sent only o
 folded its events, so a client reloading its figures on a `case` event sees them include the case.
 
 A stream lives no longer than its token: it ends with a `session-end` event when the token expires or
-is revoked (a logout), checked every SESSION_CHECK_SECONDS.
+is revoked (a logout), checked every SESSION_CHECK_SECONDS; for a dashboard session (OpenID Connect), when
+the session expires or ends, or the directory no longer holds its habilitation.
 
 A client costs one small bounded queue; a client too slow to keep up gets a `resync` event (reload
 everything) instead of an unbounded backlog. The same hub tells clients when the last NexSIS message
@@ -40,6 +41,7 @@ from adapters.services import Services
 from api.auth import Revocations
 from api.dependencies import Reader, current_session, visible_territory
 from api.schemas import FeedState
+from api.web_session import current_web_session, web_sessions
 from domain.access import Principal
 from domain.geography import Level
 from projections.read.model import ReadModel
@@ -260,11 +262,16 @@ async def stream(
     hub: LiveHub = request.app.state.live
     _, token_id = await current_session(request)  # already verified for `principal`: the cached session
     revocations: Revocations = request.app.state.revocations
+    # A dashboard session (OpenID Connect): it ends with the session or with its habilitation.
+    session = await current_web_session(request) if token_id.startswith("session:") else None
+    sessions = web_sessions(request)
     sub = hub.subscribe(principal, lvl, code)
 
     async def ended() -> str | None:
         if time.time() >= principal.expires_at:
             return "expired"
+        if session is not None and sessions is not None:
+            return await run_in_threadpool(sessions.in_force, session)
         if await revocations.is_revoked(token_id):
             return "revoked"
         return None
@@ -275,6 +282,7 @@ async def stream(
             quiet_since = time.monotonic()
             while True:
                 if (reason := await ended()) is not None:
+                    log.info("live stream of %s (%s) ends: session %s", token_id[:20], principal.territory, reason)
                     yield _sse("session-end", {"reason": reason})
                     return
                 wait = min(SESSION_CHECK_SECONDS, max(0.0, principal.expires_at - time.time()))

@@ -32,6 +32,13 @@
   var state = {me: null, level: null, code: null, offset: 0, total: 0, source: null, known: {}, mapKey: null,
                geo: null, project: null, reloadTimer: null};
   var $ = function (id) { return document.getElementById(id); };
+  // Logging out: the stream's `session-end` must not take the page elsewhere than where the logout goes.
+  // (Any logout form: the DSFR copies the header's tools into the phone menu.)
+  document.addEventListener("submit", function (e) {
+    if (e.target.getAttribute("action") !== "/deconnexion") return;
+    state.leaving = true;
+    if (state.source) state.source.close();
+  });
 
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
@@ -338,7 +345,11 @@
     });
     src.addEventListener("resync", function () { scheduleReload(null); });
     // The session expired or was ended (logout, maybe in another tab): back to the login page.
-    src.addEventListener("session-end", function () { src.close(); window.location.href = "/connexion"; });
+    // Not while this page's own logout is on its way (to the identity provider, maybe): it goes there.
+    src.addEventListener("session-end", function () {
+      src.close();
+      if (!state.leaving) window.location.href = "/connexion";
+    });
     src.onerror = function () { setLive(false, "Reconnexion…"); };
   }
   var pending = {};

@@ -80,7 +80,8 @@ def bearer(config: AuthConfig, role: str, territory: str) -> dict[str, str]:
 class LiveServer:
     """The real app under uvicorn, in a thread, on a free port (for the stream and the browser)."""
 
-    def __init__(self, services, config: AuthConfig | None = None, **app_options) -> None:
+    def __init__(self, services, config: AuthConfig | None = None, *, port: int | None = None,
+                 **app_options) -> None:
         import socket
         import threading
 
@@ -89,9 +90,11 @@ class LiveServer:
         from api.cli.http_limits import server_options  # the bounds `tocsin serve` applies
 
         self.config = config or auth_config()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        if port is None:  # else chosen beforehand (an identity provider registered this server's address)
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(services, self.config, **app_options)
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",

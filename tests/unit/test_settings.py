@@ -43,3 +43,14 @@ def test_only_the_identity_provider_s_variables_are_kept_for_auth() -> None:
         "TOCSIN_JWT_ISSUER": "https://idp.example.gouv.fr", "TOCSIN_JWKS_URL": "file:///jwks.json",
         "TOCSIN_DEMO_LOGIN": "0", "TOCSIN_INGEST_AUTH": "open",
     }
+
+
+def test_the_openid_connect_settings_are_read_once_and_the_secret_never_shown() -> None:
+    env = {"TOCSIN_OIDC_ISSUER": " https://auth.example.gouv.fr/api/v2 ", "TOCSIN_OIDC_CLIENT_ID": "tocsin",
+           "TOCSIN_OIDC_CLIENT_SECRET": "tres-secret"}
+    settings = Settings.from_env(env)
+    assert settings.oidc_issuer == "https://auth.example.gouv.fr/api/v2"
+    assert (settings.oidc_client_id, settings.oidc_client_secret) == ("tocsin", "tres-secret")
+    assert "tres-secret" not in repr(settings)
+    assert set(settings.auth_env) == set(env)  # the demonstration refuses to start beside them
+    assert Settings.from_env({"TOCSIN_OIDC_ISSUER": ""}).oidc_issuer is None
