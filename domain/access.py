@@ -19,7 +19,7 @@ Pure: the territory tree comes in as a `Hierarchy` (adapters.geography.Geography
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -317,3 +317,92 @@ def personal_details(personal_facts: Mapping[str, Any] | None, *, personal: bool
         return []
     facts = personal_facts or {}
     return [(label, text) for key, label in PERSONAL_FIELDS.items() if (text := _text(facts.get(key)).strip())]
+
+
+# ---- alerts (domain.alert) -----------------------------------------------------------------------
+
+_AUTHORITY_OF = {"mairie": Level.COMMUNE, "prefecture": Level.DEPARTEMENT}
+_RANK = {Level.COMMUNE: 0, Level.DEPARTEMENT: 1, Level.ZONE: 2, Level.NATIONAL: 3}
+
+
+def organisation_territory(organisation_id: str) -> tuple[Level, str] | None:
+    """The territory of a directory organisation whose id says it (`mairie.35238`, `prefecture.35`)."""
+    kind, _, code = organisation_id.partition(".")
+    level = _AUTHORITY_OF.get(kind)
+    return (level, code) if level and code else None
+
+
+_ROLE_OF_KIND = {"mairie": "mayor", "prefecture": "prefecture"}
+
+
+def acts_for(principal: Principal, organisation_id: str) -> bool:
+    """Does the principal act for this organisation? Its habilitation says so; a principal without one (a
+    token naming only a role and a territory) acts for the organisation of its role over its territory."""
+    if principal.organisation_id is not None:
+        return principal.organisation_id == organisation_id
+    kind = organisation_id.partition(".")[0]
+    return _ROLE_OF_KIND.get(kind) == principal.role.code and organisation_territory(organisation_id) == (
+        principal.level, principal.code)
+
+
+def reached_by_alert(principal: Principal, reached: Iterable[Mapping[str, Any]]) -> bool:
+    """Is the principal one of the people an alert reached (by person id or email), or acting for an
+    organisation it reached?"""
+    for person in reached:
+        if principal.subject in (person.get("person_id"), person.get("email")):
+            return True
+        if person.get("organisation_id") and acts_for(principal, person["organisation_id"]):
+            return True
+    return False
+
+
+def may_see_alert(principal: Principal, organisation_id: str, reached: Iterable[Mapping[str, Any]]) -> bool:
+    """An alert is visible to the people it reached (and their organisation), and to the authorities above
+    them: a principal whose perimeter strictly contains the alerted organisation's territory."""
+    if acts_for(principal, organisation_id) or reached_by_alert(principal, reached):
+        return True
+    where = organisation_territory(organisation_id)
+    if where is None:
+        return principal.level is Level.NATIONAL and principal.role.reads
+    level, code = where
+    return _RANK[principal.level] > _RANK[level] and principal.can_see(level, code)
+
+
+def check_may_acknowledge(principal: Principal, organisation_id: str, reached: Iterable[Mapping[str, Any]]) -> None:
+    """Only someone the alert reached (or of the organisation it alerted) acknowledges it: an authority
+    above sees it but does not answer for them."""
+    if acts_for(principal, organisation_id) or reached_by_alert(principal, reached):
+        return
+    raise Denied("seules les personnes alertées peuvent accuser réception de cette alerte")
+
+
+# ---- call-outs (domain.callout) ------------------------------------------------------------------
+
+CALLOUT_ROLES = frozenset({"prefecture", "mayor", "zone", "national"})
+
+
+def check_may_launch_callout(principal: Principal, organisation_ids: Iterable[str]) -> None:
+    """A prefect, a mayor (their commune's crisis cell), zone or national staff call out the organisations
+    of their own territory, none outside it."""
+    if principal.role.code not in CALLOUT_ROLES:
+        allowed = ", ".join(f"{r.label} ({r.code})" for r in ROLES.values() if r.code in CALLOUT_ROLES)
+        raise Denied(f"les appels à mobilisation sont réservés à : {allowed}")
+    ids = list(organisation_ids)
+    if not ids:
+        raise Denied("un appel à mobilisation s'adresse à au moins une organisation")
+    for organisation_id in ids:
+        where = organisation_territory(organisation_id)
+        if where is None:
+            if principal.level is not Level.NATIONAL:
+                raise Denied(f"organisation hors de votre périmètre : {organisation_id}")
+        elif not principal.can_see(*where):
+            raise Denied(f"organisation hors de votre périmètre : {organisation_id}")
+
+
+def may_see_callout(principal: Principal, organisation_ids: Iterable[str], asked: Iterable[Mapping[str, Any]],
+                    launched_by: Mapping[str, Any]) -> bool:
+    """Who launched it, the people asked, and the authorities above the organisations called out."""
+    if principal.subject == launched_by.get("person_id"):
+        return True
+    asked = list(asked)
+    return any(may_see_alert(principal, organisation_id, asked) for organisation_id in organisation_ids)

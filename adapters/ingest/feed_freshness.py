@@ -29,6 +29,7 @@ VIEWS_LATE_AFTER = 30.0  # seconds; the live lag is a few tens of milliseconds w
 
 _LAST_RECEIVED = (
     "SELECT greatest("
+    # The last link of a NexSIS message's event: the platform's own acts (alerts…) have no message.
     " (SELECT chained_at FROM {chain} WHERE message_hash IS NOT NULL ORDER BY position DESC LIMIT 1),"
     " (SELECT max(updated_at) FROM {positions}),"
     " (SELECT received_at FROM {quarantine} ORDER BY id DESC LIMIT 1)) AS last"

@@ -218,9 +218,10 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
     import subprocess
     import tempfile
 
+    from adapters.alerting import run_in_threads
     from adapters.logs import logging_config
     from adapters.metrics import MULTIPROCESS_ENV, serve_metrics
-    from adapters.settings import PROJECTIONS_IN_APP
+    from adapters.settings import DISPATCH_IN_APP, PROJECTIONS_IN_APP
     from api.cli.http_limits import cli_options
     from projections.store.worker import run_in_thread
 
@@ -235,10 +236,12 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
     if settings.metrics_port is not None:
         exporter, _ = serve_metrics(settings.metrics_address, settings.metrics_port, settings.metrics_token)
     thread, stop = run_in_thread(services.store)
+    # Likewise the alert policies and their delivery: once, here, unless run apart (`tocsin alerts run`).
+    alerting = run_in_threads(services) if services.settings.dispatch_in_app else None
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", host,
                "--port", str(port), "--workers", str(workers), "--log-level", "info",
                "--log-config", str(runtime / "logging.json"), *cli_options()]
-    env = {**os.environ, PROJECTIONS_IN_APP: "0", MULTIPROCESS_ENV: str(runtime / "metrics")}
+    env = {**os.environ, PROJECTIONS_IN_APP: "0", DISPATCH_IN_APP: "0", MULTIPROCESS_ENV: str(runtime / "metrics")}
     server = subprocess.Popen(command, env=env)
     signal.signal(signal.SIGTERM, lambda *_: server.terminate())  # uvicorn then stops its servers gracefully
     try:
@@ -249,6 +252,10 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
             server.wait()
         stop.set()
         thread.join(5)
+        if alerting is not None:
+            alerting[1].set()
+            for t in alerting[0]:
+                t.join(5)
         services.close()
         if exporter is not None:
             exporter.shutdown()
@@ -258,6 +265,7 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
 
 
 def _register_all() -> None:
+    from api.cli import alerts as cli_alerts
     from api.cli import directory as cli_directory
     from api.cli import ingest as cli_nats
     from api.cli import projections as cli_projections
@@ -265,7 +273,7 @@ def _register_all() -> None:
     from api.cli import run as cli_run
     from api.cli import tokens as cli_api
 
-    for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run, cli_directory):
+    for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run, cli_directory, cli_alerts):
         module.register(app)
 
 
