@@ -30,6 +30,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import IntegrityError
 
+from adapters import metrics
 from adapters.notify import alert_store
 from adapters.notify.email_body import compose, message_id
 from adapters.notify.smtp import DeliveryError, SmtpConfig, SmtpSender
@@ -176,6 +177,7 @@ class Dispatcher:
                 else:
                     why = channel.unreachable(contact)
                 if why or channel is None:
+                    metrics.ALERTS_FAILED.labels(channel_name).inc()
                     before.append((alert_id, _failed(person_id, channel_name, attempt, why or "", None)))
                     continue
                 reference = channel.reference(alert, contact)
@@ -219,11 +221,14 @@ class Dispatcher:
             retry_at = None if final else (self.now() + backoff(attempt)).isoformat()
             log.info("alert %s: %s delivery attempt %d failed (%s)", alert_id, channel_name, attempt,
                      "final" if final else "will retry")
+            metrics.ALERTS_FAILED.labels(channel_name).inc()
             return alert_id, _failed(person_id, channel_name, attempt, e.reason, retry_at)
         accepted = self.now()
         recorded = datetime.fromisoformat(alert.trigger.get("recorded_at") or alert.raised_at.isoformat())
         delay = (accepted - recorded).total_seconds()
         self.delays.append(delay)  # list.append is atomic: the sending threads share it
+        metrics.ALERTS_SENT.labels(channel_name).inc()
+        metrics.ALERT_DELIVERY_SECONDS.labels(channel_name).observe(delay)
         return alert_id, _sent(person_id, channel_name, attempt, accepted, delay)
 
     def _save_all(self, changes: list[tuple[UUID, Callable[[Alert], None]]], retries: int) -> bool:

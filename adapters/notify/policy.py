@@ -31,6 +31,7 @@ from eventsourcing.persistence import OperationalError as PersistenceOperational
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from adapters import metrics
 from adapters.geography import Geography
 from adapters.notify import alert_store
 from adapters.store.codec import CaseEvent, EventDecoder
@@ -234,6 +235,9 @@ class AlertPolicy:
                 raise StalePosition("alert policy position moved by another process: nothing recorded") from e
             raise
         self.decided += len(alerts)
+        for alert in alerts:  # one per person and channel, once committed
+            for channel in alert.channels:
+                metrics.ALERTS_DECIDED.labels(channel).inc(len(alert.recipients))
 
     def _alerts(self, decisions: list[tuple[Decision, Observation]]) -> list[Alert]:
         unique: dict[UUID, tuple[Decision, Observation]] = {}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+from adapters import metrics
 from adapters.notify import alert_store
 from adapters.notify.tokens import BadToken, read_token
 from adapters.settings import resolved_alert_token_key
@@ -58,6 +59,7 @@ def acknowledge(store: TocsinStore, alert: Alert, *, person_id: str, name: str, 
         alert.acknowledge(person_id, name, grant_id, channel, datetime.now(UTC))
         try:
             store.save(alert)
+            metrics.ALERTS_ACKNOWLEDGED.inc()
             return AckOutcome(alert, recorded=True)
         except IntegrityError:  # a delivery event or another acknowledgement landed first: read again
             fresh = alert_store.get_alert(store, alert.id)

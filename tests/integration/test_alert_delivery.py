@@ -164,6 +164,12 @@ def test_the_real_directory_names_whom_to_reach_and_the_mail_arrives(mailer, smt
                     position="Maire", phones=["02 99 00 00 01"])
     use_cases.grant(mailer, None, organisation_id=f"mairie.{GUICHEN}", email="analyste@guichen.test",
                     name="Analyste", position="Analyste")
+    from prometheus_client import REGISTRY
+
+    def counted(name: str) -> float:
+        return REGISTRY.get_sample_value(f"tocsin_alerts_{name}_total", {"channel": "email"}) or 0.0
+
+    decided, sent = counted("decided"), counted("sent")
     recipients = recipients_for(mailer)
     policy = AlertPolicy(mailer.store, mailer.geography, recipients)
     _, use_case = example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")
@@ -176,5 +182,7 @@ def test_the_real_directory_names_whom_to_reach_and_the_mail_arrives(mailer, smt
     with Dispatcher(mailer.store, recipients, channels_from(mailer.settings)) as dispatcher:
         assert dispatcher.step() == 1
     assert len(smtp_server.mailbox.to(MAIRE)) == 1 and len(smtp_server.mailbox.received) == 1
+    # Counted where it happens (issue #23): one decision for one person by email, one email accepted.
+    assert (counted("decided") - decided, counted("sent") - sent) == (1, 1)
     contact = recipients.contact(alert.recipients[0]["person_id"])
     assert contact is not None and contact.phone == "02 99 00 00 01"
