@@ -15,6 +15,7 @@ attempts are rate-limited per client address (429 with Retry-After), before the 
 from __future__ import annotations
 
 import html
+import json
 import secrets
 from typing import Any
 
@@ -208,7 +209,8 @@ def _analyse_panels(principal: Principal) -> str:
     others anyway: the panels only spare them controls that would answer 403)."""
     zone = zone_of(principal.level, principal.code)
     fields = {"zone": html.escape(zone.key), "zone_name": html.escape(zone_name(zone)),
-              "territory": html.escape(f"{principal.level.value}:{principal.code}")}
+              "territory": html.escape(f"{principal.level.value}:{principal.code}"),
+              "roles": html.escape(json.dumps({r.code: r.label for r in ROLES.values()}, ensure_ascii=False))}
     panels = []
     if principal.may(Act.REPLAY):
         panels.append(template("dashboard_analyse.html").substitute(fields))

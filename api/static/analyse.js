@@ -96,6 +96,7 @@
     svg.setAttribute("viewBox", "0 0 " + width + " " + (height + 4));
     svg.setAttribute("class", "t-timeline");
     svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("preserveAspectRatio", "none");  // the bars span the panel's width
     var w = width / Math.max(intervals.length, 1);
     intervals.forEach(function (i, n) {
       var h = Math.round(height * i.active / max), bar = document.createElementNS(NS, "rect");
@@ -131,6 +132,7 @@
 
   function setupAccessLog(panel) {
     var when = formatter(panel.getAttribute("data-zone")), tbody = $("access-log-rows");
+    var roles = JSON.parse(panel.getAttribute("data-roles") || "{}");  // role codes as people read them
     api("/api/v1/access-log?limit=100").then(function (entries) {
       if (!entries.length) { message(tbody, 6, "Aucune lecture enregistrée."); return; }
       tbody.textContent = "";
@@ -138,7 +140,7 @@
         var row = tbody.insertRow();
         cell(row, when(e.at));
         cell(row, e.subject);
-        cell(row, e.role + " — " + e.territory);
+        cell(row, (roles[e.role] || e.role) + " — " + e.territory);
         cell(row, e.case_id);
         cell(row, e.personal ? "oui" : "non");
         cell(row, e.via);

@@ -538,10 +538,15 @@ def test_an_analyst_replays_and_an_auditor_reads_the_quarantine(services, tmp_pa
             save(page, tmp_path, "rejeu-analyste.png")
             page.context.clear_cookies()
 
+            _demo_login(page, server.url, "analyst", "departement:35")  # one case read: a line in the access log
+            page.locator("#cases tr[data-case]").first.click()
+            expect(page.locator("#drawer")).to_contain_text("Incendie")
+            page.context.clear_cookies()
+
             _demo_login(page, server.url, "auditor", "national:FR")
             expect(page.locator("#quarantine-rows tr")).to_have_count(1)
             expect(page.locator("#quarantine-rows")).to_contain_text("En quarantaine")
-            expect(page.locator("#access-log")).to_be_visible()
+            expect(page.locator("#access-log-rows")).to_contain_text("Analyste — departement:35")
             save(page, tmp_path, "quarantaine-auditeur.png")
         finally:
             browser.close()
