@@ -15,6 +15,7 @@ attempts are rate-limited per client address (429 with Retry-After), before the 
 from __future__ import annotations
 
 import html
+import json
 import secrets
 from typing import Any
 
@@ -32,6 +33,7 @@ from api.routes import login as oidc_login
 from api.web_session import SESSION_COOKIE, current_web_session, drop_session_cookie, session_principal, web_sessions
 from domain.access import ROLES, Act, Principal, role_may
 from domain.geography import NATIONAL, parse_territory
+from domain.local_time import zone_name, zone_of
 
 router = APIRouter(include_in_schema=False)
 DEMO_ROLES = [r for r in ROLES.values() if role_may(r, Act.READ)]
@@ -202,6 +204,23 @@ async def home(request: Request) -> Response:
     return _dashboard(request, principal, token_id)
 
 
+def _analyse_panels(principal: Principal) -> str:
+    """The replay, quarantine and access-log panels, for the roles that may use them (the API refuses the
+    others anyway: the panels only spare them controls that would answer 403)."""
+    zone = zone_of(principal.level, principal.code)
+    fields = {"zone": html.escape(zone.key), "zone_name": html.escape(zone_name(zone)),
+              "territory": html.escape(f"{principal.level.value}:{principal.code}"),
+              "roles": html.escape(json.dumps({r.code: r.label for r in ROLES.values()}, ensure_ascii=False))}
+    panels = []
+    if principal.may(Act.REPLAY):
+        panels.append(template("dashboard_analyse.html").substitute(fields))
+    if principal.may(Act.READ_QUARANTINE):
+        panels.append(template("dashboard_quarantine.html").substitute(fields))
+    if principal.may(Act.READ_ACCESS_LOG):
+        panels.append(template("dashboard_access_log.html").substitute(fields))
+    return "\n".join(panels)
+
+
 def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_switch: str = "") -> Response:
     config: AuthConfig = request.app.state.auth
     if not principal.may(Act.READ):
@@ -215,6 +234,7 @@ def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_
         '<p class="fr-badge fr-badge--sm fr-badge--info"'
         ' title="Votre rôle ne donne pas accès aux données personnelles">'
         "Sans données personnelles</p>",
+        analyse=_analyse_panels(principal),
     )
     tools = template("dashboard_tools.html").substitute(
         role_label=html.escape(me["role_label"]),
@@ -234,6 +254,7 @@ def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_
         '<script src="/static/markercluster/leaflet.markercluster.js" defer></script>'
         '<script src="/static/map.js" defer></script>'
         '<script src="/static/dashboard.js" defer></script>'
-        '<script src="/static/alerts.js" defer></script>',
+        '<script src="/static/alerts.js" defer></script>'
+        '<script src="/static/analyse.js" defer></script>',
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

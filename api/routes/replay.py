@@ -11,12 +11,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
 
+from adapters.services import Services
 from api.dependencies import Replayer, ServicesDep, visible_territory
 from api.schemas import JSONBytes, ReplayedView, Timeline
+from domain.access import Principal
 from domain.geography import level_of_code, parse_territory
 from projections.read.rows import row_placement
 from replay.as_of import CASE, CASES, replay_view
+from replay.report import html_page
+from replay.timeline import Timeline as TimelineFigures
 from replay.timeline import build_timeline, parse_interval
 
 router = APIRouter(prefix="/api/v1/replay", tags=["Rejeu"])
@@ -78,6 +83,41 @@ async def get_timeline(
     end: Annotated[datetime, Query(alias="to", description="Fin (ISO 8601)")],
     interval: Annotated[str | None, Query(description="Pas : 15min, 1h, 1j")] = None,
 ) -> JSONBytes:
+    timeline = await _timeline(principal, services, territory, start, end, interval)
+    result: dict[str, Any] = timeline.as_dict()
+    return JSONBytes(result)
+
+
+@router.get(
+    "/report",
+    response_class=HTMLResponse,
+    summary="Rapport de retour d'expérience (page HTML autonome à télécharger)",
+    description=(
+        "La même page que `tocsin replay report` : synthèse, pics, graphiques, chronologie et délais par affaire, "
+        "heures dans le fuseau du territoire (indiqué). Mêmes paramètres et mêmes règles que `/timeline`."
+    ),
+)
+async def get_report(
+    principal: Replayer, services: ServicesDep,
+    territory: Annotated[str, Query(description="niveau:code, ex. departement:29 ou national:FR")],
+    start: Annotated[datetime, Query(alias="from", description="Début (ISO 8601)")],
+    end: Annotated[datetime, Query(alias="to", description="Fin (ISO 8601)")],
+    interval: Annotated[str | None, Query(description="Pas : 15min, 1h, 1j")] = None,
+) -> HTMLResponse:
+    timeline = await _timeline(principal, services, territory, start, end, interval)
+    try:
+        name = services.geography.label(timeline.level, timeline.code)
+    except KeyError:
+        name = timeline.code
+    # Downloaded, not shown: the page carries its own inline style, which this site's CSP would refuse.
+    filename = f"rapport-{timeline.level}-{timeline.code}.html"
+    return HTMLResponse(html_page(timeline, name), headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+async def _timeline(principal: Principal, services: Services, territory: str, start: datetime, end: datetime,
+                    interval: str | None) -> TimelineFigures:
+    """One reading of a timeline request for the JSON and the report: the same refusals for both."""
     if start.tzinfo is None or end.tzinfo is None:
         raise HTTPException(422, "les instants doivent porter un fuseau horaire (ex. 2025-11-02T18:00:00+01:00)")
     try:
@@ -87,8 +127,6 @@ async def get_timeline(
         raise HTTPException(422, str(error)) from error
     level, code = visible_territory(principal, level, code)
     try:
-        timeline = await run_in_threadpool(build_timeline, services.store, level, code, start, end, step)
+        return await run_in_threadpool(build_timeline, services.store, level, code, start, end, step)
     except ValueError as error:
         raise HTTPException(422, str(error)) from error
-    result: dict[str, Any] = timeline.as_dict()
-    return JSONBytes(result)

@@ -81,8 +81,10 @@ def test_each_public_route_documents_its_200_response_model(world):
     spec = client.get("/openapi.json").json()
     documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     json_routes = {(method, path) for method, path, *_ in ROUTES}
-    # Every documented route is listed here (the live stream aside: server-sent events, not JSON).
-    assert documented - json_routes == {("get", "/api/v1/stream")}
+    # Every documented route is listed here (aside: the live stream, server-sent events, and the after-action
+    # report, an HTML page to download).
+    assert documented - json_routes == {("get", "/api/v1/stream"), ("get", "/api/v1/replay/report")}
+    assert list(spec["paths"]["/api/v1/replay/report"]["get"]["responses"]["200"]["content"]) == ["text/html"]
     for method, path, model, _, _ in ROUTES:
         ok = spec["paths"][path][method]["responses"]["200"]
         [(media_type, content)] = [(m, c) for m, c in ok["content"].items() if "schema" in c]

@@ -9,6 +9,7 @@ the test's tmp dir, and also in TOCSIN_SCREENSHOT_DIR when set.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -509,3 +510,43 @@ def test_each_role_on_desktop_and_phone(services, tmp_path):
     assert not attempts, attempts
     assert not refused, refused
     assert not errors, errors
+
+
+def test_an_analyst_replays_and_an_auditor_reads_the_quarantine(services, tmp_path):
+    """The analyst's « Rejouer » slider changes the figures (a case now, none 24 h ago); the national
+    auditor's quarantine panel lists the message refused on arrival."""
+    from playwright.sync_api import expect, sync_playwright
+
+    executable = ensure_chromium()
+    services.ingestor.ingest(Incoming(report_in(services.geography, RENNES, "fr.fire.web.replayed", seed=3)))
+    refused = services.ingestor.ingest(Incoming(b"{pas du json", "application/json"))
+    assert refused.status == "quarantined"
+
+    with LiveServer(services) as server, sync_playwright() as p:
+        wait_for_views(_read_model(server), services)
+        browser = p.chromium.launch(executable_path=executable, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR", timezone_id="UTC")
+            page.set_default_timeout(10_000)
+            _demo_login(page, server.url, "analyst", "departement:35")
+            expect(page.locator("#r-active")).to_have_text("1")
+            expect(page.locator("#replay-state")).to_contain_text("(heure de Paris)")
+            expect(page.locator("#timeline-rows tr")).to_have_count(24)
+            expect(page.locator("#report-link")).to_have_attribute("href", re.compile(r"^/api/v1/replay/report\?"))
+            page.eval_on_selector("#replay-at", "s => { s.value = s.min; s.dispatchEvent(new Event('input')); }")
+            expect(page.locator("#r-active")).to_have_text("0")
+            save(page, tmp_path, "rejeu-analyste.png")
+            page.context.clear_cookies()
+
+            _demo_login(page, server.url, "analyst", "departement:35")  # one case read: a line in the access log
+            page.locator("#cases tr[data-case]").first.click()
+            expect(page.locator("#drawer")).to_contain_text("Incendie")
+            page.context.clear_cookies()
+
+            _demo_login(page, server.url, "auditor", "national:FR")
+            expect(page.locator("#quarantine-rows tr")).to_have_count(1)
+            expect(page.locator("#quarantine-rows")).to_contain_text("En quarantaine")
+            expect(page.locator("#access-log-rows")).to_contain_text("Analyste — departement:35")
+            save(page, tmp_path, "quarantaine-auditeur.png")
+        finally:
+            browser.close()

@@ -92,3 +92,55 @@ def _jsonable(value):
     import orjson
 
     return orjson.loads(orjson.dumps(value, default=str))
+
+
+def test_report_download_over_http(world):
+    """The after-action report of `tocsin replay report`, downloaded from the dashboard: same refusals as the
+    timeline (role, perimeter, bad window)."""
+    client, config = world
+    now = datetime.now(UTC)
+    window = {"territory": "zone:ouest", "from": (now - timedelta(days=3650)).isoformat(),
+              "to": (now + timedelta(hours=1)).isoformat(), "interval": "30j"}
+    got = client.get("/api/v1/replay/report", params=window, headers=bearer(config, "analyst", "zone:ouest"))
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"].startswith("text/html")
+    assert got.headers["content-disposition"] == 'attachment; filename="rapport-zone-ouest.html"'
+    assert "Retour d'expérience — Zone Ouest" in got.text and "heure de Paris" in got.text
+    assert "<svg" in got.text
+    mayor = client.get("/api/v1/replay/report", params=window, headers=bearer(config, "mayor", "commune:35238"))
+    assert mayor.status_code == 403 and "rejeu" in mayor.json()["detail"]
+    for path in ("/api/v1/quarantine", "/api/v1/access-log"):  # the dashboard's audit panels' sources
+        assert client.get(path, headers=bearer(config, "mayor", "commune:35238")).status_code == 403
+    outside = client.get("/api/v1/replay/report", params=window, headers=bearer(config, "analyst", "departement:69"))
+    assert outside.status_code == 403
+    naive = client.get("/api/v1/replay/report", params={**window, "to": "2025-01-01T00:00:00"},
+                       headers=bearer(config, "national", "national:FR"))
+    assert naive.status_code == 422 and "fuseau" in naive.json()["detail"]
+    assert client.get("/api/v1/replay/report", params=window).status_code == 401
+
+
+def test_dashboard_panels_by_role(world):
+    """The replay panel for the roles that may replay, the quarantine for national auditors, the access log
+    for auditors; none for a mayor (whose API calls would be refused anyway)."""
+    client, config = world
+
+    def page(role: str, territory: str) -> str:
+        client.cookies.set("tocsin_token", config.mint(role, territory))
+        try:
+            got = client.get("/")
+        finally:
+            client.cookies.clear()
+        assert got.status_code == 200, got.text
+        return got.text
+
+    analyst = page("analyst", "zone:ouest")
+    assert 'id="replay"' in analyst and "heure de Paris" in analyst and 'data-territory="zone:ouest"' in analyst
+    assert 'id="quarantine"' not in analyst and 'id="access-log"' not in analyst
+    assert '<script src="/static/analyse.js" defer></script>' in analyst
+    auditor = page("auditor", "national:FR")
+    assert 'id="replay"' in auditor and 'id="quarantine"' in auditor and 'id="access-log"' in auditor
+    local_auditor = page("auditor", "departement:974")
+    assert 'id="quarantine"' not in local_auditor and 'id="access-log"' in local_auditor
+    assert "heure de La Réunion" in local_auditor
+    mayor = page("mayor", "commune:35238")
+    assert 'id="replay"' not in mayor and 'id="quarantine"' not in mayor and 'id="access-log"' not in mayor
