@@ -29,6 +29,7 @@ from api.forms import login_limited as _login_limited
 from api.forms import same_site as _same_site
 from api.pages import render_page, template
 from api.routes import login as oidc_login
+from api.routes.annuaire import GRANTERS
 from api.web_session import SESSION_COOKIE, current_web_session, drop_session_cookie, session_principal, web_sessions
 from domain.access import ROLES, Act, Principal, role_may
 from domain.geography import NATIONAL, parse_territory
@@ -222,6 +223,9 @@ def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_
         user_name=html.escape(me["name"] or me["subject"]),
         logout_csrf=html.escape(config.csrf_token("logout", csrf_binding)),
         grant_switch=grant_switch,
+        directory_links='<li><a class="fr-btn fr-icon-team-line" id="directory-link" href="/annuaire">Annuaire</a></li>'
+        + ('<li><a class="fr-btn fr-icon-user-add-line" id="habilitations-link" href="/habilitations">'
+           "Habilitations</a></li>" if principal.role.code in GRANTERS else ""),
     )
     page = render_page(
         title="Tableau de bord", main=main, demo=config.demo_login, header_tools=tools,
