@@ -19,6 +19,12 @@ mairie,commune:29019,,Maire Brest,Maire,maire@brest.example,
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
+def _csrf(page: str) -> str:
+    found = CSRF.search(page)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
 def _browser(server: LiveServer, role: str, territory: str) -> httpx.Client:
     client = httpx.Client(base_url=server.url)
     client.cookies.set("tocsin_token", server.config.mint(role, territory))
@@ -53,7 +59,7 @@ def test_habilitations_are_granted_and_revoked_by_form_by_those_who_grant_only(s
         # A mayor grants nothing: neither the page nor the form.
         refused = mayor.get("/habilitations")
         assert refused.status_code == 403 and "Accès refusé" in refused.text
-        mayor_csrf = CSRF.search(mayor.get("/").text).group(1)
+        mayor_csrf = _csrf(mayor.get("/").text)
         assert mayor.post("/habilitations", data={"csrf": mayor_csrf, "organisation": "mairie.35238",
                                                   "name": "X", "email": "x@x.example", "position": "Maire"}
                           ).status_code == 403
@@ -62,7 +68,7 @@ def test_habilitations_are_granted_and_revoked_by_form_by_those_who_grant_only(s
         assert page.status_code == 200 and 'id="grant-form"' in page.text
         assert 'value="mairie.35238"' in page.text and "mairie.29019" not in page.text
         assert "Maire Rennes" in page.text
-        csrf = CSRF.search(page.text).group(1)
+        csrf = _csrf(page.text)
         body = {"organisation": "mairie.35238", "name": "Paul Adjoint", "email": "adjoint@rennes.example",
                 "position": "Adjoint au maire", "until": "2099-12-31"}
         assert prefecture.post("/habilitations", data=body).status_code == 403  # no CSRF token
