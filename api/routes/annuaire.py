@@ -8,6 +8,7 @@ through adapters.directory.use_cases with the principal, which records its organ
     GET  /habilitations                          the habilitations I grant, a form to grant one
     POST /habilitations                          grant
     POST /habilitations/{grant_id}/revocation    revoke
+    GET  /invitation/{jeton}                     an invitation's link; POST accepts it (ProConnect session, same email)
 
 Server-rendered HTML only (no script: the content security policy forbids inline ones, none is needed).
 """
@@ -30,7 +31,7 @@ from adapters.directory.lookups import Member
 from api.auth import COOKIE_NAME, AuthConfig, AuthError, Revocations
 from api.forms import form_fields, same_site
 from api.pages import render_page
-from api.web_session import SESSION_COOKIE, session_principal, web_sessions
+from api.web_session import SESSION_COOKIE, current_web_session, session_principal, web_sessions
 from domain.access import ROLES, Denied, Principal
 from domain.directory import ADMIN_ROLE, KINDS, POSITIONS, DirectoryError, Organisation, may_grant
 
@@ -334,3 +335,66 @@ async def revoke(request: Request, grant_id: str) -> Response:
     except DirectoryError as e:
         return await _habilitations(request, principal, binding, error=f"Retrait refusé : {e}", status=404)
     return RedirectResponse(f"/habilitations?fait={'retrait' if revoked else 'deja-retiree'}", status_code=303)
+
+
+# ---- invitations ------------------------------------------------------------------------------------------
+
+INVITATION_REFUSED = ("Cette invitation n'est pas valable pour vous : elle a expiré, a déjà été utilisée, ou a été "
+                      "adressée à une autre adresse que celle de votre compte ProConnect. Demandez-en une nouvelle "
+                      "à la personne qui vous a invité(e).")
+
+
+def _invitation_page(request: Request, body: str, status: int = 200, error: str = "") -> HTMLResponse:
+    return _html("Invitation", '<h1 class="fr-h3">Invitation à rejoindre Tocsin</h1>'
+                 + (_alert(error) if error else "") + body, request, status)
+
+
+@router.get("/invitation/{jeton}", response_class=HTMLResponse)
+async def invitation_page(request: Request, jeton: str) -> Response:
+    """The link of an invitation: accepting needs the invited person logged in with ProConnect (the email
+    of their account is the one invited). Tocsin's own log lines never name the token."""
+    session = await current_web_session(request) if web_sessions(request) is not None else None
+    if session is None:
+        return _invitation_page(request, (
+            "<p>Vous avez été invité(e) à recevoir une habilitation Tocsin. Pour l'accepter, connectez-vous "
+            "avec ProConnect sous l'adresse à laquelle l'invitation a été envoyée, puis rouvrez ce lien.</p>"
+            '<p><a class="fr-btn" href="/connexion">Se connecter avec ProConnect</a></p>'
+            if web_sessions(request) is not None else
+            "<p>Vous avez été invité(e) à recevoir une habilitation Tocsin, mais ce serveur n'a pas de service "
+            "d'identité (ProConnect) configuré : l'invitation ne peut pas être acceptée ici. Prévenez "
+            "l'administrateur de Tocsin.</p>"))
+    config: AuthConfig = request.app.state.auth
+    csrf = html.escape(config.csrf_token("invitation", session.key))
+    return _invitation_page(request, (
+        f"<p>Vous êtes connecté(e) sous l'adresse <strong>{html.escape(session.email)}</strong>. En acceptant, "
+        "vous recevez l'habilitation proposée ; elle sera enregistrée à votre nom.</p>"
+        f'<form method="post" action="/invitation/{html.escape(jeton)}" id="accept">'
+        f'<input type="hidden" name="csrf" value="{csrf}">'
+        '<button class="fr-btn" type="submit">Accepter l\'invitation</button></form>'))
+
+
+@router.post("/invitation/{jeton}")
+async def accept_invitation(request: Request, jeton: str) -> Response:
+    session = await current_web_session(request) if web_sessions(request) is not None else None
+    if session is None:
+        return _invitation_page(request, '<p><a class="fr-btn" href="/connexion">Se connecter avec ProConnect</a></p>',
+                                401, error="Connectez-vous avec ProConnect pour accepter une invitation.")
+    form = await form_fields(request)
+    config: AuthConfig = request.app.state.auth
+    if not same_site(request) or not config.csrf_valid("invitation", session.key, form.get("csrf")):
+        log.warning("invitation form refused: missing or invalid CSRF token, or sent from another site")
+        return _invitation_page(request, "", 403, error=FORGED)
+    services = request.app.state.services
+    try:
+        done = await run_in_threadpool(
+            lambda: use_cases.accept_invitation(services, jeton[:200], email=session.email,
+                                                name=session.name or session.email.split("@")[0]))
+    except DirectoryError as e:
+        log.info("invitation refused for session %s: %s", session.id_hash[:12], e)
+        return _invitation_page(request, '<p><a class="fr-link" href="/">Retour à l\'accueil</a></p>', 410,
+                                error=INVITATION_REFUSED)
+    log.info("invitation accepted: habilitation %s in %s", done.grant_id, done.organisation.id)
+    return _invitation_page(request, (
+        f"<p>Invitation acceptée : vous êtes habilité(e) comme « {html.escape(done.position)} » dans "
+        f"{html.escape(done.organisation.name)}.</p>"
+        '<p><a class="fr-btn" href="/connexion/habilitation" id="choose">Choisir mon habilitation</a></p>'))
