@@ -32,10 +32,12 @@ from api.routes import login as oidc_login
 from api.routes.annuaire import GRANTERS
 from api.web_session import SESSION_COOKIE, current_web_session, drop_session_cookie, session_principal, web_sessions
 from domain.access import ROLES, Act, Principal, role_may
-from domain.geography import NATIONAL, parse_territory
+from domain.geography import NATIONAL, Level, parse_territory
 
 router = APIRouter(include_in_schema=False)
 DEMO_ROLES = [r for r in ROLES.values() if role_may(r, Act.READ)]
+LEVEL_NAMES = {Level.COMMUNE: "une commune", Level.DEPARTEMENT: "un département", Level.ZONE: "une zone",
+               Level.NATIONAL: "le national"}
 FORGED = "Formulaire expiré ou envoyé depuis un autre site : rechargez la page de connexion."
 
 
@@ -120,14 +122,32 @@ async def login_demo(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     role, territory = form.get("role", ""), form.get("territory", "").strip()
+    if role not in ROLES:
+        return _login_page(request, "Choisissez un rôle dans la liste.", status=400)
     try:
-        if role in ROLES:  # a bare code is read at the role's level (an unknown role is refused by mint)
-            level, code = parse_territory(territory or NATIONAL, default=ROLES[role].default_level)
-            territory = f"{level.value}:{code}"
-        token = config.mint(role, territory, name=f"Démonstration ({ROLES[role].label})" if role in ROLES else None)
+        level, code = demo_territory(request.app.state.services.geography, role, territory)
+        token = config.mint(role, f"{level.value}:{code}", name=f"Démonstration ({ROLES[role].label})")
     except (AuthError, ValueError) as e:
-        return _login_page(request, f"Impossible de créer le jeton de démonstration : {e}", status=400)
+        return _login_page(request, f"Impossible d'entrer en démonstration : {e}", status=400)
     return _signed_in(request, token)
+
+
+def demo_territory(geography: Any, role: str, text: str) -> tuple[Level, str]:
+    """The territory the demonstration form names, for a role: a code (bare codes at the role's level, or
+    `niveau:code`), else a name (« Rennes », « Ille-et-Vilaine »), the best match at one of the role's
+    levels. Refusals name the role and the text as the person typed them."""
+    spec = ROLES[role]
+    try:
+        level, code = parse_territory(text or NATIONAL, default=spec.default_level, known=geography)
+    except ValueError:
+        level = None
+    if level is not None and level in spec.levels:
+        return level, code
+    for found, found_code, _ in geography.search(text, 200) if text else []:
+        if found in spec.levels:
+            return found, found_code
+    where = " ou ".join(LEVEL_NAMES[lvl] for lvl in spec.levels)
+    raise ValueError(f"aucun territoire « {text} » pour le rôle {spec.label} ({where})")
 
 
 @router.get("/connexion/territoires")
