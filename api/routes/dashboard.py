@@ -22,6 +22,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from adapters.directory.demo import DEMO_DOMAIN, demo_grants
 from api.auth import COOKIE_NAME, LOGIN_COOKIE, AuthConfig, AuthError, Revocations
 from api.dependencies import AuthConfigDep, GeographyDep
 from api.forms import form_fields as _form
@@ -50,7 +51,8 @@ def _login_page(request: Request, error: str | None = None, status: int = 200) -
         options = "".join(
             f'<option value="{r.code}">{html.escape(r.label)}</option>' for r in DEMO_ROLES
         )
-        demo = template("login_demo.html").substitute(role_options=options, csrf=csrf)
+        demo = template("login_demo.html").substitute(role_options=options, csrf=csrf,
+                                                       people=_demo_people_form(request, csrf))
     login = (template("login_token.html").substitute(csrf=csrf) if config.interactive_login
              else template("login_unconfigured.html").template)
     main = template("login.html").substitute(
@@ -66,6 +68,22 @@ def _login_page(request: Request, error: str | None = None, status: int = 200) -
         response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https", path="/connexion")
     return response
+
+
+def _demo_people_form(request: Request, csrf: str) -> str:
+    """The demonstration people of the directory (adapters.directory.demo), to enter as one of them."""
+    grants = demo_grants(request.app.state.services)
+    if not grants:
+        return ""
+    options = "".join(
+        f'<option value="{html.escape(g.id)}">{html.escape(g.person_name)} — {html.escape(g.position or "")}, '
+        f"{html.escape(g.organisation_name)}</option>" for g in grants)
+    return ('<form method="post" action="/connexion/demo" id="demo-person-form" class="fr-mb-3w">'
+            f'<input type="hidden" name="csrf" value="{csrf}">'
+            '<div class="fr-select-group"><label class="fr-label" for="person">Personne de l\'annuaire'
+            '<span class="fr-hint-text">Personnes fictives de démonstration, avec leur fonction et leur organisation'
+            f'</span></label><select class="fr-select" id="person" name="person">{options}</select></div>'
+            '<button class="fr-btn" type="submit" id="demo-person-submit">Entrer sous cette identité</button></form>')
 
 
 async def _checked_login_form(request: Request, offered: bool) -> dict[str, str] | Response:
@@ -121,6 +139,13 @@ async def login_demo(request: Request) -> Response:
     form = await _checked_login_form(request, config.demo_login)
     if isinstance(form, Response):
         return form
+    if "person" in form:  # one of the directory's demonstration people, under their habilitation
+        grant = await run_in_threadpool(request.app.state.services.directory.active, form["person"][:100])
+        if grant is None or not grant.email.endswith(DEMO_DOMAIN):
+            return _login_page(request, "Choisissez une personne de démonstration dans la liste.", status=400)
+        token = config.mint(grant.role, grant.territory, subject=grant.email,
+                            name=f"{grant.person_name} ({grant.position or ROLES[grant.role].label})")
+        return _signed_in(request, token)
     role, territory = form.get("role", ""), form.get("territory", "").strip()
     if role not in ROLES:
         return _login_page(request, "Choisissez un rôle dans la liste.", status=400)

@@ -42,3 +42,38 @@ def test_a_territory_is_found_by_its_name(services) -> None:
             assert "aucun territoire « Nulle-Part-Sur-Rien » pour le rôle Maire (une commune)" in text
             assert "commune:" not in text and "mayor" not in text
             assert _enter(browser, role="pas-un-role", territory="Rennes").status_code == 400
+
+
+def test_the_demonstration_login_enters_as_a_person_of_the_directory(services) -> None:
+    from adapters.directory.demo import DEMO_PEOPLE, seed_demo_people
+
+    assert seed_demo_people(services) == len(DEMO_PEOPLE)
+    seed_demo_people(services)  # again, as at each `tocsin run`: nothing new
+    with LiveServer(services) as server, httpx.Client(base_url=server.url) as browser:
+        page = html.unescape(browser.get("/connexion").text)
+        assert 'id="demo-person-form"' in page
+        for person in DEMO_PEOPLE:
+            assert person.name in page
+        options = dict((name, value) for value, name in re.findall(
+            r'<option value="([^"]+)">([^<]+?) —', browser.get("/connexion").text))
+        entered = _enter(browser, person=options["Claire Lefèvre"])
+        assert entered.status_code == 303
+        me = _me(browser)
+        assert me["role"] == "prefecture" and me["territory"] == "departement:35"
+        assert me["name"] == "Claire Lefèvre (Directeur de cabinet)" and me["organisation_id"] == "prefecture.35"
+        # The directory page then shows her département and above, and how to call them; not the mayors.
+        directory = html.unescape(browser.get("/annuaire").text)
+        assert "Hugo Bernard" in directory and 'href="tel:0299000003"' in directory
+        assert "Sophie Moreau" in directory and "Camille Martin" not in directory
+    with LiveServer(services) as server, httpx.Client(base_url=server.url) as browser:
+        mayor = _enter(browser, person=options["Camille Martin"])
+        assert mayor.status_code == 303 and _me(browser)["territory"] == "commune:35238"
+    # Only the demonstration people: not a real person's habilitation, nor an unknown one.
+    from adapters.directory.use_cases import grant
+
+    real = grant(services, None, organisation_id="mairie.35238", email="vraie.personne@rennes.fr",
+                 name="Vraie Personne", position="Adjoint au maire")
+    with LiveServer(services) as server, httpx.Client(base_url=server.url) as browser:
+        for refused in (real.grant_id, "inconnue"):
+            answer = _enter(browser, person=refused)
+            assert answer.status_code == 400 and "personne de démonstration" in html.unescape(answer.text)
