@@ -55,3 +55,28 @@ def test_the_invited_person_accepts_once_and_others_are_refused(oidc_stack):
     assert again.status_code == 410  # single use
     # The new habilitation is offered to the session.
     assert 'data-grant="' + grant.id + '"' in client.get("/connexion/habilitation").text
+
+
+def test_a_prefecture_logged_in_with_proconnect_grants_by_form_under_its_habilitation(oidc_stack):
+    """The pages act under the OpenID Connect session: the recorded grant names the granter's
+    organisation and habilitation."""
+    from uuid import UUID
+
+    from domain.geography import Level
+    from tests.support.oidc_harness import MARIE
+
+    services = oidc_stack.services
+    oidc_stack.directory.grant("pref", MARIE["email"], "prefecture", Level.DEPARTEMENT, "35", person="Marie Dupont")
+    client = oidc_stack.client()
+    oidc_stack.login(client, "marie")
+    page = client.get("/habilitations")
+    assert page.status_code == 200 and 'id="grant-form"' in page.text
+    body = {"organisation": "mairie.35238", "name": "Paul Adjoint", "email": "adjoint@rennes.example",
+            "position": "Adjoint au maire"}
+    assert client.post("/habilitations", data=body).status_code == 403  # the session cookie alone: refused
+    done = client.post("/habilitations", data={**body, "csrf": _csrf(page.text)}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    [member] = [m for m in services.directory.members(["mairie.35238"]) if m.email == "adjoint@rennes.example"]
+    [stored] = services.store.recorder.select_events(UUID(member.grant_id))
+    by = services.store.mapper.to_domain_event(stored).by
+    assert by["organisation_id"] == "prefecture.35" and by["grant_id"] == oidc_stack.directory.id("pref")
