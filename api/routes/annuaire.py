@@ -83,7 +83,8 @@ def _nav(principal: Principal, here: str) -> str:
     items = "".join(
         f'<li><a class="fr-link" href="{href}"{current if href == here else ""}>{label}</a></li>'
         for href, label in links)
-    return f'<nav aria-label="Pages" class="fr-mb-3w"><ul class="fr-raw-list t-stack" id="pages">{items}</ul></nav>'
+    return (f'<nav aria-label="Pages" class="fr-mt-2w fr-mb-3w"><ul class="fr-raw-list t-stack" id="pages">'
+            f"{items}</ul></nav>")
 
 
 def _alert(message: str, kind: str = "error") -> str:
