@@ -8,14 +8,16 @@ message, in English) and the ids a line passes as `extra` (`distribution_id`, `c
 
 No personal data in logs: Tocsin's own lines name messages by their source, distributionID and reason
 codes, never by their content. The access lines of the HTTP server are rewritten before any handler
-sees them (`AccessLineFilter`): the path without its query string (a search may hold a name) and no
-client address.
+sees them (`AccessLineFilter`): the path without its query string (a search may hold a name), the
+single-use tokens of emailed links masked (an acknowledgement, a call-out answer: whoever reads the log
+could otherwise use them), and no client address.
 """
 
 from __future__ import annotations
 
 import logging
 import logging.config
+import re
 import traceback
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ from adapters.settings import Settings
 
 HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+# The pages whose path carries a single-use token sent by email (api/routes/alerts.py, callouts.py).
+_TOKEN_PATH = re.compile(r"^(/(?:acquittement|reponse|invitation)/)[^/]+")
 
 
 class AccessLineFilter(logging.Filter):
@@ -36,7 +40,7 @@ class AccessLineFilter(logging.Filter):
         args = record.args
         if isinstance(args, tuple) and len(args) == 5:
             _client, method, path, version, status = args
-            path = str(path).split("?", 1)[0]
+            path = _TOKEN_PATH.sub(r"\1…", str(path).split("?", 1)[0])
             record.args = ("-", method, path, version, status)
             record.http_method, record.http_path, record.http_status = method, path, status
         return True

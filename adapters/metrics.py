@@ -43,6 +43,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from domain.alert import CHANNELS as ALERT_CHANNEL_NAMES
+
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # the library's own variable (read when it is imported)
 
 # ---- ingestion (adapters/ingest) -----------------------------------------------------------------------
@@ -114,9 +116,10 @@ LEADER = Gauge(
     ["kind", "name"], multiprocess_mode="liveall",
 )
 
-# ---- alerts: declared now; mobilisation (issue #19) decides and dispatches them and will count here -------
+# ---- alerts: counted by the alert policy (decided), the dispatcher (sent, failed, delay) and the
+# acknowledgement use case (adapters/notify) -----------------------------------------------------------
 
-ALERT_CHANNELS = ("email", "push", "inapp")
+ALERT_CHANNELS = ALERT_CHANNEL_NAMES
 ALERTS_DECIDED = Counter("tocsin_alerts_decided", "Alerts decided (one per recipient).", ["channel"])
 ALERTS_SENT = Counter("tocsin_alerts_sent", "Alert deliveries that succeeded.", ["channel"])
 ALERTS_FAILED = Counter("tocsin_alerts_failed", "Alert deliveries that failed.", ["channel"])

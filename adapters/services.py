@@ -9,6 +9,7 @@ from adapters.directory import seed, tables
 from adapters.directory.lookups import DirectoryReader
 from adapters.geography import Geography, get_geography
 from adapters.ingest.ingestion import Ingestor
+from adapters.notify import alert_store
 from adapters.settings import Settings
 from adapters.store import access_log, revocations, sessions
 from adapters.store.event_store import TocsinStore, open_store
@@ -39,6 +40,7 @@ def open_services(settings: Settings | None = None) -> Services:
     # With the store's tables: created by their owner at the first start (deploy/README.md's grants).
     access_log.ensure_table(store)
     revocations.ensure_table(store)
+    alert_store.ensure_tables(store)  # and the index of the platform's own acts on the events table
     sessions.ensure_tables(store)
     tables.ensure_tables(store)
     geography = get_geography(settings.cache_dir)

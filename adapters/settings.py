@@ -21,6 +21,8 @@ DEFAULT_DATA_DIR = Path("var")
 # Set by `tocsin serve --workers N` in its server processes' environment only (api/cli/main.py): the
 # projection worker then runs once, in the parent, and the servers only read the views.
 PROJECTIONS_IN_APP = "TOCSIN_PROJECTIONS_IN_APP"
+# Likewise for the alert policies and their delivery (`tocsin alerts run` when "0").
+DISPATCH_IN_APP = "TOCSIN_DISPATCH_IN_APP"
 
 # The identity provider's variables, interpreted by api.auth.AuthConfig (TOCSIN_JWKS_URL,
 # TOCSIN_JWT_KEY_FILE, TOCSIN_JWT_ALGORITHMS, TOCSIN_JWT_ISSUER, TOCSIN_JWT_AUDIENCE,
@@ -45,6 +47,16 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: default_cache_dir({}))  # the reference polygons' binary cache
     audit_seal_key: str | None = None  # the audit chain's sealing key (base64 seed or PEM); None: its key file
     projections_in_app: bool = True  # the HTTP app also keeps the views up to date (a thread)
+    dispatch_in_app: bool = True  # the HTTP app also runs the alert policies and their delivery (a thread)
+    # smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://… (implicit TLS); None: no email.
+    smtp_url: str | None = None
+    smtp_from: str = "Tocsin <tocsin@localhost>"
+    smtp_ca_file: Path | None = None  # a private CA for the SMTP server's certificate (else the system's)
+    alert_token_key: str | None = None  # signs acknowledgement links (base64); None: its key file
+    vapid_subject: str | None = None  # Web Push contact (mailto:… or https://…); None: no push channel
+    vapid_private_key: str | None = None  # PEM text or file path; None: its key file in the data folder
+    sms_url: str | None = None  # the SMS gateway (adapters.notify.gateway); None: no SMS channel
+    voice_url: str | None = None  # the voice call gateway; None: no voice channel
     auth_env: Mapping[str, str] = field(default_factory=dict, repr=False)  # AUTH_PREFIXES' variables, for api.auth
     # The dashboard's OpenID Connect login (adapters/identity/oidc.py): the provider's issuer URL and
     # Tocsin's registration there. None: no OpenID Connect login.
@@ -83,6 +95,15 @@ class Settings:
             cache_dir=default_cache_dir(env),
             audit_seal_key=(env.get("TOCSIN_AUDIT_SEAL_KEY") or "").strip() or None,
             projections_in_app=(env.get(PROJECTIONS_IN_APP) or "1") != "0",
+            dispatch_in_app=(env.get(DISPATCH_IN_APP) or "1") != "0",
+            smtp_url=env.get("TOCSIN_SMTP_URL") or None,
+            smtp_from=env.get("TOCSIN_SMTP_FROM") or "Tocsin <tocsin@localhost>",
+            smtp_ca_file=Path(env["TOCSIN_SMTP_CA_FILE"]) if env.get("TOCSIN_SMTP_CA_FILE") else None,
+            alert_token_key=env.get("TOCSIN_ALERT_TOKEN_KEY") or None,
+            vapid_subject=env.get("TOCSIN_VAPID_SUBJECT") or None,
+            vapid_private_key=env.get("TOCSIN_VAPID_PRIVATE_KEY") or None,
+            sms_url=env.get("TOCSIN_SMS_URL") or None,
+            voice_url=env.get("TOCSIN_VOICE_URL") or None,
             auth_env={k: v for k, v in env.items() if k.startswith(AUTH_PREFIXES)},
             oidc_issuer=(env.get("TOCSIN_OIDC_ISSUER") or "").strip() or None,
             oidc_client_id=(env.get("TOCSIN_OIDC_CLIENT_ID") or "").strip() or None,
@@ -106,6 +127,16 @@ class Settings:
         if not key_file.exists():
             create_once(key_file, base64.b64encode(secrets.token_bytes(32)))
         return key_file.read_text().strip()
+
+
+def resolved_alert_token_key(settings: Settings) -> bytes:
+    """The key that signs acknowledgement links: a link stays valid as long as this key does."""
+    if settings.alert_token_key:
+        return base64.b64decode(settings.alert_token_key)
+    key_file = settings.data_dir / "secrets" / "alert-token.key"
+    if not key_file.exists():
+        create_once(key_file, base64.b64encode(secrets.token_bytes(32)))
+    return base64.b64decode(key_file.read_text().strip())
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:

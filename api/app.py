@@ -27,8 +27,10 @@ from api.auth import AuthConfig, LoginLimit, Revocations
 from api.observability import HttpMetrics
 from api.observability import router as observability_router
 from api.routes import (
+    alerts,
     annuaire,
     audit,
+    callouts,
     cases,
     dashboard,
     directory,
@@ -41,6 +43,7 @@ from api.routes import (
     views,
 )
 from api.security_headers import SecurityHeaders
+from domain.recipients import Recipients
 from projections.read.model import ReadModel
 from projections.read.queries import view_positions
 
@@ -72,9 +75,12 @@ def web_packages(root: Path = NODE_MODULES) -> dict[str, Path]:
 
 
 def create_app(services: Services | None = None, auth: AuthConfig | None = None,
-               projections_worker: bool | None = None) -> FastAPI:
+               projections_worker: bool | None = None, alerting: bool | None = None,
+               recipients: Recipients | None = None) -> FastAPI:
     """The app. `projections_worker`: also keep the views up to date in this process (a thread); by
-    default as the settings say (Settings.projections_in_app; otherwise run `tocsin projections run`)."""
+    default as the settings say (Settings.projections_in_app; otherwise run `tocsin projections run`).
+    `alerting`: likewise the alert policies and their delivery (Settings.dispatch_in_app; otherwise
+    `tocsin alerts run`), asking `recipients` (default: adapters.alerting.recipients_for)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,10 +107,23 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
             from projections.store.worker import run_in_thread
 
             worker = run_in_thread(app.state.services.store)
+        from adapters.alerting import recipients_for, run_in_threads
+
+        app.state.recipients = recipients or recipients_for(app.state.services)
+        dispatch = None
+        if app.state.services.settings.dispatch_in_app if alerting is None else alerting:
+            dispatch = run_in_threads(app.state.services, app.state.recipients)
         app.state.live = live.LiveHub(app.state.services, app.state.read_model)
         await app.state.live.start()
+        app.state.alert_feed = alerts.AlertFeed(app.state.services, app.state.live)
+        await app.state.alert_feed.start()
         yield
+        await app.state.alert_feed.stop()
         await app.state.live.stop()
+        if dispatch is not None:
+            dispatch[1].set()
+            for thread in dispatch[0]:
+                await run_in_threadpool(thread.join, 5)
         if worker is not None:
             worker[1].set()
             await run_in_threadpool(worker[0].join, 5)
@@ -135,7 +154,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
-                   annuaire):
+                   alerts, callouts, annuaire):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

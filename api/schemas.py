@@ -123,6 +123,12 @@ class CaseRow(Schema):
     lat: float | None = None
     lon: float | None = None
     approximate: bool | None = Field(None, description="Point pris dans la commune, faute de point du message")
+    opened_at_text: str = Field(description="Ouverture, à l'heure du territoire, fuseau indiqué")
+    closed_at_text: str | None = Field(description="Clôture, à l'heure du territoire, fuseau indiqué")
+    victims_text: str = Field(description="Victimes en mots : bilan des secours, sinon nombre déclaré à l'appel")
+    resources_text: str = Field(description="Moyens en mots (engagés, ou tous libérés)")
+    severity_label: str | None = Field(description="« Très grave », « Grave », ou null")
+    time_zone: str = Field(description="Fuseau du territoire de l'affaire (ex. Europe/Paris, America/Cayenne)")
 
 
 class CasePage(Schema):
@@ -162,11 +168,25 @@ class ReportedVictims(Schema):
     cases: int
 
 
+class OpenVictims(Schema):
+    cases: int = Field(description="Affaires en cours")
+    cases_with_declared_victims: int = Field(description="Affaires en cours dont le signalement déclare des victimes")
+    declared: list[ReportedVictims] = Field(description="Affaires en cours par nombre de victimes déclaré")
+    triage: dict[str, int] = Field(description="Bilan EMSI des affaires en cours (red : urgences absolues…)")
+    triaged_victims: int
+    declared_without_triage: int = Field(description="Affaires en cours qui déclarent des victimes, sans bilan EMSI")
+    declared_without_triage_by_count: list[ReportedVictims]
+    displaced: int
+    evacuated: int
+    headline: str = Field(description="Une phrase qui dit ce qui est bilan EMSI et ce qui est déclaré")
+
+
 class Victims(Schema):
     cases_by_reported_count: list[ReportedVictims]
     triage: dict[str, int]
     displaced: int
     evacuated: int
+    open: OpenVictims = Field(description="Les victimes des affaires en cours, à part des chiffres de toujours")
 
 
 class PhaseCount(Schema):
@@ -238,6 +258,9 @@ class Timeline(Schema):
     code: str
     start: str = Field(alias="from")
     end: str = Field(alias="to")
+    requested_end: str = Field(alias="requested_to", description="Fin demandée (la fenêtre s'arrête à l'heure"
+                               " de la lecture)")
+    time_zone: str = Field(description="Fuseau du territoire, dans lequel les heures sont écrites")
     interval_minutes: float
     events: int
     summary: dict[str, Any]
@@ -305,6 +328,8 @@ class ReplicationState(Schema):
 
 
 class FeedState(Schema):
+    last_received_text: str = Field(description="Arrivée du dernier message, heure de Paris, fuseau indiqué")
+    views_waiting_since_text: str | None
     last_received_at: str | None
     now: str
     quiet_after_seconds: int | float
@@ -393,3 +418,88 @@ class InvitationOut(Schema):
     expires_at: datetime
     organisation_id: str
     email: str
+
+
+# ---- alerts (api/routes/alerts.py) ------------------------------------------------------------------
+
+class AlertPerson(Schema):
+    person_id: str
+    name: str
+    organisation_id: str
+
+
+class AlertDelivery(Schema):
+    person_id: str
+    channel: str = Field(description="email, push, sms, voix")
+    status: str = Field(description="en attente, en cours, envoyé, échec")
+    attempts: int
+    reason: str | None = Field(description="Raison du dernier échec (français)")
+    sent_at: str | None
+
+
+class AlertItem(Schema):
+    id: str
+    rule: str = Field(description="La règle qui a décidé l'alerte")
+    reason: str = Field(description="Pourquoi l'alerte (français)")
+    subject: str = Field(description="Sur quoi : « affaire:… » ou « departement:35@2026-12-07T14 »")
+    case_id: str | None
+    organisation_id: str = Field(description="L'organisation alertée (annuaire : mairie.35238, prefecture.35…)")
+    severity: str = Field(description="information ou grave")
+    exercise: bool = Field(description="Alerte d'exercice (« EXERCICE »)")
+    late: bool = Field(description="« Tardif » : message daté de plus de 30 min à sa réception")
+    raised_at: str = Field(description="Décidée à (heure de Tocsin, ISO 8601)")
+    people_reached: list[AlertPerson]
+    channels: list[str]
+    deliveries: list[AlertDelivery]
+    details: dict = Field(description="Quoi, où, quand (UTC, à afficher dans `time_zone`), gravité")
+    acknowledged_at: str | None
+    acknowledged_by: dict | None = Field(description="Qui a accusé réception, sous quelle habilitation, par quel canal")
+    escalations: list[dict]
+
+
+class AlertList(Schema):
+    items: list[AlertItem]
+
+
+class AckResult(Schema):
+    recorded: bool = Field(description="false : l'alerte avait déjà été acquittée (par acknowledged_by)")
+    alert: AlertItem
+
+
+# ---- call-outs (api/routes/callouts.py) --------------------------------------------------------------
+
+class CallOutRequest(Schema):
+    question: str = Field(description="La question posée (500 caractères au plus)")
+    organisation_ids: list[str] = Field(description="Organisations appelées (annuaire : mairie.35238, prefecture.35…)")
+    deadline: datetime = Field(description="Date limite de réponse (ISO 8601 avec fuseau)")
+    choices: list[str] = Field(default=["disponible", "indisponible", "en route"], description="Réponses possibles")
+    exercise: bool = Field(default=False, description="Appel d'exercice (« EXERCICE »)")
+
+
+class CallOutTally(Schema):
+    counts: dict[str, int] = Field(description="Nombre de personnes par réponse (dernière réponse de chacun)")
+    answered: int
+    waiting: int = Field(description="Personnes appelées qui n'ont pas répondu")
+    asked: int
+
+
+class CallOutItem(Schema):
+    id: str
+    question: str
+    choices: list[str]
+    deadline: str
+    launched_at: str
+    launched_by: dict = Field(description="Qui a lancé l'appel, pour quelle organisation, sous quelle habilitation")
+    organisation_ids: list[str]
+    exercise: bool
+    asked: list[AlertPerson]
+    answers: list[dict] = Field(description="Dernière réponse de chacun : qui, quoi, par quel canal, quand")
+    tally: CallOutTally
+
+
+class CallOutList(Schema):
+    items: list[CallOutItem]
+
+
+class AnswerRequest(Schema):
+    choice: str = Field(description="Une des réponses possibles de l'appel")

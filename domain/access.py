@@ -18,7 +18,8 @@ Pure: the territory tree comes in as a `Hierarchy` (adapters.geography.Geography
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -233,3 +234,175 @@ def outside_message(level: Level | str, code: str) -> str:
     """The one answer for a territory outside the principal's perimeter."""
     lvl = level.value if isinstance(level, Level) else level
     return f"accès refusé : le territoire {lvl}:{code} est hors de votre périmètre"
+
+
+# ---- what of a case every role reads, and what only the roles with `personal` may --------------------
+#
+# A report's `personal` facts (adapters.ingest.normalise) mix two things. The description of what is
+# happening and where (the call notes, the way in, the EMSI situation text) is what a mayor needs to act:
+# every role that sees the case reads it, with the names and phone numbers in it masked. The data about
+# people (caller, phone numbers, the victims' identity and health) is for the roles with `personal` only.
+
+DESCRIPTION_FIELDS: dict[str, str] = {
+    "notes": "Notes de l'appel",
+    "situation_details": "Point de situation",
+    "location_details": "Précisions sur le lieu",
+    "access": "Accès",
+}
+PERSONAL_FIELDS: dict[str, str] = {
+    "caller_name": "Appelant",
+    "caller_phone": "Téléphone de l'appelant",
+    "callback_phone": "Numéro de rappel",
+    "caller_relation": "Lien de l'appelant avec les lieux ou la victime",
+    "health_motive": "Motif de recours médical",
+    "victims_details": "Victimes (identité, état)",
+}
+NAME_MASK = "[nom masqué]"
+PHONE_MASK = "[numéro masqué]"
+# A phone number: +33 or 0 then 9 digits, spaces, dots or dashes allowed between pairs.
+_PHONE = re.compile(r"(?:\+\d{2}\s?|\b0)\d(?:[\s.-]?\d{2}){4}\b")
+# A person as French call notes write them: a capitalised first name and a last name in capitals
+# (« Christine MICHEL »), or a last name in capitals alone after a title (« Mme LECCIA »).
+_NAMED = re.compile(
+    r"\b(?:[A-ZÀ-Ý][a-zà-ÿ'-]+\s+|(?:M\.|Mme|Mlle|Mr|Dr)\s+)(?:[A-ZÀ-Ý][A-ZÀ-Ý'-]+\b)(?:\s+[A-ZÀ-Ý][A-ZÀ-Ý'-]+\b)*"
+)
+# Capitals that are not names (road numbers, services) are left alone: RD 675, SAMU, VSAV…
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("label") or value.get("code") or "")
+    if isinstance(value, (list, tuple)):
+        return " ; ".join(_text(v) for v in value if v)
+    return "" if value is None else str(value)
+
+
+def _known_names(personal: Mapping[str, Any]) -> list[str]:
+    """Names the message gives in its personal fields, longest first (the whole name before its parts)."""
+    names: set[str] = set()
+    caller = _text(personal.get("caller_name")).strip()
+    if caller:
+        names.add(caller)
+        names.update(part for part in caller.split() if len(part) >= 3)
+    return sorted(names, key=len, reverse=True)
+
+
+def mask_people(text: str, personal: Mapping[str, Any]) -> str:
+    """The text with the names and phone numbers of people masked."""
+    text = _PHONE.sub(PHONE_MASK, text)
+    for name in _known_names(personal):
+        text = re.sub(rf"(?i)(?<!\w){re.escape(name)}(?!\w)", NAME_MASK, text)
+    for phone in (personal.get("caller_phone"), personal.get("callback_phone")):
+        if isinstance(phone, str) and phone.strip():
+            text = text.replace(phone.strip(), PHONE_MASK)
+    return _NAMED.sub(NAME_MASK, text)
+
+
+def case_description(personal_facts: Mapping[str, Any] | None, *, personal: bool) -> list[tuple[str, str]]:
+    """(label, text) of what is happening, for every role that sees the case: masked unless `personal`."""
+    facts = personal_facts or {}
+    out: list[tuple[str, str]] = []
+    for key, label in DESCRIPTION_FIELDS.items():
+        values = facts.get(key)
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            text = _text(value).strip()
+            if text:
+                out.append((label, text if personal else mask_people(text, facts)))
+    return out
+
+
+def personal_details(personal_facts: Mapping[str, Any] | None, *, personal: bool) -> list[tuple[str, str]]:
+    """(French label, value) of the data about people, for the roles that may see it; [] for the others."""
+    if not personal:
+        return []
+    facts = personal_facts or {}
+    return [(label, text) for key, label in PERSONAL_FIELDS.items() if (text := _text(facts.get(key)).strip())]
+
+
+# ---- alerts (domain.alert) -----------------------------------------------------------------------
+
+_AUTHORITY_OF = {"mairie": Level.COMMUNE, "prefecture": Level.DEPARTEMENT}
+_RANK = {Level.COMMUNE: 0, Level.DEPARTEMENT: 1, Level.ZONE: 2, Level.NATIONAL: 3}
+
+
+def organisation_territory(organisation_id: str) -> tuple[Level, str] | None:
+    """The territory of a directory organisation whose id says it (`mairie.35238`, `prefecture.35`)."""
+    kind, _, code = organisation_id.partition(".")
+    level = _AUTHORITY_OF.get(kind)
+    return (level, code) if level and code else None
+
+
+_ROLE_OF_KIND = {"mairie": "mayor", "prefecture": "prefecture"}
+
+
+def acts_for(principal: Principal, organisation_id: str) -> bool:
+    """Does the principal act for this organisation? Its habilitation says so; a principal without one (a
+    token naming only a role and a territory) acts for the organisation of its role over its territory."""
+    if principal.organisation_id is not None:
+        return principal.organisation_id == organisation_id
+    kind = organisation_id.partition(".")[0]
+    return _ROLE_OF_KIND.get(kind) == principal.role.code and organisation_territory(organisation_id) == (
+        principal.level, principal.code)
+
+
+def reached_by_alert(principal: Principal, reached: Iterable[Mapping[str, Any]]) -> bool:
+    """Is the principal one of the people an alert reached (by person id or email), or acting for an
+    organisation it reached?"""
+    for person in reached:
+        if principal.subject in (person.get("person_id"), person.get("email")):
+            return True
+        if person.get("organisation_id") and acts_for(principal, person["organisation_id"]):
+            return True
+    return False
+
+
+def may_see_alert(principal: Principal, organisation_id: str, reached: Iterable[Mapping[str, Any]]) -> bool:
+    """An alert is visible to the people it reached (and their organisation), and to the authorities above
+    them: a principal whose perimeter strictly contains the alerted organisation's territory."""
+    if acts_for(principal, organisation_id) or reached_by_alert(principal, reached):
+        return True
+    where = organisation_territory(organisation_id)
+    if where is None:
+        return principal.level is Level.NATIONAL and principal.role.reads
+    level, code = where
+    return _RANK[principal.level] > _RANK[level] and principal.can_see(level, code)
+
+
+def check_may_acknowledge(principal: Principal, organisation_id: str, reached: Iterable[Mapping[str, Any]]) -> None:
+    """Only someone the alert reached (or of the organisation it alerted) acknowledges it: an authority
+    above sees it but does not answer for them."""
+    if acts_for(principal, organisation_id) or reached_by_alert(principal, reached):
+        return
+    raise Denied("seules les personnes alertées peuvent accuser réception de cette alerte")
+
+
+# ---- call-outs (domain.callout) ------------------------------------------------------------------
+
+CALLOUT_ROLES = frozenset({"prefecture", "mayor", "zone", "national"})
+
+
+def check_may_launch_callout(principal: Principal, organisation_ids: Iterable[str]) -> None:
+    """A prefect, a mayor (their commune's crisis cell), zone or national staff call out the organisations
+    of their own territory, none outside it."""
+    if principal.role.code not in CALLOUT_ROLES:
+        allowed = ", ".join(f"{r.label} ({r.code})" for r in ROLES.values() if r.code in CALLOUT_ROLES)
+        raise Denied(f"les appels à mobilisation sont réservés à : {allowed}")
+    ids = list(organisation_ids)
+    if not ids:
+        raise Denied("un appel à mobilisation s'adresse à au moins une organisation")
+    for organisation_id in ids:
+        where = organisation_territory(organisation_id)
+        if where is None:
+            if principal.level is not Level.NATIONAL:
+                raise Denied(f"organisation hors de votre périmètre : {organisation_id}")
+        elif not principal.can_see(*where):
+            raise Denied(f"organisation hors de votre périmètre : {organisation_id}")
+
+
+def may_see_callout(principal: Principal, organisation_ids: Iterable[str], asked: Iterable[Mapping[str, Any]],
+                    launched_by: Mapping[str, Any]) -> bool:
+    """Who launched it, the people asked, and the authorities above the organisations called out."""
+    if principal.subject == launched_by.get("person_id"):
+        return True
+    asked = list(asked)
+    return any(may_see_alert(principal, organisation_id, asked) for organisation_id in organisation_ids)

@@ -25,3 +25,10 @@ def exchange_uuid(distribution_id: str) -> UUID:
     """The aggregate id gathering acknowledgements of a message Tocsin has not (yet) seen."""
     return uuid5(TOCSIN_NAMESPACE, "exchange:" + distribution_id)
 
+
+
+def alert_uuid(rule_id: str, subject: str) -> UUID:
+    """The aggregate id of the alert a rule raises about a subject: the same (rule, subject) always names
+    the same alert, so a replay, a rebuild or a second policy process can never decide it twice (the
+    store refuses a second first version of one aggregate)."""
+    return uuid5(TOCSIN_NAMESPACE, "alert:" + rule_id + "\x1f" + subject)

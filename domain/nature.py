@@ -27,6 +27,7 @@ __all__ = [
     "PHASE_LABELS",
     "RESOURCE_STATUS_ORDER",
     "ResourcePhase",
+    "SUBFAMILY_FAMILIES",
     "SUBFAMILY_LABELS",
     "family_of",
     "phase_of",
@@ -149,6 +150,12 @@ SUBFAMILY_BY_LEVEL2: dict[tuple[str, str], NatureSubfamily] = {
     ("08", "09"): NatureSubfamily.STORM,
     ("08", "10"): NatureSubfamily.OTHER_NATURAL,
     ("04", "05"): NatureSubfamily.WILDFIRE,
+}
+
+
+# The family of each subfamily, from the codes that make it (C04.05 is a fire, C08.xx natural hazards).
+SUBFAMILY_FAMILIES: dict[NatureSubfamily, NatureFamily] = {
+    sub: _FAMILY_BY_NUMBER[number] for (number, _), sub in SUBFAMILY_BY_LEVEL2.items()
 }
 
 

@@ -7,6 +7,10 @@ each territory view adds its level's deltas to the figures of the territories th
 notification id folded, written in the same transaction as its rows) and, while it is being rebuilt,
 a shadow table and tracking row that are swapped in at the end (`projections.store.rebuild`).
 
+A view's `shape` says what its rows hold: raise it when the fold writes them differently (new
+counters, say). A store whose views were folded with another shape folds them again from zero when
+it next opens them (`projections.store.view_store.ensure_tables`), rather than showing stale figures.
+
 Adding a view means declaring it here; the PostgreSQL side (`projections.store.view_store`) creates,
 writes and rebuilds whatever is declared.
 """
@@ -31,6 +35,7 @@ class View:
     name: str
     label: str
     level: Level | None = None
+    shape: int = 1  # see the module's docstring; 2: the open cases' victims (issue #22)
 
     @property
     def is_case_list(self) -> bool:
@@ -44,10 +49,10 @@ class View:
 
 
 CASE_LIST = View("cases", "liste des affaires")
-COMMUNES = View(Level.COMMUNE.value, "communes", Level.COMMUNE)
-DEPARTEMENTS = View(Level.DEPARTEMENT.value, "départements", Level.DEPARTEMENT)
-ZONES = View(Level.ZONE.value, "zones de défense", Level.ZONE)
-NATIONAL = View(Level.NATIONAL.value, "national", Level.NATIONAL)
+COMMUNES = View(Level.COMMUNE.value, "communes", Level.COMMUNE, shape=2)
+DEPARTEMENTS = View(Level.DEPARTEMENT.value, "départements", Level.DEPARTEMENT, shape=2)
+ZONES = View(Level.ZONE.value, "zones de défense", Level.ZONE, shape=2)
+NATIONAL = View(Level.NATIONAL.value, "national", Level.NATIONAL, shape=2)
 
 VIEWS: tuple[View, ...] = (CASE_LIST, COMMUNES, DEPARTEMENTS, ZONES, NATIONAL)
 BY_NAME: dict[str, View] = {v.name: v for v in VIEWS}

@@ -23,3 +23,18 @@ def severity_score(row: Mapping[str, Any]) -> int:
     reported = 0 if triaged else REPORTED_VICTIMS_WEIGHT.get(row["victims_count"], 0)
     people = row["evacuated"] // 5 + row["displaced"] // 10
     return triage + reported + people + 3 * row["resources_engaged"]
+
+
+# Which cases the lists highlight: any death or absolute emergency, or a score that only many victims,
+# many evacuated people or a large engagement reach (about ten vehicles).
+VERY_SERIOUS = 100
+SERIOUS = 30
+
+
+def severity_label(row: Mapping[str, Any]) -> str | None:
+    """« Très grave », « Grave », or None for the others."""
+    if row.get("black") or row.get("red") or (row.get("severity") or 0) >= VERY_SERIOUS:
+        return "Très grave"
+    if (row.get("severity") or 0) >= SERIOUS:
+        return "Grave"
+    return None

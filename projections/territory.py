@@ -11,6 +11,9 @@ Counters are flat string keys so that they add up without knowing their meaning:
     victims_count:<HubSante.nbVictimes>   cases by reported number of victims
     triage:red|yellow|green|black|missing, evacuation:displaced|evacuated   (EMSI sums)
     resources:total|engaged, resource:<kind>:<phase>
+    open:victims_count:<code>, open:triage:<key>, open:evacuation:<key>,
+    open:untriaged:<HubSante.nbVictimes>   the same, open cases only (what a territory lives through
+        now, apart from its history); `untriaged`: open cases that declare victims without EMSI triage
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from domain.geography import NATIONAL, Level
 LEVELS: tuple[Level, ...] = (Level.COMMUNE, Level.DEPARTEMENT, Level.ZONE, Level.NATIONAL)
 TRIAGE = ("red", "yellow", "green", "black", "missing")
 EVACUATION = ("displaced", "evacuated")
+# HubSante.nbVictimes codes by which a report declares that someone is hurt ("0" and "NON DEFINI" do not).
+DECLARING_VICTIMS = frozenset({"1", "PLUSIEURS", "BEAUCOUP", "INCONNU"})
 
 Figures = dict[str, int]
 
@@ -61,6 +66,18 @@ def figures(row: Mapping[str, Any]) -> Figures:
     for kind, phases in row["resources"].items():
         for phase, n in phases.items():
             out[f"resource:{kind}:{phase}"] = n
+    if state == "active":
+        out[f"open:victims_count:{row['victims_count']}"] = 1
+        triaged = False
+        for key in TRIAGE:
+            if row[key]:
+                out[f"open:triage:{key}"] = row[key]
+                triaged = True
+        for key in EVACUATION:
+            if row[key]:
+                out[f"open:evacuation:{key}"] = row[key]
+        if not triaged and row["victims_count"] in DECLARING_VICTIMS:
+            out[f"open:untriaged:{row['victims_count']}"] = 1
     return out
 
 

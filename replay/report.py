@@ -9,8 +9,10 @@ import json
 from datetime import datetime
 from html import escape as _escape
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from adapters.secret_file import open_private
+from domain.local_time import PARIS, format_local, zone_name
 from replay import report_svg
 from replay.timeline import Timeline
 
@@ -61,28 +63,39 @@ def _csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%d/%m/%Y %H:%M") if value else "—"
+def _when(value: datetime | None, zone: ZoneInfo = PARIS) -> str:
+    """A time in the territory's zone; the page and the text state the zone once, at the top."""
+    return format_local(value, zone, stated=False, never="—")
 
 
 def _label(value: datetime, timeline: Timeline) -> str:
-    return value.strftime("%H:%M") if (timeline.end - timeline.start).days < 1 else value.strftime("%d/%m %Hh")
+    local = value.astimezone(timeline.zone)
+    return local.strftime("%H:%M") if (timeline.end - timeline.start).days < 1 else local.strftime("%d/%m %Hh")
+
+
+def _window(timeline: Timeline) -> str:
+    zone = timeline.zone
+    text = f"du {_when(timeline.start, zone)} au {_when(timeline.end, zone)} ({zone_name(zone)})"
+    if timeline.requested_end and timeline.requested_end > timeline.end:
+        text += ", arrêtée à l'heure de la lecture (la suite n'a pas encore eu lieu)"
+    return text
 
 
 def timeline_text(timeline: Timeline) -> str:
     """The timeline as text for the terminal."""
     s = timeline.summary
-    lines = [f"Chronologie {timeline.level}:{timeline.code} du {_when(timeline.start)} au {_when(timeline.end)} "
+    zone = timeline.zone
+    lines = [f"Chronologie {timeline.level}:{timeline.code} {_window(timeline)} "
              f"(pas de {timeline.interval.total_seconds() / 60:g} min, {timeline.events} événements)",
              f"Affaires ouvertes : {s['cases_opened']}, closes : {s['cases_closed']}, en cours à la fin : "
              f"{s['active_at_end']} ; victimes à la fin : {s['victims_at_end']}",
              f"Délai création → premier moyen engagé : {_stat(s['delay_to_engaged_min'])}",
              f"Délai création → premier moyen sur les lieux : {_stat(s['delay_to_on_scene_min'])}",
-             "Pics : " + "; ".join(f"{PEAKS[k].lower()} {v['value']} ({_when(v['end'])})"
+             "Pics : " + "; ".join(f"{PEAKS[k].lower()} {v['value']} ({_when(v['end'], zone)})"
                                    for k, v in timeline.peaks.items()),
              "", "début             ouvertes  closes  en cours  victimes  moyens engagés"]
     for i in timeline.intervals:
-        lines.append(f"{_when(i.start):<17} {i.opened:>8} {i.closed:>7} {i.active:>9} {i.victims:>9} "
+        lines.append(f"{_when(i.start, zone):<17} {i.opened:>8} {i.closed:>7} {i.active:>9} {i.victims:>9} "
                      f"{i.resources_engaged:>15}")
     return "\n".join(lines)
 
@@ -99,6 +112,7 @@ def html_page(timeline: Timeline, territory_name: str) -> str:
     intervals = timeline.intervals
     labels = [_label(i.start, timeline) for i in intervals]
     s = timeline.summary
+    zone = timeline.zone
 
     def series(*keys: str) -> dict[str, list[float]]:
         return {HEADINGS[k]: [getattr(i, k) for i in intervals] for k in keys}
@@ -114,14 +128,15 @@ def html_page(timeline: Timeline, territory_name: str) -> str:
     delays = [d for d in timeline.delays if d.to_on_scene_min is not None or d.to_engaged_min is not None]
     if delays:
         charts.append(("Délais par affaire (création → engagement, → arrivée sur les lieux)", report_svg.bars(
-            "Délais (minutes)", [_when(d.opened_at)[-5:] for d in delays],
+            "Délais (minutes)", [_when(d.opened_at, zone)[-5:] for d in delays],
             {"Engagement (min)": [d.to_engaged_min or 0 for d in delays],
              "Arrivée (min)": [d.to_on_scene_min or 0 for d in delays]})))
     title = f"Retour d'expérience — {territory_name}"
     body = [
         f"<h1>{escape(title)}</h1>",
-        f"<p class=lead>Du {_when(timeline.start)} au {_when(timeline.end)}, par pas de "
-        f"{timeline.interval.total_seconds() / 60:g} minutes. Heures des messages (ce qui s'était passé), "
+        f"<p class=lead>{escape(_window(timeline)).capitalize()}, par pas de "
+        f"{timeline.interval.total_seconds() / 60:g} minutes. Toutes les heures sont en {escape(zone_name(zone))}. "
+        f"Heures des messages (ce qui s'était passé), "
         f"reconstituées à partir du journal des événements ({timeline.events} événements dans la fenêtre).</p>",
         "<h2>Synthèse</h2><table><tbody>",
         _row("Affaires ouvertes", s["cases_opened"]), _row("Affaires closes", s["cases_closed"]),
@@ -132,11 +147,11 @@ def html_page(timeline: Timeline, territory_name: str) -> str:
         "</tbody></table>",
         "<h2>Pics</h2><table><thead><tr><th>Série</th><th>Valeur</th><th>Intervalle</th></tr></thead><tbody>",
         *(f"<tr><td>{escape(PEAKS[k])}</td><td class=n>{v['value']}</td>"
-          f"<td>{_when(v['start'])} – {_when(v['end'])}</td></tr>" for k, v in timeline.peaks.items()),
+          f"<td>{_when(v['start'], zone)} – {_when(v['end'], zone)}</td></tr>" for k, v in timeline.peaks.items()),
         "</tbody></table>",
         *(f"<h2>{escape(name)}</h2><figure>{svg}</figure>" for name, svg in charts),
-        "<h2>Chronologie</h2>", _table(INTERVAL_COLUMNS, figures["intervals"]),
-        "<h2>Délais par affaire ouverte dans la fenêtre</h2>", _table(DELAY_COLUMNS, figures["delays"]),
+        "<h2>Chronologie</h2>", _table(INTERVAL_COLUMNS, figures["intervals"], zone),
+        "<h2>Délais par affaire ouverte dans la fenêtre</h2>", _table(DELAY_COLUMNS, figures["delays"], zone),
         "<p class=note>Fichiers joints : chronologie.csv, delais.csv, chiffres.json (mêmes chiffres). "
         "Arrivée sur les lieux : premier statut de phase « sur les lieux » ou « transport » d'un moyen.</p>",
     ]
@@ -160,7 +175,7 @@ def _row(name: str, value: object) -> str:
     return f"<tr><th>{escape(name)}</th><td>{escape(str(value))}</td></tr>"
 
 
-def _table(columns: tuple[str, ...], rows: list[dict]) -> str:
+def _table(columns: tuple[str, ...], rows: list[dict], zone: ZoneInfo) -> str:
     head = "".join(f"<th>{escape(HEADINGS[c])}</th>" for c in columns)
     body = []
     for row in rows:
@@ -168,7 +183,7 @@ def _table(columns: tuple[str, ...], rows: list[dict]) -> str:
         for c in columns:
             value = row.get(c)
             if isinstance(value, str) and c.endswith(("_at", "start", "end")) and "T" in value:
-                value = _when(datetime.fromisoformat(value))
+                value = _when(datetime.fromisoformat(value), zone)
             cls = " class=n" if isinstance(value, int | float) else ""
             cells.append(f"<td{cls}>{escape('—' if value is None else str(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")

@@ -20,14 +20,16 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from psycopg.sql import SQL
 
 from adapters.store.codec import EventDecoder
 from domain.case_state import parse_time
 from domain.geography import NATIONAL, Level
+from domain.local_time import zone_of
 from domain.nature import ResourcePhase
 from projections.case_list import UNPLACED
 from projections.memory import MemoryViews
@@ -101,6 +103,12 @@ class Timeline:
     intervals: list[Interval] = field(default_factory=list)
     delays: list[CaseDelay] = field(default_factory=list)
     events: int = 0  # events of the window folded
+    requested_end: datetime | None = None  # the end asked for, when it was past the reading time
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone its times are read in (the territory's)."""
+        return zone_of(self.level, self.code)
 
     @property
     def peaks(self) -> dict[str, dict]:
@@ -130,17 +138,23 @@ class Timeline:
     def as_dict(self) -> dict:
         return {
             "territory": f"{self.level}:{self.code}", "level": self.level, "code": self.code,
-            "from": self.start.isoformat(), "to": self.end.isoformat(),
+            "from": self._iso(self.start), "to": self._iso(self.end),
+            "requested_to": self._iso(self.requested_end or self.end), "time_zone": self.zone.key,
             "interval_minutes": self.interval.total_seconds() / 60, "events": self.events,
             "summary": self.summary,
-            "peaks": {k: {**v, "start": v["start"].isoformat(), "end": v["end"].isoformat()}
+            "peaks": {k: {**v, "start": self._iso(v["start"]), "end": self._iso(v["end"])}
                       for k, v in self.peaks.items()},
-            "intervals": [{**asdict(i), "start": i.start.isoformat(), "end": i.end.isoformat()}
+            "intervals": [{**asdict(i), "start": self._iso(i.start), "end": self._iso(i.end)}
                           for i in self.intervals],
-            "delays": [{**d.as_dict(), **{k: _iso(getattr(d, k)) for k in
+            "delays": [{**d.as_dict(), **{k: self._iso(getattr(d, k)) for k in
                                           ("opened_at", "first_engaged_at", "first_on_scene_at")}}
                        for d in self.delays],
         }
+
+
+    def _iso(self, value: datetime | None) -> str | None:
+        """ISO 8601 in the territory's zone (its offset written), as every time a person reads."""
+        return value.astimezone(self.zone).isoformat() if value else None
 
 
 def parse_interval(value: str | None, start: datetime, end: datetime) -> timedelta:
@@ -159,16 +173,23 @@ def parse_interval(value: str | None, start: datetime, end: datetime) -> timedel
 
 
 def build_timeline(store: Any, level: Level | str, code: str, start: datetime, end: datetime,
-                   interval: timedelta | None = None) -> Timeline:
+                   interval: timedelta | None = None, *, now: datetime | None = None) -> Timeline:
+    """The window's figures, interval by interval. A window that reaches past `now` (the wall clock by
+    default) stops at `now`: what has not happened yet is not a flat copy of the present."""
     level = Level(level)
     code = NATIONAL if level == Level.NATIONAL else code
     if end <= start:
         raise ValueError("la fin de la fenêtre doit suivre son début")
+    now = now or datetime.now(UTC)
+    if start >= now:
+        raise ValueError("la fenêtre commence dans le futur : rien ne s'y est encore passé")
+    requested_end = end
+    end = min(end, now)
     interval = interval or parse_interval(None, start, end)
     if (end - start) / interval > MAX_INTERVALS:
         raise ValueError(f"trop d'intervalles (plus de {MAX_INTERVALS}) : choisissez un intervalle plus long")
     views = views_as_of(store, start, HAPPENED_BY).views
-    timeline = Timeline(level.value, code, start, end, interval)
+    timeline = Timeline(level.value, code, start, end, interval, requested_end=requested_end)
     tracks: dict[Any, dict[str, datetime]] = {}
     events = _window_events(store, views, level, code, start, end)
     timeline.events = len(events)
@@ -274,6 +295,3 @@ def _stats(values: list[float]) -> dict[str, Any]:
             "p90": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 1),
             "mean": round(statistics.fmean(ordered), 1), "max": round(ordered[-1], 1)}
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

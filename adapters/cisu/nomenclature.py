@@ -19,7 +19,10 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+from domain.nature import FAMILY_LABELS, NatureFamily, family_of
 
 __all__ = [
     "Entry",
@@ -250,3 +253,45 @@ def vehicle_type_label(code: str | None) -> str | None:
 def resource_status_label(code: str | None) -> str | None:
     """RC-RI ``state.status`` (``DECLENCHE``, ``ARRIVEE``…)."""
     return nomenclature("HubSante.statutVecteur").label(code)
+
+
+_TRAILING_PARENTHESIS = re.compile(r"\s*\([^)]*\)\s*$")  # « Personne exposée (à) »
+_LEADING_PARENTHESIS = re.compile(r"^\((\w+)\)\s*")  # « (par) Arme à feu »
+_CONTINUATION = re.compile(r"^(?:à|au|aux|par|de|du|des|d’|d')\s", re.IGNORECASE)  # « Par arme à feu »
+
+
+def _lower_first(text: str) -> str:
+    """« Véhicule léger » → « véhicule léger », but acronyms keep their capitals (« NRBC », « VL »)."""
+    first = text.split(" ", 1)[0]
+    if len(first) > 1 and first[:2].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+@lru_cache(maxsize=1024)
+def nature_display_label(code: str | None, sender_label: str | None = None) -> str:
+    """A nature as a person reads it: « Famille — nature » (« Accident de la circulation — véhicule léger,
+    fourgon »). The official list's last level alone does not say what kind of incident it is, and some
+    of its labels continue their parent's (« Personne exposée (à) » › « à produits chimiques… »)."""
+    family = family_of(code)
+    family_text = FAMILY_LABELS[family]
+    facts = nomenclature("HubSante.fait")
+    entry = facts.entry(code) if family is not NatureFamily.UNKNOWN else None
+    if entry is None and sender_label and sender_label.strip() and sender_label.strip() != (code or "").strip():
+        # A code the list does not know: the sender's own label, under the family when there is one.
+        label = sender_label.strip()
+        return label if family is NatureFamily.UNKNOWN else f"{family_text} — {_lower_first(label)}"
+    if entry is None or entry.parent is None:
+        return family_text
+    label = entry.label.strip()
+    bracketed = _LEADING_PARENTHESIS.match(label)
+    if bracketed:
+        rest = label[bracketed.end():]
+        label = f"{bracketed.group(1)} {rest[:1].lower()}{rest[1:]}"
+    if _CONTINUATION.match(label):
+        parent = facts.entry(entry.parent)
+        if parent is not None and parent.parent is not None:
+            label = _TRAILING_PARENTHESIS.sub("", parent.label.strip()) + " " + label[:1].lower() + label[1:]
+    if not label:
+        return family_text
+    return f"{family_text} — {' / '.join(_lower_first(part) for part in label.split(' / '))}"

@@ -192,13 +192,18 @@ class DirectoryReader:
                                (tables.email_key(self.store, normalise_email(email)),)).fetchone()
         return row["id"] if row else None
 
-    def members(self, organisation_ids: Sequence[str] | None = None, *, active_only: bool = True) -> list[Member]:
-        """The people habilitated in these organisations (None: all of them), by organisation then name."""
+    def members(self, organisation_ids: Sequence[str] | None = None, *, active_only: bool = True,
+                person_id: str | None = None) -> list[Member]:
+        """The people habilitated in these organisations (None: all of them), or the habilitations of one
+        person, by organisation then name."""
         where = ["TRUE"]
         args: list[Any] = []
         if organisation_ids is not None:
             where.append("h.organisation_id = ANY(%s)")
             args.append(list(organisation_ids))
+        if person_id is not None:
+            where.append("h.person_id = %s")
+            args.append(person_id)
         if active_only:
             where.append("h.revoked_at IS NULL AND (h.until IS NULL OR h.until > now())")
         with self.store.connect() as conn:

@@ -23,11 +23,13 @@ from psycopg.sql import SQL
 
 from adapters import metrics
 from adapters.store.event_store import TocsinStore
+from domain.local_time import PARIS, format_local
 
 VIEWS_LATE_AFTER = 30.0  # seconds; the live lag is a few tens of milliseconds when the worker runs
 
 _LAST_RECEIVED = (
     "SELECT greatest("
+    # The last link of a NexSIS message's event: the platform's own acts (alerts…) have no message.
     " (SELECT chained_at FROM {chain} WHERE message_hash IS NOT NULL ORDER BY position DESC LIMIT 1),"
     " (SELECT max(updated_at) FROM {positions}),"
     " (SELECT received_at FROM {quarantine} ORDER BY id DESC LIMIT 1)) AS last"
@@ -73,6 +75,9 @@ def freshness(last: datetime | None, now: datetime, quiet_after: float, waiting:
         "views_waiting_since": _iso(waiting),
         "views_late_after_seconds": late_after,
         "views_late": waiting is not None and (now - waiting).total_seconds() > late_after,
+        # As people read them: the platform's own times, in Paris time, stated.
+        "last_received_text": format_local(last, PARIS, seconds=True, never="jamais"),
+        "views_waiting_since_text": format_local(waiting, PARIS, seconds=True) if waiting else None,
     }
 
 

@@ -25,6 +25,7 @@ from datetime import datetime
 from psycopg.sql import SQL
 
 from adapters.store.event_store import TocsinStore
+from domain.local_time import PARIS, format_local
 
 Gap = tuple[int, int]  # first and last sequence missing, inclusive
 SHOWN_GAPS = 10  # the latest ones, in `tocsin status`
@@ -97,7 +98,7 @@ def describe(gap: Gap, detected_at: datetime | None = None) -> str:
     first, last = gap
     span = f"n° {first}" if first == last else f"n° {first} à {last}"
     count = last - first + 1
-    when = f", constaté le {detected_at.astimezone():%d/%m/%Y à %H:%M:%S}" if detected_at else ""  # local time
+    when = f", constaté le {format_local(detected_at, PARIS, seconds=True)}" if detected_at else ""
     return f"{span} ({count} message{'s' if count > 1 else ''}{when})"
 
 

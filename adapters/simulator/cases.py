@@ -193,8 +193,11 @@ def new_uuid(rng: random.Random) -> str:
 class CasePlanner:
     """Plans cases one after the other for one simulation run (keeps its per-run counters)."""
 
-    def __init__(self, world: World, fleet: Fleet, clock: LocalClock, rng: random.Random) -> None:
+    def __init__(self, world: World, fleet: Fleet, clock: LocalClock, rng: random.Random, run_id: str = "") -> None:
         self.world, self.fleet, self.clock, self.rng = world, fleet, clock, rng
+        # In every case id: two runs (another seed, scenario or start) never share a case, so a store
+        # that already holds a crisis does not merge the next one into it.
+        self.run_id = run_id
         self._numbers: dict[str, int] = {}
         self._hospitals = {
             plan.departement: (f"CH {plan.smur_sites[0][0]}", plan.smur_sites[0][2], plan.smur_sites[0][3])
@@ -219,11 +222,11 @@ class CasePlanner:
             case.creator, case.partner = case.health, case.fire
             number = self._next(case.health.id)
             dep3 = dep + "0" if len(dep) == 2 else dep
-            case.sender_case_id = f"DRFR15{dep3}{self.clock.compact_date(called, '%y%m%d')}{number:05d}"
+            case.sender_case_id = f"DRFR15{dep3}{self.clock.compact_date(called, '%y%m%d')}{self.run_id}{number:05d}"
         else:
             case.creator, case.partner = case.fire, case.health
             number = self._next(case.fire.id) + 1000
-            case.sender_case_id = f"SC-{self.clock.compact_date(called)}-sis{dep}-AT{number:05d}"
+            case.sender_case_id = f"SC-{self.clock.compact_date(called)}-sis{dep}-{self.run_id}AT{number:05d}"
         case.case_id = f"{case.creator.id}.{case.sender_case_id}"
         case.called = called
         case.created = called + rng.uniform(60, 240)
@@ -254,7 +257,9 @@ class CasePlanner:
         case.note = rng.choice(profile.notes).format(
             road=case.address[2] if case.on_road else f"route de {commune.name}",
             street=" ".join(p for p in case.address if p) + f" à {commune.name}",
-            commune=commune.name, caller=case.caller.complete, victim=case.victim.complete)
+            # Call notes write last names in capitals, as call-takers do (the CISU examples too).
+            commune=commune.name, caller=f"{case.caller.first} {case.caller.last.upper()}",
+            victim=f"{case.victim.first} {case.victim.last.upper()}")
         self._plan_runs(case, profile)
         self._plan_messages(case, profile)
         return case

@@ -10,6 +10,8 @@ running (a few thousand messages at most), whatever ``size`` is.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import heapq
 import random
 from collections.abc import Iterator
@@ -58,12 +60,19 @@ def simulate(scenario: str = "storm", *, size: int = 1000, seed: int = 1, start:
     return _run(world, size, seed, t0, xml_ratio, duplicate_ratio)
 
 
+def run_id(scenario: str, seed: int, t0: float) -> str:
+    """Six letters and digits naming one simulated crisis (its scenario, seed and start), put in its case ids."""
+    digest = hashlib.blake2b(f"{scenario}:{seed}:{t0:.0f}".encode(), digest_size=4).digest()
+    return base64.b32encode(digest).decode().rstrip("=")[:6]
+
+
 def _run(world: World, size: int, seed: int, t0: float, xml_ratio: float,
          duplicate_ratio: float) -> Iterator[SimulatedMessage]:
     rng = random.Random(f"{world.scenario.key}:{seed}")
     clock = LocalClock()
     duration = crisis_hours(size) * 3600
-    planner = CasePlanner(world, Fleet(world.stations, world.scenario.reinforcement_from), clock, rng)
+    planner = CasePlanner(world, Fleet(world.stations, world.scenario.reinforcement_from), clock, rng,
+                          run_id(world.scenario.key, seed, t0))
     pending: list[tuple[float, int, Spec]] = []
     planned = sequence = index = 0
     while planned < size:

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from api.cli.support import JsonOption, print_json
+from domain.local_time import PARIS, format_local
 
 SubjectOption = Annotated[
     str | None, typer.Option("--subject", help="Sujet NATS (défaut : TOCSIN_NATS_SUBJECT, sinon nexsis.>).")
@@ -267,9 +268,10 @@ def status(
         return
     typer.echo(f"Événements stockés : {events} (dont messages NexSIS : {result['messages']})")
     typer.echo(f"Messages en quarantaine : {result['quarantined']}")
-    typer.echo(f"Dernier message NexSIS reçu : {f'{last.astimezone():%d/%m/%Y à %H:%M:%S}' if last else 'aucun'}")
+    typer.echo(f"Dernier message NexSIS reçu : {format_local(last, PARIS, seconds=True, never='aucun')}")
     for p in positions:
-        typer.echo(f"Position {p['source']} : {p['position']} (mise à jour {p['updated_at']:%d/%m/%Y %H:%M:%S})")
+        updated = format_local(p["updated_at"], PARIS, seconds=True)
+        typer.echo(f"Position {p['source']} : {p['position']}, mise à jour le {updated}")
     nats_state = result.get("nats")
     if nats_state is None:
         return

@@ -5,18 +5,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
+from api.cli.french import SUBCOMMAND, install
 from api.cli.support import JsonOption, open_services_from_env, print_json
+from domain.local_time import PARIS, format_local
+
+install()  # Typer's and Click's own texts in French (« Afficher ce message et quitter. »)
 
 app = typer.Typer(
     help="Tocsin : plateforme d'information de crise alimentée par les messages NexSIS.",
-    no_args_is_help=True,
+    no_args_is_help=True, subcommand_metavar=SUBCOMMAND,
     add_completion=False,
 )
-quarantine_app = typer.Typer(help="Messages refusés, gardés avec leurs raisons.", no_args_is_help=True)
-case_app = typer.Typer(help="Affaires (cas) : état courant et historique.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Messages refusés, gardés avec leurs raisons.", no_args_is_help=True,
+                             subcommand_metavar=SUBCOMMAND)
+case_app = typer.Typer(help="Affaires (cas) : état courant et historique.", no_args_is_help=True,
+                       subcommand_metavar=SUBCOMMAND)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(case_app, name="case")
 
@@ -39,7 +46,8 @@ def quarantine_list(
     if not entries:
         typer.echo("Aucun message en quarantaine.")
     for e in entries:
-        typer.echo(f"#{e.id} [{e.status}] reçu le {e.received_at:%d/%m/%Y %H:%M:%S} via {e.source} ({e.size} octets)")
+        received = format_local(e.received_at, PARIS, seconds=True)
+        typer.echo(f"#{e.id} [{e.status}] reçu le {received} via {e.source} ({e.size} octets)")
         typer.echo(f"    distributionID : {e.distribution_id or 'illisible'}")
         for reason in e.reasons:
             typer.echo(f"    - {reason['path'] or '$'} : {reason['message']}")
@@ -106,31 +114,43 @@ def case_show(
     if as_json:
         print_json({"state": view.state, "events": view.events})
         return
-    s, where = view.state, view.state["where"]
-    nature = s["nature"] or {}
-    typer.echo(f"Affaire {case_id} — {'close' if s['status'] == 'closed' else 'en cours'}")
-    typer.echo(f"  Nature : {nature.get('code', '?')} {nature.get('label', 'non qualifiée')} ({s['family_label']})")
-    typer.echo(
-        f"  Lieu : {where['commune_name'] or 'non résolu'} ({where['commune'] or '-'}), "
-        f"{where['departement_name'] or '-'} ({where['departement'] or '-'}), zone {where['zone_name'] or '-'}"
-    )
-    for note in where["notes"]:
-        typer.echo(f"    note : {note}")
-    casualties = s["casualties"] or {}
-    typer.echo(
-        f"  Victimes : {s['victims_count'] or 'non précisé'} ; urgences absolues {casualties.get('red', 0)}, "
-        f"relatives {casualties.get('yellow', 0)}, impliqués {casualties.get('green', 0)}, "
-        f"décédés {casualties.get('black', 0)}"
-    )
-    typer.echo(f"  Moyens engagés : {len(s['resources'])}")
-    for r in s["resources"].values():
-        typer.echo(f"    {r['name'] or r['id']} ({r['kind']}) : {r['status_label'] or r['status']} à {r['status_at']}")
-    typer.echo(f"  Événements : {len(view.events)}")
+    r = view.state["readable"]
+    zone = ZoneInfo(r["time_zone"])
+    echo = typer.echo
+    echo(f"Affaire {case_id} — {r['title']}")
+    closed = f", close le {r['closed']}" if r["closed"] else ""
+    echo(f"  État : {r['status_text']} ; ouverte le {r['opened']}{closed}")
+    echo(f"  Lieu : {r['place']}" + (f" — {r['where']}" if r["where"] else ""))
+    for note in view.state["where"]["notes"]:
+        echo(f"    note : {note}")
+    if r["location_kind"]:
+        echo(f"  Type de lieu : {r['location_kind']}")
+    if r["risks"]:
+        echo(f"  Risques : {', '.join(r['risks'])}")
+    for item in r["situation"]:
+        echo(f"  {item['label']} : {item['text']}")
+    echo("  Victimes :")
+    for line in r["victims"]["lines"]:
+        echo(f"    {line}")
+    echo(f"  Moyens engagés : {r['resources_text']}")
+    for res in r["resources"]:
+        kind = f" ({res['kind']})" if res["kind"] else ""
+        since = f", depuis le {res['since']}" if res["since"] else ""
+        echo(f"    {res['name']}{kind} : {res['status']}{since}")
+    if r["personal"]:
+        echo("  Données personnelles :")
+        for item in r["personal"]:
+            echo(f"    {item['label']} : {item['text']}")
+    echo(f"  Chronologie ({len(r['chronology'])} messages, le plus récent d'abord) :")
+    for entry in r["chronology"]:
+        echo(f"    {entry['when']} — {entry['title']} ({entry['by']}) : {' ; '.join(entry['changes'])}")
+    echo(f"  Provenance des {len(view.events)} événements :")
     for e in view.events:
         p = e["provenance"]
-        typer.echo(
-            f"    v{e['version']} {e['type']} — {p['kind']} de {p['sender_id']} envoyé {p['sent_at']}, "
-            f"reçu {p['received_at']} (distributionID {p['distribution_id']}, sha256 {p['sha256'][:16]}…)"
+        echo(
+            f"    v{e['version']} — {p['kind']} de {p['sender_id']} envoyé le {format_local(p['sent_at'], zone)}, "
+            f"reçu le {format_local(p['received_at'], zone, seconds=True)}"
+            f" (distributionID {p['distribution_id']}, sha256 {p['sha256'][:16]}…)"
         )
 
 
@@ -198,9 +218,10 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
     import subprocess
     import tempfile
 
+    from adapters.alerting import run_in_threads
     from adapters.logs import logging_config
     from adapters.metrics import MULTIPROCESS_ENV, serve_metrics
-    from adapters.settings import PROJECTIONS_IN_APP
+    from adapters.settings import DISPATCH_IN_APP, PROJECTIONS_IN_APP
     from api.cli.http_limits import cli_options
     from projections.store.worker import run_in_thread
 
@@ -215,10 +236,12 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
     if settings.metrics_port is not None:
         exporter, _ = serve_metrics(settings.metrics_address, settings.metrics_port, settings.metrics_token)
     thread, stop = run_in_thread(services.store)
+    # Likewise the alert policies and their delivery: once, here, unless run apart (`tocsin alerts run`).
+    alerting = run_in_threads(services) if services.settings.dispatch_in_app else None
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", host,
                "--port", str(port), "--workers", str(workers), "--log-level", "info",
                "--log-config", str(runtime / "logging.json"), *cli_options()]
-    env = {**os.environ, PROJECTIONS_IN_APP: "0", MULTIPROCESS_ENV: str(runtime / "metrics")}
+    env = {**os.environ, PROJECTIONS_IN_APP: "0", DISPATCH_IN_APP: "0", MULTIPROCESS_ENV: str(runtime / "metrics")}
     server = subprocess.Popen(command, env=env)
     signal.signal(signal.SIGTERM, lambda *_: server.terminate())  # uvicorn then stops its servers gracefully
     try:
@@ -229,6 +252,10 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
             server.wait()
         stop.set()
         thread.join(5)
+        if alerting is not None:
+            alerting[1].set()
+            for t in alerting[0]:
+                t.join(5)
         services.close()
         if exporter is not None:
             exporter.shutdown()
@@ -238,6 +265,7 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
 
 
 def _register_all() -> None:
+    from api.cli import alerts as cli_alerts
     from api.cli import directory as cli_directory
     from api.cli import ingest as cli_nats
     from api.cli import projections as cli_projections
@@ -245,7 +273,7 @@ def _register_all() -> None:
     from api.cli import run as cli_run
     from api.cli import tokens as cli_api
 
-    for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run, cli_directory):
+    for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run, cli_directory, cli_alerts):
         module.register(app)
 
 

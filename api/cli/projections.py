@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
+from api.cli.french import SUBCOMMAND
 from api.cli.support import JsonOption, open_services_from_env, print_json
+from domain.local_time import PARIS, format_local, zone_of
+from projections.presentation import number
 from projections.registry import ALL, BY_NAME, NAMES, VIEWS, UnknownView, View, select
 
 projections_app = typer.Typer(
     help=f"Vues ({', '.join(v.label for v in VIEWS)}) : état, suivi, reconstruction.",
-    no_args_is_help=True,
+    no_args_is_help=True, subcommand_metavar=SUBCOMMAND,
 )
 
 LEVEL_LABELS = {"commune": "commune", "departement": "département", "zone": "zone de défense", "national": "national"}
@@ -35,10 +38,9 @@ def _views(names: list[str]) -> list[View]:
         raise typer.BadParameter(str(unknown)) from None
 
 
-def _when(value: str | None) -> str:
-    if not value:
-        return "jamais"
-    return datetime.fromisoformat(value).astimezone().strftime("%d/%m/%Y %H:%M:%S")
+def _when(value: str | None, zone: ZoneInfo = PARIS, *, seconds: bool = True) -> str:
+    """A time in the zone of the territory it concerns (Paris for the platform's own), the zone stated."""
+    return format_local(value, zone, seconds=seconds)
 
 
 # ---- projections ----------------------------------------------------------------------------------
@@ -206,8 +208,9 @@ def _serve_metrics(services: Any) -> Any:
 
 
 def view(
-    level: Annotated[str, typer.Argument(help="commune, departement, zone ou national.")],
-    code: Annotated[str, typer.Argument(help="Code INSEE, code du département, code de la zone, ou FR.")],
+    territory: Annotated[str, typer.Argument(
+        metavar="TERRITOIRE",
+        help="niveau:code (commune:35238, departement:35, zone:ouest, FR) ou un nom (Rennes, Ille-et-Vilaine).")],
     as_json: JsonOption = False,
     top: Annotated[int, typer.Option(min=0, max=100, help="Nombre d'affaires les plus graves.")] = 5,
     now: Annotated[str | None, typer.Option(help="Instant de référence des fenêtres 1 h / 24 h (ISO 8601).")] = None,
@@ -215,7 +218,7 @@ def view(
     """Afficher la vue d'un territoire : affaires, natures, victimes, moyens, affaires les plus graves."""
     from domain.geography import UnknownTerritory
     from projections.read.queries import territory_view
-    from projections.read.territories import known_territory
+    from projections.read.territories import typed_territory
 
     reference = None
     if now is not None:
@@ -226,7 +229,7 @@ def view(
             raise typer.BadParameter(f"date invalide (ISO 8601 attendu) : {now}")
     services = open_services_from_env()
     try:
-        lvl, code = known_territory(level, code, services.geography)
+        lvl, code = typed_territory(territory, services.geography)
         result = territory_view(services.store, lvl, code, now=reference, top=top, geography=services.geography)
     except UnknownTerritory as unknown:
         typer.echo(str(unknown), err=True)
@@ -240,40 +243,56 @@ def view(
 
 
 def _print_view(v: dict[str, Any]) -> None:
-    echo = typer.echo
-    echo(f"{v['label']} — {LEVEL_LABELS[v['level']]} ({v['code']})")
-    echo(
-        f"  Affaires : {v['cases_active']} en cours, {v['cases_closed']} closes ({v['cases_total']} au total) ;"
-        f" ouvertes dans la dernière heure : {v['opened_last_hour']}, dans les dernières 24 h : {v['opened_last_24h']}"
+    for line in view_lines(v):
+        typer.echo(line)
+
+
+def view_lines(v: dict[str, Any]) -> list[str]:
+    """`tocsin view` as lines of French text: times in the territory's zone, numbers as French writes them."""
+    zone = zone_of(v["level"], v["code"])
+    n = number
+    out = [f"{v['label']} — {LEVEL_LABELS[v['level']]} ({v['code']})"]
+    out.append(
+        f"  Affaires : {n(v['cases_active'])} en cours, {n(v['cases_closed'])} closes"
+        f" ({n(v['cases_total'])} au total) ;"
+        f" ouvertes dans la dernière heure : {n(v['opened_last_hour'])},"
+        f" dans les dernières 24 h : {n(v['opened_last_24h'])}"
     )
     if v["families"]:
-        echo("  Par nature :")
+        out.append("  Par nature :")
         for f in v["families"]:
-            echo(f"    {f['label']} : {f['active']} en cours sur {f['total']}")
-    for s in v["subfamilies"]:
-        echo(f"      dont {s['label']} : {s['active']} en cours sur {s['total']}")
-    t, victims = v["victims"]["triage"], v["victims"]
-    echo(
-        f"  Victimes : urgences absolues {t['red']}, urgences relatives {t['yellow']}, impliqués {t['green']},"
-        f" décédés {t['black']}, disparus {t['missing']} ; évacués {victims['evacuated']},"
-        f" déplacés {victims['displaced']}"
+            out.append(f"    {f['label']} : {n(f['active'])} en cours sur {n(f['total'])}")
+            # Each sub-nature under its own family (a wildfire is a fire, a storm a natural hazard).
+            for s in v["subfamilies"]:
+                if s.get("family") == f["family"]:
+                    out.append(f"      dont {s['label']} : {n(s['active'])} en cours sur {n(s['total'])}")
+    victims = v["victims"]
+    live = victims["open"]
+    out.append(f"  Victimes des affaires en cours : {live['headline']}")
+    out.append(f"    Évacués : {n(live['evacuated'])}, déplacés : {n(live['displaced'])}")
+    declared = ", ".join(f"{c['label'].lower()} {n(c['cases'])}" for c in live["declared"])
+    if declared:
+        out.append(f"    Affaires en cours selon le nombre de victimes déclaré au signalement : {declared}")
+    t = victims["triage"]
+    out.append(
+        f"  Depuis le début (affaires closes comprises), bilan EMSI : urgences absolues {n(t['red'])},"
+        f" urgences relatives {n(t['yellow'])}, impliqués {n(t['green'])}, décédés {n(t['black'])},"
+        f" disparus {n(t['missing'])} ; évacués {n(victims['evacuated'])}, déplacés {n(victims['displaced'])}"
     )
-    reported = ", ".join(f"{c['label'].lower()} {c['cases']}" for c in victims["cases_by_reported_count"])
-    if reported:
-        echo(f"    Affaires selon le nombre de victimes signalé : {reported}")
     resources = v["resources"]
-    echo(f"  Moyens : {resources['engaged']} engagés, {resources['total']} au total")
+    out.append(f"  Moyens : {n(resources['engaged'])} engagés, {n(resources['total'])} au total")
     for k in resources["by_kind"]:
-        phases = ", ".join(f"{p['label'].lower()} {p['count']}" for p in k["by_phase"])
+        phases = ", ".join(f"{p['label'].lower()} {n(p['count'])}" for p in k["by_phase"])
         name = k["kind"] if k["label"] == k["kind"] else f"{k['kind']} ({k['label']})"
-        echo(f"    {name} : {k['total']} ({phases})")
+        out.append(f"    {name} : {n(k['total'])} ({phases})")
     if v["most_serious"]:
-        echo("  Affaires en cours les plus graves :")
+        out.append("  Affaires en cours les plus graves :")
         for c in v["most_serious"]:
-            opened = _when(c["opened_at"]) if c["opened_at"] else "date inconnue"
-            echo(
-                f"    [gravité {c['severity']}] {c['case_id']} — {c['nature_label'] or c['family_label']},"
+            opened = _when(c["opened_at"], zone, seconds=False) if c["opened_at"] else "date inconnue"
+            out.append(
+                f"    [gravité {n(c['severity'])}] {c['case_id']} — {c['nature_label'] or c['family_label']},"
                 f" {c['commune_name']} ({c['commune']}), ouverte le {opened}"
             )
-    echo(f"  Mise à jour : {_when(v['updated_at'])} (position {v['position']})")
+    out.append(f"  Mise à jour : {_when(v['updated_at'], zone)} (position {n(v['position'])})")
+    return out
 

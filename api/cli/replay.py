@@ -9,17 +9,20 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
+from api.cli.french import SUBCOMMAND
 from api.cli.support import JsonOption, open_services_from_env, print_json
 from domain.access import OPERATOR
-from domain.geography import Level, UnknownTerritory, parse_territory
+from domain.geography import Level, UnknownTerritory
+from domain.local_time import PARIS, BadTime, format_local, parse_local, zone_of
 
 audit_app = typer.Typer(help="Audit : historique complet, chaîne d'empreintes scellée, paquets vérifiables.",
-                        no_args_is_help=True)
+                        no_args_is_help=True, subcommand_metavar=SUBCOMMAND)
 replay_app = typer.Typer(help="Rejeu : vues à un instant passé, chronologies, rapports de retour d'expérience.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, subcommand_metavar=SUBCOMMAND)
 
 
 
@@ -37,15 +40,14 @@ def _json_default(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _time(value: str | None) -> datetime | None:
+def _time(value: str | None, zone: ZoneInfo = PARIS) -> datetime | None:
+    """A time typed by a person: read in the territory's zone (Paris when none) unless it has an offset."""
     if value is None:
         return None
-    from domain.case_state import parse_time
-
-    parsed = parse_time(value)
-    if parsed is None:
-        raise typer.BadParameter(f"date invalide (ISO 8601 attendu, ex. 2024-08-13T10:30:00+02:00) : {value}")
-    return parsed
+    try:
+        return parse_local(value, zone)
+    except BadTime as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 # --- audit -----------------------------------------------------------------------------------------
@@ -111,7 +113,7 @@ def audit_seal(
         elif made.position != last_position:
             typer.echo(f"Sceau : position {made.position} (notification {made.notification_id}), "
                        f"empreinte {made.chain_hash.hex()[:16]}…, clé {made.key_id}, "
-                       f"{made.sealed_at:%d/%m/%Y %H:%M:%S}")
+                       f"{format_local(made.sealed_at, PARIS, seconds=True)}")
             last_position = made.position
         if every is None:
             return
@@ -210,7 +212,8 @@ def replay_view(
     from replay.as_of import replay_view as replay
     from replay.event_log import HAPPENED_BY, KNOWN_AT
 
-    moment = _time(at)
+    zone = zone_of(level, code) if level in {lv.value for lv in Level} else PARIS
+    moment = _time(at, zone)
     assert moment is not None
     try:
         result = replay(open_services_from_env().store, level, code, moment, HAPPENED_BY if happened_by else KNOWN_AT)
@@ -222,7 +225,8 @@ def replay_view(
     sense = "survenu avant" if happened_by else "connu de la plateforme à"
     origin = (f"depuis le point de reprise de la notification {result.checkpoint}" if result.checkpoint
               else "depuis le premier événement")
-    typer.echo(f"Vue {level} {code}, {sense} {moment:%d/%m/%Y %H:%M:%S} ({result.events} événements rejoués "
+    when = format_local(moment, zone, seconds=True)
+    typer.echo(f"Vue {level} {code}, {sense} {when} ({result.events} événements rejoués "
                f"{origin}, jusqu'à la notification {result.position}, {result.seconds:g} s)")
     view = result.view
     if view is None:
@@ -262,17 +266,21 @@ def replay_checkpoint(
 
 
 def _territory(value: str) -> tuple[Level, str]:
+    from adapters.geography import get_geography
+    from projections.read.territories import typed_territory
+
     try:
-        return parse_territory(value)
+        return typed_territory(value, get_geography())
     except UnknownTerritory as error:
-        raise typer.BadParameter(f"{error} ; ou FR pour la France entière") from None
+        raise typer.BadParameter(str(error)) from None
 
 
 def _timeline(territory: str, since: str, until: str, interval: str | None) -> Any:
     from replay.timeline import build_timeline, parse_interval
 
     level, code = _territory(territory)
-    start, end = _time(since), _time(until)
+    zone = zone_of(level, code)
+    start, end = _time(since, zone), _time(until, zone)
     assert start is not None and end is not None
     try:
         return build_timeline(open_services_from_env().store, level, code, start, end,
@@ -281,10 +289,13 @@ def _timeline(territory: str, since: str, until: str, interval: str | None) -> A
         raise typer.BadParameter(str(error)) from None
 
 
-TerritoryOption = Annotated[str, typer.Option("--territory",
-                                              help="NIVEAU:CODE (ex. departement:29, zone:ouest) ou FR.")]
-FromOption = Annotated[str, typer.Option("--from", help="Début de la fenêtre (ISO 8601, heure des messages).")]
-ToOption = Annotated[str, typer.Option("--to", help="Fin de la fenêtre (ISO 8601).")]
+TerritoryOption = Annotated[str, typer.Option(
+    "--territory", help="niveau:code (ex. departement:29, zone:ouest, FR) ou un nom (Brest).")]
+FromOption = Annotated[str, typer.Option(
+    "--from", help="Début de la fenêtre (heure des messages) : 2026-12-07T10:00, ou 10:00 (aujourd'hui),"
+                   " à l'heure du territoire sauf décalage indiqué (10:00+01:00).")]
+ToOption = Annotated[str, typer.Option("--to", help="Fin de la fenêtre, lue comme --from ; au plus tard"
+                                          " l'heure de la lecture.")]
 IntervalOption = Annotated[str | None, typer.Option("--interval",
                                                     help="Pas : 15min, 1h, 1j (par défaut : ~24 à 48 pas).")]
 
@@ -340,7 +351,8 @@ def replay_playback(
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     target = open_services(settings)
-    typer.echo(f"Bac à sable {settings.schema} : rejeu du {start:%d/%m/%Y %H:%M} au {end:%d/%m/%Y %H:%M} à ×{speed:g} "
+    window = f"du {format_local(start, PARIS)} au {format_local(end, PARIS)}"
+    typer.echo(f"Bac à sable {settings.schema} : rejeu {window} à ×{speed:g} "
                f"(tableau de bord : TOCSIN_DB_SCHEMA={settings.schema} tocsin serve)")
     try:
         report = playback(live.store, target.ingestor, start, end, speed, sandbox=settings.schema, prelude=prelude,

@@ -33,6 +33,9 @@ async def list_cases(
     family: Annotated[NatureFamily | None, Query(description="Famille de nature (ex. incendie)")] = None,
     nature: Annotated[str | None, Query(description="Début du code de nature (ex. C04 ou C04.02)")] = None,
     since: Annotated[datetime | None, Query(description="Ouvertes à partir de cette date (ISO 8601)")] = None,
+    sort: Annotated[Literal["severity", "recent"], Query(
+        description="severity : les plus graves d'abord (par défaut) ; recent : les plus récentes d'abord",
+    )] = "severity",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
@@ -42,7 +45,8 @@ async def list_cases(
         raise HTTPException(422, "indiquez à la fois level et code, ou aucun des deux")
     else:
         lvl, code = visible_territory(principal, level, code)
-    kwargs: dict[str, Any] = {"status": status, "family": family.value if family else None, "since": since}
+    kwargs: dict[str, Any] = {"status": status, "family": family.value if family else None, "since": since,
+                              "sort": sort}
     # The page as bytes, per caller perimeter: a hundred dashboards on one page serialise it once.
     key = ("case_page", lvl, code, principal.level, principal.code, nature, limit, offset, *sorted(kwargs.items()))
     body = read_model.peek(key)

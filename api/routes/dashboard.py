@@ -282,6 +282,7 @@ def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_
         scripts='<script src="/static/leaflet/leaflet.js" defer></script>'
         '<script src="/static/markercluster/leaflet.markercluster.js" defer></script>'
         '<script src="/static/map.js" defer></script>'
-        '<script src="/static/dashboard.js" defer></script>',
+        '<script src="/static/dashboard.js" defer></script>'
+        '<script src="/static/alerts.js" defer></script>',
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

@@ -19,12 +19,6 @@
     "inconnue": ["Nature inconnue", "#b7b7b7"]
   };
   var LEVEL_LABELS = {national: "National", zone: "Zone", departement: "Département", commune: "Commune"};
-  var EVENT_LABELS = {
-    "Case.Reported": "Signalement (RC-EDA)", "Case.SituationUpdated": "Point de situation (EMSI)",
-    "Case.ResourcesUpdated": "Moyens engagés (RC-RI)", "Case.Acknowledged": "Acquittement (RC-REF)"
-  };
-  var VICTIMS = {"0": "aucune victime", "1": "une victime", "PLUSIEURS": "plusieurs victimes",
-    "BEAUCOUP": "beaucoup de victimes", "INCONNU": "nombre inconnu", "NON DEFINI": "non renseigné"};
   var PAGE = 20;
   // Metropolitan France: the national map is framed on it (overseas territories are reached by drill-down).
   var METROPOLE = [-5.3, 41.2, 9.7, 51.2];
@@ -44,12 +38,6 @@
     return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
     });
-  }
-  function fmtTime(iso) {
-    if (!iso) return "–";
-    var d = new Date(iso);
-    if (isNaN(d)) return esc(iso);
-    return d.toLocaleString("fr-FR", {day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit"});
   }
   function num(n) { return (n || 0).toLocaleString("fr-FR"); }
   function family(f) { return FAMILIES[f] || FAMILIES.inconnue; }
@@ -142,13 +130,20 @@
   // ---- figures ----------------------------------------------------------------------------------
   function loadView() {
     return api("/api/v1/views/" + territoryPath(state.level, state.code)).then(current(state.nav)).then(function (v) {
-      var triage = (v.victims && v.victims.triage) || {};
-      var victims = (triage.red || 0) + (triage.yellow || 0) + (triage.green || 0) + (triage.black || 0);
+      // The victims of the open cases: the field's triage where there is one, else what the calls declared
+      // (the server words it and says which is which).
+      var open = (v.victims && v.victims.open) || {};
       $("f-active").textContent = num(v.cases_active);
       $("f-total").textContent = num(v.cases_total) + " au total, " + num(v.cases_closed) + " closes";
-      $("f-victims").textContent = num(victims);
-      $("f-triage").textContent = "UA " + num(triage.red) + " · UR " + num(triage.yellow) + " · impliqués " +
-        num(triage.green) + " · décédés " + num(triage.black);
+      if (open.triaged_victims) {
+        $("f-victims").textContent = num(open.triaged_victims);
+        $("f-victims-label").textContent = "Victimes au bilan des secours (affaires en cours)";
+      } else {
+        $("f-victims").textContent = num(open.cases_with_declared_victims);
+        $("f-victims-label").textContent = "Affaires en cours signalant des victimes (sans bilan des secours)";
+      }
+      $("f-triage").textContent = (open.headline || "") + " · évacués " + num(open.evacuated) +
+        " · déplacés " + num(open.displaced);
       $("f-resources").textContent = num(v.resources && v.resources.engaged);
       $("f-resources-total").textContent = num(v.resources && v.resources.total) + " moyens au total";
       $("f-hour").textContent = num(v.opened_last_hour);
@@ -163,12 +158,13 @@
   // ---- case list ---------------------------------------------------------------------------------
   function filters() {
     var form = $("filters");
-    return {status: form.status.value, family: form.family.value};
+    return {status: form.status.value, family: form.family.value, sort: form.sort ? form.sort.value : "severity"};
   }
   function loadCases(fresh) {
     var f = filters();
     var q = "?level=" + encodeURIComponent(state.level) + "&code=" + encodeURIComponent(state.code) +
-      "&limit=" + PAGE + "&offset=" + state.offset + (f.status ? "&status=" + f.status : "") + (f.family ? "&family=" + f.family : "");
+      "&limit=" + PAGE + "&offset=" + state.offset + (f.status ? "&status=" + f.status : "") +
+      (f.family ? "&family=" + f.family : "") + "&sort=" + encodeURIComponent(f.sort || "severity");
     return api("/api/v1/cases" + q).then(current(state.nav)).then(function (page) {
       state.total = page.total;
       var body = $("cases");
@@ -176,17 +172,19 @@
         body.innerHTML = '<tr><td colspan="5" class="t-empty">Aucune affaire pour ces critères.</td></tr>';
       } else {
         body.innerHTML = page.items.map(function (c) {
+          // Worded by the server (projections.read.rows): nature, victims, resources, time in the zone.
           var fam = family(c.family), isNew = fresh && fresh[c.case_id];
-          var victims = (c.red || 0) + (c.yellow || 0) + (c.green || 0) + (c.black || 0);
-          return '<tr data-case="' + esc(c.case_id) + '"' + (isNew ? ' class="is-new"' : "") + ">" +
+          var classes = (isNew ? "is-new " : "") + (c.severity_label ? "is-serious" : "");
+          return '<tr data-case="' + esc(c.case_id) + '"' + (classes.trim() ? ' class="' + classes.trim() + '"' : "") + ">" +
             '<td><div class="t-case-nature">' + dot(c.family) +
             esc(c.nature_label || fam[0]) + "</div>" +
             '<span class="t-tag ' + (c.status === "closed" ? "t-tag--closed" : "t-tag--open") + '">' +
-            (c.status === "closed" ? "close" : "en cours") + "</span></td>" +
+            (c.status === "closed" ? "close" : "en cours") + "</span>" +
+            (c.severity_label ? ' <strong class="t-tag t-tag--open t-serious">' + esc(c.severity_label) + "</strong>" : "") + "</td>" +
             "<td>" + esc(c.commune_name || "non localisée") + '<div class="t-muted">' + esc(c.location_label || "") + "</div></td>" +
-            '<td class="t-hide-sm">' + num(victims) + (c.red ? ' <span class="t-tag t-tag--open">UA ' + c.red + "</span>" : "") + "</td>" +
-            '<td class="t-hide-sm">' + num(c.resources_engaged) + "</td>" +
-            "<td>" + fmtTime(c.opened_at) + "</td></tr>";
+            '<td class="t-hide-sm">' + esc(c.victims_text) + "</td>" +
+            '<td class="t-hide-sm">' + esc(c.resources_text) + "</td>" +
+            "<td>" + esc(c.opened_at_text) + "</td></tr>";
         }).join("");
       }
       var last = Math.min(state.offset + PAGE, state.total);
@@ -238,39 +236,41 @@
     drawer.innerHTML = "<p>Chargement…</p>";
     drawer.classList.add("is-open"); drawer.setAttribute("aria-hidden", "false"); $("overlay").classList.add("is-open");
     api("/api/v1/cases/" + encodeURIComponent(caseId)).then(function (d) {
-      var s = d.state, w = s.where || {}, fam = family(s.family), nature = s.nature || {};
-      var cas = s.casualties || {};
-      var resources = Object.keys(s.resources || {}).map(function (k) { return s.resources[k]; });
+      // The case as the server words it (projections.read.readable): the drawer only lays it out.
+      var s = d.state, r = s.readable, w = s.where || {};
+      function list(items) {
+        return items.map(function (i) { return "<dt>" + esc(i.label) + "</dt><dd>" + esc(i.text) + "</dd>"; }).join("");
+      }
       var personal = "";
-      if (d.personal_included && s.personal && Object.keys(s.personal).length) {
-        personal = '<h3>Données personnelles</h3><div class="t-personal"><dl>' + Object.keys(s.personal).map(function (k) {
-          var v = s.personal[k]; if (typeof v === "object") v = JSON.stringify(v);
-          return "<dt>" + esc(k.replace(/_/g, " ")) + "</dt><dd>" + esc(v) + "</dd>";
-        }).join("") + "</dl></div>";
+      if (r.personal.length) {
+        personal = '<h3 class="fr-h6">Données personnelles</h3><div class="t-personal"><dl>' + list(r.personal) + "</dl></div>";
       } else if (!d.personal_included) {
-        personal = '<p class="t-muted">Données personnelles masquées pour votre rôle.</p>';
+        personal = '<p class="t-muted">Données personnelles (appelant, téléphone, identité et état des victimes) ' +
+          "masquées pour votre rôle ; noms et numéros masqués dans la description.</p>";
       }
       drawer.innerHTML =
         '<button class="t-btn t-btn--secondary t-btn--sm" type="button" id="close-detail">Fermer</button>' +
-        '<h2>' + dot(s.family) + " " + esc(nature.label || fam[0]) + "</h2>" +
-        '<span class="t-tag ' + (s.status === "closed" ? "t-tag--closed" : "t-tag--open") + '">' + (s.status === "closed" ? "close" : "en cours") + "</span> " +
-        '<span class="t-tag">' + esc(s.family_label) + "</span>" +
-        "<dl><dt>Affaire</dt><dd>" + esc(s.case_id) + "</dd>" +
-        "<dt>Commune</dt><dd>" + esc(w.commune_name || "non localisée") + (w.commune ? " (" + esc(w.commune) + ")" : "") + "</dd>" +
-        "<dt>Département</dt><dd>" + esc(w.departement_name || "–") + "</dd>" +
-        "<dt>Lieu</dt><dd>" + esc((s.location || {}).label || (s.location || {}).address || "–") + "</dd>" +
-        "<dt>Ouverte</dt><dd>" + fmtTime(s.opened_at) + "</dd>" +
-        "<dt>Victimes</dt><dd>" + esc(VICTIMS[s.victims_count] || s.victims_count || "non renseigné") + " ; UA " + num(cas.red) + ", UR " + num(cas.yellow) +
-        ", impliqués " + num(cas.green) + ", décédés " + num(cas.black) + "</dd>" +
-        "<dt>Moyens</dt><dd>" + (resources.length ? resources.map(function (r) {
-          return esc((r.name || r.id) + " (" + (r.kind || "?") + ") : " + (r.status_label || r.status || "?"));
-        }).join("<br>") : "aucun") + "</dd></dl>" +
+        '<h2>' + dot(s.family) + " " + esc(r.title) + "</h2>" +
+        '<span class="t-tag ' + (s.status === "closed" ? "t-tag--closed" : "t-tag--open") + '">' + esc(r.status_text) + "</span>" +
+        "<dl><dt>Lieu</dt><dd>" + esc(r.place) + (r.where ? "<br>" + esc(r.where) : "") + "</dd>" +
+        (r.location_kind ? "<dt>Type de lieu</dt><dd>" + esc(r.location_kind) + "</dd>" : "") +
+        (r.risks.length ? "<dt>Risques</dt><dd>" + r.risks.map(esc).join(", ") + "</dd>" : "") +
+        "<dt>Ouverte</dt><dd>" + esc(r.opened) + "</dd>" +
+        (r.closed ? "<dt>Close</dt><dd>" + esc(r.closed) + "</dd>" : "") +
+        "<dt>Affaire</dt><dd>" + esc(s.case_id) + "</dd></dl>" +
         (w.notes && w.notes.length ? '<p class="t-muted">' + w.notes.map(esc).join("<br>") + "</p>" : "") +
+        '<h3 class="fr-h6">Situation</h3>' + (r.situation.length ? '<dl class="t-situation">' + list(r.situation) + "</dl>"
+          : '<p class="t-muted">Aucune description transmise.</p>') +
+        '<h3 class="fr-h6">Victimes</h3><ul>' + r.victims.lines.map(function (l) { return "<li>" + esc(l) + "</li>"; }).join("") + "</ul>" +
+        '<h3 class="fr-h6">Moyens</h3><p>' + esc(r.resources_text) + "</p>" + (r.resources.length ? '<ul class="t-resources">' +
+          r.resources.map(function (m) {
+            return "<li><strong>" + esc(m.name) + "</strong>" + (m.kind ? " (" + esc(m.kind) + ")" : "") + " : " +
+              esc(m.status) + (m.since ? ' <span class="t-muted">depuis le ' + esc(m.since) + "</span>" : "") + "</li>";
+          }).join("") + "</ul>" : "") +
         personal +
-        "<h3>Chronologie</h3><ol class=\"t-timeline\">" + d.events.slice().reverse().map(function (e) {
-          var p = e.provenance || {};
-          return "<li><strong>" + esc(EVENT_LABELS[e.type] || e.type) + "</strong><br>" +
-            '<span class="t-muted">envoyé ' + fmtTime(p.sent_at) + " par " + esc(p.sender_id || "?") + ", reçu " + fmtTime(p.received_at) + "</span></li>";
+        '<h3 class="fr-h6">Chronologie</h3><ol class="t-timeline">' + r.chronology.map(function (e) {
+          return "<li><strong>" + esc(e.title) + "</strong> — " + esc(e.changes.join(" ; ")) + "<br>" +
+            '<span class="t-muted">' + esc(e.when) + ", " + esc(e.by) + "</span></li>";
         }).join("") + "</ol>";
       $("close-detail").addEventListener("click", closeDetail);
     }).catch(function (e) { drawer.innerHTML = '<p class="t-alert t-alert--error">' + esc(e.message) + "</p>"; });
@@ -295,7 +295,7 @@
     feed = {last: f.last_received_at ? Date.parse(f.last_received_at) : null,
             waiting: f.views_waiting_since ? Date.parse(f.views_waiting_since) : null,
             skew: Date.parse(f.now) - Date.now(), quietAfter: f.quiet_after_seconds,
-            lateAfter: f.views_late_after_seconds};
+            lateAfter: f.views_late_after_seconds, lastText: f.last_received_text, waitingText: f.views_waiting_since_text};
     drawReplica(f.replication);
     drawFeed();
   }
@@ -315,7 +315,7 @@
     late.hidden = !(waited > feed.lateAfter);
     if (!late.hidden) {
       late.textContent = "Chiffres en retard de " + duration(waited);
-      late.title = "Des messages reçus depuis le " + new Date(feed.waiting).toLocaleString("fr-FR") +
+      late.title = "Des messages reçus depuis le " + feed.waitingText +
         " ne sont pas encore intégrés aux chiffres, à la carte et à la liste" +
         " (mise à jour des vues arrêtée ou en cours de reconstruction).";
     }
@@ -326,7 +326,7 @@
     var age = (now - feed.last) / 1000, quiet = age > feed.quietAfter;
     el.className = "t-feed" + (quiet ? " is-quiet" : "");
     el.textContent = (quiet ? "Aucun message NexSIS depuis " : "Dernier message NexSIS il y a ") + duration(age);
-    el.title = "Dernier message NexSIS reçu le " + new Date(feed.last).toLocaleString("fr-FR") +
+    el.title = "Dernier message NexSIS reçu le " + feed.lastText +
       (quiet ? " : le flux est peut-être interrompu, les données affichées peuvent être anciennes." : "");
   }
   // Read from a standby (TOCSIN_READ_DATABASE_URL): how far its replay of the primary lags, said plainly.

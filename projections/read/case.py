@@ -18,7 +18,9 @@ from domain.case import Case
 from domain.case_state import best_placement
 from domain.geography import Level
 from domain.identity import case_uuid
+from domain.local_time import zone_of_departement
 from domain.nature import FAMILY_LABELS, NatureFamily
+from projections.read.readable import readable_case
 
 
 @dataclass(frozen=True)
@@ -51,13 +53,15 @@ def describe_case(store: TocsinStore, geography: Geography, case: Case, *, perso
     if not personal:
         state.pop("personal", None)
     placement = best_placement(case.state) or {}
-    state["where"] = _where(geography, placement)
+    state["where"] = where = _where(geography, placement)
     state["family_label"] = FAMILY_LABELS[NatureFamily(case.state.family)]
     state["victims"] = {"count": case.state.victims_count, **(case.state.casualties or {})}
     state["version"] = case.version
     events = []
+    history = []
     for stored in store.events.get(case.id):
         event = cast(Case.MessageRecorded, stored)
+        history.append((event.kind, event.facts, event.provenance))
         facts = dict(event.facts)
         if not personal:
             facts.pop("personal", None)
@@ -70,6 +74,13 @@ def describe_case(store: TocsinStore, geography: Geography, case: Case, *, perso
                 "provenance": reader_provenance(event.provenance),
             }
         )
+    # What a person reads (the drawer, `tocsin case show`): in the zone of the case's territory.
+    place = ", ".join(p for p in (
+        f"{where['commune_name']} ({where['commune']})" if where["commune_name"] else None,
+        where["departement_name"],
+    ) if p) or "lieu non déterminé"
+    state["readable"] = readable_case(case.state, history, place=place,
+                                      zone=zone_of_departement(where["departement"]), personal=personal)
     return CaseView(state, events)
 
 

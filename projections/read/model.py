@@ -44,6 +44,7 @@ class CasePage:
     since: datetime | None = None
     limit: int = 50
     offset: int = 0
+    sort: str = "severity"
 
 
 class ReadModel:
@@ -83,14 +84,14 @@ class ReadModel:
 
     async def case_list(
         self, level: Level, code: str, *, status: str | None = None, family: str | None = None,
-        since: datetime | None = None, limit: int = 50, offset: int = 0,
+        since: datetime | None = None, limit: int = 50, offset: int = 0, sort: str = "severity",
     ) -> dict[str, Any]:
         """{total, items} of a page of a territory's cases."""
-        page = CasePage(level, code, status, family, since, limit, offset)
+        page = CasePage(level, code, status, family, since, limit, offset, sort)
 
         def compute() -> dict[str, Any]:
             items = queries.case_list(self.store, level, code, status=status, family=family, since=since,
-                                      limit=limit, offset=offset, geography=self.geography)
+                                      limit=limit, offset=offset, geography=self.geography, sort=sort)
             total = queries.count_cases(self.store, level, code, status=status, family=family, since=since)
             return {"total": total, "items": items}
 

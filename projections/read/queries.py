@@ -36,6 +36,11 @@ from projections.store.view_store import TRACKING_TABLE, ensure_tables, head, re
 
 LEVEL_COLUMN = {Level.COMMUNE: "commune", Level.DEPARTEMENT: "departement", Level.ZONE: "zone"}
 CHANGED_PAGE = 5000  # case rows read at once by the live stream
+# How a case list may be ordered: what needs attention first (the default), or the newest first.
+SORTS = {
+    "severity": "severity DESC, opened_at DESC NULLS LAST, case_id",
+    "recent": "opened_at DESC NULLS LAST, case_id",
+}
 
 
 def territory_view(
@@ -93,17 +98,19 @@ def territory_view(
 def case_list(
     store: ViewSource, level: Level = Level.NATIONAL, code: str = NATIONAL, *, status: str | None = None,
     family: str | None = None, since: datetime | None = None, limit: int = 50, offset: int = 0,
-    geography: Geography | None = None,
+    geography: Geography | None = None, sort: str = "severity",
 ) -> list[dict[str, Any]]:
-    """Cases of a territory, newest first. `status`: open|closed; `family`: domain.nature family;
-    `since`: opened at or after. Raises ValueError for a bad filter."""
+    """Cases of a territory, the most serious first (`sort="recent"`: newest first). `status`: open|closed;
+    `family`: domain.nature family; `since`: opened at or after. Raises ValueError for a bad filter."""
     geography = geography or get_geography()
     where, params = _case_filter(level, code, status, family, since)
+    if sort not in SORTS:
+        raise ValueError(f"tri inconnu : {sort!r} (attendu : {', '.join(SORTS)})")
     with _connect(store) as conn:
         rows = conn.execute(
             SQL(
-                "SELECT {} FROM {} WHERE {} TRUE ORDER BY opened_at DESC NULLS LAST, case_id LIMIT %s OFFSET %s"
-            ).format(_fields(), _table(store.settings.schema, CASE_LIST.table()), where),
+                "SELECT {} FROM {} WHERE {} TRUE ORDER BY {} LIMIT %s OFFSET %s"
+            ).format(_fields(), _table(store.settings.schema, CASE_LIST.table()), where, SQL(SORTS[sort])),
             [*params, max(0, min(limit, 1000)), max(0, offset)],
         ).fetchall()
     return [case_json(r, geography) for r in rows]

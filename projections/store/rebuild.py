@@ -319,10 +319,12 @@ def _swap(conn: psycopg.Connection, schema: str, views: Sequence[View], worker: 
         swapped = conn.execute(
             SQL(
                 "UPDATE {0}.{1} AS live SET position = r.position, events = r.events, last_event_at = r.last_event_at,"
-                " rate = r.rate, updated_at = now(), rebuilt_at = now(), started_at = r.started_at"
+                " rate = r.rate, updated_at = now(), rebuilt_at = now(), started_at = r.started_at,"
+                " shape = (SELECT s.shape FROM unnest(%s::text[], %s::int[]) AS s(name, shape)"
+                " WHERE s.name = live.name)"
                 " FROM {0}.{1} AS r WHERE r.name = live.name || %s AND live.name = ANY(%s) RETURNING live.position"
             ).format(s, Identifier(TRACKING_TABLE)),
-            (REBUILD_SUFFIX, [v.tracking() for v in views]),
+            ([v.tracking() for v in views], [v.shape for v in views], REBUILD_SUFFIX, [v.tracking() for v in views]),
         ).fetchall()
         conn.execute(
             SQL("DELETE FROM {}.{} WHERE name = ANY(%s)").format(s, Identifier(TRACKING_TABLE)),

@@ -149,16 +149,35 @@ def ensure_tables(conn: psycopg.Connection[Any], schema: str) -> None:
                 conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
             )
         }
+        # The shape each view's rows were folded with (NULL: before shapes were recorded, i.e. shape 1).
+        conn.execute(SQL("ALTER TABLE {}.{} ADD COLUMN IF NOT EXISTS shape integer").format(
+            Identifier(schema), Identifier(TRACKING_TABLE)))
         for view in VIEWS:
             if view.table() not in existing:
                 create_table(conn, schema, view)
             elif view.is_case_list:
                 _upgrade_cases(conn, schema, view.table())
         conn.execute(
-            SQL("INSERT INTO {}.{} (name) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING").format(
-                Identifier(schema), Identifier(TRACKING_TABLE)
-            ),
-            ([v.tracking() for v in VIEWS],),
+            SQL("INSERT INTO {}.{} (name, shape) SELECT * FROM unnest(%s::text[], %s::int[]) ON CONFLICT DO NOTHING")
+            .format(Identifier(schema), Identifier(TRACKING_TABLE)),
+            ([v.tracking() for v in VIEWS], [v.shape for v in VIEWS]),
+        )
+        _refold_reshaped(conn, schema)
+
+
+def _refold_reshaped(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Views folded with another shape than the registry's: emptied and put back at position 0, so the
+    worker folds them again from the start (the other views keep their position and wait for them)."""
+    shapes = dict(_tuples(conn, SQL("SELECT name, coalesce(shape, 1) FROM {}.{} WHERE name = ANY(%s)").format(
+        Identifier(schema), Identifier(TRACKING_TABLE)), ([v.tracking() for v in VIEWS],)))
+    for view in VIEWS:
+        if shapes.get(view.tracking(), view.shape) == view.shape:
+            continue
+        conn.execute(SQL("DELETE FROM {}.{}").format(Identifier(schema), Identifier(view.table())))
+        conn.execute(
+            SQL("UPDATE {}.{} SET position = 0, events = 0, rate = NULL, last_event_at = NULL, updated_at = now(),"
+                " shape = %s WHERE name = %s").format(Identifier(schema), Identifier(TRACKING_TABLE)),
+            (view.shape, view.tracking()),
         )
 
 

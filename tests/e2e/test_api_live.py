@@ -36,7 +36,8 @@ def _read(url: str, headers: dict, into: list, ready: threading.Event, stop: thr
 
 
 def test_changes_reach_the_clients_of_their_territory_within_a_second(services):
-    with LiveServer(services) as server:
+    # Case events only: the alerts those new cases raise also go out on the stream (tests/e2e/test_alerts.py).
+    with LiveServer(services, alerting=False) as server:
         nexsis = bearer(server.config, "nexsis", "national:FR")
         clients = {
             "mayor-rennes": bearer(server.config, "mayor", "commune:35238"),

@@ -65,7 +65,8 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
     executable = ensure_chromium()
     geography = services.geography
     for case_id, insee, seed in (("fr.fire.web.rennes-1", RENNES, 1), ("fr.fire.web.guichen-1", GUICHEN, 2)):
-        assert services.ingestor.ingest(Incoming(report_in(geography, insee, case_id, seed=seed))).status == "accepted"
+        raw = report_in(geography, insee, case_id, seed=seed, victims="PLUSIEURS")
+        assert services.ingestor.ingest(Incoming(raw)).status == "accepted"
 
     with LiveServer(services) as server, sync_playwright() as p:
         wait_for_views(_read_model(server), services)
@@ -90,6 +91,16 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
             expect(page.locator("#feed")).to_contain_text("Dernier message NexSIS il y a")
             expect(page.locator("#f-active")).to_have_text("1")
             expect_cases_on_map(page, 1)
+            # Issue #22: the victims of Rennes' open cases (declared at the call, no triage yet, and said so),
+            # the evacuated and displaced, and the opening time in Paris time, stated.
+            expect(page.locator("#f-victims")).to_have_text("1")
+            expect(page.locator("#f-victims-label")).to_contain_text("signalant des victimes")
+            expect(page.locator("#f-triage")).to_contain_text("« plusieurs victimes » : 1")
+            expect(page.locator("#f-triage")).to_contain_text("sans bilan des secours")
+            expect(page.locator("#f-triage")).to_contain_text("évacués 0 · déplacés 0")
+            expect(rows.first).to_contain_text("plusieurs victimes (déclaré à l'appel)")
+            expect(rows.first).to_contain_text("(heure de Paris)")
+            expect(rows.first).to_contain_text("Incendie — bâtiment d’habitation")
 
             nexsis = bearer(server.config, "nexsis", "national:FR")
             with httpx.Client(base_url=server.url, headers={**nexsis, "content-type": "application/json"}) as client:
@@ -112,10 +123,19 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
             assert appeared < 2.0, appeared
             save(page, tmp_path, "tableau-de-bord-maire.png")
 
-            # The detail and its timeline; a mayor does not see personal data.
-            rows.first.click()
-            expect(page.locator("#drawer")).to_contain_text("Chronologie")
-            expect(page.locator("#drawer")).to_contain_text("Données personnelles masquées")
+            # The detail and its timeline; a mayor reads what is happening, not who called nor who is hurt.
+            page.locator('#cases tr[data-case="fr.fire.web.rennes-1"]').click()
+            drawer = page.locator("#drawer")
+            expect(drawer).to_contain_text("Chronologie")
+            expect(drawer).to_contain_text("masquées pour votre rôle")
+            expect(drawer).to_contain_text("a déclaré un incendie chez sa voisine")
+            expect(drawer).to_contain_text("Première maison au croisement")
+            expect(drawer).to_contain_text("Appel reçu, affaire créée")
+            expect(drawer).to_contain_text("(heure de Paris)")
+            shown = drawer.inner_text()
+            for secret in ("LECCIA", "MICHEL", "Christine", "Raymonde"):
+                assert secret not in shown, secret
+            _no_english_nor_jargon(page)
             save(page, tmp_path, "detail-affaire.png")
             page.keyboard.press("Escape")
             assert not refused, refused
@@ -155,6 +175,13 @@ def test_a_mayor_sees_its_commune_live(services, tmp_path):
             expect(national.locator("#cases tr[data-case]")).to_have_count(4)
             expect(national.locator('#map path.child[data-code="ouest"]')).to_have_count(1)
             save(national, tmp_path, "tableau-de-bord-national.png")
+            # National staff may read personal data: labelled in French, never a key or a JSON array.
+            national.locator('#cases tr[data-case="fr.fire.web.rennes-1"]').click()
+            expect(national.locator("#drawer")).to_contain_text("Appelant")
+            expect(national.locator("#drawer")).to_contain_text("Christine MICHEL a déclaré")
+            _no_english_nor_jargon(national)
+            save(national, tmp_path, "detail-affaire-national.png")
+            national.keyboard.press("Escape")
             national.locator('#map path.child[data-code="ouest"]').dispatch_event("click")
             expect(national.locator("#title")).to_contain_text("Ouest")
             national.locator('#map path.child[data-code="35"]').dispatch_event("click")
@@ -201,6 +228,17 @@ def test_the_header_says_when_the_figures_are_late_on_the_messages_received(serv
             save(page, tmp_path, "chiffres-en-retard.png")
         finally:
             browser.close()
+
+
+# What a person must never read on the dashboard: English keys, raw data, or acronyms left unexplained.
+ENGLISH_OR_JARGON = ("caller", "notes", "victims_details", "health_motive", "undefined", "null", "[object", '["',
+                     "RC-EDA", "RC-RI", "RC-REF", "EMSI", "Case.", "UA ", "UR ", "Usage")
+
+
+def _no_english_nor_jargon(page) -> None:
+    text = page.locator("body").inner_text()
+    for word in ENGLISH_OR_JARGON:
+        assert word not in text, (word, text)
 
 
 def _read_model(server: LiveServer):

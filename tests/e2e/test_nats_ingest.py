@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -220,8 +221,9 @@ def test_simulate_ingest_and_status_from_the_command_line(nats_settings):
     }
     text = run_tocsin(nats_settings, "status").stdout
     assert "position d'ingestion 400, retard 50 messages" in text
-    assert "Dernier message NexSIS reçu : " + datetime.fromisoformat(status["last_received"]).astimezone().strftime(
-        "%d/%m/%Y à %H:%M:%S") in text
+    # In Paris time, stated, whatever the machine's zone (issue #22).
+    paris = datetime.fromisoformat(status["last_received"]).astimezone(ZoneInfo("Europe/Paris"))
+    assert f"Dernier message NexSIS reçu : {paris:%d/%m/%Y %H:%M:%S} (heure de Paris)" in text
 
 
 def test_sigterm_lets_a_running_ingester_finish_its_batch_and_stop(nats_settings, tmp_path):

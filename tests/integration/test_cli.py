@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,9 +17,10 @@ from tests.support.wire import FIRE_CASE, as_json, as_xml, example, wire
 TOCSIN = str(Path(sys.executable).parent / "tocsin")
 
 
-def tocsin(settings, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def tocsin(settings, *args: str, check: bool = True, machine_zone: str | None = None) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
+        **({"TZ": machine_zone} if machine_zone else {}),
         "TOCSIN_DATABASE_URL": settings.database_url,
         "TOCSIN_DB_SCHEMA": settings.schema,
         "TOCSIN_DATA_DIR": str(settings.data_dir),
@@ -71,8 +73,12 @@ def test_every_subcommand_has_help_in_french():
     for path in paths:
         result = runner.invoke(app, [*path, "--help"])
         assert result.exit_code == 0, (path, result.output)
-        assert "Usage" in result.output and "Show this message" in result.output
-        described = result.output.split("Usage", 1)[1]
+        flat = re.sub(r"[\s│]+", " ", result.output)  # the panels wrap long lines
+        assert "Utilisation" in flat and "Afficher ce message et quitter." in flat, (path, result.output)
+        for english in ("Show this message", "Usage:", "COMMAND [ARGS]", "[default:", " TEXT ", " INTEGER ",
+                        "[required]", "Commands ", "Try '", "<str>", "<bool>", "<int>"):
+            assert english not in result.output, (path, english, result.output)
+        described = result.output.split("Utilisation", 1)[1]
         assert any(word in described for word in ("é", "è", "à", " les ", " des ", " une ")), (path, result.output)
 
 
@@ -111,3 +117,27 @@ def test_quarantine_list_and_retry_with_a_corrected_file(settings, inbox, tmp_pa
 def test_unknown_case_is_a_clear_error(settings):
     result = tocsin(settings, "case", "show", "fr.fire.inconnu.X", check=False)
     assert result.returncode == 1 and "affaire inconnue" in result.stderr
+
+
+def test_times_are_shown_in_the_territorys_zone_with_the_zone_stated_whatever_the_machines(settings, inbox):
+    """Issue #22: a case opened at 10:20 in Paris is listed at 10:20 (heure de Paris) on a machine set to UTC
+    or to Tokyo, and a window typed `--from 10:00` is read in the territory's zone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tocsin(settings, "ingest", str(inbox))
+    tocsin(settings, "projections", "run", "--once")
+    opened = json.loads(tocsin(settings, "case", "show", FIRE_CASE, "--json").stdout)["state"]["opened_at"]
+    local = datetime.fromisoformat(opened).astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y %H:%M")
+    for machine in ("UTC", "Asia/Tokyo"):
+        text = tocsin(settings, "view", "commune:35126", "--now", "2024-08-13T12:00:00+02:00",
+                      machine_zone=machine).stdout
+        assert f"ouverte le {local} (heure de Paris)" in text, text
+        shown = tocsin(settings, "case", "show", FIRE_CASE, machine_zone=machine).stdout
+        assert f"{local} (heure de Paris)" in shown, shown
+    timeline = json.loads(tocsin(settings, "replay", "timeline", "--territory", "commune:35126", "--from",
+                                 "2024-08-13T10:00", "--to", "2024-08-13T11:00", "--json", machine_zone="UTC").stdout)
+    assert datetime.fromisoformat(timeline["from"]) == datetime(2024, 8, 13, 8, 0, tzinfo=ZoneInfo("UTC"))
+    report = tocsin(settings, "replay", "timeline", "--territory", "commune:35126", "--from", "2024-08-13T10:00",
+                    "--to", "2024-08-13T11:00", machine_zone="UTC").stdout
+    assert "heure de Paris" in report and "+00:00" not in report and "UTC" not in report, report

@@ -327,3 +327,46 @@ def test_time_windows_are_relative_to_the_reading_time(services):
     assert windows(opened + timedelta(hours=5)) == (0, 1)
     assert windows(opened + timedelta(days=2)) == (0, 0)
     assert windows(opened - timedelta(minutes=1)) == (0, 0)  # a replay before the case opened
+
+
+def test_a_view_whose_shape_changed_is_folded_again_instead_of_showing_its_stale_figures(database_url, tmp_path):
+    """Issue #22: the level views gained the open cases' victims; a store folded by the previous code
+    must not keep figures without them (nor claim to be up to date): its views start again from zero."""
+    with fresh_store(database_url, tmp_path) as store:
+        record(store, _simple_events())
+        with ProjectionWorker(store) as worker:
+            worker.catch_up()
+        expected = tables(store)
+        # What the previous code left: figures without `open:` counters, tracking rows without a shape.
+        schema = Identifier(store.settings.schema)
+        with connect(store) as conn:
+            for view in BY_LEVEL.values():
+                conn.execute(SQL("UPDATE {}.{} SET figures = figures - 'open:victims_count:1'").format(
+                    schema, Identifier(view.table())))
+            conn.execute(SQL("UPDATE {}.tocsin_view_tracking SET shape = NULL").format(schema))
+        assert tables(store) != expected
+        with ProjectionWorker(store) as worker:  # the next start notices the old shape
+            worker.catch_up()
+        assert tables(store) == expected
+        assert set(positions(store).values()) == {len(_simple_events())}
+        with ProjectionWorker(store) as worker:  # and folds it once only: the shape is recorded
+            assert worker.catch_up() == 0
+        rebuild(store, VIEWS, partitions=1)  # a rebuild records the shape it folded with too
+        with ProjectionWorker(store) as worker:
+            assert worker.catch_up() == 0
+        assert tables(store) == expected
+
+
+def _simple_events() -> list[CaseEvent]:
+    from domain.case_state import REPORTED
+    from domain.identity import case_uuid
+    from tests.unit.test_projections_fold import at, placement
+
+    out = []
+    for n in range(1, 6):
+        case_id = f"fr.fire.sis35.cgo-35.SC-{n}"
+        facts = {"case_id": case_id, "nature": {"code": "C01.01.01"}, "victims_count": "1",
+                 "placement": placement("35238")}
+        out.append(CaseEvent(n, case_uuid(case_id), REPORTED, case_id, facts,
+                             {"distribution_id": str(n), "sent_at": at(n)}, BASE + timedelta(minutes=n)))
+    return out

@@ -100,9 +100,13 @@ def test_timeline_and_report_commands(services, replay_cli, tmp_path):
     assert sum(i["opened"] for i in figures["intervals"]) == figures["summary"]["cases_opened"] > 0
     text = replay_cli(["replay", "timeline", *window])
     assert text.exit_code == 0 and "Délai création → premier moyen engagé : médiane" in text.output
-    bad = replay_cli(["replay", "timeline", "--territory", "35", "--from", sent[0].isoformat(),
-                              "--to", sent[-1].isoformat()])
-    assert bad.exit_code != 0 and "territoire mal formé" in bad.output
+    # A plain name or code names a territory when it names one only (issue #22); else a French error.
+    named = replay_cli(["replay", "timeline", "--territory", "Finistère", "--from", sent[0].isoformat(),
+                        "--to", sent[-1].isoformat(), "--json"])
+    assert named.exit_code == 0 and json.loads(named.output)["territory"] == "departement:29"
+    bad = replay_cli(["replay", "timeline", "--territory", "Atlantide", "--from", sent[0].isoformat(),
+                      "--to", sent[-1].isoformat()])
+    assert bad.exit_code != 0 and "aucun territoire" in bad.output
 
     out = tmp_path / "rapport"
     made = replay_cli(["replay", "report", *window, "--interval", "1h", "--out", str(out)])
@@ -117,3 +121,22 @@ def test_timeline_and_report_commands(services, replay_cli, tmp_path):
     delays = list(csv.DictReader((out / "delais.csv").open(encoding="utf-8")))
     assert len(delays) == figures["summary"]["cases_opened"]
     assert json.loads((out / "chiffres.json").read_text(encoding="utf-8"))["summary"] == figures["summary"]
+
+
+def test_a_window_that_reaches_into_the_future_stops_at_now(services):
+    """Issue #22: `tocsin replay timeline` filled intervals that were still in the future (flat copies of
+    the present); the window now ends at the reading time, and says so."""
+    sent = _storm(services, size=120)
+    now = sent[len(sent) // 2]
+    timeline = build_timeline(services.store, "departement", "29", sent[0], sent[0] + timedelta(days=3),
+                              timedelta(hours=1), now=now)
+    assert timeline.intervals and timeline.intervals[-1].end == now == timeline.end
+    assert all(i.start < now for i in timeline.intervals)
+    assert timeline.as_dict()["requested_to"] != timeline.as_dict()["to"]
+    try:
+        build_timeline(services.store, "departement", "29", now + timedelta(hours=1), now + timedelta(hours=2),
+                       now=now)
+    except ValueError as error:
+        assert "futur" in str(error)
+    else:
+        raise AssertionError("a window entirely in the future must be refused")

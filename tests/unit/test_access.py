@@ -172,3 +172,55 @@ def test_the_access_log_scope_follows_the_territory():
     me = principal("auditor", D, "35").as_dict()
     assert (me["territory"], me["territory_name"], me["audits"], me["may_see_personal"]) == (
         "departement:35", "departement 35", True, False)
+
+
+# ---- what every role reads of a case, and what only some may (issue #22, item 3) ----
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from domain.access import case_description, personal_details  # noqa: E402
+
+LECCIA = {
+    "caller_name": "Christine Michel",
+    "caller_phone": "+33612345678",
+    "callback_phone": "06 12 34 56 78",
+    "caller_relation": "Voisine",
+    "health_motive": {"code": "M01.00", "label": "Arrêt cardiaque", "official": True},
+    "victims_details": "Jeune femme d'une trentaine d'années, inanimée, a priori Raymonde LECCIA",
+    "notes": ["Christine MICHEL a déclaré un incendie chez sa voisine Raymonde LECCIA ; rappeler au 06 12 34 56 78",
+              "Arbre tombé en travers de la chaussée RD 675, circulation impossible"],
+    "location_details": "Première maison au croisement avec le chemin qui descend vers le lotissement",
+    "access": "Portail vert",
+    "situation_details": "Point de situation Guichen : 3 moyen(s) engagé(s)",
+}
+
+
+def test_the_description_of_what_happens_is_for_every_role_without_names_or_phone_numbers():
+    text = " ".join(line for _, line in case_description(LECCIA, personal=False))
+    assert "Arbre tombé en travers de la chaussée RD 675, circulation impossible" in text
+    assert "Première maison au croisement" in text and "Portail vert" in text and "Point de situation" in text
+    for secret in ("MICHEL", "Michel", "LECCIA", "Raymonde", "Christine", "06 12 34 56 78", "+336"):
+        assert secret not in text
+    assert "[nom masqué]" in text and "[numéro masqué]" in text
+
+
+def test_personal_data_is_labelled_in_french_for_the_roles_that_may_see_it_and_nothing_for_others():
+    assert personal_details(LECCIA, personal=False) == []
+    details = dict(personal_details(LECCIA, personal=True))
+    assert details == {
+        "Appelant": "Christine Michel", "Téléphone de l'appelant": "+33612345678",
+        "Numéro de rappel": "06 12 34 56 78", "Lien de l'appelant avec les lieux ou la victime": "Voisine",
+        "Motif de recours médical": "Arrêt cardiaque",
+        "Victimes (identité, état)": "Jeune femme d'une trentaine d'années, inanimée, a priori Raymonde LECCIA",
+    }
+    full = " ".join(line for _, line in case_description(LECCIA, personal=True))
+    assert "Christine MICHEL a déclaré" in full  # who may see personal data reads the notes as written
+    assert all("_" not in label and "[" not in value for label, value in personal_details(LECCIA, personal=True))
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "Zs")), max_size=200))
+def test_masking_never_lets_a_known_name_or_a_phone_number_through(text):
+    personal = {"caller_name": "Christine Michel", "notes": [f"{text} Christine Michel {text} 0612345678"]}
+    masked = " ".join(line for _, line in case_description(personal, personal=False))
+    assert "Christine Michel" not in masked and "0612345678" not in masked

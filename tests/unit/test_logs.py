@@ -70,6 +70,15 @@ def test_access_filter_never_keeps_a_query_string(path):
     assert "?" not in record.getMessage().split('"')[1] and "10.0.0.1" not in record.getMessage()
 
 
+@given(st.sampled_from(["/acquittement/", "/reponse/", "/invitation/"]),
+       st.text(alphabet=st.characters(blacklist_characters="/?"), min_size=1, max_size=80))
+def test_access_filter_masks_the_single_use_tokens_of_emailed_links(page, token):
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+                               ("10.0.0.1:1", "POST", page + token, "1.1", 200), None)
+    AccessLineFilter().filter(record)
+    assert record.getMessage().split('"')[1] == f"POST {page}… HTTP/1.1"
+
+
 @given(st.text(max_size=100))
 def test_reason_codes_are_bounded_labels(code):
     label = reason_code(code)

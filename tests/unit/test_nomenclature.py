@@ -230,3 +230,32 @@ def test_phases_never_go_backwards_along_the_lifecycle():
                                          ResourcePhase.TRANSPORT, ResourcePhase.RELEASED]
     ranks = [order.index(phase_of(s)) for s in RESOURCE_STATUS_ORDER if phase_of(s) is not ResourcePhase.CANCELLED]
     assert ranks == sorted(ranks)
+
+
+@pytest.mark.parametrize(("code", "label"), [
+    ("C01.01.01", "Accident de la circulation — véhicule léger, fourgon"),
+    ("C02.07.04", "Atteinte aux personnes — personne exposée à produits chimiques ou toxiques"
+                  " / accident technologique / intervention à caractère NRBC"),
+    ("C08.05.00", "Aléas naturels et météorologiques — tempête"),
+    ("C04.02.01", "Incendie — bâtiment d’habitation"),
+    ("C04.00.00", "Incendie"),
+    ("C99.01.01", "Nature inconnue"),
+    (None, "Nature inconnue"),
+])
+def test_a_nature_reads_as_its_family_and_its_nature(code, label):
+    """Issue #22: « Véhicule léger, fourgon » alone did not say it was a road accident, and « à produits
+    chimiques… » started mid-sentence."""
+    from adapters.cisu.nomenclature import nature_display_label
+
+    assert nature_display_label(code) == label
+
+
+@given(st.sampled_from(nomenclature("HubSante.fait").codes()))
+def test_every_nature_label_starts_with_its_family_and_never_mid_sentence(code):
+    from adapters.cisu.nomenclature import nature_display_label
+
+    label = nature_display_label(code)
+    family = FAMILY_LABELS[family_of(code)]
+    assert label == family or label.startswith(family + " — ")
+    rest = label.removeprefix(family + " — ")
+    assert not rest.startswith(("à ", "au ", "aux ", "de ", "d'", "par "))

@@ -240,3 +240,58 @@ def test_described_figures_are_labelled_in_french_and_add_up():
     assert (vsav["total"], vsav["engaged"]) == (2, 1)
     assert [p["label"] for p in vsav["by_phase"]] == ["Sur les lieux", "Libérée"]
     assert row["severity"] > 0
+
+
+DECLARING = ("1", "PLUSIEURS", "BEAUCOUP", "INCONNU")  # HubSante.nbVictimes codes that say someone is hurt
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_streams(max_cases=8, max_events=50))
+def test_open_cases_victims_are_counted_apart_from_the_all_time_figures(events):
+    """Issue #22: a territory's victims are those of its open cases, not the sum of every case ever."""
+    views = MemoryViews()
+    views.process(events)
+    opened = [c for c in views.cases.values() if c["status"] != "closed"]
+    victims = describe(views.territories[Level.NATIONAL][NATIONAL].figures)["victims"]
+    live = victims["open"]
+    assert live["cases"] == len(opened)
+    assert live["cases_with_declared_victims"] == sum(1 for c in opened if c["victims_count"] in DECLARING)
+    assert {d["code"]: d["cases"] for d in live["declared"]} == {
+        code: n for code in {c["victims_count"] for c in opened}
+        if (n := sum(1 for c in opened if c["victims_count"] == code))
+    }
+    for key in ("red", "yellow", "green", "black", "missing"):
+        assert live["triage"][key] == sum(c[key] for c in opened)
+    for key in ("displaced", "evacuated"):
+        assert live[key] == sum(c[key] for c in opened)
+    untriaged = [c for c in opened if c["victims_count"] in DECLARING
+                 and not any(c[k] for k in ("red", "yellow", "green", "black", "missing"))]
+    assert live["declared_without_triage"] == len(untriaged)
+    # The all-time figures stay what they were: every case, open or closed.
+    assert victims["triage"]["red"] == sum(c["red"] for c in views.cases.values())
+
+
+def test_a_territory_whose_victims_are_all_in_closed_cases_shows_none_open_and_says_which_are_declared():
+    """Rennes in issue #22: two of three open cases report « plusieurs victimes », no EMSI triage; the
+    département's four triaged victims all come from a closed case."""
+    def report(n: int, count: str) -> CaseEvent:
+        case_id = f"fr.fire.sis35.cgo-35.SC-{n}"
+        facts = {"case_id": case_id, "nature": {"code": "C01.01.01"}, "victims_count": count,
+                 "placement": placement("35238")}
+        return CaseEvent(n, case_uuid(case_id), REPORTED, case_id, facts, {"distribution_id": str(n), "sent_at": at(n)},
+                         BASE + timedelta(minutes=n))
+
+    closed_id = "fr.fire.sis35.cgo-35.SC-9"
+    closing = CaseEvent(9, case_uuid(closed_id), SITUATION, closed_id, {
+        "case_id": closed_id, "created": at(9), "event_status": "COM", "placement": placement("35126"),
+        "casualties": {"red": 1, "yellow": 1, "green": 2, "black": 0, "missing": 0}, "missions": [],
+    }, {"distribution_id": "9", "sent_at": at(9)}, BASE + timedelta(minutes=9))
+    views = MemoryViews()
+    views.process([report(1, "PLUSIEURS"), report(2, "PLUSIEURS"), report(3, "0"), closing])
+    rennes = describe(views.territories[Level.COMMUNE]["35238"].figures)["victims"]["open"]
+    assert rennes["cases_with_declared_victims"] == 2
+    assert rennes["triage"] == {"red": 0, "yellow": 0, "green": 0, "black": 0, "missing": 0}
+    assert rennes["headline"] == (
+        "2 affaires en cours signalent des victimes (« plusieurs victimes » : 2), sans bilan des secours sur place")
+    dep = describe(views.territories[Level.DEPARTEMENT]["35"].figures)["victims"]
+    assert sum(dep["triage"].values()) == 4 and sum(dep["open"]["triage"].values()) == 0

@@ -44,3 +44,42 @@ def test_an_unplaced_case_has_no_point_and_no_known_territory(geo):
     shown = case_json(row, geo)
     assert shown["commune"] == UNPLACED and shown["lat"] is None and "approximate" not in shown
     assert row_placement(shown) == {"insee": None, "departement": None, "zone": None}
+
+
+def _case(commune: str, departement: str, zone: str, *, created: str, victims: str = "0",
+          casualties: dict | None = None, statuses: tuple[str, ...] = ()) -> dict:
+    from domain.case_state import REPORTED, RESOURCES, SITUATION
+    from domain.nature import phase_of
+
+    state = CaseState()
+    fold_event(state, REPORTED, {"case_id": "fr.a.b.2", "creation": created, "victims_count": victims,
+                                 "nature": {"code": "C01.01.01", "label": "Véhicule léger, fourgon"},
+                                 "placement": {"insee": commune, "departement": departement, "zone": zone}},
+               {"distribution_id": "1", "sent_at": created})
+    if casualties:
+        fold_event(state, SITUATION, {"case_id": "fr.a.b.2", "created": created, "casualties": casualties},
+                   {"distribution_id": "2", "sent_at": created})
+    if statuses:
+        fold_event(state, RESOURCES, {"resources": [
+            {"id": f"r{i}", "kind": "VSAV", "status": s, "phase": getattr(phase_of(s), "value", None),
+             "status_at": created}
+            for i, s in enumerate(statuses)]}, {"distribution_id": "3", "sent_at": created})
+    return case_row(state, uuid.uuid4(), updated_at=datetime(2025, 1, 1, tzinfo=UTC), last_event_id=3)
+
+
+def test_a_row_says_in_words_when_it_opened_in_its_zone_its_victims_its_resources_and_how_serious(geo):
+    """Issue #22: what the case list shows is worded and formatted server-side, in the territory's zone."""
+    rennes = case_json(_case("35238", "35", "ouest", created="2026-12-07T18:15:00+01:00", victims="PLUSIEURS",
+                             statuses=("ARRIVEE", "REN-BASE")), geo)
+    assert rennes["opened_at_text"] == "07/12/2026 18:15 (heure de Paris)"
+    assert rennes["nature_label"] == "Accident de la circulation — véhicule léger, fourgon"
+    assert rennes["victims_text"] == "plusieurs victimes (déclaré à l'appel)"
+    assert rennes["resources_text"] == "1 engagé sur 2"
+    cayenne = case_json(_case("97302", "973", "guyane", created="2026-12-07T18:15:00+01:00",
+                              casualties={"red": 1, "yellow": 2}, statuses=("REN-BASE",)), geo)
+    assert cayenne["opened_at_text"] == "07/12/2026 14:15 (heure de Guyane)"
+    assert cayenne["victims_text"] == "3 au bilan des secours (1 urgence absolue)"
+    assert cayenne["resources_text"] == "tous libérés ou rentrés"
+    assert cayenne["severity_label"] == "Très grave" and rennes["severity_label"] in ("Grave", None)
+    quiet = case_json(_case("35238", "35", "ouest", created="2026-12-07T18:15:00+01:00"), geo)
+    assert quiet["severity_label"] is None and quiet["victims_text"] == "aucune"

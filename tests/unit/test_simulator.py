@@ -349,3 +349,45 @@ def test_write_messages(tmp_path: Path):
     assert write_messages(messages[:3], tmp_path / "default") == 3
     assert len(list((tmp_path / "default" / "0000").iterdir())) == 3
     assert write_messages([], tmp_path / "empty") == 0
+
+
+def test_each_simulated_crisis_has_its_own_case_ids():
+    """Issue #22: two `make run` on the same store merged two crises into the same cases (ids reused
+    across seeds and scenarios: a car accident in Rennes became a storm in Gahard)."""
+    from datetime import UTC, datetime
+
+    from adapters.simulator import simulate
+
+    def ids(scenario: str, seed: int, start: datetime | None = None) -> set[str]:
+        return {m.case_id for m in simulate(scenario, size=150, seed=seed, start=start)}
+
+    start = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
+    first = ids("storm", 1, start)
+    assert ids("storm", 1, start) == first  # same arguments, same crisis: its messages are duplicates
+    assert not first & ids("storm", 2, start)
+    assert not first & ids("flood", 1, start)
+    assert not first & ids("storm", 1, datetime(2026, 12, 7, 18, 0, tzinfo=UTC))
+
+
+def test_the_readme_says_how_long_the_demonstration_crisis_runs():
+    """Issue #22: the README said the crisis ends after 20 minutes; its follow-up messages run for hours."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from adapters.simulator import simulate
+    from adapters.simulator.timeline import crisis_hours
+    from api.cli.run import LIVE_TAIL
+    from tests.support.paths import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    assert "during the next 20 minutes" not in readme
+    claim = re.search(r"new cases arrive for about (\d+) minutes, and their follow-up messages \(.*?\) for "
+                      r"(\d+) to (\d+) more hours", readme, re.S)
+    assert claim, "the README must say how long `make run` keeps sending messages"
+    minutes, low, high = (int(g) for g in claim.groups())
+    assert minutes == LIVE_TAIL.total_seconds() / 60
+    now = datetime(2026, 12, 7, 20, 0, tzinfo=UTC)
+    for seed in (1, 2):
+        start = now + LIVE_TAIL - timedelta(hours=crisis_hours(3000))
+        last = max(m.sent_at for m in simulate("storm", size=3000, seed=seed, start=start))
+        assert timedelta(hours=low) <= last - now <= timedelta(hours=high)

@@ -1,0 +1,58 @@
+"""Mobilisation wired to the rest: whom to ask for recipients, and the policy and delivery threads that
+`tocsin serve` (by default) or `tocsin alerts run` keep running.
+
+Whom to reach comes from the directory (issue #18): `recipients_for` returns the
+`domain.recipients.Recipients` this Tocsin uses, `adapters.directory.recipients.DirectoryRecipients`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from adapters.directory.recipients import DirectoryRecipients
+from adapters.notify.dispatch import Dispatcher, channels_from
+from adapters.notify.policy import AlertPolicy
+from adapters.services import Services
+from domain.recipients import Recipients
+
+log = logging.getLogger(__name__)
+
+
+def recipients_for(services: Services) -> Recipients:
+    """The directory as alerting asks it (see the module's docstring)."""
+    return DirectoryRecipients(services.directory)
+
+
+def run_in_threads(services: Services, recipients: Recipients | None = None,
+                   poll_seconds: float = 1.0) -> tuple[list[threading.Thread], threading.Event]:
+    """The alert policy and the dispatcher, each in a daemon thread, restarted after an error; set the
+    event to stop both."""
+    stop = threading.Event()
+    who = recipients or recipients_for(services)
+    if not services.settings.smtp_url:
+        log.warning("no TOCSIN_SMTP_URL: alerts are decided and recorded, email deliveries fail as unconfigured")
+
+    def policy() -> None:
+        while not stop.is_set():
+            try:
+                with AlertPolicy(services.store, services.geography, who) as p:
+                    p.run(stop, poll_seconds)
+            except Exception:
+                log.exception("alert policy failed, restarting in 1 s")
+                stop.wait(1.0)
+
+    def dispatch() -> None:
+        while not stop.is_set():
+            try:
+                with Dispatcher(services.store, who, channels_from(services.settings)) as d:
+                    d.run(stop, poll_seconds)
+            except Exception:
+                log.exception("alert dispatcher failed, restarting in 1 s")
+                stop.wait(1.0)
+
+    threads = [threading.Thread(target=policy, name="tocsin-alert-policy", daemon=True),
+               threading.Thread(target=dispatch, name="tocsin-alert-dispatch", daemon=True)]
+    for t in threads:
+        t.start()
+    return threads, stop

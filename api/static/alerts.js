@@ -1,0 +1,136 @@
+/* Tocsin — alerts on the dashboard: the banner when something serious happens in my territory (a death,
+   red-triage victims, an evacuation, an alert for me) and the list of alerts to acknowledge.
+   Kept apart from dashboard.js: it builds its own elements and follows the live stream on its own. */
+(function () {
+  "use strict";
+
+  var HEADERS = {"X-Tocsin-Client": "tableau-de-bord"};
+  var alerts = {};
+  var csrf = null;
+
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  }
+
+  function when(iso, zone) {
+    if (!iso) { return ""; }
+    zone = zone || "Europe/Paris";
+    try {
+      return new Intl.DateTimeFormat("fr-FR", {dateStyle: "short", timeStyle: "short", timeZone: zone})
+        .format(new Date(iso)) + " (" + zone + ")";
+    } catch (e) { return iso; }
+  }
+
+  function build() {
+    var main = document.getElementById("app") || document.body;
+    var banner = document.createElement("div");
+    banner.id = "alert-banner";
+    banner.className = "t-alert t-alert--error";
+    banner.setAttribute("role", "alert");
+    banner.hidden = true;
+    main.insertBefore(banner, main.firstChild);
+    var panel = document.createElement("section");
+    panel.className = "t-card";
+    panel.id = "alerts-panel";
+    panel.setAttribute("aria-labelledby", "alerts-title");
+    panel.innerHTML = '<h2 id="alerts-title" class="fr-h6">Alertes</h2><ul id="alerts-list"></ul>';
+    main.appendChild(panel);
+    banner.addEventListener("click", function (ev) {
+      if (ev.target && ev.target.getAttribute("data-dismiss") !== null) { banner.hidden = true; }
+    });
+    panel.addEventListener("click", function (ev) {
+      var id = ev.target && ev.target.getAttribute("data-ack");
+      if (id) { acknowledge(id, ev.target); }
+    });
+  }
+
+  function show(text) {
+    var banner = document.getElementById("alert-banner");
+    banner.innerHTML = "<strong>" + esc(text) + "</strong> " +
+      '<button type="button" class="fr-btn fr-btn--secondary fr-btn--sm" data-dismiss>Masquer</button>';
+    banner.hidden = false;
+  }
+
+  function render() {
+    var list = document.getElementById("alerts-list");
+    var items = Object.keys(alerts).map(function (k) { return alerts[k]; });
+    items.sort(function (a, b) {
+      return (a.acknowledged_at ? 1 : 0) - (b.acknowledged_at ? 1 : 0) || (b.raised_at > a.raised_at ? 1 : -1);
+    });
+    if (!items.length) { list.innerHTML = "<li>Aucune alerte.</li>"; return; }
+    list.innerHTML = items.slice(0, 50).map(function (a) {
+      var zone = (a.details || {}).time_zone;
+      var state = a.acknowledged_at
+        ? '<span class="fr-badge fr-badge--sm fr-badge--success">Acquittée par ' + esc((a.acknowledged_by || {}).name) + " le " +
+          esc(when(a.acknowledged_at, zone)) + "</span>"
+        : '<button type="button" class="fr-btn fr-btn--sm" data-ack="' + esc(a.id) + '">Accuser réception</button>';
+      return '<li data-alert="' + esc(a.id) + '">' + (a.exercise ? '<span class="fr-badge fr-badge--sm fr-badge--info">EXERCICE</span> ' : "") +
+        esc(a.reason) + ' <span class="fr-text--xs">' + esc(when(a.raised_at, zone)) + "</span> " + state + "</li>";
+    }).join("");
+  }
+
+  function load() {
+    return fetch("/api/v1/alerts", {credentials: "same-origin", headers: HEADERS}).then(function (r) {
+      return r.ok ? r.json() : {items: []};
+    }).then(function (body) {
+      alerts = {};
+      body.items.forEach(function (a) { alerts[a.id] = a; });
+      render();
+    });
+  }
+
+  function token() {
+    if (csrf) { return Promise.resolve(csrf); }
+    return fetch("/alertes/jeton", {credentials: "same-origin", headers: HEADERS}).then(function (r) {
+      return r.json();
+    }).then(function (body) { csrf = body.csrf; return csrf; });
+  }
+
+  function acknowledge(id, button) {
+    button.disabled = true;
+    token().then(function (t) {
+      return fetch("/alertes/" + encodeURIComponent(id) + "/acquitter", {
+        method: "POST", credentials: "same-origin", headers: Object.assign({
+          "Content-Type": "application/x-www-form-urlencoded"}, HEADERS), body: "csrf=" + encodeURIComponent(t)});
+    }).then(function (r) { return r.json(); }).then(function (body) {
+      if (body.alert) { alerts[body.alert.id] = body.alert; }
+      render();
+    }).catch(function () { button.disabled = false; });
+  }
+
+  function serious(c) {
+    var parts = [];
+    if (c.black) { parts.push(c.black + " décès"); }
+    if (c.red) { parts.push(c.red + " victime(s) en urgence absolue"); }
+    if (c.evacuated || c.displaced) { parts.push("évacuation en cours"); }
+    return parts;
+  }
+
+  function follow() {
+    var src = new EventSource("/api/v1/stream");
+    var seen = {};
+    src.addEventListener("alert", function (ev) {
+      var a = JSON.parse(ev.data);
+      var known = alerts[a.id];
+      alerts[a.id] = a;
+      render();
+      if (!known && !a.acknowledged_at) { show((a.exercise ? "" : "Alerte : ") + a.reason); }
+    });
+    src.addEventListener("case", function (ev) {
+      var c = JSON.parse(ev.data);
+      var parts = serious(c);
+      var key = c.case_id + ":" + parts.join(",");
+      if (parts.length && !seen[key]) {
+        seen[key] = true;
+        show("Situation grave : " + parts.join(", ") + " — " + (c.city || c.location_label || c.case_id));
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    build();
+    load().then(follow);
+  });
+})();
