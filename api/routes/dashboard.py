@@ -23,6 +23,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from adapters.directory.demo import DEMO_DOMAIN, demo_grants
 from api.auth import COOKIE_NAME, LOGIN_COOKIE, AuthConfig, AuthError, Revocations
 from api.dependencies import AuthConfigDep, GeographyDep
 from api.forms import form_fields as _form
@@ -30,13 +31,16 @@ from api.forms import login_limited as _login_limited
 from api.forms import same_site as _same_site
 from api.pages import render_page, template
 from api.routes import login as oidc_login
+from api.routes.annuaire import GRANTERS
 from api.web_session import SESSION_COOKIE, current_web_session, drop_session_cookie, session_principal, web_sessions
 from domain.access import ROLES, Act, Principal, role_may
-from domain.geography import NATIONAL, parse_territory
+from domain.geography import NATIONAL, Level, parse_territory
 from domain.local_time import zone_name, zone_of
 
 router = APIRouter(include_in_schema=False)
 DEMO_ROLES = [r for r in ROLES.values() if role_may(r, Act.READ)]
+LEVEL_NAMES = {Level.COMMUNE: "une commune", Level.DEPARTEMENT: "un département", Level.ZONE: "une zone",
+               Level.NATIONAL: "le national"}
 FORGED = "Formulaire expiré ou envoyé depuis un autre site : rechargez la page de connexion."
 
 
@@ -49,7 +53,8 @@ def _login_page(request: Request, error: str | None = None, status: int = 200) -
         options = "".join(
             f'<option value="{r.code}">{html.escape(r.label)}</option>' for r in DEMO_ROLES
         )
-        demo = template("login_demo.html").substitute(role_options=options, csrf=csrf)
+        demo = template("login_demo.html").substitute(role_options=options, csrf=csrf,
+                                                       people=_demo_people_form(request, csrf))
     login = (template("login_token.html").substitute(csrf=csrf) if config.interactive_login
              else template("login_unconfigured.html").template)
     main = template("login.html").substitute(
@@ -65,6 +70,22 @@ def _login_page(request: Request, error: str | None = None, status: int = 200) -
         response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https", path="/connexion")
     return response
+
+
+def _demo_people_form(request: Request, csrf: str) -> str:
+    """The demonstration people of the directory (adapters.directory.demo), to enter as one of them."""
+    grants = demo_grants(request.app.state.services)
+    if not grants:
+        return ""
+    options = "".join(
+        f'<option value="{html.escape(g.id)}">{html.escape(g.person_name)} — {html.escape(g.position or "")}, '
+        f"{html.escape(g.organisation_name)}</option>" for g in grants)
+    return ('<form method="post" action="/connexion/demo" id="demo-person-form" class="fr-mb-3w">'
+            f'<input type="hidden" name="csrf" value="{csrf}">'
+            '<div class="fr-select-group"><label class="fr-label" for="person">Personne de l\'annuaire'
+            '<span class="fr-hint-text">Personnes fictives de démonstration, avec leur fonction et leur organisation'
+            f'</span></label><select class="fr-select" id="person" name="person">{options}</select></div>'
+            '<button class="fr-btn" type="submit" id="demo-person-submit">Entrer sous cette identité</button></form>')
 
 
 async def _checked_login_form(request: Request, offered: bool) -> dict[str, str] | Response:
@@ -120,15 +141,40 @@ async def login_demo(request: Request) -> Response:
     form = await _checked_login_form(request, config.demo_login)
     if isinstance(form, Response):
         return form
+    if "person" in form:  # one of the directory's demonstration people, under their habilitation
+        grant = await run_in_threadpool(request.app.state.services.directory.active, form["person"][:100])
+        if grant is None or not grant.email.endswith(DEMO_DOMAIN):
+            return _login_page(request, "Choisissez une personne de démonstration dans la liste.", status=400)
+        token = config.mint(grant.role, grant.territory, subject=grant.email,
+                            name=f"{grant.person_name} ({grant.position or ROLES[grant.role].label})")
+        return _signed_in(request, token)
     role, territory = form.get("role", ""), form.get("territory", "").strip()
+    if role not in ROLES:
+        return _login_page(request, "Choisissez un rôle dans la liste.", status=400)
     try:
-        if role in ROLES:  # a bare code is read at the role's level (an unknown role is refused by mint)
-            level, code = parse_territory(territory or NATIONAL, default=ROLES[role].default_level)
-            territory = f"{level.value}:{code}"
-        token = config.mint(role, territory, name=f"Démonstration ({ROLES[role].label})" if role in ROLES else None)
+        level, code = demo_territory(request.app.state.services.geography, role, territory)
+        token = config.mint(role, f"{level.value}:{code}", name=f"Démonstration ({ROLES[role].label})")
     except (AuthError, ValueError) as e:
-        return _login_page(request, f"Impossible de créer le jeton de démonstration : {e}", status=400)
+        return _login_page(request, f"Impossible d'entrer en démonstration : {e}", status=400)
     return _signed_in(request, token)
+
+
+def demo_territory(geography: Any, role: str, text: str) -> tuple[Level, str]:
+    """The territory the demonstration form names, for a role: a code (bare codes at the role's level, or
+    `niveau:code`), else a name (« Rennes », « Ille-et-Vilaine »), the best match at one of the role's
+    levels. Refusals name the role and the text as the person typed them."""
+    spec = ROLES[role]
+    try:
+        level, code = parse_territory(text or NATIONAL, default=spec.default_level, known=geography)
+    except ValueError:
+        level = None
+    if level is not None and level in spec.levels:
+        return level, code
+    for found, found_code, _ in geography.search(text, 200) if text else []:
+        if found in spec.levels:
+            return found, found_code
+    where = " ou ".join(LEVEL_NAMES[lvl] for lvl in spec.levels)
+    raise ValueError(f"aucun territoire « {text} » pour le rôle {spec.label} ({where})")
 
 
 @router.get("/connexion/territoires")
@@ -242,6 +288,9 @@ def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_
         user_name=html.escape(me["name"] or me["subject"]),
         logout_csrf=html.escape(config.csrf_token("logout", csrf_binding)),
         grant_switch=grant_switch,
+        directory_links='<li><a class="fr-btn fr-icon-team-line" id="directory-link" href="/annuaire">Annuaire</a></li>'
+        + ('<li><a class="fr-btn fr-icon-user-add-line" id="habilitations-link" href="/habilitations">'
+           "Habilitations</a></li>" if principal.role.code in GRANTERS else ""),
     )
     page = render_page(
         title="Tableau de bord", main=main, demo=config.demo_login, header_tools=tools,
