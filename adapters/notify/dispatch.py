@@ -37,7 +37,7 @@ from adapters.notify.smtp import DeliveryError, SmtpConfig, SmtpSender
 from adapters.notify.tokens import ANSWER, make_token
 from adapters.settings import Settings, resolved_alert_token_key
 from adapters.store.event_store import TocsinStore
-from adapters.store.locks import Leadership
+from adapters.store.locks import run_while_leading
 from domain.alert import ATTEMPTING, EMAIL, PENDING, PUSH, SMS, VOICE, Alert
 from domain.recipients import Contact, Recipients
 
@@ -304,20 +304,8 @@ class Dispatcher:
 
     def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         """Deliver until `stop` is set, while holding the dispatcher's lock; woken by new events."""
-        leadership = Leadership(self.store.database_url, dispatch_lock_key(self.store.settings.schema))
-        try:
-            with psycopg.connect(self.store.database_url, autocommit=True) as listener:
-                listener.execute('LISTEN "tocsin_events"')
-                while not stop.is_set():
-                    if not leadership.try_acquire() and not leadership.still_held():
-                        stop.wait(poll_seconds)
-                        continue
-                    while not stop.is_set() and self.step():
-                        pass
-                    for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
-                        pass
-        finally:
-            leadership.release()
+        run_while_leading(self.store.database_url, dispatch_lock_key(self.store.settings.schema), self.step, stop,
+                          poll_seconds)
 
 
 def _in_doubt(person_id: str, channel: str, attempt: int) -> Callable[[Alert], None]:

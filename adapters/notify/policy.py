@@ -36,7 +36,7 @@ from adapters.geography import Geography
 from adapters.notify import alert_store
 from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
-from adapters.store.locks import Leadership
+from adapters.store.locks import run_while_leading
 from domain.alert import Alert
 from domain.alert_rules import (
     DEFAULT_RULES,
@@ -270,21 +270,8 @@ class AlertPolicy:
 
     def run(self, stop: threading.Event, poll_seconds: float = 1.0, on_step: Callable[[], None] | None = None) -> None:
         """Decide until `stop` is set, while holding the policy's lock (another process waits)."""
-        leadership = Leadership(self.store.database_url, policy_lock_key(self.store.settings.schema))
-        try:
-            with psycopg.connect(self.store.database_url, autocommit=True) as listener:
-                listener.execute('LISTEN "tocsin_events"')
-                while not stop.is_set():
-                    if not leadership.try_acquire() and not leadership.still_held():
-                        stop.wait(poll_seconds)
-                        continue
-                    while not stop.is_set() and self.step():
-                        if on_step:
-                            on_step()
-                    for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
-                        pass
-        finally:
-            leadership.release()
+        run_while_leading(self.store.database_url, policy_lock_key(self.store.settings.schema), self.step, stop,
+                          poll_seconds, on_step)
 
 
 def _with_count(obs: Observation, count: int) -> Observation:

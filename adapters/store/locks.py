@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections.abc import Callable
 
 import psycopg
 
@@ -54,3 +56,26 @@ class Leadership:
             except psycopg.Error:
                 pass
             self.conn = None
+
+
+def run_while_leading(database_url: str, key: int, step: Callable[[], int], stop: threading.Event,
+                      poll_seconds: float = 1.0, on_step: Callable[[], None] | None = None) -> None:
+    """Call `step` until it has nothing left to do, again whenever new events are recorded (NOTIFY on
+    "tocsin_events") or `poll_seconds` pass, until `stop` is set; only while this process holds the lock
+    `key` (another process running the same loop stands by and takes over when this one's session ends).
+    The alert policy and the dispatcher each run one."""
+    leadership = Leadership(database_url, key)
+    try:
+        with psycopg.connect(database_url, autocommit=True) as listener:
+            listener.execute('LISTEN "tocsin_events"')
+            while not stop.is_set():
+                if not leadership.try_acquire() and not leadership.still_held():
+                    stop.wait(poll_seconds)
+                    continue
+                while not stop.is_set() and step():
+                    if on_step:
+                        on_step()
+                for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
+                    pass
+    finally:
+        leadership.release()
