@@ -32,7 +32,7 @@ from adapters.services import Services
 from api.dependencies import Reader, ServicesDep
 from api.pages import render_page
 from api.schemas import AckResult, AlertList
-from domain.access import Denied, may_see_alert, may_see_callout
+from domain.access import Denied, Principal, may_see_alert, may_see_callout
 from domain.alert import Alert
 from domain.callout import CallOut
 
@@ -50,6 +50,11 @@ async def list_alerts(principal: Reader, services: ServicesDep) -> dict:
 
 @router.post("/api/v1/alerts/{alert_id}/ack", summary="Accuser réception d'une alerte", response_model=AckResult)
 async def ack_alert(alert_id: str, principal: Reader, services: ServicesDep) -> dict:
+    return await _acknowledge(services, alert_id, principal)
+
+
+async def _acknowledge(services: Services, alert_id: str, principal: Principal) -> dict:
+    """The acknowledgement by a signed-in person (API or dashboard form): 404 unknown, 403 not theirs."""
     try:
         outcome = await run_in_threadpool(acknowledge_as, services.store, alert_id, principal)
     except UnknownAlert as e:
@@ -239,10 +244,4 @@ async def ack_from_dashboard(alert_id: str, request: Request, services: Services
     form = await form_fields(request)
     if not same_site(request) or not request.app.state.auth.csrf_valid(ACK_PURPOSE, token_id, form.get("csrf")):
         raise HTTPException(403, "accusé de réception refusé : formulaire envoyé depuis un autre site")
-    try:
-        outcome = await run_in_threadpool(acknowledge_as, services.store, alert_id, principal)
-    except UnknownAlert as e:
-        raise HTTPException(404, str(e)) from e
-    except Denied as e:
-        raise HTTPException(403, str(e)) from e
-    return JSONResponse({"recorded": outcome.recorded, "alert": outcome.alert.summary()})
+    return JSONResponse(await _acknowledge(services, alert_id, principal))
