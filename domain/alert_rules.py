@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from domain.alert import EMAIL
 from domain.geography import Level
+from domain.local_time import zone_of_departement
 from domain.nature import NatureFamily
 from domain.recipients import mairie_of, prefecture_of
 
@@ -234,17 +235,9 @@ def tier_organisations(rule: Rule, obs: Observation) -> Sequence[tuple[Tier, str
     return [(t, target_organisation(t.target, t.organisation_id, obs)) for t in rule.escalation]
 
 
-# Overseas départements show times in their own zone; everything else in Europe/Paris.
-_ZONES = {
-    "971": "America/Guadeloupe", "972": "America/Martinique", "973": "America/Cayenne", "974": "Indian/Reunion",
-    "975": "America/Miquelon", "976": "Indian/Mayotte", "977": "America/St_Barthelemy",
-    "978": "America/Marigot", "986": "Pacific/Wallis", "987": "Pacific/Tahiti", "988": "Pacific/Noumea",
-}
-
-
 def time_zone_of(departement: str | None) -> str:
-    """The IANA time zone people of a département read times in."""
-    return _ZONES.get(departement or "", "Europe/Paris")
+    """The IANA time zone people of a département read times in (domain.local_time is the one table)."""
+    return zone_of_departement(departement).key
 
 
 
