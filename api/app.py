@@ -89,10 +89,6 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         # Before the first request: a store's directory is seeded when it first serves (domain.directory).
         await run_in_threadpool(app.state.services.ensure_directory)
         app.state.auth = auth or AuthConfig.from_env(app.state.services.settings)
-        if app.state.auth.demo_login:  # `tocsin run`, `tocsin serve --demo`: the people its login offers
-            from adapters.directory.demo import seed_demo_people
-
-            await run_in_threadpool(seed_demo_people, app.state.services)
         open_login(app)
         if app.state.oidc is not None:  # the dashboard's login is the provider's; tokens for the API
             log.info("authentication: dashboard login with OpenID Connect; API bearer tokens: %s",

@@ -68,6 +68,9 @@ def run(
     settings = Settings.from_env()
     auth = demo_auth_config(settings)  # before anything starts
     services = open_services(settings)
+    from adapters.directory.demo import seed_demo_people
+
+    seed_demo_people(services)  # the people the demonstration login offers (idempotent)
     start = datetime.now(UTC) + LIVE_TAIL - timedelta(hours=crisis_hours(size))
     stop = threading.Event()
     with nats_url(settings) as url:
