@@ -29,6 +29,10 @@ class AckOutcome:
     alert: Alert
     recorded: bool  # False: it was acknowledged already (by `alert.acknowledged_by`)
 
+    def as_dict(self) -> dict:
+        """What the API and `tocsin alerts ack --json` answer (api.schemas.AckResult)."""
+        return {"recorded": self.recorded, "alert": self.alert.summary()}
+
 
 def visible_alerts(store: TocsinStore, principal: Principal | None, limit: int = 200) -> list[dict]:
     """The alerts the principal may see, newest first (None: the CLI operator, who sees all)."""

@@ -80,7 +80,7 @@ def ack(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte (v
     finally:
         services.close()
     if as_json:
-        print_json({"recorded": outcome.recorded, "alert": outcome.alert.summary()})
+        print_json(outcome.as_dict())
     elif outcome.recorded:
         typer.echo(f"Accusé de réception enregistré pour l'alerte {alert_id}.")
     else:

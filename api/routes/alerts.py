@@ -61,7 +61,7 @@ async def _acknowledge(services: Services, alert_id: str, principal: Principal) 
         raise HTTPException(404, str(e)) from e
     except Denied as e:
         raise HTTPException(403, str(e)) from e
-    return {"recorded": outcome.recorded, "alert": outcome.alert.summary()}
+    return outcome.as_dict()
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:

@@ -4,7 +4,7 @@ back-off, never twice, never "sent" on a channel that does not exist."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,6 +16,7 @@ from adapters.notify.tokens import read_token
 from adapters.settings import resolved_alert_token_key
 from domain.alert import FAILED, SENT, SMS
 from domain.alert_rules import Rule, Target
+from tests.support.clock import Clock
 from tests.support.recipients import DirectoryRecipients
 from tests.support.smtp import smtp_server, starttls_server  # noqa: F401  (fixtures)
 from tests.support.wire import as_json, example, wire
@@ -30,14 +31,6 @@ def directory() -> DirectoryRecipients:
     d.add(f"mairie.{GUICHEN}", "p.adjoint", "Adjointe", ADJOINTE)
     d.add(f"mairie.{GUICHEN}", "p.sans", "Secrétaire sans adresse")
     return d
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture

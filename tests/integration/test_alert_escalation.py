@@ -13,6 +13,7 @@ from adapters.notify import alert_store
 from adapters.notify.dispatch import Dispatcher, channels_from
 from adapters.notify.policy import AlertPolicy
 from adapters.notify.use_cases import acknowledge
+from tests.support.clock import Clock
 from tests.support.recipients import DirectoryRecipients, Duty
 from tests.support.smtp import smtp_server  # noqa: F401  (fixture)
 from tests.support.wire import as_json, example, wire
@@ -30,14 +31,6 @@ def directory(duties: bool = False) -> DirectoryRecipients:
         now = datetime.now(UTC)
         d.duties[f"mairie.{GUICHEN}"] = [Duty("p.adjoint", now - timedelta(hours=1), now + timedelta(hours=12))]
     return d
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture
