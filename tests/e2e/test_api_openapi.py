@@ -54,6 +54,13 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("post", "/api/v1/callouts", schemas.CallOutItem, "", {}),
     ("get", "/api/v1/callouts/{callout_id}", schemas.CallOutItem, "", {}),
     ("post", "/api/v1/callouts/{callout_id}/answers", schemas.CallOutItem, "", {}),
+    ("get", "/api/v1/crises", schemas.CrisisList, "/api/v1/crises", {}),
+    # The crises' acts: checked against their models in tests/e2e/test_api_crises.py.
+    ("post", "/api/v1/crises", schemas.CrisisItem, "", {}),
+    ("get", "/api/v1/crises/{crisis_id}", schemas.CrisisItem, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/close", schemas.CrisisItem, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/cases", schemas.CrisisItem, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/cases/{case_id}/detach", schemas.CrisisItem, "", {}),
 ]
 
 
