@@ -558,3 +558,62 @@ class CrisisAttachRequest(Schema):
 
 class CrisisDetachRequest(Schema):
     reason: str = Field(default="", description="Pourquoi l'affaire ne relève pas de la crise")
+
+
+# ---- the log book and situation reports (domain.logbook) -----------------------------------------------
+
+class LogEntryRequest(Schema):
+    kind: str = Field(description="information, decision ou action")
+    text: str = Field(description="Le texte de l'entrée (5 000 caractères au plus)")
+    visibility: str = Field(default="organisation", description="organisation (la vôtre seulement) ou crisis "
+                                                                "(tous les acteurs de la crise)")
+    case_ids: list[str] = Field(default_factory=list, description="Affaires concernées (identifiants CISU)")
+    amends: str | None = Field(default=None, description="N° de l'entrée que celle-ci corrige (jamais modifiée)")
+
+
+class LogEntryItem(Schema):
+    id: str = Field(description="N° de l'entrée dans la main courante ; identifiant de la source sinon")
+    at: str = Field(description="Quand c'est arrivé (ISO 8601)")
+    recorded_at: str = Field(description="Quand Tocsin l'a su (ISO 8601)")
+    kind: str = Field(description="information, decision, action (entrées des personnes) ; message, alert, request")
+    kind_label: str
+    author: dict | None = Field(description="Qui l'a écrite : personne, organisation, habilitation, rôle")
+    organisation_id: str | None
+    text: str
+    visibility: str = Field(description="organisation ou crisis")
+    visibility_label: str
+    case_ids: list[str]
+    amends: str | None = Field(description="N° de l'entrée corrigée")
+    amended_by: list[str] = Field(description="N° des entrées qui la corrigent")
+    source: str = Field(description="personne, nexsis, alerte ou demande")
+    source_label: str
+    details: dict
+
+
+class LogList(Schema):
+    crisis_id: str
+    time_zone: str = Field(description="Fuseau des heures à afficher (celui du territoire de la crise)")
+    as_of: str | None = Field(description="Le moment rejoué, s'il y en a un")
+    items: list[LogEntryItem]
+
+
+class ReportRequest(Schema):
+    text: str = Field(description="Le point de situation (5 000 caractères au plus)")
+    request_id: str | None = Field(default=None, description="La demande d'information à laquelle il répond")
+
+
+class ReportItem(Schema):
+    organisation_id: str | None
+    number: int = Field(description="N° du point de situation de cette organisation dans la crise")
+    text: str
+    figures: dict = Field(description="Les chiffres du territoire de la crise au moment de l'écriture (figés)")
+    request_id: str | None
+    author: dict
+    at: str
+
+
+class ReportList(Schema):
+    crisis_id: str
+    time_zone: str
+    as_of: str | None
+    items: list[ReportItem]
