@@ -53,7 +53,7 @@ def test_each_reader_sees_the_entries_the_rules_allow_merged_with_messages_and_a
     fixed = write_entry(services.store, crisis.id, prefet, kind="decision", text="Activation du COD à 19 h",
                         visibility="organisation", amends=shared.id)
     assert (own.id, shared.id, fixed.id) == ("1", "2", "3") and fixed.visibility == "crisis"
-    assert own.organisation_id == f"mairie.{GUICHEN}" and own.author["person_id"] == "p.maire"
+    assert own.organisation_id == f"mairie.{GUICHEN}" and own.author and own.author["person_id"] == "p.maire"
     with pytest.raises(EntryRefused):  # the mairie does not correct the prefecture's entry
         write_entry(services.store, crisis.id, maire, kind="information", text="x", amends=shared.id)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -83,7 +84,7 @@ def test_the_events_rebuild_the_same_log_book(script):
 
 def test_what_the_book_refuses():
     book = LogBook("crisis:x")
-    common = {"case_ids": [], "author": author(ORGS[0]), "organisation_id": ORGS[0], "at": T0}
+    common: dict[str, Any] = {"case_ids": [], "author": author(ORGS[0]), "organisation_id": ORGS[0], "at": T0}
     with pytest.raises(EntryRefused, match="type d'entrée inconnu"):
         book.write(kind="rumeur", text="x", visibility="crisis", **common)
     with pytest.raises(EntryRefused, match="vide"):
