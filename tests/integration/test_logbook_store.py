@@ -83,17 +83,18 @@ def test_each_reader_sees_the_entries_the_rules_allow_merged_with_messages_and_a
 def test_many_people_writing_at_once_lose_no_entry(services, crisis_world):
     crisis, prefet, _ = crisis_world
     writers = [principal(services, "mayor", Level.COMMUNE, code, f"m{code}")
-               for code in ("35238", "35126", "35047", "35051", "35001", "35002")]
+               for code in ("35238", "35126", "35047", "35051", "35001", "35002", "35003", "35004", "35006", "35007",
+                            "35008", "35009")]
 
-    def write_three(p: Principal) -> list[str]:
+    def write_four(p: Principal) -> list[str]:
         return [write_entry(services.store, crisis.id, p, kind="information", text=f"{p.name} {n}",
-                            visibility="crisis").id for n in range(3)]
+                            visibility="crisis").id for n in range(4)]
 
     with ThreadPoolExecutor(len(writers)) as pool:
-        ids = [i for batch in pool.map(write_three, writers) for i in batch]
-    assert sorted(ids, key=int) == [str(n) for n in range(1, 19)]
+        ids = [i for batch in pool.map(write_four, writers) for i in batch]
+    assert sorted(ids, key=int) == [str(n) for n in range(1, 49)]
     texts = {i.text for i in crisis_log(services.store, services.geography, crisis, None, sources={})}
-    assert texts == {f"{p.name} {n}" for p in writers for n in range(3)}
+    assert texts == {f"{p.name} {n}" for p in writers for n in range(4)}
 
 
 def test_the_log_book_and_reports_as_they_stood_and_a_closed_crisis_refusing_more(services, settings, crisis_world):
