@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
@@ -26,7 +26,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from adapters.crisis.crises import find_crisis, organisation_of
-from adapters.notify.alert_store import recent_alerts
+from adapters.notify.alert_store import RAISED_TOPIC, first_event_ids, get_alert
 from adapters.store.event_store import TocsinStore
 from domain.access import Principal, actor, check_may_write_log, may_read_log_entry, may_see_alert
 from domain.access import organisation_territory as territory_of_organisation
@@ -35,6 +35,8 @@ from domain.geography import Hierarchy, Level
 from domain.logbook import LogBook, LogItem, SituationReports, crisis_scope, log_book_id, reports_id
 
 TRIES = 12
+# Alerts are read newest first and no further than this before the crisis began (the servers' clocks differ).
+CLOCK_MARGIN = timedelta(minutes=5)
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -129,8 +131,13 @@ def alert_items(store: TocsinStore, geography: Hierarchy, crisis: Crisis, princi
     level, _, code = crisis.territory.partition(":")
     crisis_territory = (Level(level), code)
     items = []
-    for alert in recent_alerts(store, limit):
+    for alert_id in first_event_ids(store, RAISED_TOPIC, limit):  # the most recently recorded first
+        alert = get_alert(store, alert_id)
+        if alert is None:
+            continue
         raised = alert.raised_at
+        if raised < crisis.start - CLOCK_MARGIN:
+            break  # recorded in the order raised (up to the processes' clocks): the rest are older still
         if raised < crisis.start or (at is not None and raised > at):
             continue
         where = territory_of_organisation(alert.organisation_id)

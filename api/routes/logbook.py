@@ -83,8 +83,10 @@ async def _export(fmt: str, crisis_id: str, principal: Principal, services: Any,
         return body, f"main-courante-{crisis.id}.{fmt}"
 
     body, name = await _act(build)
-    disposition = "inline" if fmt == "html" else f'attachment; filename="{name}"'
-    return Response(body, media_type=log_export.FORMATS[fmt], headers={"Content-Disposition": disposition})
+    # Downloaded, the page too (as the after-action report): it carries its own inline style, for printing
+    # from the file, which this site's content security policy would refuse.
+    return Response(body, media_type=log_export.FORMATS[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
 @router.get("/api/v1/crises/{crisis_id}/log.csv", summary="La main courante en CSV (heures dans le fuseau de la "
@@ -100,7 +102,8 @@ async def export_xlsx(crisis_id: str, principal: Reader, services: ServicesDep, 
 
 
 @router.get("/api/v1/crises/{crisis_id}/log.html", summary="La main courante et les points de situation, page "
-            "à imprimer", response_class=Response, responses={200: {"content": {"text/html": {}}}})
+            "autonome à télécharger et imprimer", response_class=Response,
+            responses={200: {"content": {"text/html": {}}}})
 async def export_html(crisis_id: str, principal: Reader, services: ServicesDep, at: AtQuery = None) -> Response:
     return await _export("html", crisis_id, principal, services, at)
 

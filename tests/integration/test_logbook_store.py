@@ -74,6 +74,11 @@ def test_each_reader_sees_the_entries_the_rules_allow_merged_with_messages_and_a
     assert NAME_MASK in mayor_text and "LECCIA" not in mayor_text and "LECCIA" in prefet_text
     # The prefecture does not read the mairie's own entry; the alert to the mairie it sees (above it).
     assert [i.id for i in prefet_log if i.source == "personne"] == ["2", "3"]
+    # A crisis begun after the alert: its log book does not go back before its start.
+    later = open_crisis(services.store, prefet, title="Suite", kind="other", territory="departement:35")
+    attach_case(services.store, later.id, prefet, CASE)
+    later = crisis_as_of(services.store, later.id, maire)
+    assert {i.source for i in crisis_log(services.store, services.geography, later, maire)} == {"nexsis"}
     # Another mayor of the département: the shared entries, not the case of another commune, nor its alert.
     rennes = principal(services, "mayor", Level.COMMUNE, "35238", "maire-rennes")
     other = crisis_log(services.store, services.geography, now, rennes)
