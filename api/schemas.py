@@ -617,3 +617,10 @@ class ReportList(Schema):
     time_zone: str
     as_of: str | None
     items: list[ReportItem]
+
+
+class OwnLogList(Schema):
+    organisation_id: str
+    time_zone: str = Field(description="Fuseau des heures à afficher (celui du territoire de l'organisation)")
+    as_of: str | None
+    items: list[LogEntryItem]

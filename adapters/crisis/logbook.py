@@ -28,7 +28,7 @@ from eventsourcing.persistence import IntegrityError
 from adapters.crisis.crises import find_crisis, organisation_of
 from adapters.notify.alert_store import RAISED_TOPIC, first_event_ids, get_alert
 from adapters.store.event_store import TocsinStore
-from domain.access import Principal, actor, check_may_write_log, may_read_log_entry, may_see_alert
+from domain.access import Denied, Principal, actor, check_may_write_log, may_read_log_entry, may_see_alert
 from domain.access import organisation_territory as territory_of_organisation
 from domain.crisis import Crisis
 from domain.geography import Hierarchy, Level
@@ -120,6 +120,45 @@ def person_entries(store: TocsinStore, crisis: Crisis, principal: Principal | No
         return items
     reader = organisation_of(principal)
     return [i for i in items if may_read_log_entry(reader, i.organisation_id, i.visibility)]
+
+
+def organisation_scope(organisation_id: str) -> str:
+    return f"organisation:{organisation_id}"
+
+
+def _own_organisation(principal: Principal) -> str:
+    organisation = organisation_of(principal)
+    if organisation is None:
+        raise Denied("votre rôle n'agit pour aucune organisation : pas de main courante propre")
+    return organisation
+
+
+def write_own_entry(store: TocsinStore, principal: Principal, *, kind: str, text: str, case_ids: Iterable[str] = (),
+                    amends: str | None = None) -> LogItem:
+    """Write in the principal's organisation's own log book, outside any crisis (read by its people only)."""
+    check_may_write_log(principal)
+    scope = organisation_scope(_own_organisation(principal))
+    who = actor(principal)
+    cases = list(case_ids)
+
+    def act(book: LogBook) -> str:
+        return book.write(kind=kind, text=text, visibility="organisation", case_ids=cases, author=who,
+                          organisation_id=organisation_of(principal), at=datetime.now(UTC), amends=amends)
+
+    book, entry_id = _record(store, log_book_id(scope), lambda: aggregate_as_of(store, log_book_id(scope), LogBook),
+                             lambda: LogBook(scope), act)
+    return next(i for i in book.items() if i.id == entry_id)
+
+
+def own_entries(store: TocsinStore, organisation_id: str, at: datetime | None = None) -> list[LogItem]:
+    """An organisation's own log book (the caller acts for it: `own_log_of`)."""
+    book = aggregate_as_of(store, log_book_id(organisation_scope(organisation_id)), LogBook, at)
+    return book.items() if book else []
+
+
+def own_log_of(store: TocsinStore, principal: Principal, at: datetime | None = None) -> tuple[str, list[LogItem]]:
+    organisation = _own_organisation(principal)
+    return organisation, own_entries(store, organisation, at)
 
 
 # ---- alerts as log items -----------------------------------------------------------------------------

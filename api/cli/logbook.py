@@ -21,6 +21,8 @@ log_app = typer.Typer(help="Main courante d'une crise : écrire, lire, exporter.
 report_app = typer.Typer(help="Points de situation d'une crise : écrire, lire.", no_args_is_help=True)
 
 CrisisArgument = Annotated[str, typer.Argument(help="Identifiant de la crise.")]
+CrisisOrOwn = Annotated[str, typer.Argument(help="Identifiant de la crise (sans : la main courante propre de "
+                                                 "l'organisation, hors crise).")]
 ReaderOption = Annotated[str, typer.Option("--as", help="Lire comme cette organisation (par défaut : tout).")]
 AtOption = Annotated[datetime | None, typer.Option("--at", help="Telle qu'elle était à ce moment (ISO 8601 avec "
                                                                 "fuseau).")]
@@ -87,7 +89,6 @@ def print_log(crisis: Any, items: list, as_json: bool) -> None:
 
 @log_app.command("add")
 def add(
-    crisis_id: CrisisArgument,
     organisation: AsOption,
     text: Annotated[str, typer.Option("--text", help="Le texte de l'entrée.")],
     kind: Annotated[str, typer.Option("--kind", help="information, decision ou action.")] = "information",
@@ -96,13 +97,20 @@ def add(
     case: Annotated[list[str] | None, typer.Option("--case", help="Affaire concernée (répétable).")] = None,
     amends: Annotated[str | None, typer.Option("--amends", help="N° de l'entrée que celle-ci corrige.")] = None,
     as_json: JsonOption = False,
+    crisis_id: CrisisOrOwn = "",
 ) -> None:
     """Écrire une entrée (ou, avec --amends, une correction) dans la main courante."""
-    from adapters.crisis.logbook import write_entry
+    from adapters.crisis.logbook import write_entry, write_own_entry
 
-    item = _run(lambda services: write_entry(services.store, crisis_id, operator_principal(services, organisation),
-                                             kind=kind, text=text, visibility=visibility, case_ids=case or [],
-                                             amends=amends))
+    def act(services: Any) -> Any:
+        principal = operator_principal(services, organisation)
+        if not crisis_id:
+            return write_own_entry(services.store, principal, kind=kind, text=text, case_ids=case or [],
+                                   amends=amends)
+        return write_entry(services.store, crisis_id, principal, kind=kind, text=text, visibility=visibility,
+                           case_ids=case or [], amends=amends)
+
+    item = _run(act)
     if as_json:
         print_json(item.as_dict())
     else:
@@ -110,11 +118,38 @@ def add(
 
 
 @log_app.command("list")
-def list_(crisis_id: CrisisArgument, organisation: ReaderOption = "", at: AtOption = None,
+def list_(crisis_id: CrisisOrOwn = "", organisation: ReaderOption = "", at: AtOption = None,
           as_json: JsonOption = False) -> None:
     """La main courante : entrées, messages NexSIS, alertes, demandes, dans l'ordre."""
+    if not crisis_id:
+        _print_own(organisation, at, as_json)
+        return
     crisis, items = _run(lambda services: read_log(services, crisis_id, organisation, _aware(at)))
     print_log(crisis, items, as_json)
+
+
+def _print_own(organisation: str, at: datetime | None, as_json: bool) -> None:
+    from adapters.crisis.logbook import own_log_of
+    from domain.local_time import format_local, zone_name, zone_of
+
+    if not organisation:
+        raise typer.BadParameter("indiquez l'organisation (--as) dont lire la main courante", param_hint="--as")
+
+    def act(services: Any) -> tuple[Any, list]:
+        principal = operator_principal(services, organisation)
+        return zone_of(principal.level, principal.code), own_log_of(services.store, principal, _aware(at))[1]
+
+    zone, items = _run(act)
+    if as_json:
+        print_json([i.as_dict() for i in items])
+        return
+    typer.echo(f"Main courante de {organisation} (heures en {zone_name(zone)})")
+    if not items:
+        typer.echo("Aucune entrée.")
+    for i in items:
+        amends = f" (corrige n° {i.amends})" if i.amends else ""
+        typer.echo(f"{format_local(i.at, zone, stated=False)}  n° {i.id} [{i.kind_label}] "
+                   f"{i.author['name'] if i.author else ''}{amends} : {i.text}")
 
 
 @log_app.command("export")

@@ -15,12 +15,21 @@ from fastapi.responses import Response
 
 from adapters.crisis import log_export
 from adapters.crisis.crises import UnknownCrisis, find_crisis
-from adapters.crisis.logbook import crisis_as_of, crisis_reports, write_entry, write_report
+from adapters.crisis.logbook import crisis_as_of, crisis_reports, own_log_of, write_entry, write_own_entry, write_report
 from api.dependencies import Reader, ReadModelDep, ServicesDep
-from api.schemas import LogEntryItem, LogEntryRequest, LogList, ReportItem, ReportList, ReportRequest
+from api.schemas import (
+    LogEntryItem,
+    LogEntryRequest,
+    LogList,
+    OwnLogList,
+    ReportItem,
+    ReportList,
+    ReportRequest,
+)
 from domain.access import Denied, Principal
 from domain.crisis import CrisisClosed
 from domain.geography import Level
+from domain.local_time import zone_of
 from projections.read.crisis_log import crisis_log, report_figures
 
 router = APIRouter(tags=["Crises"])
@@ -106,6 +115,26 @@ async def export_xlsx(crisis_id: str, principal: Reader, services: ServicesDep, 
             responses={200: {"content": {"text/html": {}}}})
 async def export_html(crisis_id: str, principal: Reader, services: ServicesDep, at: AtQuery = None) -> Response:
     return await _export("html", crisis_id, principal, services, at)
+
+
+# ---- an organisation's own log book, outside any crisis ----------------------------------------------
+
+@router.post("/api/v1/log", summary="Écrire dans la main courante de votre organisation (hors crise)",
+             response_model=LogEntryItem)
+async def write_own(body: LogEntryRequest, principal: Reader, services: ServicesDep) -> dict:
+    if body.visibility != "organisation":
+        raise HTTPException(422, "hors crise, une entrée n'est lue que par votre organisation (visibility : "
+                                 "organisation)")
+    item = await _act(lambda: write_own_entry(services.store, principal, kind=body.kind, text=body.text,
+                                              case_ids=body.case_ids, amends=body.amends))
+    return item.as_dict()
+
+
+@router.get("/api/v1/log", summary="La main courante de votre organisation (hors crise)", response_model=OwnLogList)
+async def read_own(principal: Reader, services: ServicesDep, at: AtQuery = None) -> dict:
+    organisation, items = await _act(lambda: own_log_of(services.store, principal, _aware(at)))
+    return {"organisation_id": organisation, "time_zone": zone_of(principal.level, principal.code).key,
+            "as_of": at.isoformat() if at else None, "items": [i.as_dict() for i in items]}
 
 
 # ---- situation reports -----------------------------------------------------------------------------

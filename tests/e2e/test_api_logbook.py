@@ -136,3 +136,26 @@ def test_the_log_book_by_role_and_territory(services):
         assert client.post(log, json={"kind": "action", "text": "x"}, headers=rennes).status_code == 409
         assert client.post(reports, json={"text": "x"}, headers=rennes).status_code == 409
         assert len(read(rennes)) >= 4
+
+
+def test_an_organisation_keeps_its_own_log_book_outside_any_crisis(services):
+    with client_for(services) as (client, config):
+        rennes = bearer(config, "mayor", f"commune:{RENNES}")
+        guichen = bearer(config, "mayor", f"commune:{GUICHEN}")
+        analyst = bearer(config, "analyst", "departement:35")
+        first = client.post("/api/v1/log", json={"kind": "information", "text": "Astreinte : M. Martin"},
+                            headers=rennes)
+        assert first.status_code == 200, first.text
+        fixed = client.post("/api/v1/log", json={"kind": "information", "text": "Astreinte : Mme Durand",
+                                                 "amends": first.json()["id"]}, headers=rennes).json()
+        assert fixed["amends"] == first.json()["id"] and fixed["visibility"] == "organisation"
+        assert client.post("/api/v1/log", json={"kind": "information", "text": "x", "visibility": "crisis"},
+                           headers=rennes).status_code == 422
+        assert client.post("/api/v1/log", json={"kind": "information", "text": "x"}, headers=analyst
+                           ).status_code == 403
+        assert client.get("/api/v1/log", headers=analyst).status_code == 403  # acts for no organisation
+        mine = _checked(schemas.OwnLogList, client.get("/api/v1/log", headers=rennes).json())
+        assert mine["organisation_id"] == f"mairie.{RENNES}" and mine["time_zone"] == "Europe/Paris"
+        assert [i["text"] for i in mine["items"]] == ["Astreinte : M. Martin", "Astreinte : Mme Durand"]
+        assert mine["items"][0]["amended_by"] == [fixed["id"]]
+        assert client.get("/api/v1/log", headers=guichen).json()["items"] == []

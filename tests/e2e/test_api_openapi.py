@@ -66,6 +66,8 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("get", "/api/v1/crises/{crisis_id}/log", schemas.LogList, "", {}),
     ("post", "/api/v1/crises/{crisis_id}/reports", schemas.ReportItem, "", {}),
     ("get", "/api/v1/crises/{crisis_id}/reports", schemas.ReportList, "", {}),
+    ("post", "/api/v1/log", schemas.LogEntryItem, "", {}),
+    ("get", "/api/v1/log", schemas.OwnLogList, "", {}),
 ]
 
 

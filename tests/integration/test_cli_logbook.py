@@ -58,3 +58,10 @@ def test_the_operator_keeps_the_log_book_and_reports_of_a_crisis(settings, tmp_p
     page = (tmp_path / "rex" / "rapport.html").read_text()
     assert "Main courante — Crue de la Loire" in page and "COD activé à 19 h" in page and "RAS" in page
     assert (tmp_path / "rex" / "main_courante.csv").exists()
+
+
+def test_an_organisation_own_log_book_from_the_cli(settings):
+    tocsin(settings, "log", "add", "--as", "mairie.44109", "--text", "Astreinte de nuit : adjoint")
+    mine = json.loads(tocsin(settings, "log", "list", "--as", "mairie.44109", "--json").stdout)
+    assert [(i["text"], i["visibility"]) for i in mine] == [("Astreinte de nuit : adjoint", "organisation")]
+    assert json.loads(tocsin(settings, "log", "list", "--as", "prefecture.44", "--json").stdout) == []
