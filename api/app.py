@@ -27,6 +27,7 @@ from api.auth import AuthConfig, LoginLimit, Revocations
 from api.observability import HttpMetrics
 from api.observability import router as observability_router
 from api.routes import (
+    alert_settings,
     alerts,
     annuaire,
     audit,
@@ -155,7 +156,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
-                   alerts, callouts, annuaire, crises):
+                   alerts, alert_settings, callouts, annuaire, crises):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

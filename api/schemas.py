@@ -558,3 +558,42 @@ class CrisisAttachRequest(Schema):
 
 class CrisisDetachRequest(Schema):
     reason: str = Field(default="", description="Pourquoi l'affaire ne relève pas de la crise")
+
+
+# ---- alert settings (domain.alert_settings) ------------------------------------------------------
+
+class AlertTuning(Schema):
+    rule_id: str = Field(description="La règle requise à rendre plus stricte")
+    escalate_after_minutes: int | None = Field(default=None, description="Escalade avancée (jamais retardée)")
+    extra_channels: list[str] = Field(default=[], description="Canaux ajoutés : email, push, sms, voix")
+    grave: bool = Field(default=False, description="Présentée comme « grave »")
+    more_than_cases_per_hour: int | None = Field(default=None, description="Seuil abaissé (jamais relevé)")
+    on_exercises: bool = Field(default=False, description="Alerter aussi sur les messages d'exercice")
+
+
+class OwnAlertRule(Schema):
+    label: str = Field(description="Intitulé (120 caractères au plus)")
+    families: list[str] = Field(default=[], description="Familles de nature (vide : toutes)")
+    new_case: bool = False
+    min_victims: int | None = None
+    min_red: int | None = None
+    min_dead: int | None = None
+    min_resources: int | None = None
+    evacuation: bool = False
+    channels: list[str] = Field(default=["email"])
+    grave: bool = False
+
+
+class AlertSettingsIn(Schema):
+    tunings: list[AlertTuning] = Field(default=[], description="Règles requises rendues plus strictes")
+    own_rules: list[OwnAlertRule] = Field(default=[], description="Règles propres à l'organisation")
+
+
+class AlertSettingsOut(Schema):
+    organisation_id: str
+    required: list[dict] = Field(description="Règles requises qui alertent l'organisation, telles qu'elles "
+                                             "s'appliquent à elle (avec son réglage)")
+    own_rules: list[dict] = Field(description="Règles propres, sur son territoire")
+    changed_by: dict | None
+    changed_at: str | None
+    version: int

@@ -458,3 +458,16 @@ def check_may_manage_crisis(principal: Principal, crisis_territory: str, organis
     if principal.role.code in CRISIS_ROLES and where is not None and principal.can_see(*where):
         return
     raise Denied("seule l'autorité qui conduit la crise (ou une autorité au-dessus) peut la modifier")
+
+
+# ---- alert settings (domain.alert_settings) ------------------------------------------------------
+
+ALERT_SETTING_ROLES = frozenset({"mayor", "prefecture", "sdis", "zone", "national"})
+
+
+def check_may_set_alerts(principal: Principal, organisation_id: str) -> None:
+    """An organisation's own operational people set how it is alerted, nobody else (not even above it: a
+    préfecture requires through the rules, it does not tune a mairie's)."""
+    if principal.role.code in ALERT_SETTING_ROLES and acts_for(principal, organisation_id):
+        return
+    raise Denied("seules les personnes de l'organisation règlent ses alertes")

@@ -55,6 +55,9 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("get", "/api/v1/callouts/{callout_id}", schemas.CallOutItem, "", {}),
     ("post", "/api/v1/callouts/{callout_id}/answers", schemas.CallOutItem, "", {}),
     ("get", "/api/v1/crises", schemas.CrisisList, "/api/v1/crises", {}),
+    # An organisation's alert settings: checked against their model in tests/e2e/test_api_alert_settings.py.
+    ("get", "/api/v1/organisations/{organisation_id}/alert-rules", schemas.AlertSettingsOut, "", {}),
+    ("put", "/api/v1/organisations/{organisation_id}/alert-rules", schemas.AlertSettingsOut, "", {}),
     # The crises' acts: checked against their models in tests/e2e/test_api_crises.py.
     ("post", "/api/v1/crises", schemas.CrisisItem, "", {}),
     ("get", "/api/v1/crises/{crisis_id}", schemas.CrisisItem, "", {}),
