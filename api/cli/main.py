@@ -180,6 +180,7 @@ def serve(
         from api.cli.run import demo_auth_config
 
         auth = demo_auth_config()
+        _seed_demo_people()
         exit_cleanly_on_sigterm()
         uvicorn.run(create_app(auth=auth), host=host, port=port, log_level="info", log_config=log_config,
                     **server_options())
@@ -262,6 +263,18 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
         shutil.rmtree(runtime, ignore_errors=True)
     if code:
         raise typer.Exit(code)
+
+
+def _seed_demo_people() -> None:
+    """The fictitious people the demonstration login offers, as `tocsin run` seeds them (idempotent)."""
+    from adapters.directory.demo import seed_demo_people
+    from adapters.services import open_services
+
+    services = open_services()
+    try:
+        seed_demo_people(services)
+    finally:
+        services.close()
 
 
 def _register_all() -> None:
