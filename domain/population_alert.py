@@ -63,7 +63,11 @@ _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\
 
 
 class Refused(ValueError):
-    """An act the alert's state does not allow, or content that CAP or the rules refuse (French message)."""
+    """Content that CAP or the rules refuse, or an act the alert's state does not allow (French message)."""
+
+
+class WrongState(Refused):
+    """An act the alert's current state does not allow (approving twice, updating a cancelled alert…)."""
 
 
 def clean_text(value: str) -> str:
@@ -171,7 +175,7 @@ class PopulationAlert(Aggregate):
 
     def approve(self, by: dict, at: datetime, message: dict) -> None:
         if self.state != TO_APPROVE:
-            raise Refused(f"cette alerte n'attend pas de validation (état : {self.state})")
+            raise WrongState(f"cette alerte n'attend pas de validation (état : {self.state})")
         self._approved(by, at, message)
 
     @event("Approved")
@@ -181,7 +185,7 @@ class PopulationAlert(Aggregate):
 
     def refuse(self, by: dict, reason: str, at: datetime) -> None:
         if self.state != TO_APPROVE:
-            raise Refused(f"cette alerte n'attend pas de validation (état : {self.state})")
+            raise WrongState(f"cette alerte n'attend pas de validation (état : {self.state})")
         reason = clean_text(reason)
         if not reason:
             raise Refused("un refus doit donner sa raison")
@@ -197,7 +201,7 @@ class PopulationAlert(Aggregate):
         """A new version: of a draft still waiting (it replaces it), or of a published alert (it will be
         published as an Update once approved)."""
         if self.state not in (TO_APPROVE, PUBLISHED):
-            raise Refused(f"seule une alerte à valider ou publiée peut être mise à jour (état : {self.state})")
+            raise WrongState(f"seule une alerte à valider ou publiée peut être mise à jour (état : {self.state})")
         self._update_drafted(content, by, at)
 
     @event("UpdateDrafted")
@@ -211,7 +215,7 @@ class PopulationAlert(Aggregate):
     def cancel(self, by: dict, reason: str, at: datetime, message: dict | None) -> None:
         """`message`: the Cancel to publish when something was published (None otherwise)."""
         if self.state in (CANCELLED, REFUSED):
-            raise Refused(f"cette alerte ne peut plus être annulée (état : {self.state})")
+            raise WrongState(f"cette alerte ne peut plus être annulée (état : {self.state})")
         reason = clean_text(reason)
         if not reason or len(reason) > 1000:
             raise Refused("une annulation donne sa raison (1000 caractères au plus)")

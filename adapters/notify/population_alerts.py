@@ -36,7 +36,7 @@ from domain.access import (
 from domain.alert import EMAIL, Alert
 from domain.geography import Level
 from domain.local_time import zone_of_departement
-from domain.population_alert import PopulationAlert, Refused, checked_content
+from domain.population_alert import PopulationAlert, Refused, WrongState, checked_content
 from domain.recipients import Recipients
 
 RULE = "alerte-population-a-valider"
@@ -190,7 +190,7 @@ def publish_again(store: TocsinStore, gateway: CapGateway | None, principal: Pri
     alert = find(store, alert_id, principal)
     check_may_decide_population_alert(principal, alert.departement)
     if not alert.outbox:
-        raise Refused("aucun message en attente de publication pour cette alerte")
+        raise WrongState("aucun message en attente de publication pour cette alerte")
     return publish_outbox(store, gateway, alert)
 
 

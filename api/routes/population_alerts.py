@@ -22,13 +22,13 @@ from api.schemas import (
     PopulationAlertReason,
 )
 from domain.access import Denied
-from domain.population_alert import PopulationAlert, Refused
+from domain.population_alert import PopulationAlert, Refused, WrongState
 
 router = APIRouter(tags=["Alertes à la population"])
 PREFIX = "/api/v1/population-alerts"
 
 
-async def _detail(services: Any, act: Callable[[], PopulationAlert], *, creating: bool = False) -> dict:
+async def _detail(services: Any, act: Callable[[], PopulationAlert]) -> dict:
     def run() -> dict:
         alert = act()
         return {**use_cases.summary(alert), "history": use_cases.history(services.store, alert)}
@@ -39,15 +39,17 @@ async def _detail(services: Any, act: Callable[[], PopulationAlert], *, creating
         raise HTTPException(404, str(e)) from e
     except Denied as e:
         raise HTTPException(403, str(e)) from e
+    except WrongState as e:
+        raise HTTPException(409, str(e)) from e
     except Refused as e:
-        raise HTTPException(422 if creating else 409, str(e)) from e
+        raise HTTPException(422, str(e)) from e
 
 
 @router.post(PREFIX, summary="Rédiger une alerte à la population (mairie)", response_model=PopulationAlertDetail)
 async def draft(body: PopulationAlertDraft, principal: Reader, services: ServicesDep, request: Request) -> dict:
     return await _detail(services, lambda: use_cases.draft(
         services.store, services.geography, request.app.state.recipients, principal, insee=body.insee,
-        content=body.model_dump(), crisis_id=body.crisis_id, exercise=body.exercise), creating=True)
+        content=body.model_dump(), crisis_id=body.crisis_id, exercise=body.exercise))
 
 
 @router.get(PREFIX, summary="Alertes à la population de votre territoire", response_model=PopulationAlertList)
