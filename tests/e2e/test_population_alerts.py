@@ -1,0 +1,122 @@
+"""Alerts to the population through the API, as people would use it: a mayor drafts for their commune, the
+préfecture of its département approves (CAP 1.2 to the gateway) or refuses; updates and cancels follow
+CAP's rules. The role × territory matrix of every route: outside one's perimeter, 404 like an unknown
+alert; inside it, an act one's role may not do, 403; an act the state refuses, 409; bad input, 422."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from lxml import etree
+from pydantic import TypeAdapter
+
+from adapters.cap import schema
+from adapters.cap.gateway import NO_GATEWAY
+from api import schemas
+from tests.support.api import GUICHEN, RENNES, client_for
+from tests.support.cap_gateway import cap_gateway  # noqa: F401  (fixture)
+
+CONTENT = {"event": "Inondation", "headline": "Crue de la Vilaine", "description": "La Vilaine déborde <vite> & fort.",
+           "instruction": "Montez à l'étage.", "category": "Met", "urgency": "Immediate", "severity": "Severe",
+           "certainty": "Observed", "response_type": "Shelter"}
+PREFIX = "/api/v1/population-alerts"
+DETAIL = TypeAdapter(schemas.PopulationAlertDetail)
+
+
+def h(config, role: str, territory: str, subject: str) -> dict:
+    return {"Authorization": f"Bearer {config.mint(role, territory, subject=subject, name=subject)}"}
+
+
+@pytest.fixture
+def api(services, cap_gateway):  # noqa: F811
+    services.settings = replace(services.settings, cap_gateway_url=cap_gateway.url)
+    with client_for(services, alerting=False) as (client, config):
+        people = {
+            "maire": h(config, "mayor", f"commune:{GUICHEN}", "maire.guichen"),
+            "maire_rennes": h(config, "mayor", f"commune:{RENNES}", "maire.rennes"),
+            "prefet": h(config, "prefecture", "departement:35", "prefet.35"),
+            "prefet_29": h(config, "prefecture", "departement:29", "prefet.29"),
+            "sdis": h(config, "sdis", "departement:35", "sdis.35"),
+            "zone": h(config, "zone", "zone:ouest", "coz.ouest"),
+            "zone_sud": h(config, "zone", "zone:sud", "coz.sud"),
+            "national": h(config, "national", "national:FR", "cogic"),
+        }
+        yield client, people, cap_gateway
+
+
+def test_the_role_and_territory_matrix_of_every_route(api):
+    client, p, gateway = api
+    body = {**CONTENT, "insee": GUICHEN, "crisis_id": "crise-35-crue"}
+    # Drafting: only the commune's mairie.
+    for who in ("maire_rennes", "prefet", "sdis", "national"):
+        assert client.post(PREFIX, json=body, headers=p[who]).status_code == 403, who
+    assert client.post(PREFIX, json={**body, "insee": "99999"}, headers=p["maire"]).status_code == 422
+    bad = client.post(PREFIX, json={**body, "severity": "Grave"}, headers=p["maire"])
+    assert bad.status_code == 422 and "valeurs CAP" in bad.json()["detail"]
+    drafted = client.post(PREFIX, json=body, headers=p["maire"])
+    assert drafted.status_code == 200, drafted.text
+    item = DETAIL.validate_python(drafted.json())
+    assert item.state == "à valider" and item.crisis_id == "crise-35-crue" and item.messages == []
+    assert item.history[0].by["person_id"] == "maire.guichen" and item.history[0].label == "rédigée"
+    url = f"{PREFIX}/{item.id}"
+
+    # Seeing it: the commune and every authority above it; nobody else, and they learn nothing.
+    for who in ("maire", "prefet", "sdis", "zone", "national"):
+        assert client.get(url, headers=p[who]).status_code == 200, who
+    for who in ("maire_rennes", "prefet_29", "zone_sud"):
+        answer = client.get(url, headers=p[who])
+        assert answer.status_code == 404 and answer.json() == client.get(
+            f"{PREFIX}/00000000-0000-0000-0000-000000000000", headers=p[who]).json(), who
+        assert client.get(PREFIX, headers=p[who]).json()["items"] == []
+        for act, payload in (("approve", None), ("refuse", {"reason": "non"}), ("update", CONTENT),
+                             ("cancel", {"reason": "non"}), ("publish", None)):
+            assert client.post(f"{url}/{act}", json=payload, headers=p[who]).status_code == 404, (who, act)
+    assert [i["id"] for i in client.get(PREFIX, headers=p["prefet"]).json()["items"]] == [item.id]
+
+    # Deciding: only the département's préfecture.
+    for who in ("maire", "sdis", "zone", "national"):
+        assert client.post(f"{url}/approve", headers=p[who]).status_code == 403, who
+        assert client.post(f"{url}/refuse", json={"reason": "non"}, headers=p[who]).status_code == 403, who
+    assert client.post(f"{url}/update", json=CONTENT, headers=p["prefet"]).status_code == 403
+    assert client.post(f"{url}/refuse", json={"reason": "  "}, headers=p["prefet"]).status_code == 422
+    approved = client.post(f"{url}/approve", headers=p["prefet"])
+    assert approved.status_code == 200, approved.text
+    item = DETAIL.validate_python(approved.json())
+    assert item.state == "publiée" and item.messages[0].status == "publié"
+    assert item.versions[0]["decided_by"]["person_id"] == "prefet.35"
+    [received] = gateway.received
+    assert schema.errors(received.body) == [] and received.body.decode() == item.messages[0].xml
+    assert etree.fromstring(received.body).findtext(f"{{{schema.CAP_NS}}}info/{{{schema.CAP_NS}}}description") \
+        == CONTENT["description"]
+    assert client.post(f"{url}/approve", headers=p["prefet"]).status_code == 409  # nothing waits any more
+
+    # Cancelling: the mairie or the préfecture, with a reason; then nothing more.
+    assert client.post(f"{url}/cancel", json={"reason": "fin"}, headers=p["sdis"]).status_code == 403
+    cancelled = client.post(f"{url}/cancel", json={"reason": "Décrue"}, headers=p["prefet"])
+    assert cancelled.status_code == 200
+    item = DETAIL.validate_python(cancelled.json())
+    assert item.state == "annulée" and item.messages[-1].msg_type == "Cancel"
+    assert item.messages[-1].references == [f"{m.sender},{m.identifier},{m.sent}" for m in item.messages[:1]]
+    assert [h.label for h in item.history] == ["rédigée", "validée", "publiée", "annulée", "publiée"]
+    assert client.post(f"{url}/update", json=CONTENT, headers=p["maire"]).status_code == 409
+    assert client.post(f"{url}/cancel", json={"reason": "encore"}, headers=p["maire"]).status_code == 409
+
+
+def test_refused_with_a_reason_and_without_a_gateway_never_published(services):
+    with client_for(services, alerting=False) as (client, config):
+        maire = h(config, "mayor", f"commune:{GUICHEN}", "maire.guichen")
+        prefet = h(config, "prefecture", "departement:35", "prefet.35")
+        first = client.post(PREFIX, json={**CONTENT, "insee": GUICHEN}, headers=maire).json()
+        refused = client.post(f"{PREFIX}/{first['id']}/refuse", json={"reason": "Vigilance déjà diffusée"},
+                              headers=prefet).json()
+        assert refused["state"] == "refusée" and refused["versions"][0]["reason"] == "Vigilance déjà diffusée"
+        assert refused["history"][-1]["reason"] == "Vigilance déjà diffusée"
+
+        second = client.post(PREFIX, json={**CONTENT, "insee": GUICHEN}, headers=maire).json()
+        approved = client.post(f"{PREFIX}/{second['id']}/approve", headers=prefet).json()
+        assert approved["state"] == "validée, à publier"
+        assert approved["messages"][0]["attempts"][0]["reason"] == NO_GATEWAY
+        assert all(a["outcome"] != "publié" for a in approved["messages"][0]["attempts"])
+        again = client.post(f"{PREFIX}/{second['id']}/publish", headers=prefet).json()
+        assert again["state"] == "validée, à publier"
