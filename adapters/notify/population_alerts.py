@@ -109,7 +109,7 @@ def history(store: TocsinStore, alert: PopulationAlert) -> list[dict]:
         name = type(e).__name__
         by = getattr(e, "by", None) or getattr(e, "drafted_by", None)
         item = {"version": e.originator_version, "act": name, "label": ACTS.get(name, name),
-                "recorded_at": e.timestamp.isoformat(), "by": by}
+                "recorded_at": getattr(e, "timestamp").isoformat(), "by": by}  # noqa: B009
         for key in ("reason", "identifier", "gateway"):
             if getattr(e, key, None) is not None:
                 item[key] = getattr(e, key)
@@ -199,19 +199,24 @@ def publish_outbox(store: TocsinStore, gateway: CapGateway | None, alert: Popula
     (an Update must not reach people before the Alert it updates)."""
     for message in list(alert.outbox):
         identifier = message["identifier"]
-        if gateway is None:
-            outcome: Callable[[PopulationAlert], None] = lambda a, i=identifier: a.failed_to_publish(  # noqa: E731
-                i, None, NO_GATEWAY, datetime.now(UTC))
-        else:
+        where = gateway.describe() if gateway is not None else None
+        reason: str | None = NO_GATEWAY
+        if gateway is not None:
             try:
                 gateway.publish(identifier, message["xml"].encode())
-                outcome = lambda a, i=identifier, g=gateway.describe(): a.published_to(  # noqa: E731
-                    i, g, datetime.now(UTC))
+                reason = None
             except PublicationError as e:
-                outcome = lambda a, i=identifier, g=gateway.describe(), r=str(e): a.failed_to_publish(  # noqa: E731
-                    i, g, r, datetime.now(UTC))
-        alert = _save(store, alert, outcome)
-        if alert.outbox and alert.outbox[0]["identifier"] == identifier:
+                reason = str(e)
+
+        def record(a: PopulationAlert, identifier: str = identifier, where: str | None = where,
+                   reason: str | None = reason) -> None:
+            if reason is None and where is not None:
+                a.published_to(identifier, where, datetime.now(UTC))
+            else:
+                a.failed_to_publish(identifier, where, reason or NO_GATEWAY, datetime.now(UTC))
+
+        alert = _save(store, alert, record)
+        if reason is not None:
             break
     return alert
 

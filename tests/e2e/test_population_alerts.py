@@ -58,7 +58,7 @@ def test_the_role_and_territory_matrix_of_every_route(api):
     assert drafted.status_code == 200, drafted.text
     item = DETAIL.validate_python(drafted.json())
     assert item.state == "à valider" and item.crisis_id == "crise-35-crue" and item.messages == []
-    assert item.history[0].by["person_id"] == "maire.guichen" and item.history[0].label == "rédigée"
+    assert (item.history[0].by or {}).get("person_id") == "maire.guichen" and item.history[0].label == "rédigée"
     url = f"{PREFIX}/{item.id}"
 
     # Seeing it: the commune and every authority above it; nobody else, and they learn nothing.

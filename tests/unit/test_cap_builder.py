@@ -139,4 +139,4 @@ def test_any_text_gives_a_valid_message_that_says_the_text_back(texts, category,
                      ("area_desc", "area/cap:areaDesc")):
         assert root.findtext(f"cap:info/cap:{tag}", namespaces=NS) == content[key]
         assert len(content[key]) <= LIMITS[key]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", root.findtext("cap:sent", namespaces=NS))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", root.findtext("cap:sent", namespaces=NS) or "")
