@@ -257,7 +257,8 @@ def _ask_prefecture(alert: PopulationAlert, recipients: Recipients, now: datetim
                  exercise=alert.exercise, late=False, case_id=None,
                  details={"population_alert_id": str(alert.id), "when": now.isoformat(),
                           "time_zone": zone_of_departement(alert.departement).key,
-                          "place": f"{alert.commune_name} ({alert.insee})", "nature": "Alerte à la population"},
+                          "place": f"{alert.commune_name} ({alert.insee})", "nature": "Alerte à la population",
+                          "insee": alert.insee, "departement": alert.departement},
                  trigger={"recorded_at": now.isoformat(), "sent_at": None}, escalation=[])
 
 
