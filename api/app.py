@@ -38,6 +38,7 @@ from api.routes import (
     login,
     messages,
     population_alerts,
+    population_pages,
     replay,
     session,
     territories,
@@ -155,7 +156,8 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
-                   alerts, callouts, population_alerts, annuaire):
+                   alerts, callouts, population_alerts, population_pages,
+                   annuaire):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

@@ -120,3 +120,41 @@ def test_refused_with_a_reason_and_without_a_gateway_never_published(services):
         assert all(a["outcome"] != "publié" for a in approved["messages"][0]["attempts"])
         again = client.post(f"{PREFIX}/{second['id']}/publish", headers=prefet).json()
         assert again["state"] == "validée, à publier"
+
+
+def test_the_page_drafts_for_the_mairie_and_the_prefecture_decides_by_form(services, cap_gateway):  # noqa: F811
+    import re
+
+    import httpx
+
+    from tests.support.api import LiveServer
+
+    services.settings = replace(services.settings, cap_gateway_url=cap_gateway.url)
+    csrf = re.compile(r'name="csrf" value="([^"]+)"')
+    with LiveServer(services) as server:
+        def browser(role: str, territory: str) -> httpx.Client:
+            client = httpx.Client(base_url=server.url)
+            client.cookies.set("tocsin_token", server.config.mint(role, territory, subject=role, name=role))
+            return client
+
+        with browser("mayor", f"commune:{GUICHEN}") as maire, browser("prefecture", "departement:35") as prefet, \
+                browser("mayor", f"commune:{RENNES}") as voisin:
+            assert 'href="/alertes-population"' in maire.get("/").text
+            page = maire.get("/alertes-population")
+            assert page.status_code == 200 and 'id="draft-form"' in page.text and "<script>" not in page.text
+            token = csrf.findall(page.text)[0]
+            form = {**CONTENT, "insee": GUICHEN, "csrf": token, "description": "<b>Crue</b> & boue"}
+            assert maire.post("/alertes-population", data={**form, "csrf": "forgé"}).status_code == 403
+            drafted = maire.post("/alertes-population", data=form, follow_redirects=True)
+            assert drafted.status_code == 200 and "la préfecture est alertée" in drafted.text
+            assert "&lt;b&gt;Crue&lt;/b&gt; &amp; boue" in drafted.text and "<b>Crue</b>" not in drafted.text
+            assert "Valider et publier" not in drafted.text  # a mairie does not decide
+            assert "Aucune alerte" in voisin.get("/alertes-population").text
+
+            seen = prefet.get("/alertes-population").text
+            assert 'id="draft-form"' not in seen and "Valider et publier" in seen
+            alert_id = re.search(r'data-alert="([^"]+)"', seen).group(1)  # type: ignore[union-attr]
+            done = prefet.post(f"/alertes-population/{alert_id}/valider", data={"csrf": csrf.findall(seen)[0]},
+                               follow_redirects=True)
+            assert done.status_code == 200 and "Alerte validée." in done.text and "CAP Alert : publié" in done.text
+            assert len(cap_gateway.received) == 1
