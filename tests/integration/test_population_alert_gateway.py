@@ -124,3 +124,19 @@ def test_without_a_gateway_tocsin_says_so_and_never_reports_published(services, 
     assert alert.state == TO_PUBLISH and not any(a["outcome"] == SENT for a in alert.messages[0]["attempts"])
     # The prepared message is valid CAP all the same, ready for when a gateway exists.
     assert schema.errors(alert.messages[0]["xml"].encode()) == []
+
+
+def test_the_acts_are_chained_by_the_audit_trail_like_every_event(services, settings, actors):
+    from replay.audit import verify as v
+    from replay.audit.chain import seal
+    from replay.audit.keys import load_signing_key, trusted_keys
+    from replay.audit.seals import journal_file
+
+    recipients, maire, prefet = actors
+    alert = use_cases.draft(services.store, services.geography, recipients, maire, insee=GUICHEN, content=CONTENT)
+    use_cases.refuse(services.store, prefet, str(alert.id), "Déjà couvert par la vigilance")
+    assert seal(services.store, load_signing_key(settings.data_dir), settings.data_dir) is not None
+    report = v.verify_store(services.store, trusted_keys(settings.data_dir),
+                            journal=journal_file(settings.data_dir, settings.schema))
+    assert report.ok, report.summary()
+    assert report.checked == 3  # drafted, the préfecture's Alert, refused
