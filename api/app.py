@@ -112,6 +112,9 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         from adapters.alerting import recipients_for, run_in_threads
 
         app.state.recipients = recipients or recipients_for(app.state.services)
+        if not app.state.services.settings.cap_gateway_url:
+            log.warning("no TOCSIN_CAP_GATEWAY_URL: alerts to the population are approved and recorded as CAP "
+                        "messages, never published (each approval records why)")
         dispatch = None
         if app.state.services.settings.dispatch_in_app if alerting is None else alerting:
             dispatch = run_in_threads(app.state.services, app.state.recipients)
