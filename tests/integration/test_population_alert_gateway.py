@@ -140,3 +140,17 @@ def test_the_acts_are_chained_by_the_audit_trail_like_every_event(services, sett
                             journal=journal_file(settings.data_dir, settings.schema))
     assert report.ok, report.summary()
     assert report.checked == 3  # drafted, the préfecture's Alert, refused
+
+
+def test_the_gateways_credentials_go_to_the_gateway_and_nowhere_else(services, actors, cap_gateway):  # noqa: F811
+    recipients, maire, prefet = actors
+    services.settings = replace(services.settings,
+                                cap_gateway_url=cap_gateway.url.replace("http://", "http://jeton-secret@"))
+    gateway = gateway_for(services.settings)
+    assert gateway is not None and "jeton-secret" not in gateway.describe()
+    alert = use_cases.draft(services.store, services.geography, recipients, maire, insee=GUICHEN, content=CONTENT)
+    alert = use_cases.approve(services.store, services.settings, services.geography, gateway, prefet, str(alert.id))
+    assert cap_gateway.received[0].headers["Authorization"] == "Bearer jeton-secret"
+    assert "jeton-secret" not in str(use_cases.summary(alert)) + str(use_cases.history(services.store, alert))
+    with pytest.raises(ValueError, match="URL http"):
+        gateway_for(replace(services.settings, cap_gateway_url="ftp://passerelle"))
