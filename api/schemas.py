@@ -562,7 +562,8 @@ class PopulationAlertItem(Schema):
     commune: str
     departement: str
     time_zone: str = Field(description="Le fuseau du territoire, pour afficher les heures")
-    state: str = Field(description="à valider, validée, à publier, publiée, refusée, annulée")
+    state: str = Field(description="à valider ; validée, à publier (publication en attente ou en échec) ; publiée ; "
+                                   "refusée ; annulée")
     crisis_id: str | None
     exercise: bool
     drafted_at: str
