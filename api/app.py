@@ -32,6 +32,7 @@ from api.routes import (
     audit,
     callouts,
     cases,
+    crises,
     dashboard,
     directory,
     live,
@@ -160,7 +161,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
                    alerts, callouts, population_alerts, population_pages,
-                   annuaire):
+                   annuaire, crises):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

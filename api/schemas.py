@@ -580,3 +580,57 @@ class PopulationAlertDetail(PopulationAlertItem):
 
 class PopulationAlertList(Schema):
     items: list[PopulationAlertItem]
+
+# ---- crises (domain.crisis) ----------------------------------------------------------------------
+
+class CrisisRequest(Schema):
+    title: str = Field(description="Intitulé de la crise (200 caractères au plus)")
+    kind: str = Field(description="Type : storm, flood, wildfire, industrial, health, public_gathering, other")
+    territory: str = Field(description="Territoire : departement:44, zone:ouest, national:FR (par défaut le vôtre)")
+    start: datetime | None = Field(default=None, description="Début (ISO 8601 avec fuseau ; par défaut maintenant)")
+    exercise: bool = Field(default=False, description="Crise d'exercice (« EXERCICE »)")
+
+
+class CrisisCase(Schema):
+    case_id: str
+    how: str = Field(description="« règle » (rattachée à son arrivée) ou « manuel »")
+    by: dict | None = Field(description="Qui l'a rattachée à la main")
+    at: str
+
+
+class CrisisItem(Schema):
+    id: str
+    title: str
+    kind: str
+    kind_label: str
+    families: list[str] = Field(description="Familles de nature des affaires rattachées par règle (vide : toutes)")
+    territory: str
+    time_zone: str = Field(description="Fuseau horaire du territoire, dans lequel afficher les heures")
+    start: str
+    opened_at: str
+    opened_by: dict = Field(description="Qui l'a ouverte, pour quelle organisation, sous quelle habilitation")
+    organisation_id: str | None
+    exercise: bool
+    status: str = Field(description="« ouverte » ou « close »")
+    closed_at: str | None
+    closed_by: dict | None
+    closing_summary: str
+    cases: list[CrisisCase]
+    detached: list[dict]
+    version: int
+
+
+class CrisisList(Schema):
+    items: list[CrisisItem]
+
+
+class CrisisCloseRequest(Schema):
+    summary: str = Field(default="", description="Bilan de clôture (facultatif)")
+
+
+class CrisisAttachRequest(Schema):
+    case_id: str = Field(description="Identifiant CISU de l'affaire")
+
+
+class CrisisDetachRequest(Schema):
+    reason: str = Field(default="", description="Pourquoi l'affaire ne relève pas de la crise")

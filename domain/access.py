@@ -433,3 +433,55 @@ def check_may_cancel_population_alert(principal: Principal, insee: str, departem
     """The mairie that drafted it, or the préfecture that decides on it, may cancel it."""
     if not (acts_for(principal, f"mairie.{insee}") or acts_for(principal, f"prefecture.{departement}")):
         raise Denied("seules la mairie de la commune et la préfecture du département annulent cette alerte")
+
+
+# ---- who acted (every act of the platform records it) -----------------------------------------------
+
+def actor(principal: Principal) -> dict[str, Any]:
+    """Who did an act, as the event records it: the person, the organisation acted for, the habilitation
+    acted under, the role and the territory."""
+    return {"person_id": principal.subject, "name": principal.name or principal.subject,
+            "organisation_id": principal.organisation_id, "grant_id": principal.grant_id,
+            "role": principal.role.code, "territory": principal.territory}
+
+
+# ---- crises (domain.crisis) ----------------------------------------------------------------------
+
+# Who opens a crisis: the State's authorities (préfecture, zone, national), over their own territory.
+CRISIS_ROLES = frozenset({"prefecture", "zone", "national"})
+
+
+def _crisis_territory(crisis_territory: str) -> tuple[Level, str] | None:
+    level, _, code = crisis_territory.partition(":")
+    try:
+        return Level(level), code
+    except ValueError:
+        return None
+
+
+def check_may_open_crisis(principal: Principal, level: Level, code: str) -> None:
+    if principal.role.code not in CRISIS_ROLES:
+        allowed = ", ".join(f"{r.label} ({r.code})" for r in ROLES.values() if r.code in CRISIS_ROLES)
+        raise Denied(f"l'ouverture d'une crise est réservée à : {allowed}")
+    if not principal.can_see(level, code):
+        raise Denied(outside_message(level, code))
+
+
+def may_see_crisis(principal: Principal, crisis_territory: str) -> bool:
+    """Everyone whose perimeter meets the crisis's territory takes part: the authorities above it and
+    every organisation inside it (a mayor sees the crisis of their département)."""
+    where = _crisis_territory(crisis_territory)
+    if where is None or not principal.role.reads:
+        return False
+    return principal.can_see(*where) or principal.geography.contains(where, (principal.level, principal.code))
+
+
+def check_may_manage_crisis(principal: Principal, crisis_territory: str, organisation_id: str | None) -> None:
+    """Close, attach and detach: the organisation running the crisis, or a crisis authority whose perimeter
+    holds the crisis's territory."""
+    if organisation_id is not None and acts_for(principal, organisation_id):
+        return
+    where = _crisis_territory(crisis_territory)
+    if principal.role.code in CRISIS_ROLES and where is not None and principal.can_see(*where):
+        return
+    raise Denied("seule l'autorité qui conduit la crise (ou une autorité au-dessus) peut la modifier")

@@ -28,6 +28,7 @@ from adapters.settings import Settings
 from adapters.store.event_store import TocsinStore
 from domain.access import (
     Principal,
+    actor,
     check_may_cancel_population_alert,
     check_may_decide_population_alert,
     check_may_draft_population_alert,
@@ -50,13 +51,6 @@ ACTS = {"Drafted": "rédigée", "UpdateDrafted": "nouvelle version rédigée", "
 
 class UnknownPopulationAlert(LookupError):
     """No such alert, or not one the caller may see."""
-
-
-def actor(principal: Principal) -> dict:
-    """Who acted: the person, their organisation and habilitation, their role and territory."""
-    return {"person_id": principal.subject, "name": principal.name or principal.subject,
-            "organisation_id": principal.organisation_id, "grant_id": principal.grant_id,
-            "role": principal.role.code, "territory": principal.territory}
 
 
 # ---- reading ------------------------------------------------------------------------------------

@@ -266,6 +266,7 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
 
 def _register_all() -> None:
     from api.cli import alerts as cli_alerts
+    from api.cli import crisis as cli_crisis
     from api.cli import directory as cli_directory
     from api.cli import ingest as cli_nats
     from api.cli import population_alerts as cli_population
@@ -275,7 +276,7 @@ def _register_all() -> None:
     from api.cli import tokens as cli_api
 
     for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run, cli_directory, cli_alerts,
-                   cli_population):
+                   cli_population, cli_crisis):
         module.register(app)
 
 

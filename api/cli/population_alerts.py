@@ -1,21 +1,20 @@
 """`tocsin population-alert …`: alerts to the population from the server's console, through the same use
 cases as the API (adapters.notify.population_alerts).
 
-Reading (`list`, `show`) is the operator's: everything. Acting (`draft`, `approve`, …) is done in the
-name of an authority, `--role` over `--territory` (as `tocsin token` would mint), by the operator's login:
-the domain's rules apply as through the API (only the commune's mairie drafts, only its département's
-préfecture decides), and the events record who acted.
+Reading (`list`, `show`) is the operator's: everything. Acting (`draft`, `approve`, …) is done for a
+directory organisation (`--as mairie.35126`, `--as prefecture.35`), by the operator's login: the domain's
+rules apply as through the API (only the commune's mairie drafts, only its département's préfecture
+decides), and the events record who acted.
 """
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
-from api.cli.support import JsonOption, open_services_from_env, print_json
+from api.cli.support import AsOption, JsonOption, open_services_from_env, operator_principal, print_json
 
 population_app = typer.Typer(help="Alertes à la population : rédaction par la mairie, validation par la préfecture, "
                                   "publication en CAP 1.2.", no_args_is_help=True)
@@ -23,25 +22,6 @@ population_app = typer.Typer(help="Alertes à la population : rédaction par la 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(population_app, name="population-alert")
-
-
-RoleOption = Annotated[str, typer.Option("--role", help="Rôle au nom duquel agir : mayor (mairie) ou prefecture.")]
-TerritoryOption = Annotated[str, typer.Option("--territory", help="Son territoire : commune:35126, departement:35…")]
-NameOption = Annotated[str | None, typer.Option("--name", help="Nom affiché de qui agit (par défaut : le login).")]
-
-
-def _principal(services: Any, role: str, territory: str, name: str | None) -> Any:
-    from domain.access import Principal, UnknownRole, role_named
-    from domain.geography import UnknownTerritory, parse_territory
-
-    try:
-        known = role_named(role)
-        level, code = parse_territory(territory, default=known.default_level, known=services.geography)
-    except (UnknownRole, UnknownTerritory) as e:
-        raise typer.BadParameter(str(e)) from e
-    login = getpass.getuser()
-    return Principal(subject=f"console:{login}", role=known, level=level, code=code, geography=services.geography,
-                     name=name or login)
 
 
 def _act(act: Any, as_json: bool) -> None:
@@ -135,7 +115,7 @@ def show(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte."
 
 @population_app.command("draft")
 def draft(
-    role: RoleOption, territory: TerritoryOption,
+    as_org: AsOption,
     insee: Annotated[str, typer.Option(help="Code INSEE de la commune.")],
     event: Annotated[str, typer.Option(help="Quoi : l'événement en quelques mots (« Inondation »).")],
     headline: Annotated[str, typer.Option(help="Titre diffusé (160 caractères au plus).")],
@@ -153,7 +133,7 @@ def draft(
                                                      formats=["%Y-%m-%dT%H:%M:%S%z"])] = None,
     crisis_id: Annotated[str | None, typer.Option(help="La crise à laquelle la rattacher.")] = None,
     exercise: Annotated[bool, typer.Option(help="Alerte d'exercice (CAP status Exercise).")] = False,
-    name: NameOption = None, as_json: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Rédiger une alerte à la population (au nom de la mairie de la commune)."""
     from adapters.alerting import recipients_for
@@ -161,39 +141,37 @@ def draft(
     content = {"event": event, "headline": headline, "description": description, "instruction": instruction,
                "category": category, "severity": severity, "urgency": urgency, "certainty": certainty,
                "response_type": response_type, "area_desc": area, "expires": expires}
-    _act(lambda s, uc: uc.draft(s.store, s.geography, recipients_for(s), _principal(s, role, territory, name),
+    _act(lambda s, uc: uc.draft(s.store, s.geography, recipients_for(s), operator_principal(s, as_org),
                                 insee=insee, content=content, crisis_id=crisis_id, exercise=exercise), as_json)
 
 
 @population_app.command("approve")
-def approve(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte.")], role: RoleOption,
-            territory: TerritoryOption, name: NameOption = None, as_json: JsonOption = False) -> None:
+def approve(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte.")], as_org: AsOption,
+            as_json: JsonOption = False) -> None:
     """Valider une alerte et la publier en CAP (au nom de la préfecture)."""
     from adapters.cap.gateway import gateway_for
 
     _act(lambda s, uc: uc.approve(s.store, s.settings, s.geography, gateway_for(s.settings),
-                                  _principal(s, role, territory, name), alert_id), as_json)
+                                  operator_principal(s, as_org), alert_id), as_json)
 
 
 @population_app.command("refuse")
-def refuse(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte.")], role: RoleOption,
-           territory: TerritoryOption, reason: Annotated[str, typer.Option(help="La raison du refus.")],
-           name: NameOption = None, as_json: JsonOption = False) -> None:
+def refuse(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte.")], as_org: AsOption,
+           reason: Annotated[str, typer.Option(help="La raison du refus.")], as_json: JsonOption = False) -> None:
     """Refuser une alerte, avec sa raison (au nom de la préfecture)."""
-    _act(lambda s, uc: uc.refuse(s.store, _principal(s, role, territory, name), alert_id, reason), as_json)
+    _act(lambda s, uc: uc.refuse(s.store, operator_principal(s, as_org), alert_id, reason), as_json)
 
 
 @population_app.command("update")
 def update(
-    alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte.")], role: RoleOption,
-    territory: TerritoryOption,
+    alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte.")], as_org: AsOption,
     headline: Annotated[str | None, typer.Option(help="Nouveau titre.")] = None,
     description: Annotated[str | None, typer.Option(help="Nouvelle description.")] = None,
     instruction: Annotated[str | None, typer.Option(help="Nouvelles consignes.")] = None,
     severity: Annotated[str | None, typer.Option(help="Nouvelle gravité CAP.")] = None,
     urgency: Annotated[str | None, typer.Option(help="Nouvelle urgence CAP.")] = None,
     certainty: Annotated[str | None, typer.Option(help="Nouvelle certitude CAP.")] = None,
-    name: NameOption = None, as_json: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Rédiger une nouvelle version (à valider, puis publiée en CAP Update) ; le reste est repris."""
     from adapters.alerting import recipients_for
@@ -204,28 +182,28 @@ def update(
     def act(s: Any, uc: Any) -> Any:
         current = uc.find(s.store, alert_id, None).current["content"]
         expires = datetime.fromisoformat(current["expires"]) if current.get("expires") else None
-        return uc.update(s.store, recipients_for(s), _principal(s, role, territory, name), alert_id,
+        return uc.update(s.store, recipients_for(s), operator_principal(s, as_org), alert_id,
                          {**current, "expires": expires, **changes})
 
     _act(act, as_json)
 
 
 @population_app.command("cancel")
-def cancel(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte.")], role: RoleOption,
-           territory: TerritoryOption, reason: Annotated[str, typer.Option(help="La raison de l'annulation.")],
-           name: NameOption = None, as_json: JsonOption = False) -> None:
+def cancel(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte.")], as_org: AsOption,
+           reason: Annotated[str, typer.Option(help="La raison de l'annulation.")],
+           as_json: JsonOption = False) -> None:
     """Annuler une alerte (publiée : message CAP Cancel), au nom de la mairie ou de la préfecture."""
     from adapters.cap.gateway import gateway_for
 
     _act(lambda s, uc: uc.cancel(s.store, s.settings, s.geography, gateway_for(s.settings),
-                                 _principal(s, role, territory, name), alert_id, reason), as_json)
+                                 operator_principal(s, as_org), alert_id, reason), as_json)
 
 
 @population_app.command("publish")
-def publish(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte.")], role: RoleOption,
-            territory: TerritoryOption, name: NameOption = None, as_json: JsonOption = False) -> None:
+def publish(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte.")], as_org: AsOption,
+            as_json: JsonOption = False) -> None:
     """Publier à nouveau les messages CAP en attente après un échec (au nom de la préfecture)."""
     from adapters.cap.gateway import gateway_for
 
-    _act(lambda s, uc: uc.publish_again(s.store, gateway_for(s.settings), _principal(s, role, territory, name),
+    _act(lambda s, uc: uc.publish_again(s.store, gateway_for(s.settings), operator_principal(s, as_org),
                                         alert_id), as_json)

@@ -63,6 +63,13 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("post", "/api/v1/population-alerts/{alert_id}/update", schemas.PopulationAlertDetail, "", {}),
     ("post", "/api/v1/population-alerts/{alert_id}/cancel", schemas.PopulationAlertDetail, "", {}),
     ("post", "/api/v1/population-alerts/{alert_id}/publish", schemas.PopulationAlertDetail, "", {}),
+    ("get", "/api/v1/crises", schemas.CrisisList, "/api/v1/crises", {}),
+    # The crises' acts: checked against their models in tests/e2e/test_api_crises.py.
+    ("post", "/api/v1/crises", schemas.CrisisItem, "", {}),
+    ("get", "/api/v1/crises/{crisis_id}", schemas.CrisisItem, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/close", schemas.CrisisItem, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/cases", schemas.CrisisItem, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/cases/{case_id}/detach", schemas.CrisisItem, "", {}),
 ]
 
 

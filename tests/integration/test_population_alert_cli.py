@@ -20,7 +20,7 @@ def tocsin(settings, gateway_url: str, *args: str) -> subprocess.CompletedProces
 
 
 def test_drafted_by_the_mairie_approved_by_the_prefecture_published_and_shown(settings, cap_gateway):  # noqa: F811
-    mairie = ("--role", "mayor", "--territory", "commune:35126", "--name", "Maire de Guichen")
+    mairie = ("--as", "mairie.35126")
     drafted = tocsin(settings, cap_gateway.url, "draft", *mairie, "--insee", "35126", "--event", "Inondation",
                      "--headline", "Crue de la Vilaine", "--description", "La Vilaine déborde.",
                      "--instruction", "Montez à l'étage.", "--category", "Met", "--severity", "Severe",
@@ -31,7 +31,7 @@ def test_drafted_by_the_mairie_approved_by_the_prefecture_published_and_shown(se
     wrong = tocsin(settings, cap_gateway.url, "approve", alert_id, *mairie)
     assert wrong.returncode == 1 and "seule la préfecture" in wrong.stderr
 
-    approved = tocsin(settings, cap_gateway.url, "approve", alert_id, "--role", "prefecture", "--territory", "35")
+    approved = tocsin(settings, cap_gateway.url, "approve", alert_id, "--as", "prefecture.35")
     assert approved.returncode == 0, approved.stderr
     assert "[publiée]" in approved.stdout and "CAP Alert" in approved.stdout and "heure de Paris" in approved.stdout
     [received] = cap_gateway.received
