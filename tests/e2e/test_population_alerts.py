@@ -16,6 +16,7 @@ from adapters.cap.gateway import NO_GATEWAY
 from api import schemas
 from tests.support.api import GUICHEN, RENNES, client_for
 from tests.support.cap_gateway import cap_gateway  # noqa: F401  (fixture)
+from tests.support.smtp import smtp_server  # noqa: F401  (fixture)
 
 CONTENT = {"event": "Inondation", "headline": "Crue de la Vilaine", "description": "La Vilaine déborde <vite> & fort.",
            "instruction": "Montez à l'étage.", "category": "Met", "urgency": "Immediate", "severity": "Severe",
@@ -158,3 +159,32 @@ def test_the_page_drafts_for_the_mairie_and_the_prefecture_decides_by_form(servi
                                follow_redirects=True)
             assert done.status_code == 200 and "Alerte validée." in done.text and "CAP Alert : publié" in done.text
             assert len(cap_gateway.received) == 1
+
+
+def test_the_prefecture_is_alerted_by_email_when_a_draft_waits_for_it(services, smtp_server):  # noqa: F811
+    import httpx
+
+    from adapters.notify.policy import AlertPolicy
+    from tests.e2e.test_alerts import wait_for
+    from tests.support.api import LiveServer
+    from tests.support.recipients import DirectoryRecipients
+
+    cab = "cab@ille-et-vilaine.test"
+    directory = DirectoryRecipients()
+    directory.add("prefecture.35", "p.cab", "Cadre de permanence", cab)
+    directory.add("prefecture.29", "p.cab29", "Cadre du Finistère", "cab@finistere.test")
+    services.settings = replace(services.settings, smtp_url=smtp_server.url, public_url="https://tocsin.example.fr")
+    AlertPolicy(services.store, services.geography, directory).close()
+    with LiveServer(services, alerting=True, recipients=directory) as server, \
+            httpx.Client(base_url=server.url, timeout=10) as client:
+        maire = {"Authorization": f"Bearer {server.config.mint('mayor', f'commune:{GUICHEN}', subject='m')}"}
+        drafted = client.post(PREFIX, json={**CONTENT, "insee": GUICHEN}, headers=maire)
+        assert drafted.status_code == 200, drafted.text
+        [mail] = wait_for(lambda: smtp_server.mailbox.to(cab))
+        text = mail.get_body(("plain",)).get_content()
+        assert "Alerte à la population à valider (Guichen) : Crue de la Vilaine" in text
+        assert "Guichen (35126)" in text
+        assert smtp_server.mailbox.to("cab@finistere.test") == []  # another département's préfecture: nothing
+        prefet = {"Authorization": f"Bearer {server.config.mint('prefecture', 'departement:35', subject='p.cab')}"}
+        alerts = client.get("/api/v1/alerts", headers=prefet).json()["items"]
+        assert [a["rule"] for a in alerts] == ["alerte-population-a-valider"]
