@@ -13,6 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True  # started again on the same port right after a stop
+    daemon_threads = True
+
+
 @dataclass
 class Received:
     path: str
@@ -46,8 +51,7 @@ class CapGatewayServer:
             def log_message(self, *_: object) -> None:
                 pass
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
