@@ -39,6 +39,8 @@ from api.routes import (
     live,
     login,
     messages,
+    population_alerts,
+    population_pages,
     replay,
     session,
     territories,
@@ -112,6 +114,9 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         from adapters.alerting import recipients_for, run_in_threads
 
         app.state.recipients = recipients or recipients_for(app.state.services)
+        if not app.state.services.settings.cap_gateway_url:
+            log.warning("no TOCSIN_CAP_GATEWAY_URL: alerts to the population are approved and recorded as CAP "
+                        "messages, never published (each approval records why)")
         dispatch = None
         if app.state.services.settings.dispatch_in_app if alerting is None else alerting:
             dispatch = run_in_threads(app.state.services, app.state.recipients)
@@ -156,7 +161,8 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
-                   alerts, alert_settings, callouts, annuaire, crises):
+                   alerts, alert_settings, callouts, population_alerts, population_pages,
+                   annuaire, crises):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

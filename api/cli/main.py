@@ -282,13 +282,14 @@ def _register_all() -> None:
     from api.cli import crisis as cli_crisis
     from api.cli import directory as cli_directory
     from api.cli import ingest as cli_nats
+    from api.cli import population_alerts as cli_population
     from api.cli import projections as cli_projections
     from api.cli import replay as cli_replay
     from api.cli import run as cli_run
     from api.cli import tokens as cli_api
 
     for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run, cli_directory, cli_alerts,
-                   cli_crisis):
+                   cli_population, cli_crisis):
         module.register(app)
 
 
