@@ -169,6 +169,12 @@ class Crisis(Aggregate):
         self.check_open()
         self._closed(by, at, summary.strip()[:2000])
 
+    def summary(self) -> dict[str, Any]:
+        """What the live stream says when the crisis changes (a dashboard then reads its view again)."""
+        return {"id": str(self.id), "title": self.title, "kind_label": KINDS[self.kind].label,
+                "territory": self.territory, "status": "ouverte" if self.is_open else "close",
+                "exercise": self.exercise, "cases": len(self.cases), "version": self.version}
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": str(self.id),

@@ -186,15 +186,15 @@ class CrisisAttacher:
                 for crisis in crises.values():
                     if crisis.matches(case.territories, case.family, case.first_recorded_at):
                         attach(crisis, case.case_id)
-            elif (crisis := crises.get(item)) is not None:
+            elif (new := crises.get(item)) is not None:
                 # A crisis opened: the cases recorded before its `Opened` event that its rule takes.
-                families = [str(f) for f in crisis.families]
-                for case_id, _first in attach_store.matching(self.conn, self.store, crisis.territory,
-                                                             crisis.start, families):
-                    attach(crisis, case_id)
+                families = [str(f) for f in new.families]
+                for case_id, _first in attach_store.matching(self.conn, self.store, new.territory, new.start,
+                                                             families):
+                    attach(new, case_id)
                 for case in known.values():  # this page's, not in the table yet
-                    if crisis.matches(case.territories, case.family, case.first_recorded_at):
-                        attach(crisis, case.case_id)
+                    if new.matches(case.territories, case.family, case.first_recorded_at):
+                        attach(new, case.case_id)
         return known, {cid: ids for cid, ids in plan.items() if ids}
 
     def _fold(self, e: CaseEvent) -> KnownCase:

@@ -61,6 +61,8 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("post", "/api/v1/crises/{crisis_id}/close", schemas.CrisisItem, "", {}),
     ("post", "/api/v1/crises/{crisis_id}/cases", schemas.CrisisItem, "", {}),
     ("post", "/api/v1/crises/{crisis_id}/cases/{case_id}/detach", schemas.CrisisItem, "", {}),
+    # A crisis's view: checked against its model in tests/e2e/test_api_crisis_view.py.
+    ("get", "/api/v1/crises/{crisis_id}/view", schemas.CrisisView, "", {}),
 ]
 
 

@@ -59,7 +59,8 @@ def test_cases_attach_by_territory_time_and_family_and_a_later_crisis_takes_thos
         assert attached(services, fire.id) == ["fr.fire.guichen", "fr.fire.rennes"]
         assert attached(services, flood.id) == []
         assert attacher.attached == 2
-        assert {c["how"] for c in get_crisis(services.store, fire.id).as_dict()["cases"]} == {"règle"}
+        found = get_crisis(services.store, fire.id)
+        assert found is not None and {c["how"] for c in found.as_dict()["cases"]} == {"règle"}
 
         # A crisis opened now with a start in the past takes the cases already recorded since then.
         national = Principal("cogic", ROLES["national"], Level.NATIONAL, "FR", services.geography,

@@ -1,0 +1,66 @@
+"""A crisis's view through the HTTP API: the cases the attacher (running in the app, as with `tocsin serve`)
+attached as they arrived, their figures as the territory views count them, scoped by the reader's
+perimeter (a mayor reads its commune's share), without personal data; 404 outside, like an unknown crisis."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from pydantic import TypeAdapter
+
+from adapters.ingest.ingestion import Incoming
+from api import schemas
+from tests.support.api import BREST, GUICHEN, RENNES, app_of, bearer, client_for, report_in, wait_for_views
+
+
+def test_the_view_shows_the_attached_cases_within_the_readers_perimeter(services):
+    with client_for(services) as (client, config):
+        prefet = bearer(config, "prefecture", "departement:35")
+        start = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+        opened = client.post("/api/v1/crises", headers=prefet, json={
+            "title": "Feux de landes", "kind": "wildfire", "territory": "departement:35", "start": start,
+            "exercise": True})
+        assert opened.status_code == 200, opened.text
+        crisis_id = opened.json()["id"]
+        for n, insee in enumerate((RENNES, GUICHEN, BREST)):
+            raw = report_in(services.geography, insee, f"fr.fire.vue.{n}", seed=n, victims="PLUSIEURS")
+            assert services.ingestor.ingest(Incoming(raw)).status == "accepted"
+        deadline = time.monotonic() + 20
+        while len(client.get(f"/api/v1/crises/{crisis_id}", headers=prefet).json()["cases"]) < 2:
+            assert time.monotonic() < deadline, "the attacher did not attach the cases"
+            time.sleep(0.1)
+        attached = client.post(f"/api/v1/crises/{crisis_id}/cases", json={"case_id": "fr.inconnue.1"}, headers=prefet)
+        assert attached.status_code == 200
+        wait_for_views(app_of(client).state.read_model, services)
+
+        seen = client.get(f"/api/v1/crises/{crisis_id}/view", headers=prefet)
+        assert seen.status_code == 200, seen.text
+        view = TypeAdapter(schemas.CrisisView).validate_python(seen.json())
+        assert view.whole_perimeter and view.crisis.exercise and view.crisis.kind_label == "Feu de forêt"
+        assert view.crisis.time_zone == "Europe/Paris" and "(heure de Paris)" in view.crisis.start_text
+        assert sorted(c.case_id for c in view.cases) == ["fr.fire.vue.0", "fr.fire.vue.1"]  # not Brest's
+        assert {c.attached_how for c in view.cases} == {"règle"}
+        assert all(c.lat is not None and c.lon is not None for c in view.cases)  # on the map
+        assert (view.figures.cases_total, view.figures.cases_active) == (2, 2)
+        assert [f.label for f in view.figures.families] == ["Incendie"]
+        assert view.figures.victims.open.cases_with_declared_victims == 2
+        assert [p.case_id for p in view.pending] == ["fr.inconnue.1"]  # attached by hand, no message carries it
+        assert view.pending[0].attached_how == "manuel" and view.pending[0].attached_by
+
+        # A mayor of the département takes part: its commune's share, and nothing of who called or is hurt.
+        rennes = client.get(f"/api/v1/crises/{crisis_id}/view", headers=bearer(config, "mayor", f"commune:{RENNES}"))
+        mine = TypeAdapter(schemas.CrisisView).validate_python(rennes.json())
+        assert [c.case_id for c in mine.cases] == ["fr.fire.vue.0"] and mine.figures.cases_total == 1
+        assert not mine.whole_perimeter and mine.pending == []
+        for secret in ("LECCIA", "Raymonde", "MICHEL", "personal", "caller"):
+            assert secret not in rennes.text, secret
+        national = client.get(f"/api/v1/crises/{crisis_id}/view", headers=bearer(config, "national", "national:FR"))
+        assert national.json()["figures"]["cases_total"] == 2 and national.json()["whole_perimeter"]
+
+        # Outside the crisis's territory, or no crisis at all: the same 404.
+        brest = bearer(config, "mayor", f"commune:{BREST}")
+        assert client.get(f"/api/v1/crises/{crisis_id}/view", headers=brest).status_code == 404
+        assert client.get("/api/v1/crises/00000000-0000-0000-0000-000000000000/view", headers=prefet
+                          ).status_code == 404
+        assert client.get(f"/api/v1/crises/{crisis_id}/view").status_code == 401
