@@ -11,7 +11,14 @@ import time
 
 import httpx
 
-from tests.e2e.test_dashboard_browser import FLAGS, _axe_serious, _demo_login, ensure_chromium, expect_cases_on_map, save
+from tests.e2e.test_dashboard_browser import (
+    FLAGS,
+    _axe_serious,
+    _demo_login,
+    ensure_chromium,
+    expect_cases_on_map,
+    save,
+)
 from tests.support.api import RENNES, LiveServer, bearer, report_in
 
 CASE = "fr.fire.crise.rennes-1"
