@@ -75,6 +75,7 @@ class CrisisAttacher:
         self.decoder = EventDecoder(store.mapper)
         self.states: dict[UUID, CaseState] = {}  # as of self.position
         self.first_seen: dict[UUID, datetime] = {}
+        self.closed: set[UUID] = set()  # crises closed (a closed crisis never opens again)
         self.position: int | None = None
         self.attached = 0  # cases attached by this process (for status and tests)
         self.conn = psycopg.connect(store.database_url, autocommit=True)
@@ -158,9 +159,10 @@ class CrisisAttacher:
 
     def _open_crises(self) -> dict[UUID, Crisis]:
         """Every open crisis, as it stands now (the rule of a closed one takes nothing more)."""
-        ids = first_event_ids(self.store, OPENED_TOPIC, 100_000)
-        found = (get_crisis(self.store, i) for i in ids)
-        return {c.id: c for c in found if c is not None and c.is_open}
+        ids = [i for i in first_event_ids(self.store, OPENED_TOPIC, 100_000) if i not in self.closed]
+        found = [c for c in (get_crisis(self.store, i) for i in ids) if c is not None]
+        self.closed.update(c.id for c in found if not c.is_open)  # closed for good: not read again
+        return {c.id: c for c in found if c.is_open}
 
     def _plan(self, rows: list[tuple], position: int) -> tuple[dict[UUID, KnownCase], dict[UUID, list[str]]]:
         """What this page teaches of its cases, and the cases to attach to each crisis, in the page's order."""

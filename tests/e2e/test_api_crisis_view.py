@@ -64,3 +64,37 @@ def test_the_view_shows_the_attached_cases_within_the_readers_perimeter(services
         assert client.get("/api/v1/crises/00000000-0000-0000-0000-000000000000/view", headers=prefet
                           ).status_code == 404
         assert client.get(f"/api/v1/crises/{crisis_id}/view").status_code == 401
+
+
+def test_crisis_events_reach_those_who_take_part_and_no_one_else(services):
+    import threading
+
+    import httpx
+
+    from tests.e2e.test_alerts import _collect, wait_for
+    from tests.support.api import LiveServer
+
+    with LiveServer(services) as server:
+        prefet = bearer(server.config, "prefecture", "departement:35")
+        streams = {"rennes": f"commune:{RENNES}", "brest": f"commune:{BREST}"}
+        received: dict[str, list] = {name: [] for name in streams}
+        stop = threading.Event()
+        for name, territory in streams.items():
+            ready = threading.Event()
+            threading.Thread(target=_collect, args=(server.url + "/api/v1/stream",
+                                                    bearer(server.config, "mayor", territory), received[name],
+                                                    ready, stop), daemon=True).start()
+            assert ready.wait(10)
+        with httpx.Client(base_url=server.url, headers=prefet, timeout=10) as client:
+            crisis_id = client.post("/api/v1/crises", json={"title": "Crue", "kind": "flood",
+                                                            "territory": "departement:35"}).json()["id"]
+            client.post(f"/api/v1/crises/{crisis_id}/cases", json={"case_id": "FR.35.1"})
+            client.post(f"/api/v1/crises/{crisis_id}/close", json={"summary": "Décrue"})
+
+        def seen(name: str) -> list[tuple[str, int]]:
+            return [(d["status"], d["cases"]) for e, d in received[name] if e == "crisis" and d["id"] == crisis_id]
+
+        # Acts close together may come as one event: the crisis as it stands then (a page reads its view again).
+        wait_for(lambda: ("close", 1) in seen("rennes"))
+        stop.set()
+        assert not any(e == "crisis" for e, _ in received["brest"])
