@@ -618,6 +618,9 @@ class CrisisView(Schema):
     whole_perimeter: bool = Field(description="Votre périmètre couvre tout le territoire de la crise (sinon : "
                                               "chiffres et affaires de votre périmètre seulement)")
     figures: CrisisFigures = Field(description="Chiffres des affaires rattachées que vous voyez")
-    cases: list[CrisisViewCase] = Field(description="Affaires rattachées de votre périmètre, la plus grave d'abord")
+    cases: list[CrisisViewCase] = Field(description="Affaires rattachées de votre périmètre, la plus grave d'abord "
+                                                    "(les `limit` plus graves)")
+    cases_left_out: int = Field(description="Affaires de votre périmètre comptées dans les chiffres, au-delà de "
+                                            "`limit` dans la liste")
     pending: list[CrisisPendingCase] = Field(description="Affaires rattachées pas encore dans les vues (ou inconnues)")
     generated_at: str

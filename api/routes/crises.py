@@ -4,9 +4,9 @@ detach cases. Every act is an event (adapters.crisis.crises); the rules are doma
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
 from adapters.crisis.crises import (
@@ -92,9 +92,10 @@ async def detach(crisis_id: str, case_id: str, body: CrisisDetachRequest, princi
                         "leurs chiffres calculés comme ceux des vues de territoire, sans données personnelles ; "
                         "les heures dans le fuseau du territoire de la crise.",
             response_model=CrisisView)
-async def view(crisis_id: str, principal: Reader, services: ServicesDep, read_model: ReadModelDep) -> dict:
+async def view(crisis_id: str, principal: Reader, services: ServicesDep, read_model: ReadModelDep,
+               limit: Annotated[int, Query(ge=0, le=5000, description="Affaires listées au plus")] = 500) -> dict:
     crisis = (await _act(lambda: find_crisis(services.store, crisis_id, principal))).as_dict()
     rows = await read_model.cases_by_id(frozenset(c["case_id"] for c in crisis["cases"]))
     level, _, code = crisis["territory"].partition(":")
     _, label = territory_name(read_model.geography, Level(level), code)
-    return crisis_view(crisis, rows, principal, read_model.geography, territory_name=label)
+    return crisis_view(crisis, rows, principal, read_model.geography, territory_name=label, limit=limit)

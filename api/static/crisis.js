@@ -111,10 +111,13 @@
     });
     $("cases").innerHTML = rows.join("") ||
       '<tr><td colspan="' + (MANAGE ? 6 : 5) + '">Aucune affaire rattachée dans votre périmètre pour l\'instant.</td></tr>';
-    var pending = $("pending");
-    pending.hidden = !v.pending.length;
-    pending.textContent = v.pending.length ? "Rattachées, pas encore dans les vues (ou sans message connu) : " +
-      v.pending.map(function (p) { return p.case_id; }).join(", ") + "." : "";
+    var pending = $("pending"), notes = [];
+    if (v.cases_left_out) notes.push("Les " + num(v.cases.length) + " plus graves sont listées ; " +
+      num(v.cases_left_out) + " autres sont comptées dans les chiffres.");
+    if (v.pending.length) notes.push("Rattachées, pas encore dans les vues (ou sans message connu) : " +
+      v.pending.map(function (p) { return p.case_id; }).join(", ") + ".");
+    pending.hidden = !notes.length;
+    pending.textContent = notes.join(" ");
   }
 
   function drawMap(v) {

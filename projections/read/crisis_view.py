@@ -37,9 +37,10 @@ def takes_in_whole(principal: Principal, territory: str) -> bool:
 
 
 def crisis_view(crisis: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], principal: Principal,
-                geography: Geography, *, territory_name: str | None = None,
+                geography: Geography, *, territory_name: str | None = None, limit: int = 500,
                 now: datetime | None = None) -> dict[str, Any]:
-    """`crisis`: the crisis's `as_dict()`; `rows`: the case list's rows of its attached cases (as read)."""
+    """`crisis`: the crisis's `as_dict()`; `rows`: the case list's rows of its attached cases (as read).
+    The figures count every visible case; the list (and the map) holds the `limit` most serious."""
     zone = ZoneInfo(crisis["time_zone"])
     attached = {c["case_id"]: c for c in crisis["cases"]}
     visible = [r for r in rows if r["case_id"] in attached and principal.can_see_placement(row_placement(r))]
@@ -59,7 +60,7 @@ def crisis_view(crisis: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], pr
         "closed_at_text": format_local(crisis["closed_at"], zone) if crisis["closed_at"] else None,
     })
     cases = []
-    for row in sorted(visible, key=lambda r: (-(r["severity"] or 0), r["case_id"])):
+    for row in sorted(visible, key=lambda r: (-(r["severity"] or 0), r["case_id"]))[:max(0, limit)]:
         link = attached[row["case_id"]]
         cases.append({**case_json(row, geography), **_attachment(link, zone)})
     return {
@@ -67,6 +68,7 @@ def crisis_view(crisis: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], pr
         "whole_perimeter": whole,
         "figures": describe(total(figures(r) for r in visible)),
         "cases": cases,
+        "cases_left_out": len(visible) - len(cases),
         # Attached, not in the views yet (or an id typed by hand that no message carried): only to readers
         # who see the whole crisis, as nothing says where these cases are.
         "pending": [{"case_id": cid, **_attachment(link, zone)} for cid, link in attached.items()

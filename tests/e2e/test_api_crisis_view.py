@@ -45,6 +45,11 @@ def test_the_view_shows_the_attached_cases_within_the_readers_perimeter(services
         assert (view.figures.cases_total, view.figures.cases_active) == (2, 2)
         assert [f.label for f in view.figures.families] == ["Incendie"]
         assert view.figures.victims.open.cases_with_declared_victims == 2
+        assert view.cases_left_out == 0
+        short = client.get(f"/api/v1/crises/{crisis_id}/view", params={"limit": 1}, headers=prefet).json()
+        assert len(short["cases"]) == 1 and short["cases_left_out"] == 1 and short["figures"]["cases_total"] == 2
+        assert client.get(f"/api/v1/crises/{crisis_id}/view", params={"limit": -1}, headers=prefet
+                          ).status_code == 422
         assert [p.case_id for p in view.pending] == ["fr.inconnue.1"]  # attached by hand, no message carries it
         assert view.pending[0].attached_how == "manuel" and view.pending[0].attached_by
 
