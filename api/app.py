@@ -34,6 +34,7 @@ from api.routes import (
     callouts,
     cases,
     crises,
+    crisis_pages,
     dashboard,
     directory,
     live,
@@ -163,7 +164,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
                    alerts, alert_settings, callouts, population_alerts, population_pages,
-                   annuaire, crises, logbook):
+                   annuaire, crises, crisis_pages, logbook):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

@@ -739,3 +739,69 @@ class OwnLogList(Schema):
     time_zone: str = Field(description="Fuseau des heures à afficher (celui du territoire de l'organisation)")
     as_of: str | None
     items: list[LogEntryItem]
+
+
+# ---- a crisis's live view (projections.read.crisis_view) ----------------------------------------------
+
+class CrisisHeader(Schema):
+    id: str
+    title: str
+    kind: str
+    kind_label: str
+    families: list[str]
+    family_labels: list[str] = Field(description="Familles de nature rattachées par règle, en français (vide : toutes)")
+    territory: str
+    territory_name: str
+    time_zone: str = Field(description="Fuseau horaire du territoire de la crise (heures écrites dans ce fuseau)")
+    time_zone_name: str = Field(description="Le fuseau en français (« heure de Paris »)")
+    start: str
+    start_text: str
+    opened_at: str
+    opened_at_text: str
+    opened_by: dict = Field(description="Qui l'a ouverte : nom, rôle, organisation")
+    organisation_id: str | None
+    exercise: bool
+    status: str = Field(description="« ouverte » ou « close »")
+    closed_at: str | None
+    closed_at_text: str | None
+    closed_by: dict | None
+    closing_summary: str
+    version: int
+
+
+class CrisisFigures(Schema):
+    cases_total: int
+    cases_active: int
+    cases_closed: int
+    families: list[FamilyCount]
+    subfamilies: list[SubfamilyCount]
+    victims: Victims
+    resources: Resources
+
+
+class CrisisAttachment(Schema):
+    attached_how: str = Field(description="« règle » (à son arrivée) ou « manuel »")
+    attached_at: str
+    attached_at_text: str = Field(description="Rattachement, à l'heure de la crise, fuseau indiqué")
+    attached_by: str | None = Field(description="Qui l'a rattachée à la main")
+
+
+class CrisisViewCase(CaseRow, CrisisAttachment):
+    """An attached case: its case list row (with its point for the map) and how it was attached."""
+
+
+class CrisisPendingCase(CrisisAttachment):
+    case_id: str
+
+
+class CrisisView(Schema):
+    crisis: CrisisHeader
+    whole_perimeter: bool = Field(description="Votre périmètre couvre tout le territoire de la crise (sinon : "
+                                              "chiffres et affaires de votre périmètre seulement)")
+    figures: CrisisFigures = Field(description="Chiffres des affaires rattachées que vous voyez")
+    cases: list[CrisisViewCase] = Field(description="Affaires rattachées de votre périmètre, la plus grave d'abord "
+                                                    "(les `limit` plus graves)")
+    cases_left_out: int = Field(description="Affaires de votre périmètre comptées dans les chiffres, au-delà de "
+                                            "`limit` dans la liste")
+    pending: list[CrisisPendingCase] = Field(description="Affaires rattachées pas encore dans les vues (ou inconnues)")
+    generated_at: str

@@ -80,6 +80,8 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("get", "/api/v1/crises/{crisis_id}/reports", schemas.ReportList, "", {}),
     ("post", "/api/v1/log", schemas.LogEntryItem, "", {}),
     ("get", "/api/v1/log", schemas.OwnLogList, "", {}),
+    # A crisis's view: checked against its model in tests/e2e/test_api_crisis_view.py.
+    ("get", "/api/v1/crises/{crisis_id}/view", schemas.CrisisView, "", {}),
 ]
 
 
