@@ -389,6 +389,21 @@ def grant_refusal(role: str, target: Organisation) -> str:
             f" pas pour {target.name}")
 
 
+def may_set_duty(role: str, level: Level, code: str, acts_for: str | None, target: Organisation,
+                 known: Hierarchy) -> bool:
+    """May a principal set (or remove) the on-duty schedule of `target`? Its own people acting with the
+    organisation's operational role (a mayor for the mairie, the préfecture's staff for the préfecture),
+    and whoever grants habilitations in it (its parent authority, an administrator)."""
+    if acts_for == target.id and role == KINDS[target.kind].role:
+        return True
+    return may_grant(role, level, code, target, known)
+
+
+def duty_refusal(target: Organisation) -> str:
+    return (f"le planning d'astreinte de {target.name} est tenu par ses membres et par l'autorité qui y donne"
+            " les habilitations")
+
+
 def may_read_directory(role: str, reads: bool, level: Level, code: str, target: tuple[Level, str],
                        known: Hierarchy) -> bool:
     """Which organisations (and their people) a principal sees in the directory: those of its territory and

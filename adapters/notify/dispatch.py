@@ -259,14 +259,21 @@ class Dispatcher:
     def _escalate(self, alert_id: UUID, tier: dict, now: datetime) -> None:
         """Alert the tier's organisation too; recorded once (a concurrent write makes the save read the
         alert again, where the tier is then done or an acknowledgement ends it)."""
-        people = [p.as_dict() for p in self.recipients.people_to_reach(tier["organisation_id"], now)]
+        organisation = tier["organisation_id"]
         minutes = round(tier["after_seconds"] / 60)
-        reason = (f"aucun accusé de réception en {minutes} min : alerte étendue à {tier['organisation_id']}"
-                  + ("" if people else " (personne à joindre dans l'annuaire)"))
+        if tier.get("everyone"):
+            people = [p.as_dict() for p in self.recipients.everyone(organisation, now)]
+            reason = (f"aucun accusé de réception de l'astreinte en {minutes} min : alerte étendue à tout"
+                      f" {organisation}")
+        else:
+            people = [p.as_dict() for p in self.recipients.people_to_reach(organisation, now)]
+            reason = f"aucun accusé de réception en {minutes} min : alerte étendue à {organisation}"
+        if not people:
+            reason += " (personne à joindre dans l'annuaire)"
 
         def change(a: Alert) -> None:
             if a.due_tier(now) == tier:
-                a.escalate(tier["tier"], tier["organisation_id"], people, reason, now)
+                a.escalate(tier["tier"], organisation, people, reason, now)
 
         self._save(alert_id, change)
 

@@ -40,6 +40,9 @@ class DirectoryRecipients:
             return list(everyone)  # no schedule (or nobody on duty now): everyone habilitated
         return [replace(c, on_duty=True) for c in everyone if c.person_id in on_duty]
 
+    def everyone(self, organisation_id: str, at: datetime) -> Sequence[Contact]:
+        return list(self.people.get(organisation_id, []))
+
     def contact(self, person_id: str) -> Contact | None:
         for contacts in self.people.values():
             for c in contacts:
