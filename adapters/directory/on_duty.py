@@ -6,8 +6,10 @@ one transaction (adapters.directory.writer), so the alert policy reads the sched
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import NAMESPACE_URL, uuid5
+from zoneinfo import ZoneInfo
 
 from psycopg.sql import SQL
 
@@ -25,7 +27,8 @@ from domain.directory import (
     seeded_organisation_id,
 )
 from domain.directory_events import OnDutySchedule, directory_uuid
-from domain.on_duty import DutyPeriod, check_period
+from domain.local_time import BadTime, format_local, parse_local, zone_of
+from domain.on_duty import DutyPeriod, check_period, on_duty_at
 
 
 def _organisation(services: Services, principal: Principal | None, organisation_id: str) -> Organisation:
@@ -48,14 +51,52 @@ def _check_may_set(services: Services, principal: Principal | None, org: Organis
         raise Denied(duty_refusal(org))
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """An organisation's schedule as people read it: its periods, who may be put on duty, who is now."""
+
+    organisation: Organisation
+    periods: list[DutyPeriod]
+    candidates: list[Member]
+    now: datetime
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone_of(self.organisation.level, self.organisation.code)
+
+    @property
+    def on_duty_now(self) -> list[str]:
+        habilitated = {m.person_id for m in self.candidates}
+        return [p for p in on_duty_at(self.periods, self.now) if p in habilitated]
+
+    def name_of(self, person_id: str) -> str | None:
+        return next((m.name for m in self.candidates if m.person_id == person_id), None)
+
+    def rows(self) -> list[dict]:
+        """Each period with the person's name and its times in the territory's zone, the zone stated."""
+        return [{"id": p.id, "organisation_id": p.organisation_id, "person_id": p.person_id,
+                 "name": self.name_of(p.person_id), "start": p.start, "end": p.end,
+                 "start_local": format_local(p.start, self.zone), "end_local": format_local(p.end, self.zone)}
+                for p in self.periods]
+
+
 def schedule(services: Services, principal: Principal | None, organisation_id: str, *,
-             since: datetime | None = None, days: int = 31) -> tuple[Organisation, list[DutyPeriod], list[Member]]:
+             since: datetime | None = None, days: int = 31) -> Schedule:
     """The organisation's periods that end after `since` (default: now) and start within `days`, and the
     people who may be on duty in it (habilitated with its operational role)."""
     org = _organisation(services, principal, organisation_id)
-    since = since or datetime.now(UTC)
+    now = datetime.now(UTC)
+    since = since or now
     periods = services.directory.duties(org.id, ending_after=since, starting_before=since + timedelta(days=days))
-    return org, periods, on_duty_candidates(services, org.id)
+    return Schedule(org, periods, on_duty_candidates(services, org.id), now)
+
+
+def read_moment(text: str, organisation: Organisation) -> datetime:
+    """A moment a person typed for a period: without an offset, in the organisation's territory's zone."""
+    try:
+        return parse_local(text, zone_of(organisation.level, organisation.code))
+    except BadTime as e:
+        raise DirectoryError(str(e)) from None
 
 
 def on_duty_candidates(services: Services, organisation_id: str) -> list[Member]:
@@ -64,11 +105,14 @@ def on_duty_candidates(services: Services, organisation_id: str) -> list[Member]
 
 
 def set_period(services: Services, principal: Principal | None, organisation_id: str, *, person: str,
-               start: datetime, end: datetime) -> DutyPeriod:
-    """Put a person (their id, or their email) on duty from `start` to `end`. Idempotent: the same period
-    again records nothing."""
+               start: datetime | str, end: datetime | str) -> DutyPeriod:
+    """Put a person (their id, or their email) on duty from `start` to `end` (moments, or as people type
+    them: read in the territory's zone without an offset). Idempotent: the same period again records
+    nothing."""
     org = _organisation(services, principal, organisation_id)
     _check_may_set(services, principal, org)
+    start = read_moment(start, org) if isinstance(start, str) else start
+    end = read_moment(end, org) if isinstance(end, str) else end
     check_period(start, end)
     if end <= datetime.now(UTC):
         raise DirectoryError("période d'astreinte déjà terminée")

@@ -4,6 +4,7 @@ moments whatever the clock change; and who may set an organisation's schedule (d
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -49,7 +50,7 @@ def test_on_duty_are_exactly_those_whose_period_holds_whatever_the_order(ps, at,
 @given(st.lists(around_changes, min_size=2, max_size=8, unique=True), around_changes)
 def test_handovers_leave_exactly_one_person_on_duty_and_no_gap(instants, at):
     ts = sorted(instants)
-    chain = [DutyPeriod(f"d{i}", "mairie.35126", f"p{i}", a, b) for i, (a, b) in enumerate(zip(ts, ts[1:]))]
+    chain = [DutyPeriod(f"d{i}", "mairie.35126", f"p{i}", a, b) for i, (a, b) in enumerate(pairwise(ts))]
     for i, t in enumerate(ts[:-1]):
         assert on_duty_at(chain, t) == [f"p{i}"]  # at a handover, only the one who takes over
     assert on_duty_at(chain, ts[-1]) == []  # the end is excluded
