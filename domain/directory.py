@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from domain.access import Principal, check_holds, role_named
 from domain.geography import NATIONAL, Hierarchy, Level, UnknownTerritory, parse_territory
@@ -432,3 +433,33 @@ def principal_for(grant: Grant, geography: Hierarchy, *, expires_at: float = flo
     until = float("inf") if grant.until is None else grant.until
     return Principal(grant.person_id, role, grant.level, grant.code, geography, name=grant.person_name,
                      expires_at=min(expires_at, until), organisation_id=grant.organisation_id, grant_id=grant.id)
+
+
+# ---- Web Push subscriptions ----------------------------------------------------------------------------
+
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+MAX_PUSH_SUBSCRIPTIONS = 10  # browsers of one person; beyond, the oldest would be forgotten by hand
+
+
+def _b64url_bytes(text: str) -> int:
+    """The number of bytes a base64url text decodes to (padding optional)."""
+    body = text.rstrip("=")
+    return len(body) * 3 // 4
+
+
+def check_push_subscription(endpoint: str, keys: dict[str, str]) -> dict:
+    """A browser's subscription (`PushSubscription.toJSON()`), checked before Tocsin posts to it: an HTTPS
+    endpoint (plain HTTP only on this machine, for development and tests: Tocsin must not be made to post
+    to arbitrary addresses in clear), the P-256 public key (65 bytes) and the 16-byte auth secret, as
+    RFC 8291 says. The subscription as it will be recorded."""
+    endpoint = (endpoint or "").strip()
+    parts = urlsplit(endpoint)
+    if len(endpoint) > 2000 or not parts.hostname or parts.scheme not in ("https", "http") or (
+            parts.scheme == "http" and parts.hostname not in _LOOPBACK) or parts.username or parts.password:
+        raise DirectoryError("abonnement push refusé : adresse du service de notification invalide (https attendu)")
+    p256dh, auth = (keys or {}).get("p256dh") or "", (keys or {}).get("auth") or ""
+    if not (_B64URL.match(p256dh) and _b64url_bytes(p256dh) == 65 and _B64URL.match(auth)
+            and _b64url_bytes(auth) == 16):
+        raise DirectoryError("abonnement push refusé : clés du navigateur invalides (p256dh, auth)")
+    return {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}

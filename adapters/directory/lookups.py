@@ -237,7 +237,8 @@ class DirectoryReader:
     def duties(self, organisation_id: str, *, ending_after: datetime | None = None,
                starting_before: datetime | None = None) -> list[DutyPeriod]:
         """The organisation's on-duty periods (those that end after and start before the given moments)."""
-        where, args = ["organisation_id = %s"], [organisation_id]
+        where: list[str] = ["organisation_id = %s"]
+        args: list[Any] = [organisation_id]
         if ending_after is not None:
             where.append("ends_at > %s")
             args.append(ending_after)
@@ -256,11 +257,14 @@ class DirectoryReader:
                              (period_id,)).fetchone()
         return DutyPeriod(r["id"], r["organisation_id"], r["person_id"], r["starts_at"], r["ends_at"]) if r else None
 
-    def push_subscriptions(self, person_id: str) -> list[dict]:
-        """The person's Web Push subscriptions in force (endpoint and keys), the latest first."""
+    def push_subscriptions(self, person_id: str, *, only: str | None = None) -> list[dict]:
+        """The person's Web Push subscriptions in force (endpoint and keys), the latest first (`only`: the
+        one of that id)."""
+        where = "person_id = %s" + (" AND id = %s" if only else "")
         with self.store.connect() as conn:
-            rows = conn.execute(SQL("SELECT subscription FROM {} WHERE person_id = %s ORDER BY subscribed_at DESC"
-                                    ).format(self.store.table(tables.PUSH_SUBSCRIPTIONS)), (person_id,)).fetchall()
+            rows = conn.execute(SQL("SELECT subscription FROM {} WHERE " + where + " ORDER BY subscribed_at DESC"
+                                    ).format(self.store.table(tables.PUSH_SUBSCRIPTIONS)),
+                                (person_id, only) if only else (person_id,)).fetchall()
         return [orjson.loads(self.store.unseal(bytes(r["subscription"]))) for r in rows]
 
     # ---- invalidation -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typer.testing import CliRunner
 
 from adapters.directory.use_cases import import_csv
+from api import schemas
 from domain.local_time import PARIS
 from tests.support.api import bearer, client_for
 
@@ -33,6 +34,8 @@ def test_the_mayor_sets_the_schedule_the_prefecture_sees_it_a_neighbour_cannot(s
         set_ = client.post("/api/v1/organisations/mairie.35238/on-duty", json=body, headers=mayor)
         assert set_.status_code == 200, set_.text
         period = set_.json()
+        assert set(period) <= set(schemas.DutyPeriodOut.model_fields)
+        schemas.DutyPeriodOut.model_validate(period)
         assert period["name"] == "Adjointe Rennes" and "(heure de Paris)" in period["start_local"]
         assert datetime.fromisoformat(period["start"]) == start  # typed without offset: read in Paris time
         again = client.post("/api/v1/organisations/mairie.35238/on-duty", json=body, headers=mayor)
@@ -54,7 +57,7 @@ def test_the_mayor_sets_the_schedule_the_prefecture_sees_it_a_neighbour_cannot(s
             refused = client.post("/api/v1/organisations/mairie.35238/on-duty", json=bad, headers=mayor)
             assert refused.status_code == 422 and why in refused.json()["detail"], refused.text
         removed = client.post(f"/api/v1/on-duty/{period['id']}/removal", headers=prefecture)
-        assert removed.status_code == 200
+        assert removed.status_code == 200 and removed.json() == period
         assert client.get("/api/v1/organisations/mairie.35238/on-duty", headers=mayor).json()["periods"] == []
 
 
