@@ -455,6 +455,8 @@ class AlertItem(Schema):
     acknowledged_at: str | None
     acknowledged_by: dict | None = Field(description="Qui a accusé réception, sous quelle habilitation, par quel canal")
     escalations: list[dict]
+    unreached: dict | None = Field(None, description="Alerte qui n'a joint personne : pourquoi (`reason`), depuis "
+                                                     "quand (`at`) ; absent dès qu'une personne est jointe")
 
 
 class AlertList(Schema):

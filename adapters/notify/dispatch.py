@@ -187,6 +187,7 @@ class Dispatcher:
             return 0  # someone wrote meanwhile: nothing was recorded nor sent; the next step sees theirs
         outcomes = list(self.pool.map(self._send, planned)) if planned else []
         self._save_all([o for o in outcomes if o is not None], retries=5)
+        self._say_who_was_not_reached(now)
         for alert_id in list(self.open):
             alert = self.open[alert_id]
             if alert.next_escalation_at() is None and all(
@@ -276,6 +277,21 @@ class Dispatcher:
                 a.escalate(tier["tier"], organisation, people, reason, now)
 
         self._save(alert_id, change)
+
+    def _say_who_was_not_reached(self, now: datetime) -> None:
+        """Record, once, that an alert has reached nobody, when nothing is left to try for it now."""
+        for alert_id, alert in list(self.open.items()):
+            why = alert.reaches_nobody()
+            if why is None:
+                continue
+            log.warning("alert %s reached nobody (%d people to reach)", alert_id, len(alert.recipients))
+            metrics.ALERTS_UNREACHED.inc()
+
+            def change(a: Alert, why: str = why) -> None:
+                if a.reaches_nobody() is not None:
+                    a.reached_nobody(why, now)
+
+            self._save(alert_id, change)
 
     def next_due(self) -> datetime | None:
         """When the earliest retry or escalation is due (None: nothing waits)."""

@@ -66,8 +66,12 @@
         ? '<span class="fr-badge fr-badge--sm fr-badge--success">Acquittée par ' + esc((a.acknowledged_by || {}).name) + " le " +
           esc(when(a.acknowledged_at, zone)) + "</span>"
         : '<button type="button" class="fr-btn fr-btn--sm" data-ack="' + esc(a.id) + '">Accuser réception</button>';
+      var unreached = a.unreached
+        ? ' <span class="fr-badge fr-badge--sm fr-badge--error" data-unreached>N\'a joint personne</span> ' +
+          '<span class="fr-text--xs">' + esc(a.unreached.reason) + "</span>"
+        : "";
       return '<li data-alert="' + esc(a.id) + '">' + (a.exercise ? '<span class="fr-badge fr-badge--sm fr-badge--info">EXERCICE</span> ' : "") +
-        esc(a.reason) + ' <span class="fr-text--xs">' + esc(when(a.raised_at, zone)) + "</span> " + state + "</li>";
+        esc(a.reason) + ' <span class="fr-text--xs">' + esc(when(a.raised_at, zone)) + "</span> " + state + unreached + "</li>";
     }).join("");
   }
 

@@ -141,3 +141,38 @@ def test_a_person_on_duty_whose_habilitation_was_revoked_leaves_everyone_to_be_r
     [member] = [m for m in mailer.directory.members([MAIRIE]) if m.person_id == ids["adjointe"]]
     use_cases.revoke(mailer, None, member.grant_id)
     assert {c.person_id for c in recipients.people_to_reach(MAIRIE, now)} == {ids["maire"]}
+
+
+def test_an_alert_that_reached_nobody_says_so_once_and_stops_saying_it_when_the_prefecture_is_reached(
+        mailer, smtp_server):  # noqa: F811
+    # Nobody habilitated in Guichen's mairie: the alert reaches nobody, and says so at once.
+    cab = use_cases.grant(mailer, None, organisation_id="prefecture.35", email=CAB, name="Cadre de permanence",
+                          position="Directeur de cabinet").person_id
+    recipients = DirectoryRecipients(mailer.directory)
+    raise_alert(mailer, recipients)
+    clock = Clock()
+    with Dispatcher(mailer.store, recipients, channels_from(mailer.settings), now=clock) as dispatcher:
+        assert dispatcher.step() == 0
+        [alert] = alert_store.recent_alerts(mailer.store)
+        assert alert.unreached is not None and alert.unreached["reason"] == (
+            "personne à joindre : aucune personne habilitée dans l'annuaire pour l'organisation alertée")
+        dispatcher.step()
+        events = [type(e).__name__ for e in mailer.store.events.get(alert.id)]
+        assert events.count("ReachedNobody") == 1  # said once, not at every step
+        clock.at += timedelta(minutes=16)
+        assert dispatcher.step() == 1  # the préfecture's tier
+    [alert] = alert_store.recent_alerts(mailer.store)
+    assert alert.unreached is None and alert.summary()["unreached"] is None
+    assert [r["person_id"] for r in alert.recipients] == [cab] and len(smtp_server.mailbox.to(CAB)) == 1
+
+
+def test_an_alert_whose_every_delivery_failed_reached_nobody(services):
+    # No SMTP server configured here: the mayor's email cannot go out.
+    use_cases.grant(services, None, organisation_id=MAIRIE, email=MAIRE, name="Maire de Guichen", position="Maire")
+    recipients = DirectoryRecipients(services.directory)
+    raise_alert(services, recipients)
+    with Dispatcher(services.store, recipients, channels_from(services.settings)) as dispatcher:
+        dispatcher.step()
+    [alert] = alert_store.recent_alerts(services.store)
+    assert alert.summary()["unreached"]["reason"] == (
+        "aucune personne jointe : canal courriel non configuré sur ce Tocsin : rien n'a été envoyé")
