@@ -84,7 +84,9 @@ def unsubscribe(services: Services, principal: Principal | None, *, endpoint: st
                 reason: str = "désabonnement") -> int:
     """Remove the browser's subscription of the person (not subscribed: nothing recorded); their
     subscriptions still in force."""
-    person = _person_of(services, principal, person_id)
+    # The operator (or the dispatcher, told by the push service that a subscription is gone) names the
+    # person, who may no longer be habilitated anywhere: their subscription is forgotten all the same.
+    person = person_id if principal is None and person_id else _person_of(services, principal, person_id)
     aggregate = _aggregate(person, endpoint)
     held = subscribed(services.store, person)
     if str(aggregate) not in held:

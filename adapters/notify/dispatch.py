@@ -91,8 +91,9 @@ class EmailChannel:
                                  answer_token=answer))
 
 
-def channels_from(settings: Settings) -> dict[str, Channel]:
-    """The channels this configuration has (only those: the others fail, saying they do not exist)."""
+def channels_from(settings: Settings, *, forget_push: Callable[[str, str], None] | None = None) -> dict[str, Channel]:
+    """The channels this configuration has (only those: the others fail, saying they do not exist).
+    `forget_push(person_id, endpoint)`: told of a push subscription its service says is gone."""
     from adapters.notify.gateway import GatewayChannel
     from adapters.notify.push import PushChannel
 
@@ -100,7 +101,7 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
     if settings.smtp_url:
         out[EMAIL] = EmailChannel(SmtpSender(SmtpConfig.from_url(settings.smtp_url, settings.smtp_ca_file)), settings)
     if settings.vapid_subject:
-        out[PUSH] = PushChannel(settings)
+        out[PUSH] = PushChannel(settings, forget=forget_push)
     if settings.sms_url:
         out[SMS] = GatewayChannel(SMS, settings.sms_url)
     if settings.voice_url:

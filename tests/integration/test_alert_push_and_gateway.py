@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from adapters.alerting import channels_for
 from adapters.directory import push_subscriptions, use_cases
 from adapters.directory.recipients import DirectoryRecipients
 from adapters.ingest.ingestion import Incoming
@@ -79,11 +80,12 @@ def test_an_expired_subscription_is_a_final_failure(services, http_sink):  # noq
     maire = person(services, "Maire", "maire@guichen.test", push=Browser(f"{http_sink.url}/p").subscription)
     recipients = DirectoryRecipients(services.directory)
     raise_alert(services, recipients, (PUSH,))
-    with Dispatcher(services.store, recipients, channels_from(services.settings)) as dispatcher:
+    with Dispatcher(services.store, recipients, channels_for(services)) as dispatcher:
         dispatcher.step()
         assert dispatcher.step() == 0
     d = deliveries(services)[(maire, PUSH)]
     assert d["status"] == FAILED and d["reason"] == "service de notification push : abonnement expiré (410)"
+    assert services.directory.push_subscriptions(maire) == []  # forgotten: the next alert will not try it
 
 
 def test_sms_and_voice_go_through_the_gateway_and_a_refusal_is_retried(services, http_sink):  # noqa: F811
