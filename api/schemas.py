@@ -455,6 +455,8 @@ class AlertItem(Schema):
     acknowledged_at: str | None
     acknowledged_by: dict | None = Field(description="Qui a accusé réception, sous quelle habilitation, par quel canal")
     escalations: list[dict]
+    unreached: dict | None = Field(None, description="Alerte qui n'a joint personne : pourquoi (`reason`), depuis "
+                                                     "quand (`at`) ; absent dès qu'une personne est jointe")
 
 
 class AlertList(Schema):
@@ -805,3 +807,54 @@ class CrisisView(Schema):
                                             "`limit` dans la liste")
     pending: list[CrisisPendingCase] = Field(description="Affaires rattachées pas encore dans les vues (ou inconnues)")
     generated_at: str
+
+
+class DutyPeriodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    person: str = Field(max_length=254, description="Identifiant de la personne (voir /people) ou son courriel.")
+    start: str = Field(max_length=40, examples=["2026-12-24T20:00"],
+                       description="Début (inclus) ; sans décalage, lu dans le fuseau du territoire.")
+    end: str = Field(max_length=40, examples=["2026-12-25T08:00"],
+                     description="Fin (exclue) ; sans décalage, lue dans le fuseau du territoire.")
+
+
+class DutyPeriodOut(Schema):
+    id: str
+    organisation_id: str
+    person_id: str
+    name: str | None = Field(description="absent : la personne n'est plus habilitée dans l'organisation")
+    start: datetime
+    end: datetime
+    start_local: str = Field(description="début dans le fuseau du territoire, fuseau précisé")
+    end_local: str
+
+
+class DutyScheduleOut(Schema):
+    organisation_id: str
+    time_zone: str = Field(examples=["Europe/Paris"])
+    on_duty_now: list[str] = Field(description="personnes d'astreinte en ce moment (vide : toute l'organisation"
+                                               " est alertée)")
+    periods: list[DutyPeriodOut]
+
+
+class PushSubscriptionIn(BaseModel):
+    """Ce que donne `PushManager.subscribe()` du navigateur (`subscription.toJSON()`)."""
+
+    model_config = ConfigDict(extra="ignore")
+    endpoint: str = Field(max_length=2000)
+    keys: dict[str, str] = Field(description="p256dh et auth")
+
+
+class PushEndpointIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    endpoint: str = Field(max_length=2000)
+
+
+class PushSubscriptionOut(Schema):
+    subscribed: bool
+    subscriptions: int = Field(description="abonnements de cette personne en vigueur")
+
+
+class PushKeyOut(Schema):
+    application_server_key: str | None = Field(
+        description="clé publique VAPID (base64url) ; absente : les notifications push ne sont pas configurées")

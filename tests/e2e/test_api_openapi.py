@@ -82,6 +82,15 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("get", "/api/v1/log", schemas.OwnLogList, "", {}),
     # A crisis's view: checked against its model in tests/e2e/test_api_crisis_view.py.
     ("get", "/api/v1/crises/{crisis_id}/view", schemas.CrisisView, "", {}),
+    ("get", "/api/v1/organisations/{organisation_id}/on-duty", schemas.DutyScheduleOut,
+     "/api/v1/organisations/coz.ouest/on-duty", {}),
+    # Setting and removing a period need people: checked against their model in tests/e2e/test_api_on_duty.py.
+    ("post", "/api/v1/organisations/{organisation_id}/on-duty", schemas.DutyPeriodOut, "", {}),
+    ("post", "/api/v1/on-duty/{period_id}/removal", schemas.DutyPeriodOut, "", {}),
+    ("get", "/api/v1/push/key", schemas.PushKeyOut, "/api/v1/push/key", {}),
+    # Subscribing needs a directory person: checked in tests/e2e/test_api_push_subscriptions.py.
+    ("post", "/api/v1/push/subscriptions", schemas.PushSubscriptionOut, "", {}),
+    ("post", "/api/v1/push/subscriptions/removal", schemas.PushSubscriptionOut, "", {}),
 ]
 
 
