@@ -37,6 +37,7 @@ from api.routes import (
     live,
     login,
     messages,
+    nexsis_requests,
     replay,
     session,
     territories,
@@ -154,7 +155,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
-                   alerts, callouts, annuaire):
+                   alerts, callouts, annuaire, nexsis_requests):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

@@ -175,14 +175,15 @@ def apply_status(requests: dict, facts: dict, provenance: dict, key: list, newer
 def apply_concours(requests: dict, missions: list, provenance: dict, key: list, newer: Compare) -> None:
     """The demandes de concours and answers among an EMSI message's missions (facts of domain.case_state's
     situation). An answer is filed under the request it names (MAIN_MISSION_ID, else its own ID, which
-    the partner may reuse); a request under its mission ID."""
+    the partner may reuse); a request under its mission ID. Entries are keyed by mechanism (`concours:`,
+    `resource:`, an RS-DR's request id as is), so ids of different mechanisms never meet."""
     for mission in missions:
         concours = concours_of(mission)
         if concours is None or not mission.get("id"):
             continue
         mission_key = [mission.get("start") or key[0], key[1]] if concours["role"] == "answer" else key
         if concours["role"] == "request":
-            entry = requests.setdefault(mission["id"], _blank(mission["id"], ENTRY_CONCOURS))
+            entry = requests.setdefault("concours:" + mission["id"], _blank(mission["id"], ENTRY_CONCOURS))
             if entry["request_version"] is None or newer(key, entry["request_version"]):
                 entry.update(
                     requested_at=mission.get("start"),
@@ -190,7 +191,7 @@ def apply_concours(requests: dict, missions: list, provenance: dict, key: list, 
                     convention=concours["convention"],
                     convention_code=concours["convention_code"],
                     sender_id=provenance.get("sender_id"),
-                    recipients=[mission["org_id"]] if mission.get("org_id") else list(provenance.get("recipients") or ()),
+                    recipients=_concours_addressees(mission, provenance),
                     mission_status=mission.get("status"),
                     request_version=key,
                 )
@@ -198,7 +199,7 @@ def apply_concours(requests: dict, missions: list, provenance: dict, key: list, 
                 entry["cancelled"] = True
         else:
             target = mission.get("main_mission_id") or mission["id"]
-            entry = requests.setdefault(target, _blank(target, ENTRY_CONCOURS))
+            entry = requests.setdefault("concours:" + target, _blank(target, ENTRY_CONCOURS))
             if entry["answer_version"] is None or newer(mission_key, entry["answer_version"]):
                 entry.update(
                     answer=concours["answer"],
@@ -207,6 +208,12 @@ def apply_concours(requests: dict, missions: list, provenance: dict, key: list, 
                     answer_mission_status=mission.get("status"),
                     answer_version=mission_key,
                 )
+
+
+def _concours_addressees(mission: dict[str, Any], provenance: dict) -> list[str]:
+    """The organisation a concours is asked of: MISSION.ORG_ID (« le partenaire concerné par la demande de
+    concours », EMSI schema), else the envelope's addressees."""
+    return [mission["org_id"]] if mission.get("org_id") else list(provenance.get("recipients") or ())
 
 
 def status_words(entry: dict[str, Any]) -> str:

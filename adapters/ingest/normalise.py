@@ -25,8 +25,8 @@ from domain.case_state import (
     RESOURCES_STATUS,
     SITUATION,
 )
-from domain.nexsis_requests import concours_of
 from domain.nature import phase_of
+from domain.nexsis_requests import concours_of
 from domain.resources import vehicle_kind
 
 
