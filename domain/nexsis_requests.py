@@ -226,10 +226,11 @@ def status_words(entry: dict[str, Any]) -> str:
         return f"{label} ({'disponible' if available else 'indisponible'})"
     if entry.get("cancelled"):
         return "annulée"
-    if entry.get("answer"):
-        return f"répondue : {answer_words(entry['answer'])}"
-    if entry.get("request_version") is None:
-        return "réponse reçue, demande non reçue par Tocsin"
+    answer = answer_words(entry.get("answer"))
+    if entry.get("request_version") is None:  # only an answer so far (the request may yet arrive)
+        return f"réponse reçue ({answer or 'sans code'}), demande non reçue par Tocsin"
+    if answer:
+        return f"répondue : {answer}"
     return "en attente de réponse"
 
 
