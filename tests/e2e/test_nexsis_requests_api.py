@@ -39,7 +39,8 @@ def test_posted_requests_are_read_back_by_the_case_and_by_the_territory_list(ser
         detail = client.get(f"/api/v1/cases/{FIRE_CASE}", headers=prefect)
         assert detail.status_code == 200
         [request] = detail.json()["state"]["readable"]["nexsis_requests"]
-        assert (request["deadline_text"], request["status_text"]) == ("sous 30 minutes", "répondue : acceptée en partie")
+        assert (request["deadline_text"], request["status_text"]) == (
+            "sous 30 minutes", "répondue : acceptée en partie")
 
         listed = client.get("/api/v1/nexsis/requests", headers=prefect)
         assert listed.status_code == 200

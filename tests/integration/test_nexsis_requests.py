@@ -33,7 +33,8 @@ def test_requests_answers_and_statuses_become_events_of_their_case_and_read_in_w
     messages = [
         (as_json(report), "application/json"),
         (as_xml(wire(*fixture("RS-RR"), sender_id=SDIS, sent_at="2024-08-13T10:29:00+02:00")), "application/xml"),
-        (as_json(wire(*fixture("RS-DR"), sender_id=SAMU, recipient_id=SDIS, sent_at="2024-08-13T10:25:00+02:00")), "application/json"),
+        (as_json(wire(*fixture("RS-DR"), sender_id=SAMU, recipient_id=SDIS, sent_at="2024-08-13T10:25:00+02:00")),
+         "application/json"),
         (as_json(wire(*fixture("RS-SR"), sender_id=SDIS, sent_at="2024-08-13T10:41:00+02:00")), "application/json"),
     ]
     outcomes = [ingest(services, raw, content_type) for raw, content_type in messages]
@@ -44,7 +45,8 @@ def test_requests_answers_and_statuses_become_events_of_their_case_and_read_in_w
     assert [e["type"] for e in view.events] == [
         "Case.Reported", "Case.ResourcesAnswered", "Case.ResourcesRequested", "Case.ResourceStatusReported"]
     status, request = view.state["readable"]["nexsis_requests"]
-    assert (request["kind"], request["from_label"], request["to_label"]) == ("demande_de_ressource", "SAMU 35", "SDIS 35")
+    assert (request["kind"], request["from_label"], request["to_label"]) == (
+        "demande_de_ressource", "SAMU 35", "SDIS 35")
     assert (request["deadline_text"], request["answer_text"], request["status_text"]) == (
         "sous 30 minutes", "acceptée en partie", "répondue : acceptée en partie")
     assert status["status_text"] == "Arrivée sur les lieux (indisponible)"
@@ -62,7 +64,8 @@ def test_an_emsi_demande_de_concours_is_a_request_of_its_case(services):
     kind, use_case = example("EMSI/emsi-DC-message")
     use_case["EVENT"]["MAIN_EVENT_ID"] = FIRE_CASE
     use_case["EVENT"]["EGEO"] = []
-    assert ingest(services, as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), sender_id=SDIS))).status == "accepted"
+    report = wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), sender_id=SDIS)
+    assert ingest(services, as_json(report)).status == "accepted"
     outcome = ingest(services, as_xml(wire(kind, use_case, sender_id=SAMU, recipient_id=SDIS)), "application/xml")
     assert outcome.status == "accepted"
     view = case_view(services.store, services.geography, FIRE_CASE)

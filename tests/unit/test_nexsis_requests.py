@@ -53,7 +53,8 @@ def test_a_resource_request_and_its_answer_normalise_the_same_from_json_and_xml(
     assert request.facts["personal"] == {"request_details": "Carence ambulancière, victime âgée au domicile"}
     answer = normalised(*fixture("RS-RR"), encode)
     assert answer.kind == RESOURCES_RESPONSE
-    assert (answer.facts["request_id"], answer.facts["answer"], answer.facts["deadline"]) == (REQUEST_ID, "PARTIELLE", "45M")
+    assert (answer.facts["request_id"], answer.facts["answer"], answer.facts["deadline"]) == (
+        REQUEST_ID, "PARTIELLE", "45M")
     assert set(answer.facts["personal"]) == {"answer_details"}
     status = normalised(*fixture("RS-SR"), encode)
     assert status.kind == RESOURCES_STATUS
@@ -91,10 +92,12 @@ def provenance(n: int, sender: str, recipient: str, sent_at: str) -> dict:
 def test_the_drawer_words_a_request_its_answer_and_a_resource_status_whatever_their_order():
     samu, sdis = "fr.health.samu35", "fr.fire.sis35.cgo-35"
     messages = [
-        (normalised(*fixture("RS-DR")).kind, normalised(*fixture("RS-DR")).facts,
+        (RESOURCES_REQUEST, normalised(*fixture("RS-DR")).facts,
          provenance(1, samu, sdis, "2024-08-13T10:25:00+02:00")),
-        (RESOURCES_RESPONSE, normalised(*fixture("RS-RR")).facts, provenance(2, sdis, samu, "2024-08-13T10:29:00+02:00")),
-        (RESOURCES_STATUS, normalised(*fixture("RS-SR")).facts, provenance(3, sdis, samu, "2024-08-13T10:41:00+02:00")),
+        (RESOURCES_RESPONSE, normalised(*fixture("RS-RR")).facts,
+         provenance(2, sdis, samu, "2024-08-13T10:29:00+02:00")),
+        (RESOURCES_STATUS, normalised(*fixture("RS-SR")).facts,
+         provenance(3, sdis, samu, "2024-08-13T10:41:00+02:00")),
     ]
     rows = nexsis_requests(fold(messages))
     assert rows == nexsis_requests(fold(messages[::-1]))
@@ -112,14 +115,16 @@ def test_the_drawer_words_a_request_its_answer_and_a_resource_status_whatever_th
 
 
 def test_an_answer_alone_waits_for_its_request_and_a_cancellation_is_final():
-    answer = (RESOURCES_RESPONSE, {"request_id": "a.b.c.request.1", "answer": "ACCEPTEE",
-                                   "answered_at": "2024-08-13T10:29:00+02:00"}, provenance(1, "x", "y", "2024-08-13T10:29:00+02:00"))
+    answer: tuple[str, dict, dict] = (RESOURCES_RESPONSE,
+              {"request_id": "a.b.c.request.1", "answer": "ACCEPTEE", "answered_at": "2024-08-13T10:29:00+02:00"},
+              provenance(1, "x", "y", "2024-08-13T10:29:00+02:00"))
     [row] = nexsis_requests(fold([answer]))
     assert row["status_text"] == "réponse reçue (acceptée), demande non reçue par Tocsin"
-    cancel = (RESOURCES_REQUEST, {"request_id": "a.b.c.request.1", "cancelled": True, "deadline": "1H"},
-              provenance(2, "y", "x", "2024-08-13T10:20:00+02:00"))
-    later = (RESOURCES_REQUEST, {"request_id": "a.b.c.request.1", "cancelled": False, "deadline": "2H"},
-             provenance(3, "y", "x", "2024-08-13T10:40:00+02:00"))
+    Message = tuple[str, dict, dict]
+    cancel: Message = (RESOURCES_REQUEST, {"request_id": "a.b.c.request.1", "cancelled": True, "deadline": "1H"},
+                       provenance(2, "y", "x", "2024-08-13T10:20:00+02:00"))
+    later: Message = (RESOURCES_REQUEST, {"request_id": "a.b.c.request.1", "cancelled": False, "deadline": "2H"},
+                      provenance(3, "y", "x", "2024-08-13T10:40:00+02:00"))
     for order in ([answer, cancel, later], [later, cancel, answer], [cancel, later, answer]):
         [row] = nexsis_requests(fold(order))
         assert (row["status_text"], row["deadline_text"]) == ("annulée", "sous 2 heures")
@@ -130,8 +135,9 @@ def test_an_emsi_answer_is_filed_under_the_concours_it_names():
     use_case["MISSION"][0]["MAIN_MISSION_ID"] = "ABC1YU3454"
     answer = normalised(kind, use_case)
     request = normalised(*example("EMSI/emsi-DC-message"))
-    state = fold([(answer.kind, answer.facts, provenance(2, "fr.fire.cgo690", "fr.health.samu690", "2023-11-03T11:20:00+01:00")),
-                  (request.kind, request.facts, provenance(1, "fr.health.samu690", "fr.fire.cgo690", "2023-11-03T11:10:00+01:00"))])
+    sdis, samu = "fr.fire.cgo690", "fr.health.samu690"
+    state = fold([(answer.kind, answer.facts, provenance(2, sdis, samu, "2023-11-03T11:20:00+01:00")),
+                  (request.kind, request.facts, provenance(1, samu, sdis, "2023-11-03T11:10:00+01:00"))])
     [row] = nexsis_requests(state)
     assert row["kind_label"] == "Demande de concours (EMSI)"
     assert row["id"] == "ABC1YU3454" and row["convention"] == "CARENCE"
@@ -147,7 +153,7 @@ def test_a_mission_name_is_a_concours_only_when_it_says_so(name):
         assert name.strip().startswith(prefix)
 
 
-SEGMENT = st.text(st.characters(blacklist_characters="#", blacklist_categories=("Cs",)), max_size=12)
+SEGMENT = st.text(st.characters(blacklist_characters="#", blacklist_categories=["Cs"]), max_size=12)
 
 
 @given(SEGMENT, SEGMENT, SEGMENT)
