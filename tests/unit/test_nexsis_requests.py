@@ -5,9 +5,10 @@ use cases refused without a word of their content."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -195,3 +196,70 @@ def test_patient_level_use_cases_are_refused_with_a_reason_that_quotes_nothing(k
     assert reason.message.startswith("Tocsin ne conserve pas de dossier médical")
     assert refused.value.kind == kind
     assert "Dupontel" not in reason.message + reason.path + reason.detail and "1950" not in reason.message
+
+
+# ---- generated messages: whatever the schemas allow parses the same from both encodings, and normalises
+# into facts that say what the message said, its free text only with the personal data. -----------------
+
+DEADLINES = ["DEL0", "ASAP", "30M", "45M", "1H", "2H", "4H", "8H", "12H", "24H", "RDV"]
+TIMES = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)).map(
+    lambda t: t.replace(microsecond=0).isoformat() + "+01:00")
+FREE_TEXT = st.text(st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(str.strip)
+IDENT = st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True)
+
+
+@st.composite
+def requests_and_answers(draw) -> tuple[str, dict]:
+    case_id = "fr.fire.sis35." + draw(IDENT)
+    request_id = f"fr.health.samu35.request.{draw(IDENT)}"
+    kind = draw(st.sampled_from(["resourcesRequest", "resourcesResponse", "resourcesStatus"]))
+    optional = {}
+    if kind == "resourcesRequest":
+        for key, values in (("convention", ["DRSIS", "MISSION", "ITSP", "CARENCE", "CONVENT", "SPE", "HORS"]),
+                            ("deadline", DEADLINES)):
+            if draw(st.booleans()):
+                optional[key] = draw(st.sampled_from(values))
+        if draw(st.booleans()):
+            optional["freetext"] = draw(FREE_TEXT)
+        request = {"requestId": request_id, "datetime": draw(TIMES),
+                   "purpose": draw(st.sampled_from(["SAP", "REGUL", "CUMP", "SMUR", "RELEVE", "NOVI", "BARIA"])),
+                   **optional}
+        use_case = {"caseId": case_id, "request": request}
+        if draw(st.booleans()):
+            use_case["status"] = "ANNULEE"
+        return kind, use_case
+    if kind == "resourcesResponse":
+        if draw(st.booleans()):
+            optional["deadline"] = draw(st.sampled_from(DEADLINES))
+        if draw(st.booleans()):
+            optional["freetext"] = draw(FREE_TEXT)
+        response = {"datetime": draw(TIMES),
+                    "answer": draw(st.sampled_from(["ACCEPTEE", "PARTIELLE", "REFUSEE", "DIFFEREE"])), **optional}
+        return kind, {"caseId": case_id, "requestId": request_id, "response": response}
+    state = {"datetime": draw(TIMES), "status": draw(st.sampled_from(["DECISION", "DEPART", "ARRIVEE", "RETOUR"]))}
+    if draw(st.booleans()):
+        state["availability"] = draw(st.booleans())
+    return kind, {"caseId": case_id, "resourceId": f"fr.fire.sis35.resource.{draw(IDENT)}", "state": state}
+
+
+@settings(max_examples=80, deadline=None)
+@given(requests_and_answers())
+def test_generated_requests_normalise_the_same_from_json_and_xml_and_keep_free_text_apart(generated):
+    kind, use_case = generated
+    from_json, from_xml = (normalised(kind, use_case, encode) for encode in (as_json, as_xml))
+    assert from_json == from_xml
+    facts = dict(from_json.facts)
+    personal = facts.pop("personal", {})
+    inner = use_case.get("request") or use_case.get("response") or {}
+    if "freetext" in inner:
+        assert list(personal.values()) == [inner["freetext"]]
+        assert inner["freetext"] not in facts.values()  # the facts are flat: no other place holds it
+    else:
+        assert not personal
+    if kind == "resourcesRequest":
+        assert facts["deadline"] == inner.get("deadline")
+        assert facts["cancelled"] == (use_case.get("status") == "ANNULEE")
+    elif kind == "resourcesResponse":
+        assert (facts["answer"], facts["deadline"]) == (inner["answer"], inner.get("deadline"))
+    else:
+        assert facts["available"] == use_case["state"].get("availability")
