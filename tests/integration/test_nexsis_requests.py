@@ -7,7 +7,8 @@ import json
 import logging
 
 from adapters.ingest.ingestion import Incoming
-from adapters.ingest.quarantine import get_entry
+from adapters.ingest.quarantine import get_entry, list_entries
+from adapters.ingest.use_cases import retry_quarantined
 from domain.geography import Level
 from projections.read.case import case_view
 from projections.read.nexsis_requests import territory_requests
@@ -113,3 +114,8 @@ def test_a_patient_level_message_is_quarantined_without_its_bytes_nor_a_word_of_
     assert kept == b""  # the hash and size say what came, the bytes are not held
     assert entry.distribution_id == w["distributionID"]
     assert "Dupontel" not in caplog.text and "Dupontel" not in json.dumps(entry.as_dict(), default=str)
+    # Retrying it refuses it again for the same reason, without a new entry for its missing bytes.
+    again = retry_quarantined(services.ingestor, entry.id)
+    assert again is not None and again.status == "quarantined"
+    assert [r["code"] for r in again.reasons] == ["medical-record"]
+    assert [e.id for e in list_entries(services.store)] == [entry.id]
