@@ -553,3 +553,173 @@ class CallOutList(Schema):
 
 class AnswerRequest(Schema):
     choice: str = Field(description="Une des réponses possibles de l'appel")
+
+
+# ---- alerts to the population (api/routes/population_alerts.py) -------------------------------------
+
+class PopulationAlertContent(Schema):
+    event: str = Field(description="Quoi : l'événement, en quelques mots (« Inondation »), 100 caractères au plus")
+    headline: str = Field(description="Titre diffusé (160 caractères au plus)")
+    description: str = Field(description="Ce qui se passe (2000 caractères au plus)")
+    instruction: str = Field(description="Ce que la population doit faire (1000 caractères au plus)")
+    area_desc: str | None = Field(default=None, description="Où, en mots (par défaut : la commune)")
+    category: str = Field(description="Catégorie CAP : Geo, Met, Safety, Security, Rescue, Fire, Health, Env, "
+                                      "Transport, Infra, CBRNE, Other")
+    urgency: str = Field(description="Urgence CAP : Immediate, Expected, Future, Past, Unknown")
+    severity: str = Field(description="Gravité CAP : Extreme, Severe, Moderate, Minor, Unknown")
+    certainty: str = Field(description="Certitude CAP : Observed, Likely, Possible, Unlikely, Unknown")
+    response_type: str | None = Field(default=None, description="Consigne CAP : Shelter, Evacuate, Prepare, Execute, "
+                                                                 "Avoid, Monitor, Assess, AllClear, None")
+    expires: datetime | None = Field(default=None, description="Fin de validité (ISO 8601 avec fuseau)")
+
+
+class PopulationAlertDraft(PopulationAlertContent):
+    insee: str = Field(description="Code INSEE de la commune (sa mairie rédige l'alerte)")
+    crisis_id: str | None = Field(default=None, description="La crise à laquelle l'alerte se rattache")
+    exercise: bool = Field(default=False, description="Alerte d'exercice (CAP status Exercise)")
+
+
+class PopulationAlertReason(Schema):
+    reason: str = Field(description="La raison (refus, annulation), 1000 caractères au plus")
+
+
+class CapMessage(Schema):
+    identifier: str = Field(description="Identifiant CAP, unique")
+    msg_type: str = Field(description="Alert, Update ou Cancel")
+    sender: str
+    sent: str = Field(description="CAP sent : heure locale avec son décalage")
+    references: list[str] = Field(description="Messages précédents visés (sender,identifier,sent)")
+    status: str = Field(description="à publier, publié, échec, abandonné")
+    attempts: list[dict] = Field(description="Chaque remise à la passerelle : quand, où, résultat, raison")
+    version: int | None = Field(description="La version du contenu publiée (aucune pour une annulation)")
+    xml: str = Field(description="Le message CAP 1.2, valide selon le schéma OASIS")
+
+
+class PopulationAlertAct(Schema):
+    version: int
+    act: str
+    label: str = Field(description="L'acte, en français")
+    recorded_at: str
+    by: dict | None = Field(description="Qui : personne, organisation, habilitation, rôle, territoire")
+    reason: str | None = None
+    identifier: str | None = None
+    gateway: str | None = None
+
+
+class PopulationAlertItem(Schema):
+    id: str
+    insee: str
+    commune: str
+    departement: str
+    time_zone: str = Field(description="Le fuseau du territoire, pour afficher les heures")
+    state: str = Field(description="à valider ; validée, à publier (publication en attente ou en échec) ; publiée ; "
+                                   "refusée ; annulée")
+    crisis_id: str | None
+    exercise: bool
+    drafted_at: str
+    drafted_by: dict
+    content: dict = Field(description="Le contenu de la version courante")
+    versions: list[dict] = Field(description="Chaque version : contenu, rédigée par, décision (qui, quand, raison)")
+    messages: list[CapMessage]
+    cancelled: dict | None
+
+
+class PopulationAlertDetail(PopulationAlertItem):
+    history: list[PopulationAlertAct] = Field(description="Chaque acte, tiré des événements : quoi, quand, qui")
+
+
+class PopulationAlertList(Schema):
+    items: list[PopulationAlertItem]
+
+# ---- crises (domain.crisis) ----------------------------------------------------------------------
+
+class CrisisRequest(Schema):
+    title: str = Field(description="Intitulé de la crise (200 caractères au plus)")
+    kind: str = Field(description="Type : storm, flood, wildfire, industrial, health, public_gathering, other")
+    territory: str = Field(description="Territoire : departement:44, zone:ouest, national:FR (par défaut le vôtre)")
+    start: datetime | None = Field(default=None, description="Début (ISO 8601 avec fuseau ; par défaut maintenant)")
+    exercise: bool = Field(default=False, description="Crise d'exercice (« EXERCICE »)")
+
+
+class CrisisCase(Schema):
+    case_id: str
+    how: str = Field(description="« règle » (rattachée à son arrivée) ou « manuel »")
+    by: dict | None = Field(description="Qui l'a rattachée à la main")
+    at: str
+
+
+class CrisisItem(Schema):
+    id: str
+    title: str
+    kind: str
+    kind_label: str
+    families: list[str] = Field(description="Familles de nature des affaires rattachées par règle (vide : toutes)")
+    territory: str
+    time_zone: str = Field(description="Fuseau horaire du territoire, dans lequel afficher les heures")
+    start: str
+    opened_at: str
+    opened_by: dict = Field(description="Qui l'a ouverte, pour quelle organisation, sous quelle habilitation")
+    organisation_id: str | None
+    exercise: bool
+    status: str = Field(description="« ouverte » ou « close »")
+    closed_at: str | None
+    closed_by: dict | None
+    closing_summary: str
+    cases: list[CrisisCase]
+    detached: list[dict]
+    version: int
+
+
+class CrisisList(Schema):
+    items: list[CrisisItem]
+
+
+class CrisisCloseRequest(Schema):
+    summary: str = Field(default="", description="Bilan de clôture (facultatif)")
+
+
+class CrisisAttachRequest(Schema):
+    case_id: str = Field(description="Identifiant CISU de l'affaire")
+
+
+class CrisisDetachRequest(Schema):
+    reason: str = Field(default="", description="Pourquoi l'affaire ne relève pas de la crise")
+
+
+# ---- alert settings (domain.alert_settings) ------------------------------------------------------
+
+class AlertTuning(Schema):
+    rule_id: str = Field(description="La règle requise à rendre plus stricte")
+    escalate_after_minutes: int | None = Field(default=None, description="Escalade avancée (jamais retardée)")
+    extra_channels: list[str] = Field(default=[], description="Canaux ajoutés : email, push, sms, voix")
+    grave: bool = Field(default=False, description="Présentée comme « grave »")
+    more_than_cases_per_hour: int | None = Field(default=None, description="Seuil abaissé (jamais relevé)")
+    on_exercises: bool = Field(default=False, description="Alerter aussi sur les messages d'exercice")
+
+
+class OwnAlertRule(Schema):
+    label: str = Field(description="Intitulé (120 caractères au plus)")
+    families: list[str] = Field(default=[], description="Familles de nature (vide : toutes)")
+    new_case: bool = False
+    min_victims: int | None = None
+    min_red: int | None = None
+    min_dead: int | None = None
+    min_resources: int | None = None
+    evacuation: bool = False
+    channels: list[str] = Field(default=["email"])
+    grave: bool = False
+
+
+class AlertSettingsIn(Schema):
+    tunings: list[AlertTuning] = Field(default=[], description="Règles requises rendues plus strictes")
+    own_rules: list[OwnAlertRule] = Field(default=[], description="Règles propres à l'organisation")
+
+
+class AlertSettingsOut(Schema):
+    organisation_id: str
+    required: list[dict] = Field(description="Règles requises qui alertent l'organisation, telles qu'elles "
+                                             "s'appliquent à elle (avec son réglage)")
+    own_rules: list[dict] = Field(description="Règles propres, sur son territoire")
+    changed_by: dict | None
+    changed_at: str | None
+    version: int

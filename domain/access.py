@@ -406,3 +406,95 @@ def may_see_callout(principal: Principal, organisation_ids: Iterable[str], asked
         return True
     asked = list(asked)
     return any(may_see_alert(principal, organisation_id, asked) for organisation_id in organisation_ids)
+
+
+# ---- alerts to the population (domain.population_alert) ------------------------------------------
+
+
+def may_see_population_alert(principal: Principal, insee: str) -> bool:
+    """Whoever reads the commune's territory: its mairie, the authorities and services above it."""
+    return principal.role.reads and principal.can_see(Level.COMMUNE, insee)
+
+
+def check_may_draft_population_alert(principal: Principal, insee: str) -> None:
+    """Only the commune's mairie drafts an alert to its population (and its new versions)."""
+    if not acts_for(principal, f"mairie.{insee}"):
+        raise Denied("seule la mairie de la commune rédige une alerte à sa population")
+
+
+def check_may_decide_population_alert(principal: Principal, departement: str) -> None:
+    """Only the préfecture of the commune's département approves or refuses it (and publishes it again
+    after a failure)."""
+    if not acts_for(principal, f"prefecture.{departement}"):
+        raise Denied("seule la préfecture du département valide ou refuse une alerte à la population")
+
+
+def check_may_cancel_population_alert(principal: Principal, insee: str, departement: str) -> None:
+    """The mairie that drafted it, or the préfecture that decides on it, may cancel it."""
+    if not (acts_for(principal, f"mairie.{insee}") or acts_for(principal, f"prefecture.{departement}")):
+        raise Denied("seules la mairie de la commune et la préfecture du département annulent cette alerte")
+
+
+# ---- who acted (every act of the platform records it) -----------------------------------------------
+
+def actor(principal: Principal) -> dict[str, Any]:
+    """Who did an act, as the event records it: the person, the organisation acted for, the habilitation
+    acted under, the role and the territory."""
+    return {"person_id": principal.subject, "name": principal.name or principal.subject,
+            "organisation_id": principal.organisation_id, "grant_id": principal.grant_id,
+            "role": principal.role.code, "territory": principal.territory}
+
+
+# ---- crises (domain.crisis) ----------------------------------------------------------------------
+
+# Who opens a crisis: the State's authorities (préfecture, zone, national), over their own territory.
+CRISIS_ROLES = frozenset({"prefecture", "zone", "national"})
+
+
+def _crisis_territory(crisis_territory: str) -> tuple[Level, str] | None:
+    level, _, code = crisis_territory.partition(":")
+    try:
+        return Level(level), code
+    except ValueError:
+        return None
+
+
+def check_may_open_crisis(principal: Principal, level: Level, code: str) -> None:
+    if principal.role.code not in CRISIS_ROLES:
+        allowed = ", ".join(f"{r.label} ({r.code})" for r in ROLES.values() if r.code in CRISIS_ROLES)
+        raise Denied(f"l'ouverture d'une crise est réservée à : {allowed}")
+    if not principal.can_see(level, code):
+        raise Denied(outside_message(level, code))
+
+
+def may_see_crisis(principal: Principal, crisis_territory: str) -> bool:
+    """Everyone whose perimeter meets the crisis's territory takes part: the authorities above it and
+    every organisation inside it (a mayor sees the crisis of their département)."""
+    where = _crisis_territory(crisis_territory)
+    if where is None or not principal.role.reads:
+        return False
+    return principal.can_see(*where) or principal.geography.contains(where, (principal.level, principal.code))
+
+
+def check_may_manage_crisis(principal: Principal, crisis_territory: str, organisation_id: str | None) -> None:
+    """Close, attach and detach: the organisation running the crisis, or a crisis authority whose perimeter
+    holds the crisis's territory."""
+    if organisation_id is not None and acts_for(principal, organisation_id):
+        return
+    where = _crisis_territory(crisis_territory)
+    if principal.role.code in CRISIS_ROLES and where is not None and principal.can_see(*where):
+        return
+    raise Denied("seule l'autorité qui conduit la crise (ou une autorité au-dessus) peut la modifier")
+
+
+# ---- alert settings (domain.alert_settings) ------------------------------------------------------
+
+ALERT_SETTING_ROLES = frozenset({"mayor", "prefecture", "sdis", "zone", "national"})
+
+
+def check_may_set_alerts(principal: Principal, organisation_id: str) -> None:
+    """An organisation's own operational people set how it is alerted, nobody else (not even above it: a
+    préfecture requires through the rules, it does not tune a mairie's)."""
+    if principal.role.code in ALERT_SETTING_ROLES and acts_for(principal, organisation_id):
+        return
+    raise Denied("seules les personnes de l'organisation règlent ses alertes")

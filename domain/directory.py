@@ -417,3 +417,12 @@ def principal_for(grant: Grant, geography: Hierarchy, *, expires_at: float = flo
     until = float("inf") if grant.until is None else grant.until
     return Principal(grant.person_id, role, grant.level, grant.code, geography, name=grant.person_name,
                      expires_at=min(expires_at, until), organisation_id=grant.organisation_id, grant_id=grant.id)
+
+
+def operator_principal(organisation: Organisation, operator: str, geography: Hierarchy) -> Principal:
+    """The CLI operator (who holds the server's keys) acting for an organisation: the organisation's own
+    role over its territory, with no habilitation (acts record the operator's login name instead)."""
+    role = role_named(KINDS[organisation.kind].role)
+    check_holds(role, organisation.level)
+    return Principal(operator, role, organisation.level, organisation.code, geography,
+                     name=f"opérateur ({operator})", organisation_id=organisation.id)

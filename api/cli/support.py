@@ -20,3 +20,22 @@ def open_services_from_env() -> Any:
     from adapters.services import open_services
 
     return open_services()
+
+
+
+AsOption = Annotated[str, typer.Option(
+    "--as", help="Organisation pour laquelle l'opérateur agit (annuaire : prefecture.44, mairie.44109, coz.ouest…).")]
+
+
+def operator_principal(services: Any, organisation_id: str) -> Any:
+    """The CLI operator (who holds the server's keys) acting for a directory organisation: its role and
+    territory are the organisation's own, and every act records the operator's login name."""
+    import getpass
+
+    from domain.directory import operator_principal as principal_of_operator
+
+    services.ensure_directory()
+    organisation = services.directory.organisation(organisation_id)
+    if organisation is None:
+        raise typer.BadParameter(f"organisation inconnue : {organisation_id}", param_hint="--as")
+    return principal_of_operator(organisation, f"cli:{getpass.getuser()}", services.geography)

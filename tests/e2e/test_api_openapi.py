@@ -55,6 +55,25 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("post", "/api/v1/callouts", schemas.CallOutItem, "", {}),
     ("get", "/api/v1/callouts/{callout_id}", schemas.CallOutItem, "", {}),
     ("post", "/api/v1/callouts/{callout_id}/answers", schemas.CallOutItem, "", {}),
+    ("get", "/api/v1/population-alerts", schemas.PopulationAlertList, "/api/v1/population-alerts", {}),
+    # Drafting and deciding need an alert: checked against their models in tests/e2e/test_population_alerts.py.
+    ("post", "/api/v1/population-alerts", schemas.PopulationAlertDetail, "", {}),
+    ("get", "/api/v1/population-alerts/{alert_id}", schemas.PopulationAlertDetail, "", {}),
+    ("post", "/api/v1/population-alerts/{alert_id}/approve", schemas.PopulationAlertDetail, "", {}),
+    ("post", "/api/v1/population-alerts/{alert_id}/refuse", schemas.PopulationAlertDetail, "", {}),
+    ("post", "/api/v1/population-alerts/{alert_id}/update", schemas.PopulationAlertDetail, "", {}),
+    ("post", "/api/v1/population-alerts/{alert_id}/cancel", schemas.PopulationAlertDetail, "", {}),
+    ("post", "/api/v1/population-alerts/{alert_id}/publish", schemas.PopulationAlertDetail, "", {}),
+    ("get", "/api/v1/crises", schemas.CrisisList, "/api/v1/crises", {}),
+    # An organisation's alert settings: checked against their model in tests/e2e/test_api_alert_settings.py.
+    ("get", "/api/v1/organisations/{organisation_id}/alert-rules", schemas.AlertSettingsOut, "", {}),
+    ("put", "/api/v1/organisations/{organisation_id}/alert-rules", schemas.AlertSettingsOut, "", {}),
+    # The crises' acts: checked against their models in tests/e2e/test_api_crises.py.
+    ("post", "/api/v1/crises", schemas.CrisisItem, "", {}),
+    ("get", "/api/v1/crises/{crisis_id}", schemas.CrisisItem, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/close", schemas.CrisisItem, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/cases", schemas.CrisisItem, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/cases/{case_id}/detach", schemas.CrisisItem, "", {}),
 ]
 
 

@@ -1,0 +1,84 @@
+"""Crises: open one over your territory, list those you take part in, read one, close it, attach and
+detach cases. Every act is an event (adapters.crisis.crises); the rules are domain.access's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.concurrency import run_in_threadpool
+
+from adapters.crisis.crises import (
+    UnknownCrisis,
+    attach_case,
+    close_crisis,
+    detach_case,
+    find_crisis,
+    open_crisis,
+    visible_crises,
+)
+from api.dependencies import Reader, ServicesDep
+from api.schemas import (
+    CrisisAttachRequest,
+    CrisisCloseRequest,
+    CrisisDetachRequest,
+    CrisisItem,
+    CrisisList,
+    CrisisRequest,
+)
+from domain.access import Denied
+from domain.crisis import CrisisClosed
+from domain.geography import UnknownTerritory
+
+router = APIRouter(tags=["Crises"])
+
+
+async def _act(call: Callable[[], Any]) -> Any:
+    """Run a use case off the event loop and translate the domain's refusals into HTTP answers."""
+    try:
+        return await run_in_threadpool(call)
+    except UnknownCrisis as e:
+        raise HTTPException(404, str(e)) from e
+    except Denied as e:
+        raise HTTPException(403, str(e)) from e
+    except CrisisClosed as e:
+        raise HTTPException(409, str(e)) from e
+    except (UnknownTerritory, ValueError, LookupError) as e:
+        raise HTTPException(422, str(e)) from e
+
+
+@router.post("/api/v1/crises", summary="Ouvrir une crise sur votre territoire", response_model=CrisisItem)
+async def open_one(body: CrisisRequest, principal: Reader, services: ServicesDep) -> dict:
+    crisis = await _act(lambda: open_crisis(services.store, principal, title=body.title, kind=body.kind,
+                                            territory=body.territory, start=body.start, exercise=body.exercise))
+    return crisis.as_dict()
+
+
+@router.get("/api/v1/crises", summary="Crises auxquelles vous prenez part", response_model=CrisisList)
+async def list_crises(principal: Reader, services: ServicesDep, closed: bool = True) -> dict:
+    found = await run_in_threadpool(lambda: visible_crises(services.store, principal, include_closed=closed))
+    return {"items": [c.as_dict() for c in found]}
+
+
+@router.get("/api/v1/crises/{crisis_id}", summary="Une crise", response_model=CrisisItem)
+async def get_one(crisis_id: str, principal: Reader, services: ServicesDep) -> dict:
+    return (await _act(lambda: find_crisis(services.store, crisis_id, principal))).as_dict()
+
+
+@router.post("/api/v1/crises/{crisis_id}/close", summary="Clore une crise", response_model=CrisisItem)
+async def close_one(crisis_id: str, body: CrisisCloseRequest, principal: Reader, services: ServicesDep) -> dict:
+    return (await _act(lambda: close_crisis(services.store, crisis_id, principal, body.summary))).as_dict()
+
+
+@router.post("/api/v1/crises/{crisis_id}/cases", summary="Rattacher une affaire à la crise",
+             response_model=CrisisItem)
+async def attach(crisis_id: str, body: CrisisAttachRequest, principal: Reader, services: ServicesDep) -> dict:
+    return (await _act(lambda: attach_case(services.store, crisis_id, principal, body.case_id))).as_dict()
+
+
+@router.post("/api/v1/crises/{crisis_id}/cases/{case_id}/detach", summary="Détacher une affaire de la crise",
+             response_model=CrisisItem)
+async def detach(crisis_id: str, case_id: str, body: CrisisDetachRequest, principal: Reader,
+                 services: ServicesDep) -> dict:
+    return (await _act(lambda: detach_case(services.store, crisis_id, principal, case_id, body.reason))).as_dict()
