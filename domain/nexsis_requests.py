@@ -3,7 +3,8 @@
 Four CISU messages carry them: RS-DR (a resource request), RS-RR (its answer), RS-SR (the status of a
 resource sent), and the EMSI « demande de concours » with its answer (an EMSI MISSION whose NAME says
 `#DEMANDE_CONCOURS#…#` or `#REPONSE_DEMANDE_CONCOURS#…#`). Tocsin neither sends nor answers them: these are
-the services' own requests, shown beside the authorities' (domain.request) and named apart from them.
+the services' own requests, shown beside the authorities' own (`/api/v1/requests`) and named apart from them.
+The hub's deadline and answer vocabularies below are the ones the authorities' requests reuse.
 
 The fold is order-tolerant like the rest of the case state: an answer may arrive before its request, a
 request twice, a cancellation before the original. Each part of an entry (the request, the answer, a
