@@ -263,3 +263,26 @@ def test_generated_requests_normalise_the_same_from_json_and_xml_and_keep_free_t
         assert (facts["answer"], facts["deadline"]) == (inner["answer"], inner.get("deadline"))
     else:
         assert facts["available"] == use_case["state"].get("availability")
+
+
+@pytest.mark.parametrize("encode", [as_json, as_xml], ids=["json", "xml"])
+def test_an_invalid_request_is_refused_with_the_field_and_the_rule_in_french(encode):
+    kind, use_case = fixture("RS-DR")
+    use_case["request"]["deadline"] = "3H"
+    if encode is as_xml:
+        # The writer only writes what the XSD allows: the bad value goes in after it.
+        raw = as_xml(wire(kind, use_case | {"request": {**use_case["request"], "deadline": "2H"}}))
+        raw = raw.replace(b"<deadline>2H</deadline>", b"<deadline>3H</deadline>")
+    else:
+        raw = as_json(wire(kind, use_case))
+    with pytest.raises(InvalidMessage) as refused:
+        parse_wire_message(raw)
+    [reason] = refused.value.reasons
+    assert (reason.code, reason.path) == (
+        "content", "$.content[0].jsonContent.embeddedJsonContent.message.resourcesRequest.request.deadline")
+    assert reason.message.startswith("valeur non autorisée") and "DEL0, ASAP, 30M" in reason.message
+    answer_kind, answer = fixture("RS-RR")
+    del answer["response"]["answer"]
+    with pytest.raises(InvalidMessage) as missing:
+        parse_wire_message(as_json(wire(answer_kind, answer)))
+    assert [r.message for r in missing.value.reasons] == ["champ obligatoire absent : answer"]
