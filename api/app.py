@@ -34,9 +34,11 @@ from api.routes import (
     callouts,
     cases,
     crises,
+    crisis_pages,
     dashboard,
     directory,
     live,
+    logbook,
     login,
     messages,
     nexsis_requests,
@@ -163,7 +165,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
                    alerts, alert_settings, callouts, population_alerts, population_pages,
-                   annuaire, crises, nexsis_requests):
+                   annuaire, crises, crisis_pages, logbook, nexsis_requests):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

@@ -723,3 +723,135 @@ class AlertSettingsOut(Schema):
     changed_by: dict | None
     changed_at: str | None
     version: int
+
+
+# ---- the log book and situation reports (domain.logbook) -----------------------------------------------
+
+class LogEntryRequest(Schema):
+    kind: str = Field(description="information, decision ou action")
+    text: str = Field(description="Le texte de l'entrée (5 000 caractères au plus)")
+    visibility: str = Field(default="organisation", description="organisation (la vôtre seulement) ou crisis "
+                                                                "(tous les acteurs de la crise)")
+    case_ids: list[str] = Field(default_factory=list, description="Affaires concernées (identifiants CISU)")
+    amends: str | None = Field(default=None, description="N° de l'entrée que celle-ci corrige (jamais modifiée)")
+
+
+class LogEntryItem(Schema):
+    id: str = Field(description="N° de l'entrée dans la main courante ; identifiant de la source sinon")
+    at: str = Field(description="Quand c'est arrivé (ISO 8601)")
+    recorded_at: str = Field(description="Quand Tocsin l'a su (ISO 8601)")
+    kind: str = Field(description="information, decision, action (entrées des personnes) ; message, alert, request")
+    kind_label: str
+    author: dict | None = Field(description="Qui l'a écrite : personne, organisation, habilitation, rôle")
+    organisation_id: str | None
+    text: str
+    visibility: str = Field(description="organisation ou crisis")
+    visibility_label: str
+    case_ids: list[str]
+    amends: str | None = Field(description="N° de l'entrée corrigée")
+    amended_by: list[str] = Field(description="N° des entrées qui la corrigent")
+    source: str = Field(description="personne, nexsis, alerte ou demande")
+    source_label: str
+    details: dict
+
+
+class LogList(Schema):
+    crisis_id: str
+    time_zone: str = Field(description="Fuseau des heures à afficher (celui du territoire de la crise)")
+    as_of: str | None = Field(description="Le moment rejoué, s'il y en a un")
+    items: list[LogEntryItem]
+
+
+class ReportRequest(Schema):
+    text: str = Field(description="Le point de situation (5 000 caractères au plus)")
+    request_id: str | None = Field(default=None, description="La demande d'information à laquelle il répond")
+
+
+class ReportItem(Schema):
+    organisation_id: str | None
+    number: int = Field(description="N° du point de situation de cette organisation dans la crise")
+    text: str
+    figures: dict = Field(description="Les chiffres du territoire de la crise au moment de l'écriture (figés)")
+    request_id: str | None
+    author: dict
+    at: str
+
+
+class ReportList(Schema):
+    crisis_id: str
+    time_zone: str
+    as_of: str | None
+    items: list[ReportItem]
+
+
+class OwnLogList(Schema):
+    organisation_id: str
+    time_zone: str = Field(description="Fuseau des heures à afficher (celui du territoire de l'organisation)")
+    as_of: str | None
+    items: list[LogEntryItem]
+
+
+# ---- a crisis's live view (projections.read.crisis_view) ----------------------------------------------
+
+class CrisisHeader(Schema):
+    id: str
+    title: str
+    kind: str
+    kind_label: str
+    families: list[str]
+    family_labels: list[str] = Field(description="Familles de nature rattachées par règle, en français (vide : toutes)")
+    territory: str
+    territory_name: str
+    time_zone: str = Field(description="Fuseau horaire du territoire de la crise (heures écrites dans ce fuseau)")
+    time_zone_name: str = Field(description="Le fuseau en français (« heure de Paris »)")
+    start: str
+    start_text: str
+    opened_at: str
+    opened_at_text: str
+    opened_by: dict = Field(description="Qui l'a ouverte : nom, rôle, organisation")
+    organisation_id: str | None
+    exercise: bool
+    status: str = Field(description="« ouverte » ou « close »")
+    closed_at: str | None
+    closed_at_text: str | None
+    closed_by: dict | None
+    closing_summary: str
+    version: int
+
+
+class CrisisFigures(Schema):
+    cases_total: int
+    cases_active: int
+    cases_closed: int
+    families: list[FamilyCount]
+    subfamilies: list[SubfamilyCount]
+    victims: Victims
+    resources: Resources
+
+
+class CrisisAttachment(Schema):
+    attached_how: str = Field(description="« règle » (à son arrivée) ou « manuel »")
+    attached_at: str
+    attached_at_text: str = Field(description="Rattachement, à l'heure de la crise, fuseau indiqué")
+    attached_by: str | None = Field(description="Qui l'a rattachée à la main")
+
+
+class CrisisViewCase(CaseRow, CrisisAttachment):
+    """An attached case: its case list row (with its point for the map) and how it was attached."""
+
+
+class CrisisPendingCase(CrisisAttachment):
+    case_id: str
+
+
+class CrisisView(Schema):
+    crisis: CrisisHeader
+    whole_perimeter: bool = Field(description="Votre périmètre couvre tout le territoire de la crise (sinon : "
+                                              "chiffres et affaires de votre périmètre seulement)")
+    figures: CrisisFigures = Field(description="Chiffres des affaires rattachées que vous voyez")
+    cases: list[CrisisViewCase] = Field(description="Affaires rattachées de votre périmètre, la plus grave d'abord "
+                                                    "(les `limit` plus graves)")
+    cases_left_out: int = Field(description="Affaires de votre périmètre comptées dans les chiffres, au-delà de "
+                                            "`limit` dans la liste")
+    pending: list[CrisisPendingCase] = Field(description="Affaires rattachées pas encore dans les vues (ou inconnues)")
+    generated_at: str

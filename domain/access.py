@@ -498,3 +498,25 @@ def check_may_set_alerts(principal: Principal, organisation_id: str) -> None:
     if principal.role.code in ALERT_SETTING_ROLES and acts_for(principal, organisation_id):
         return
     raise Denied("seules les personnes de l'organisation règlent ses alertes")
+
+
+# ---- the log book and situation reports (domain.logbook) ---------------------------------------------
+
+# Who writes in a crisis's log book and its situation reports: the organisations that act in it. Analysts
+# and auditors read the history; they do not write it.
+LOG_WRITERS = frozenset({"mayor", "prefecture", "sdis", "zone", "national"})
+
+
+def check_may_write_log(principal: Principal) -> None:
+    if principal.role.code not in LOG_WRITERS:
+        allowed = ", ".join(f"{r.label} ({r.code})" for r in ROLES.values() if r.code in LOG_WRITERS)
+        raise Denied(f"la main courante et les points de situation sont tenus par : {allowed}")
+
+
+def may_read_log_entry(reader_organisation: str | None, entry_organisation: str | None, visibility: str) -> bool:
+    """An entry for everyone in the crisis is read by all who take part in it (the caller checked that);
+    an entry for an organisation only by the people acting for that very organisation, not even by the
+    authorities above it. `reader_organisation` None with `visibility` organisation: never."""
+    if visibility == "crisis":
+        return True
+    return reader_organisation is not None and reader_organisation == entry_organisation

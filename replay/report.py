@@ -6,13 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape as _escape
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from adapters.crisis import log_export
 from adapters.secret_file import open_private
 from domain.local_time import PARIS, format_local, zone_name
+from domain.logbook import LogItem
 from replay import report_svg
 from replay.timeline import Timeline
 
@@ -38,17 +43,42 @@ def escape(text: str) -> str:
     return _escape(text, quote=False)  # text nodes only: apostrophes stay readable
 
 
-def write_report(timeline: Timeline, out: Path, *, territory_name: str | None = None) -> list[Path]:
+@dataclass(frozen=True)
+class CrisisLog:
+    """A crisis's log book and situation reports, as the report's reader may see them (the caller read
+    them: projections.read.crisis_log, adapters.crisis.logbook)."""
+
+    title: str
+    items: Sequence[LogItem]
+    reports: Sequence[Mapping[str, Any]]
+
+
+def write_report(timeline: Timeline, out: Path, *, territory_name: str | None = None,
+                 log: CrisisLog | None = None) -> list[Path]:
     """Write rapport.html, chronologie.csv, delais.csv and chiffres.json into `out` (owner-only, like every
-    export); their paths."""
+    export), and main_courante.csv with a crisis's log book; their paths."""
     out.mkdir(parents=True, exist_ok=True)
     figures = timeline.as_dict()
     files = [out / "rapport.html", out / "chronologie.csv", out / "delais.csv", out / "chiffres.json"]
-    _text(files[0], html_page(timeline, territory_name or timeline.code))
+    _text(files[0], html_page(timeline, territory_name or timeline.code, log=log))
     _csv(files[1], INTERVAL_COLUMNS, figures["intervals"])
     _csv(files[2], DELAY_COLUMNS, figures["delays"])
     _text(files[3], json.dumps(figures, ensure_ascii=False, indent=2))
+    if log is not None:
+        files.append(out / "main_courante.csv")
+        _text(files[-1], log_export.to_csv(log.items, timeline.zone))
     return files
+
+
+def log_section(log: CrisisLog, zone: ZoneInfo) -> list[str]:
+    """The crisis's log book and its situation reports, after the figures: what people knew, decided and
+    did, beside what the messages say happened."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in log_export.headings(zone)[:7])
+    lines = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row[:7]) + "</tr>"
+                    for row in log_export.rows(log.items, zone))
+    return [f"<h2>Main courante — {escape(log.title)}</h2>",
+            f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>",
+            "<h2>Points de situation</h2>", log_export.reports_table(log.reports, zone)]
 
 
 def _text(path: Path, text: str) -> None:
@@ -107,7 +137,7 @@ def _stat(stats: dict) -> str:
             f"max {stats['max']} min ({stats['cases']} affaires)")
 
 
-def html_page(timeline: Timeline, territory_name: str) -> str:
+def html_page(timeline: Timeline, territory_name: str, *, log: CrisisLog | None = None) -> str:
     figures = timeline.as_dict()
     intervals = timeline.intervals
     labels = [_label(i.start, timeline) for i in intervals]
@@ -152,7 +182,9 @@ def html_page(timeline: Timeline, territory_name: str) -> str:
         *(f"<h2>{escape(name)}</h2><figure>{svg}</figure>" for name, svg in charts),
         "<h2>Chronologie</h2>", _table(INTERVAL_COLUMNS, figures["intervals"], zone),
         "<h2>Délais par affaire ouverte dans la fenêtre</h2>", _table(DELAY_COLUMNS, figures["delays"], zone),
-        "<p class=note>Fichiers joints : chronologie.csv, delais.csv, chiffres.json (mêmes chiffres). "
+        *(log_section(log, zone) if log is not None else []),
+        "<p class=note>Fichiers joints : chronologie.csv, delais.csv, chiffres.json (mêmes chiffres"
+        + (" ; main_courante.csv" if log is not None else "") + "). "
         "Arrivée sur les lieux : premier statut de phase « sur les lieux » ou « transport » d'un moyen.</p>",
     ]
     return f"""<!doctype html>

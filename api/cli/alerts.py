@@ -90,15 +90,15 @@ def ack(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte (v
 
 @alerts_app.command("run")
 def run() -> None:
-    """Faire tourner les règles d'alerte et l'envoi des alertes (si `tocsin serve` ne le fait pas :
-    TOCSIN_DISPATCH_IN_APP=0)."""
+    """Faire tourner les règles d'alerte, l'envoi des alertes et le rattachement des affaires aux crises
+    (si `tocsin serve` ne le fait pas : TOCSIN_DISPATCH_IN_APP=0)."""
     from adapters.alerting import run_in_threads
 
     services = open_services_from_env()
     threads, stop = run_in_threads(services)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    typer.echo("Règles d'alerte et envoi en cours (Ctrl-C pour arrêter).")
+    typer.echo("Règles d'alerte, envoi et rattachement aux crises en cours (Ctrl-C pour arrêter).")
     try:
         while not done.wait(1.0):
             pass

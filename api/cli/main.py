@@ -290,6 +290,7 @@ def _register_all() -> None:
     from api.cli import crisis as cli_crisis
     from api.cli import directory as cli_directory
     from api.cli import ingest as cli_nats
+    from api.cli import logbook as cli_logbook
     from api.cli import population_alerts as cli_population
     from api.cli import projections as cli_projections
     from api.cli import replay as cli_replay
@@ -297,7 +298,7 @@ def _register_all() -> None:
     from api.cli import tokens as cli_api
 
     for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run, cli_directory, cli_alerts,
-                   cli_population, cli_crisis):
+                   cli_population, cli_crisis, cli_logbook):
         module.register(app)
 
 

@@ -1,5 +1,5 @@
 """`tocsin population-alert …`: alerts to the population from the server's console, through the same use
-cases as the API (adapters.notify.population_alerts).
+cases as the API (adapters.crisis.population_alerts).
 
 Reading (`list`, `show`) is the operator's: everything. Acting (`draft`, `approve`, …) is done for a
 directory organisation (`--as mairie.35126`, `--as prefecture.35`), by the operator's login: the domain's
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 def _act(act: Any, as_json: bool) -> None:
     """Run a use case; print the alert, or the French reason it was refused (exit 1)."""
-    from adapters.notify import population_alerts as use_cases
+    from adapters.crisis import population_alerts as use_cases
     from domain.access import Denied
     from domain.population_alert import Refused
 
@@ -74,7 +74,7 @@ def list_alerts(as_json: JsonOption = False,
                 limit: Annotated[int, typer.Option(min=1, max=10_000, help="Nombre d'alertes, les plus récentes "
                                                                            "d'abord.")] = 100) -> None:
     """Lister les alertes à la population, leur état et leurs messages CAP."""
-    from adapters.notify import population_alerts as use_cases
+    from adapters.crisis import population_alerts as use_cases
 
     services = open_services_from_env()
     try:
@@ -95,7 +95,7 @@ def show(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte."
          xml: Annotated[bool, typer.Option("--xml", help="Écrire le dernier message CAP (XML).")] = False) -> None:
     """Afficher une alerte : versions, décisions, messages CAP et historique."""
     if xml:
-        from adapters.notify import population_alerts as use_cases
+        from adapters.crisis import population_alerts as use_cases
 
         services = open_services_from_env()
         try:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from adapters.crisis.crises import get_crisis
 from adapters.notify import alert_store
 from adapters.notify.callouts import get_callout
 from adapters.notify.email_body import local_time
@@ -32,9 +33,10 @@ from adapters.services import Services
 from api.dependencies import Reader, ServicesDep
 from api.pages import render_page
 from api.schemas import AckResult, AlertList
-from domain.access import Denied, Principal, may_see_alert, may_see_callout
+from domain.access import Denied, Principal, may_see_alert, may_see_callout, may_see_crisis
 from domain.alert import Alert
 from domain.callout import CallOut
+from domain.crisis import Crisis
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +129,8 @@ async def ack_confirm(token: str, services: ServicesDep) -> HTMLResponse:
 
 class AlertFeed:
     """Sends every change of an alert (raised, delivered, acknowledged…) as an `alert` event to the
-    live stream's subscribers who may see it. Reads the alert events after its position (the partial
-    index makes it cheap) every POLL_SECONDS."""
+    live stream's subscribers who may see it, and likewise the platform's other acts (`callout`, `crisis`).
+    Reads the own acts' events after its position (the partial index makes it cheap) every POLL_SECONDS."""
 
     def __init__(self, services: Services, hub: Any) -> None:
         self.services = services
@@ -162,7 +164,8 @@ class AlertFeed:
                 log.warning("live alert feed failed", exc_info=True)
 
     async def publish(self) -> int:
-        """Send what changed since the last call: `alert` events, and `callout` events (the live tally)."""
+        """Send what changed since the last call: `alert` events, `callout` events (the live tally) and
+        `crisis` events (opened, a case attached or detached, closed: to those who take part in it)."""
         changed = await run_in_threadpool(self._changed)
         from api.routes.live import _sse
 
@@ -172,6 +175,11 @@ class AlertFeed:
                 for sub in list(self.hub.subscribers):
                     if may_see_alert(sub.principal, thing.organisation_id, thing.recipients):
                         sub.offer(message)
+            elif isinstance(thing, Crisis):
+                message = _sse("crisis", thing.summary())
+                for sub in list(self.hub.subscribers):
+                    if may_see_crisis(sub.principal, thing.territory):
+                        sub.offer(message)
             else:
                 message = _sse("callout", thing.summary())
                 for sub in list(self.hub.subscribers):
@@ -179,14 +187,14 @@ class AlertFeed:
                         sub.offer(message)
         return len(changed)
 
-    def _changed(self) -> list[Alert | CallOut]:
+    def _changed(self) -> list[Alert | CallOut | Crisis]:
         store = self.services.store
         with store.connect() as conn:
             rows = alert_store.own_acts_after(conn, store, self.position)
         if not rows:
             return []
         self.position = rows[-1][0]
-        out: list[Alert | CallOut] = []
+        out: list[Alert | CallOut | Crisis] = []
         for oid, topic in dict.fromkeys((o, t.rpartition(".")[0]) for _, o, t in rows):
             if topic == "domain.alert:Alert":
                 alert = alert_store.get_alert(store, oid)
@@ -196,6 +204,10 @@ class AlertFeed:
                 callout = get_callout(store, oid)
                 if callout is not None:
                     out.append(callout)
+            elif topic == "domain.crisis:Crisis":
+                crisis = get_crisis(store, oid)
+                if crisis is not None:
+                    out.append(crisis)
         return out
 
 

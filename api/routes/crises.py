@@ -4,9 +4,9 @@ detach cases. Every act is an event (adapters.crisis.crises); the rules are doma
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
 from adapters.crisis.crises import (
@@ -18,7 +18,7 @@ from adapters.crisis.crises import (
     open_crisis,
     visible_crises,
 )
-from api.dependencies import Reader, ServicesDep
+from api.dependencies import Reader, ReadModelDep, ServicesDep
 from api.schemas import (
     CrisisAttachRequest,
     CrisisCloseRequest,
@@ -26,10 +26,13 @@ from api.schemas import (
     CrisisItem,
     CrisisList,
     CrisisRequest,
+    CrisisView,
 )
 from domain.access import Denied
 from domain.crisis import CrisisClosed
-from domain.geography import UnknownTerritory
+from domain.geography import Level, UnknownTerritory
+from projections.read.crisis_view import crisis_view
+from projections.read.territories import territory_name
 
 router = APIRouter(tags=["Crises"])
 
@@ -82,3 +85,17 @@ async def attach(crisis_id: str, body: CrisisAttachRequest, principal: Reader, s
 async def detach(crisis_id: str, case_id: str, body: CrisisDetachRequest, principal: Reader,
                  services: ServicesDep) -> dict:
     return (await _act(lambda: detach_case(services.store, crisis_id, principal, case_id, body.reason))).as_dict()
+
+
+@router.get("/api/v1/crises/{crisis_id}/view", summary="Vue d'une crise : chiffres, carte et affaires rattachées",
+            description="Les affaires rattachées que votre périmètre contient (un maire : celles de sa commune), "
+                        "leurs chiffres calculés comme ceux des vues de territoire, sans données personnelles ; "
+                        "les heures dans le fuseau du territoire de la crise.",
+            response_model=CrisisView)
+async def view(crisis_id: str, principal: Reader, services: ServicesDep, read_model: ReadModelDep,
+               limit: Annotated[int, Query(ge=0, le=5000, description="Affaires listées au plus")] = 500) -> dict:
+    crisis = (await _act(lambda: find_crisis(services.store, crisis_id, principal))).as_dict()
+    rows = await read_model.cases_by_id(frozenset(c["case_id"] for c in crisis["cases"]))
+    level, _, code = crisis["territory"].partition(":")
+    _, label = territory_name(read_model.geography, Level(level), code)
+    return crisis_view(crisis, rows, principal, read_model.geography, territory_name=label, limit=limit)

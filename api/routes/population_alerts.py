@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from adapters.cap.gateway import gateway_for
-from adapters.notify import population_alerts as use_cases
+from adapters.crisis import population_alerts as use_cases
 from api.dependencies import Reader, ServicesDep
 from api.schemas import (
     PopulationAlertContent,

@@ -2,7 +2,7 @@
 préfecture of its département approves it (published as CAP 1.2) or refuses it with a reason; either may
 cancel it. Under the dashboard's own login, each form carrying a CSRF token bound to that session and sent
 from this site only, as the directory's pages do (api/routes/annuaire.py). Every act goes through
-adapters.notify.population_alerts, as the API's do.
+adapters.crisis.population_alerts, as the API's do.
 
     GET  /alertes-population                     my territory's alerts, the draft form for a mairie
     POST /alertes-population                     draft
@@ -23,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapters.cap.gateway import gateway_for
-from adapters.notify import population_alerts as use_cases
+from adapters.crisis import population_alerts as use_cases
 from api.auth import AuthConfig
 from api.forms import form_fields, same_site
 from api.routes.annuaire import FORGED, _alert, _html, _refusal, page_principal

@@ -74,6 +74,15 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("post", "/api/v1/crises/{crisis_id}/close", schemas.CrisisItem, "", {}),
     ("post", "/api/v1/crises/{crisis_id}/cases", schemas.CrisisItem, "", {}),
     ("post", "/api/v1/crises/{crisis_id}/cases/{case_id}/detach", schemas.CrisisItem, "", {}),
+    # The log book and situation reports: checked against their models in tests/e2e/test_api_logbook.py.
+    ("post", "/api/v1/crises/{crisis_id}/log", schemas.LogEntryItem, "", {}),
+    ("get", "/api/v1/crises/{crisis_id}/log", schemas.LogList, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/reports", schemas.ReportItem, "", {}),
+    ("get", "/api/v1/crises/{crisis_id}/reports", schemas.ReportList, "", {}),
+    ("post", "/api/v1/log", schemas.LogEntryItem, "", {}),
+    ("get", "/api/v1/log", schemas.OwnLogList, "", {}),
+    # A crisis's view: checked against its model in tests/e2e/test_api_crisis_view.py.
+    ("get", "/api/v1/crises/{crisis_id}/view", schemas.CrisisView, "", {}),
 ]
 
 
@@ -101,9 +110,10 @@ def test_each_public_route_documents_its_200_response_model(world):
     spec = client.get("/openapi.json").json()
     documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     json_routes = {(method, path) for method, path, *_ in ROUTES}
-    # Every documented route is listed here (aside: the live stream, server-sent events, and the after-action
-    # report, an HTML page to download).
-    assert documented - json_routes == {("get", "/api/v1/stream"), ("get", "/api/v1/replay/report")}
+    # Every documented route is listed here (aside: the live stream, server-sent events, the after-action
+    # report, an HTML page to download, and the log book's exports).
+    exports = {("get", f"/api/v1/crises/{{crisis_id}}/log.{fmt}") for fmt in ("csv", "xlsx", "html")}
+    assert documented - json_routes == {("get", "/api/v1/stream"), ("get", "/api/v1/replay/report"), *exports}
     assert list(spec["paths"]["/api/v1/replay/report"]["get"]["responses"]["200"]["content"]) == ["text/html"]
     for method, path, model, _, _ in ROUTES:
         ok = spec["paths"][path][method]["responses"]["200"]

@@ -48,7 +48,15 @@ def api(services, cap_gateway):  # noqa: F811
 
 def test_the_role_and_territory_matrix_of_every_route(api):
     client, p, gateway = api
-    body = {**CONTENT, "insee": GUICHEN, "crisis_id": "crise-35-crue"}
+    crisis = client.post("/api/v1/crises", json={"title": "Crue de la Vilaine", "kind": "flood",
+                                                 "territory": "departement:35"}, headers=p["prefet"]).json()["id"]
+    elsewhere = client.post("/api/v1/crises", json={"title": "Tempête", "kind": "storm",
+                                                    "territory": "departement:29"}, headers=p["prefet_29"]).json()["id"]
+    body = {**CONTENT, "insee": GUICHEN, "crisis_id": crisis}
+    # The crisis it belongs to: one the mairie takes part in, open.
+    for wrong in (elsewhere, "crise-35-crue"):
+        refused = client.post(PREFIX, json={**body, "crisis_id": wrong}, headers=p["maire"])
+        assert refused.status_code == 422 and "crise inconnue" in refused.json()["detail"], refused.text
     # Drafting: only the commune's mairie.
     for who in ("maire_rennes", "prefet", "sdis", "national"):
         assert client.post(PREFIX, json=body, headers=p[who]).status_code == 403, who
@@ -58,7 +66,7 @@ def test_the_role_and_territory_matrix_of_every_route(api):
     drafted = client.post(PREFIX, json=body, headers=p["maire"])
     assert drafted.status_code == 200, drafted.text
     item = DETAIL.validate_python(drafted.json())
-    assert item.state == "à valider" and item.crisis_id == "crise-35-crue" and item.messages == []
+    assert item.state == "à valider" and item.crisis_id == crisis and item.messages == []
     assert (item.history[0].by or {}).get("person_id") == "maire.guichen" and item.history[0].label == "rédigée"
     url = f"{PREFIX}/{item.id}"
 
@@ -102,6 +110,11 @@ def test_the_role_and_territory_matrix_of_every_route(api):
     assert [h.label for h in item.history] == ["rédigée", "validée", "publiée", "annulée", "publiée"]
     assert client.post(f"{url}/update", json=CONTENT, headers=p["maire"]).status_code == 409
     assert client.post(f"{url}/cancel", json={"reason": "encore"}, headers=p["maire"]).status_code == 409
+
+    # A closed crisis takes no new alert.
+    assert client.post(f"/api/v1/crises/{crisis}/close", json={}, headers=p["prefet"]).status_code == 200
+    closed = client.post(PREFIX, json=body, headers=p["maire"])
+    assert closed.status_code == 422 and "close" in closed.json()["detail"]
 
 
 def test_refused_with_a_reason_and_without_a_gateway_never_published(services):

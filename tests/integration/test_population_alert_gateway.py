@@ -11,8 +11,8 @@ from lxml import etree
 
 from adapters.cap import schema
 from adapters.cap.gateway import NO_GATEWAY, gateway_for
+from adapters.crisis import population_alerts as use_cases
 from adapters.notify import alert_store
-from adapters.notify import population_alerts as use_cases
 from domain.access import ROLES, Principal
 from domain.geography import Level
 from domain.population_alert import CANCELLED, FAILED, PUBLISHED, SENT, TO_APPROVE, TO_PUBLISH

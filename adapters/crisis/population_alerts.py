@@ -22,6 +22,7 @@ from eventsourcing.utils import get_topic
 
 from adapters.cap.builder import GEOCODE_INSEE, Area, Message, build, polygons_of
 from adapters.cap.gateway import NO_GATEWAY, CapGateway, PublicationError
+from adapters.crisis.crises import UnknownCrisis, find_crisis
 from adapters.geography import Geography
 from adapters.notify import alert_store
 from adapters.settings import Settings
@@ -35,6 +36,7 @@ from domain.access import (
     may_see_population_alert,
 )
 from domain.alert import EMAIL, Alert
+from domain.crisis import CrisisClosed
 from domain.geography import Level
 from domain.local_time import zone_of_departement
 from domain.population_alert import PopulationAlert, Refused, WrongState, checked_content
@@ -124,8 +126,17 @@ def draft(store: TocsinStore, geography: Geography, recipients: Recipients, prin
     commune = geography.name(Level.COMMUNE, insee)
     checked = checked_content(content, default_area=f"Commune de {commune} ({insee})")
     crisis_id = (crisis_id or "").strip() or None
-    if crisis_id is not None and (len(crisis_id) > 100 or _SENDER_FORBIDS.search(crisis_id)):
-        raise Refused("crisis_id : identifiant de crise invalide")
+    if crisis_id is not None:
+        # The crisis it belongs to: one the mairie takes part in, still open (a closed crisis takes no act).
+        try:
+            crisis = find_crisis(store, crisis_id, principal)
+        except UnknownCrisis:
+            raise Refused("crisis_id : crise inconnue ou hors de votre périmètre") from None
+        try:
+            crisis.check_open()
+        except CrisisClosed as e:
+            raise Refused(str(e)) from None
+        crisis_id = str(crisis.id)
     departement = geography.communes[insee].departement
     now = datetime.now(UTC)
     alert = PopulationAlert(insee=insee, departement=departement, commune_name=commune, content=checked,
