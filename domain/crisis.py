@@ -118,10 +118,11 @@ class Crisis(Aggregate):
 
     # ---- attaching cases -----------------------------------------------------------------------------
 
-    def matches(self, case_territories: Iterable[str], family: str, at: datetime) -> bool:
-        """Would a case recorded at `at`, placed in these typed territories, of this family, attach by rule?
-        A case detached by hand never comes back by rule: a person decided it does not belong."""
-        if not self.is_open or at < self.start:
+    def matches(self, case_territories: Iterable[str], family: str, at: datetime, exercise: bool = False) -> bool:
+        """Would a case first recorded at `at`, placed in these typed territories, of this family, an
+        exercise's or not, attach by rule? An exercise crisis takes the exercise's cases only, and a real
+        crisis real cases only: neither may count the other's victims."""
+        if not self.is_open or at < self.start or exercise != self.exercise:
             return False
         if self.families and family not in self.families:
             return False

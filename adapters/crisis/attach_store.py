@@ -27,13 +27,14 @@ _TABLES = [
         position bigint NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT now())""",
     # One row per case: where it lies (typed territories, domain.crisis.case_territories), its nature
-    # family, and when Tocsin first recorded it (the crisis rule's time).
+    # family, when Tocsin first recorded it (the crisis rule's time) and whether it is an exercise's.
     """CREATE TABLE IF NOT EXISTS {schema}.tocsin_crisis_cases (
         originator_id uuid PRIMARY KEY,
         case_id text NOT NULL,
         first_recorded_at timestamptz NOT NULL,
         territories text[] NOT NULL,
-        family text NOT NULL)""",
+        family text NOT NULL,
+        exercise boolean NOT NULL DEFAULT false)""",
     "CREATE INDEX IF NOT EXISTS tocsin_crisis_cases_territories_idx ON {schema}.tocsin_crisis_cases"
     " USING gin (territories)",
     # The position moves from where it was read, or the transaction fails (and the attachments with it):
@@ -56,6 +57,7 @@ class KnownCase:
     first_recorded_at: datetime
     territories: tuple[str, ...]
     family: str
+    exercise: bool = False  # its first message was an exercise's (RC-DE status Exercise)
 
 
 def ensure_tables(store: TocsinStore) -> None:
@@ -89,11 +91,11 @@ def move(store: TocsinStore, name: str, after: int, to: int) -> tuple[Composed, 
 
 def upsert(store: TocsinStore, cases: Sequence[KnownCase]) -> tuple[Composed, Sequence[Any]]:
     """The statement that records what is known of these cases (the first recording time never moves)."""
-    columns = list(zip(*((c.originator_id, c.case_id, c.first_recorded_at, "\x1f".join(c.territories), c.family)
-                         for c in cases), strict=True))
-    return (SQL("INSERT INTO {} AS k (originator_id, case_id, first_recorded_at, territories, family)"
-                " SELECT o, c, f, string_to_array(t, E'\\x1f'), fam"
-                " FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::text[], %s::text[]) AS u(o, c, f, t, fam)"
+    columns = list(zip(*((c.originator_id, c.case_id, c.first_recorded_at, "\x1f".join(c.territories), c.family,
+                          c.exercise) for c in cases), strict=True))
+    return (SQL("INSERT INTO {} AS k (originator_id, case_id, first_recorded_at, territories, family, exercise)"
+                " SELECT o, c, f, string_to_array(t, E'\\x1f'), fam, x FROM unnest(%s::uuid[], %s::text[],"
+                " %s::timestamptz[], %s::text[], %s::text[], %s::boolean[]) AS u(o, c, f, t, fam, x)"
                 " ON CONFLICT (originator_id) DO UPDATE SET case_id = EXCLUDED.case_id,"
                 " first_recorded_at = least(k.first_recorded_at, EXCLUDED.first_recorded_at),"
                 " territories = EXCLUDED.territories, family = EXCLUDED.family").format(table(store, CASES)),
@@ -101,12 +103,12 @@ def upsert(store: TocsinStore, cases: Sequence[KnownCase]) -> tuple[Composed, Se
 
 
 def matching(conn: Any, store: TocsinStore, territory: str, since: datetime,
-             families: Sequence[str]) -> list[tuple[str, datetime]]:
+             families: Sequence[str], exercise: bool = False) -> list[tuple[str, datetime]]:
     """(case id, first recorded) of the known cases in a territory, first recorded at or after `since`, of
-    one of these families (any when empty): those a crisis opened now takes by its rule."""
+    one of these families (any when empty), exercise or not as the crisis: those a crisis opened now takes."""
     query = SQL("SELECT case_id, first_recorded_at FROM {} WHERE territories @> ARRAY[%s]::text[]"
-                " AND first_recorded_at >= %s" + (" AND family = ANY(%s)" if families else "")
+                " AND first_recorded_at >= %s AND exercise = %s" + (" AND family = ANY(%s)" if families else "")
                 + " ORDER BY first_recorded_at, case_id").format(table(store, CASES))
-    params: list[Any] = [territory, since] + ([list(families)] if families else [])
+    params: list[Any] = [territory, since, exercise] + ([list(families)] if families else [])
     with conn.cursor(row_factory=tuple_row) as cur:
         return [(r[0], r[1]) for r in cur.execute(query, params).fetchall()]

@@ -47,6 +47,7 @@ from adapters.notify.alert_store import first_event_ids
 from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
 from adapters.store.locks import run_while_leading
+from domain.alert_rules import EXERCISE_STATUS
 from domain.case_state import CaseState, apply_message, best_placement
 from domain.crisis import Crisis, case_territories
 
@@ -75,6 +76,7 @@ class CrisisAttacher:
         self.decoder = EventDecoder(store.mapper)
         self.states: dict[UUID, CaseState] = {}  # as of self.position
         self.first_seen: dict[UUID, datetime] = {}
+        self.exercise: dict[UUID, bool] = {}  # the case's first message was an exercise's
         self.closed: set[UUID] = set()  # crises closed (a closed crisis never opens again)
         self.position: int | None = None
         self.attached = 0  # cases attached by this process (for status and tests)
@@ -130,6 +132,7 @@ class CrisisAttacher:
     def _forget(self) -> None:
         self.states.clear()
         self.first_seen.clear()
+        self.exercise.clear()
         self.position = None
 
     def _read(self, after: int) -> list[tuple]:
@@ -154,6 +157,7 @@ class CrisisAttacher:
         for e in history:
             apply_message(self.states[e.originator_id], e.kind, e.facts, e.provenance)
             self.first_seen.setdefault(e.originator_id, e.recorded_at)
+            self.exercise.setdefault(e.originator_id, e.provenance.get("status") == EXERCISE_STATUS)
 
     # ---- deciding -------------------------------------------------------------------------------
 
@@ -186,16 +190,16 @@ class CrisisAttacher:
                 case = self._fold(item)
                 known[item.originator_id] = case
                 for crisis in crises.values():
-                    if crisis.matches(case.territories, case.family, case.first_recorded_at):
+                    if crisis.matches(case.territories, case.family, case.first_recorded_at, case.exercise):
                         attach(crisis, case.case_id)
             elif (new := crises.get(item)) is not None:
                 # A crisis opened: the cases recorded before its `Opened` event that its rule takes.
                 families = [str(f) for f in new.families]
                 for case_id, _first in attach_store.matching(self.conn, self.store, new.territory, new.start,
-                                                             families):
+                                                             families, new.exercise):
                     attach(new, case_id)
                 for case in known.values():  # this page's, not in the table yet
-                    if new.matches(case.territories, case.family, case.first_recorded_at):
+                    if new.matches(case.territories, case.family, case.first_recorded_at, case.exercise):
                         attach(new, case.case_id)
         return known, {cid: ids for cid, ids in plan.items() if ids}
 
@@ -203,8 +207,9 @@ class CrisisAttacher:
         state = self.states[e.originator_id]
         apply_message(state, e.kind, e.facts, e.provenance)
         first = self.first_seen.setdefault(e.originator_id, e.recorded_at)
+        exercise = self.exercise.setdefault(e.originator_id, e.provenance.get("status") == EXERCISE_STATUS)
         return KnownCase(e.originator_id, state.case_id or e.case_id, first,
-                         case_territories(best_placement(state)), str(state.family))
+                         case_territories(best_placement(state)), str(state.family), exercise)
 
     # ---- recording ------------------------------------------------------------------------------
 

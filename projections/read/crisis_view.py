@@ -36,6 +36,22 @@ def takes_in_whole(principal: Principal, territory: str) -> bool:
         return False
 
 
+def as_seen_by(crisis: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], principal: Principal) -> dict[str, Any]:
+    """A crisis's `as_dict()` as one reader may read it: a reader whose perimeter holds only part of the
+    crisis's territory (a mayor in a département's crisis) reads only the attached and detached cases it may
+    see (`rows`: the case list's rows of those cases), not the ids of the others."""
+    if takes_in_whole(principal, crisis["territory"]):
+        return dict(crisis)
+    seen = {r["case_id"] for r in rows if principal.can_see_placement(row_placement(r))}
+    return {**crisis, "cases": [c for c in crisis["cases"] if c["case_id"] in seen],
+            "detached": [c for c in crisis["detached"] if c["case_id"] in seen]}
+
+
+def case_ids(crisis: Mapping[str, Any]) -> frozenset[str]:
+    """The cases a crisis names, attached or detached."""
+    return frozenset(c["case_id"] for c in (*crisis["cases"], *crisis["detached"]))
+
+
 def crisis_view(crisis: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], principal: Principal,
                 geography: Geography, *, territory_name: str | None = None, limit: int = 500,
                 now: datetime | None = None) -> dict[str, Any]:

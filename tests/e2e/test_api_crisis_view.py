@@ -19,8 +19,7 @@ def test_the_view_shows_the_attached_cases_within_the_readers_perimeter(services
         prefet = bearer(config, "prefecture", "departement:35")
         start = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
         opened = client.post("/api/v1/crises", headers=prefet, json={
-            "title": "Feux de landes", "kind": "wildfire", "territory": "departement:35", "start": start,
-            "exercise": True})
+            "title": "Feux de landes", "kind": "wildfire", "territory": "departement:35", "start": start})
         assert opened.status_code == 200, opened.text
         crisis_id = opened.json()["id"]
         for n, insee in enumerate((RENNES, GUICHEN, BREST)):
@@ -37,7 +36,7 @@ def test_the_view_shows_the_attached_cases_within_the_readers_perimeter(services
         seen = client.get(f"/api/v1/crises/{crisis_id}/view", headers=prefet)
         assert seen.status_code == 200, seen.text
         view = TypeAdapter(schemas.CrisisView).validate_python(seen.json())
-        assert view.whole_perimeter and view.crisis.exercise and view.crisis.kind_label == "Feu de forêt"
+        assert view.whole_perimeter and not view.crisis.exercise and view.crisis.kind_label == "Feu de forêt"
         assert view.crisis.time_zone == "Europe/Paris" and "(heure de Paris)" in view.crisis.start_text
         assert sorted(c.case_id for c in view.cases) == ["fr.fire.vue.0", "fr.fire.vue.1"]  # not Brest's
         assert {c.attached_how for c in view.cases} == {"règle"}
@@ -60,6 +59,12 @@ def test_the_view_shows_the_attached_cases_within_the_readers_perimeter(services
         assert not mine.whole_perimeter and mine.pending == []
         for secret in ("LECCIA", "Raymonde", "MICHEL", "personal", "caller"):
             assert secret not in rennes.text, secret
+        # The crisis itself names to the mayor only the cases of its perimeter, not the ids of the others.
+        mayor = bearer(config, "mayor", f"commune:{RENNES}")
+        crisis = client.get(f"/api/v1/crises/{crisis_id}", headers=mayor).json()
+        [listed] = client.get("/api/v1/crises", headers=mayor).json()["items"]
+        assert [c["case_id"] for c in crisis["cases"]] == [c["case_id"] for c in listed["cases"]] == ["fr.fire.vue.0"]
+        assert len(client.get(f"/api/v1/crises/{crisis_id}", headers=prefet).json()["cases"]) == 3
         national = client.get(f"/api/v1/crises/{crisis_id}/view", headers=bearer(config, "national", "national:FR"))
         assert national.json()["figures"]["cases_total"] == 2 and national.json()["whole_perimeter"]
 

@@ -57,16 +57,17 @@ def test_a_prefect_opens_a_crisis_and_sees_a_new_case_attached_live(services, tm
             expect(page.locator("#crisis-meta")).to_contain_text("(heure de Paris)")
             expect(page.locator("#live")).to_contain_text("En direct")
             expect(page.locator("#cases")).to_contain_text("Aucune affaire rattachée")
-            for section in ("#requests", "#log", "#reports"):  # their APIs are not in this Tocsin yet
-                expect(page.locator(section)).to_contain_text("Non disponible")
+            expect(page.locator("#log")).to_contain_text("La main courante est vide.")
+            expect(page.locator("#reports")).to_contain_text("Aucun point de situation.")
             crisis_url = page.url.split("?")[0]
 
             # A case arrives in the territory: attached by the rule, it appears without reloading the page.
             nexsis = bearer(server.config, "nexsis", "national:FR")
             with httpx.Client(base_url=server.url, headers={**nexsis, "content-type": "application/json"}) as client:
                 started = time.monotonic()
+                # An exercise's case: an exercise crisis takes those only.
                 posted = client.post("/api/v1/messages", content=report_in(services.geography, RENNES, CASE, seed=7,
-                                                                          victims="PLUSIEURS"))
+                                                                          victims="PLUSIEURS", status="Exercise"))
                 assert posted.headers["x-tocsin-outcome"] == "accepted"
                 row = page.locator(f'#cases tr[data-case="{CASE}"]')
                 expect(row).to_be_visible(timeout=15_000)

@@ -146,3 +146,23 @@ def test_two_attachers_at_once_attach_each_case_once(services):
         assert attach_events(services, crisis.id).count("fr.fire.y") == 1
     finally:
         late.close()
+
+
+def test_an_exercise_crisis_takes_exercise_cases_only_and_a_real_one_real_cases_only(services):
+    start = datetime.now(UTC)
+    real = open_crisis(services.store, prefect(services), title="Feux", kind="wildfire", territory="departement:35",
+                       start=start)
+    drill = open_crisis(services.store, prefect(services), title="Exercice feux", kind="wildfire",
+                        territory="departement:35", start=start, exercise=True)
+    with CrisisAttacher(services.store) as attacher:
+        arrive(services, RENNES, "fr.fire.reel", seed=2)
+        drilled = report_in(services.geography, GUICHEN, "fr.fire.exercice", seed=3, status="Exercise")
+        assert services.ingestor.ingest(Incoming(drilled)).status == "accepted"
+        attacher.catch_up()
+        assert attached(services, real.id) == ["fr.fire.reel"]
+        assert attached(services, drill.id) == ["fr.fire.exercice"]
+        # Opened later with a past start, each takes from the cases already there those of its own kind.
+        later = open_crisis(services.store, prefect(services), title="Exercice bis", kind="other",
+                            territory="departement:35", start=start, exercise=True)
+        attacher.catch_up()
+        assert attached(services, later.id) == ["fr.fire.exercice"]
