@@ -119,3 +119,25 @@ def test_a_patient_level_message_is_quarantined_without_its_bytes_nor_a_word_of_
     assert again is not None and again.status == "quarantined"
     assert [r["code"] for r in again.reasons] == ["medical-record"]
     assert [e.id for e in list_entries(services.store)] == [entry.id]
+
+
+def test_the_crisis_log_book_tells_the_requests_of_its_cases(services):
+    from datetime import UTC, datetime
+
+    from adapters.crisis.crises import attach_case, open_crisis
+    from adapters.crisis.logbook import crisis_as_of
+    from domain.access import ROLES, Principal
+    from projections.read.crisis_log import crisis_log
+
+    prefet = Principal("p.prefet", ROLES["prefecture"], Level.DEPARTEMENT, "35", services.geography, name="prefet")
+    ingest(services, as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), sender_id=SDIS)))
+    crisis = open_crisis(services.store, prefet, title="Feux de Guichen", kind="wildfire", territory="departement:35",
+                         start=datetime(2024, 8, 13, 0, 0, tzinfo=UTC))
+    attach_case(services.store, crisis.id, prefet, FIRE_CASE)
+    ingest(services, as_json(wire(*fixture("RS-DR"), sender_id=SAMU, recipient_id=SDIS,
+                                  sent_at="2024-08-13T10:25:00+02:00")))
+    log = crisis_log(services.store, services.geography, crisis_as_of(services.store, crisis.id, prefet), prefet)
+    lines = [item.text for item in log if item.source == "nexsis"]
+    assert (f"{FIRE_CASE} — Demande de ressource entre services (SAMU 35) : SAMU 35 → SDIS 35 : "
+            "en attente de réponse") in lines
+    assert not any("Carence" in line for line in lines)
