@@ -146,6 +146,56 @@ class CaseDetail(Schema):
     personal_included: bool = Field(description="Données personnelles incluses (selon votre rôle)")
 
 
+# ---- requests between emergency services (NexSIS, read-only) -------------------------------------------
+
+class NexsisRequest(Schema):
+    """A request that emergency services exchanged through NexSIS (RS-DR/RS-RR, EMSI « demande de
+    concours »), or the status of a resource sent (RS-SR), as a person reads it. Distinct from the
+    authorities' own requests (`/api/v1/requests`)."""
+
+    id: str = Field(description="Identifiant de la demande (requestId, ID de mission EMSI) ou de la ressource")
+    kind: str = Field(description="demande_de_ressource, demande_de_concours ou statut_de_moyen")
+    kind_label: str
+    from_id: str | None = Field(description="Organisation émettrice (identifiant NexSIS)")
+    from_label: str
+    to_ids: list[str] = Field(description="Organisations destinataires (identifiants NexSIS)")
+    to_label: str
+    purpose: str | None = Field(description="Effet à obtenir (code), ou type de mission EMSI")
+    purpose_label: str | None
+    convention: str | None = Field(description="Cadre conventionnel")
+    deadline: str | None = Field(description="Délai demandé (code : DEL0, ASAP, 30M … 24H, RDV)")
+    deadline_text: str | None = Field(description="Délai demandé, en mots")
+    requested_at: str | None
+    requested_text: str | None = Field(description="Heure de la demande, dans le fuseau du territoire")
+    answer: str | None = Field(description="Réponse (ACCEPTEE, PARTIELLE, REFUSEE, DIFFEREE ; ou le code EMSI)")
+    answer_text: str | None
+    answer_deadline: str | None = Field(description="Délai auquel s'engage celui qui répond")
+    answer_deadline_text: str | None
+    answered_at: str | None
+    answered_text: str | None
+    answered_by_label: str | None
+    mission_status_text: str | None = Field(description="Statut de la mission (demande de concours)")
+    cancelled: bool
+    status_text: str = Field(description="Où en est la demande, en mots")
+    latest_at: str | None
+
+
+class NexsisRequestCase(Schema):
+    case_id: str
+    commune: str | None
+    departement: str | None
+    requests: list[NexsisRequest]
+
+
+class NexsisRequestPage(Schema):
+    level: str
+    code: str
+    total: int = Field(description="Affaires du territoire ayant des demandes entre services")
+    limit: int
+    offset: int
+    items: list[NexsisRequestCase]
+
+
 # ---- views ----------------------------------------------------------------------------------------------
 
 class FamilyCount(Schema):
