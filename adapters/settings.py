@@ -30,6 +30,11 @@ DISPATCH_IN_APP = "TOCSIN_DISPATCH_IN_APP"
 AUTH_PREFIXES = ("TOCSIN_JWT_", "TOCSIN_JWKS_URL", "TOCSIN_DEMO_LOGIN", "TOCSIN_INGEST_AUTH", "TOCSIN_OIDC_")
 
 
+# The push services of the browsers people use (Chrome and Edge's, Firefox's, Windows', Apple's).
+DEFAULT_PUSH_SERVICES = ("fcm.googleapis.com", "updates.push.services.mozilla.com", "notify.windows.com",
+                         "push.apple.com")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None  # None: start the embedded PostgreSQL
@@ -55,6 +60,9 @@ class Settings:
     alert_token_key: str | None = None  # signs acknowledgement links (base64); None: its key file
     vapid_subject: str | None = None  # Web Push contact (mailto:… or https://…); None: no push channel
     vapid_private_key: str | None = None  # PEM text or file path; None: its key file in the data folder
+    # The push services browsers' subscriptions may name (hosts, and their subdomains): Tocsin posts to
+    # those only, so a subscription cannot make it post elsewhere (an internal address, say).
+    push_services: tuple[str, ...] = DEFAULT_PUSH_SERVICES
     sms_url: str | None = None  # the SMS gateway (adapters.notify.gateway); None: no SMS channel
     voice_url: str | None = None  # the voice call gateway; None: no voice channel
     # Where alerts to the population are published as CAP 1.2 (adapters.cap.gateway); None: not published.
@@ -105,6 +113,8 @@ class Settings:
             alert_token_key=env.get("TOCSIN_ALERT_TOKEN_KEY") or None,
             vapid_subject=env.get("TOCSIN_VAPID_SUBJECT") or None,
             vapid_private_key=env.get("TOCSIN_VAPID_PRIVATE_KEY") or None,
+            push_services=tuple(h.strip().lower() for h in env["TOCSIN_PUSH_SERVICES"].split(",") if h.strip())
+            if env.get("TOCSIN_PUSH_SERVICES") else DEFAULT_PUSH_SERVICES,
             sms_url=env.get("TOCSIN_SMS_URL") or None,
             voice_url=env.get("TOCSIN_VOICE_URL") or None,
             cap_gateway_url=(env.get("TOCSIN_CAP_GATEWAY_URL") or "").strip() or None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -457,16 +457,25 @@ def _b64url_bytes(text: str) -> int:
     return len(body) * 3 // 4
 
 
-def check_push_subscription(endpoint: str, keys: dict[str, str]) -> dict:
+def _served_by(host: str, services: Iterable[str]) -> bool:
+    return any(host == s or host.endswith("." + s) for s in services)
+
+
+def check_push_subscription(endpoint: str, keys: dict[str, str], services: Iterable[str]) -> dict:
     """A browser's subscription (`PushSubscription.toJSON()`), checked before Tocsin posts to it: an HTTPS
-    endpoint (plain HTTP only on this machine, for development and tests: Tocsin must not be made to post
-    to arbitrary addresses in clear), the P-256 public key (65 bytes) and the 16-byte auth secret, as
-    RFC 8291 says. The subscription as it will be recorded."""
+    endpoint of one of the push services this Tocsin knows (`services`: hosts, and their subdomains), so
+    that a subscription cannot make Tocsin post to any other address; plain HTTP only on this machine and
+    only when its address is listed (development and tests); the P-256 public key (65 bytes) and the
+    16-byte auth secret, as RFC 8291 says. The subscription as it will be recorded."""
     endpoint = (endpoint or "").strip()
     parts = urlsplit(endpoint)
-    if len(endpoint) > 2000 or not parts.hostname or parts.scheme not in ("https", "http") or (
-            parts.scheme == "http" and parts.hostname not in _LOOPBACK) or parts.username or parts.password:
+    host = (parts.hostname or "").lower()
+    if len(endpoint) > 2000 or not host or parts.scheme not in ("https", "http") or (
+            parts.scheme == "http" and host not in _LOOPBACK) or parts.username or parts.password:
         raise DirectoryError("abonnement push refusé : adresse du service de notification invalide (https attendu)")
+    if not _served_by(host, services):
+        raise DirectoryError(f"abonnement push refusé : {host[:80]} n'est pas un service de notification connu"
+                             " (TOCSIN_PUSH_SERVICES)")
     p256dh, auth = (keys or {}).get("p256dh") or "", (keys or {}).get("auth") or ""
     if not (_B64URL.match(p256dh) and _b64url_bytes(p256dh) == 65 and _B64URL.match(auth)
             and _b64url_bytes(auth) == 16):

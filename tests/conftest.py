@@ -41,7 +41,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Iterator[Settings]:
     schema = "t_" + uuid.uuid4().hex[:12]
-    yield Settings(database_url=database_url, data_dir=tmp_path, schema=schema)
+    # The tests' push services: the local one that decrypts like a browser (tests/support/push_service.py)
+    # and the example host some tests name.
+    yield Settings(database_url=database_url, data_dir=tmp_path, schema=schema,
+                   push_services=("127.0.0.1", "localhost", "push.example.net"))
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(schema)))
 

@@ -55,7 +55,7 @@ def subscribe(services: Services, principal: Principal | None, *, endpoint: str,
               person_id: str | None = None) -> int:
     """Record the browser's subscription for the person (again: nothing new); their subscriptions in force."""
     person = _person_of(services, principal, person_id)
-    subscription = check_push_subscription(endpoint, keys)
+    subscription = check_push_subscription(endpoint, keys, services.store.settings.push_services)
     aggregate = _aggregate(person, subscription["endpoint"])
     held = subscribed(services.store, person)
     current = next(iter(services.directory.push_subscriptions(person, only=str(aggregate))), None)

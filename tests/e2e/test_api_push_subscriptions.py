@@ -45,6 +45,9 @@ def test_a_person_subscribes_their_own_browser_and_unsubscribes(services) -> Non
                                 headers=bearer(config, "mayor", "commune:35238"))
         assert anonymous.status_code == 422 and "personnes habilitées" in anonymous.json()["detail"]
         for bad, why in (({**browser.subscription, "endpoint": "http://10.0.0.1/push"}, "adresse"),
+                         ({**browser.subscription, "endpoint": "https://10.0.0.1/push"}, "pas un service"),
+                         ({**browser.subscription, "endpoint": "https://push.example.net.evil.test/x"},
+                          "pas un service"),
                          ({**browser.subscription, "endpoint": "file:///etc/passwd"}, "adresse"),
                          ({**browser.subscription, "keys": {"p256dh": "abc", "auth": "def"}}, "clés")):
             refused = client.post("/api/v1/push/subscriptions", json=bad, headers=mine)

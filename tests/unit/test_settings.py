@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from adapters.settings import PROJECTIONS_IN_APP, Settings
 
 
@@ -72,3 +74,19 @@ def test_a_cluster_is_described_by_multi_host_urls_a_read_url_and_a_server_list(
     import json
 
     assert json.loads(library[CONNINFO_OPTIONS]) == {"target_session_attrs": "read-write", "connect_timeout": "3"}
+
+
+def test_push_subscriptions_may_name_the_browsers_push_services_only_unless_configured():
+    from domain.directory import DirectoryError, check_push_subscription
+
+    keys = {"p256dh": "B" + "A" * 86, "auth": "A" * 22}
+    default = Settings.from_env({})
+    assert check_push_subscription("https://fcm.googleapis.com/fcm/send/x", keys, default.push_services)
+    assert check_push_subscription("https://wns2-par02p.notify.windows.com/w/?token=x", keys, default.push_services)
+    for elsewhere in ("https://127.0.0.1/x", "https://intranet.prefecture.gouv.fr/x", "https://evilnotify.windows.com/x",
+                      "http://127.0.0.1:9000/x"):
+        with pytest.raises(DirectoryError):
+            check_push_subscription(elsewhere, keys, default.push_services)
+    local = Settings.from_env({"TOCSIN_PUSH_SERVICES": " 127.0.0.1 , Push.Example.org"})
+    assert local.push_services == ("127.0.0.1", "push.example.org")
+    assert check_push_subscription("http://127.0.0.1:9000/x", keys, local.push_services)
