@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from adapters.crisis.requests import OverdueWatch
 from adapters.directory.recipients import DirectoryRecipients
 from adapters.notify.dispatch import Dispatcher, channels_from
 from adapters.notify.policy import AlertPolicy
@@ -45,7 +46,8 @@ def run_in_threads(services: Services, recipients: Recipients | None = None,
     def dispatch() -> None:
         while not stop.is_set():
             try:
-                with Dispatcher(services.store, who, channels_from(services.settings)) as d:
+                with Dispatcher(services.store, who, channels_from(services.settings),
+                                timers=[OverdueWatch(services.store, who)]) as d:
                     d.run(stop, poll_seconds)
             except Exception:
                 log.exception("alert dispatcher failed, restarting in 1 s")

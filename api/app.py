@@ -39,6 +39,7 @@ from api.routes import (
     login,
     messages,
     replay,
+    requests,
     session,
     territories,
     views,
@@ -155,7 +156,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
-                   alerts, callouts, annuaire, crises):
+                   alerts, callouts, annuaire, crises, requests):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

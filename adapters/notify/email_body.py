@@ -26,7 +26,9 @@ def local_time(iso: str | None, zone: str) -> str:
 
 
 def case_link(public_url: str, alert: Alert) -> str | None:
-    """The dashboard at the case's commune (the case list there shows it)."""
+    """The dashboard at the case's commune (the case list there shows it); a request's page for a request."""
+    if alert.details.get("request_id"):
+        return f"{public_url}/demandes?id={quote(alert.details['request_id'])}"
     insee = alert.details.get("insee")
     if not insee:
         dep = alert.details.get("departement")
