@@ -274,8 +274,10 @@ def open_request(store: TocsinStore, request_id: str | UUID, principal: Principa
     if principal is None or organisation_of(principal) != request.owner["id"] or not request.allowed(Act.SEE):
         return request
     try:
-        return _change(store, None, request.id, principal, Act.SEE,
-                       lambda r, by, now: (r.see(by, now), None)[1])
+        def apply(r: Request, by: dict, now: datetime) -> None:
+            r.see(by, now)
+
+        return _change(store, None, request.id, principal, Act.SEE, apply)
     except (RequestError, Denied):  # seen meanwhile, or moved on: reading is no act
         return find_request(store, request.id, principal)
 
@@ -329,8 +331,10 @@ def finish(store: TocsinStore, recipients: Recipients, request_id: str | UUID, p
 
 
 def close(store: TocsinStore, request_id: str | UUID, principal: Principal, comment: str = "") -> Request:
-    return _change(store, None, request_id, principal, Act.CLOSE,
-                   lambda r, by, now: (r.close(comment, by, now), None)[1])
+    def apply(r: Request, by: dict, now: datetime) -> None:
+        r.close(comment, by, now)
+
+    return _change(store, None, request_id, principal, Act.CLOSE, apply)
 
 
 def cancel(store: TocsinStore, recipients: Recipients, request_id: str | UUID, principal: Principal,

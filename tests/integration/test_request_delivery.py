@@ -36,6 +36,12 @@ def acting_for(services, organisation_id: str):
     return operator_principal(services.directory.organisation(organisation_id), "test", services.geography)
 
 
+def stored(services, request_id) -> use.Request:
+    found = use.get_request(services.store, request_id)
+    assert found is not None
+    return found
+
+
 def body(message) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()
 
@@ -77,16 +83,17 @@ def test_an_overdue_request_is_recorded_once_and_both_parties_alerted_even_acros
     with dispatcher() as d:
         while d.step():
             pass
-        assert d.next_due() is not None and d.next_due() <= clock.at + timedelta(minutes=30)
+        due = d.next_due()
+        assert due is not None and due <= clock.at + timedelta(minutes=30)
         clock.at += timedelta(minutes=29)
         d.step()
-        assert use.get_request(mailer.store, request.id).overdue_for == []
+        assert stored(mailer, request.id).overdue_for == []
         clock.at += timedelta(minutes=2)
         while d.step():
             pass
-    late = use.get_request(mailer.store, request.id)
+    late = stored(mailer, request.id)
     assert late.overdue and [h["act"] for h in late.history][-1] == "overdue"
-    assert use.get_request(mailer.store, answered.id).overdue_for == [], "done in time: never overdue"
+    assert stored(mailer, answered.id).overdue_for == [], "done in time: never overdue"
     overdue_mails = [m for m in smtp_server.mailbox.received if "en retard" in body(m)]
     assert sorted(m["To"] for m in overdue_mails) == [CAB, MAIRE]
 
@@ -94,7 +101,7 @@ def test_an_overdue_request_is_recorded_once_and_both_parties_alerted_even_acros
     with dispatcher() as restarted:
         while restarted.step():
             pass
-    assert len(use.get_request(mailer.store, request.id).overdue_for) == 1
+    assert len(stored(mailer, request.id).overdue_for) == 1
     assert len([m for m in smtp_server.mailbox.received if "en retard" in body(m)]) == 2
     subjects = [a.subject for a in alert_store.recent_alerts(mailer.store) if ":retard:" in a.subject]
     assert len(subjects) == 2
