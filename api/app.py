@@ -34,6 +34,7 @@ from api.routes import (
     cases,
     crises,
     dashboard,
+    demandes,
     directory,
     live,
     login,
@@ -156,7 +157,7 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
-                   alerts, callouts, annuaire, crises, requests):
+                   alerts, callouts, annuaire, crises, requests, demandes):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

@@ -41,6 +41,7 @@ from domain.access import (
 from domain.alert import EMAIL, Alert
 from domain.directory import Organisation, OrganisationKind
 from domain.directory import organisation_id as directory_organisation_id
+from domain.geography import Level
 from domain.identity import request_uuid
 from domain.recipients import Recipients
 from domain.request import (
@@ -71,6 +72,8 @@ class Directory(Protocol):
     """What the use cases need from the directory (adapters.directory.lookups.DirectoryReader has it)."""
 
     def organisation(self, organisation_id: str) -> Organisation | None: ...
+
+    def organisations_in(self, territories: Sequence[tuple[Level, str]]) -> list[Organisation]: ...
 
 
 def party(org: Organisation) -> dict[str, Any]:
@@ -166,6 +169,29 @@ def next_number(store: TocsinStore, organisation_id: str) -> int:
         if taken < _PROBE:
             return start + taken
         start += _PROBE
+
+
+def addressees(directory: Directory, geography: Any, principal: Principal) -> list[Organisation]:
+    """The organisations the principal's organisation may send a request to, for a form to offer: those of
+    its territory, of the territories just below it and of its parent territory, as domain.access allows."""
+    try:
+        issuer = _issuer_of(directory, principal)
+    except Denied:
+        return []
+    here = (principal.level, principal.code)
+    territories = [here, *geography.children(*here)]
+    if (parent := geography.parent(*here)) is not None:
+        territories.append(parent)
+    out = []
+    for org in directory.organisations_in(territories):
+        if org.kind is OrganisationKind.NEXSIS:
+            continue
+        try:
+            check_may_address(principal, issuer["id"], issuer, party(org), "information")
+        except Denied:
+            continue
+        out.append(org)
+    return out
 
 
 def _issuer_of(directory: Directory, principal: Principal) -> dict[str, Any]:

@@ -288,7 +288,8 @@ def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_
         user_name=html.escape(me["name"] or me["subject"]),
         logout_csrf=html.escape(config.csrf_token("logout", csrf_binding)),
         grant_switch=grant_switch,
-        directory_links='<li><a class="fr-btn fr-icon-team-line" id="directory-link" href="/annuaire">Annuaire</a></li>'
+        directory_links='<li><a class="fr-btn fr-icon-mail-line" id="requests-link" href="/demandes">Demandes</a></li>'
+        '<li><a class="fr-btn fr-icon-team-line" id="directory-link" href="/annuaire">Annuaire</a></li>'
         + ('<li><a class="fr-btn fr-icon-user-add-line" id="habilitations-link" href="/habilitations">'
            "Habilitations</a></li>" if principal.role.code in GRANTERS else ""),
     )
