@@ -514,6 +514,14 @@ def may_see_request(principal: Principal, acting: str | None, parties: Iterable[
     return False
 
 
+def may_replay_request(principal: Principal, parties: Iterable[Mapping[str, Any]]) -> bool:
+    """A replay (analysts, auditors, national staff) shows the requests of which a party sits in the
+    replayer's perimeter: what happened there, without acting on it."""
+    if not principal.may(Act.REPLAY):
+        return False
+    return any(where is not None and principal.can_see(*where) for where in map(_party_territory, parties))
+
+
 def check_may_act_on_request(acting: str | None, who: str, issuer: Mapping[str, Any],
                              owner: Mapping[str, Any]) -> None:
     """Only the owner (the addressee, or the authority it was escalated to) answers and progresses; only the

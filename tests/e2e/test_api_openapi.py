@@ -61,6 +61,7 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("post", "/api/v1/crises/{crisis_id}/close", schemas.CrisisItem, "", {}),
     ("post", "/api/v1/crises/{crisis_id}/cases", schemas.CrisisItem, "", {}),
     ("post", "/api/v1/crises/{crisis_id}/cases/{case_id}/detach", schemas.CrisisItem, "", {}),
+    ("get", "/api/v1/replay/requests", schemas.RequestList, "", {}),  # tests/e2e/test_api_requests.py
     ("get", "/api/v1/requests", schemas.RequestList, "/api/v1/requests", {"box": "outbox"}),
     # The requests' acts: checked against their models in tests/e2e/test_api_requests.py.
     ("post", "/api/v1/requests", schemas.RequestItem, "", {}),

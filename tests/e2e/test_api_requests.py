@@ -162,3 +162,46 @@ def test_escalated_to_the_parent_authority_and_back_one_owner_at_a_time(services
         assert acts == ["issued", "seen", "escalated", "returned", "answered"]
         cancelled = client.post(url + "/cancel", json={"text": "Décrue"}, headers=mayor).json()
         assert cancelled["status"] == "cancelled" and cancelled["status_label"] == "annulée"
+
+
+def test_a_crisis_requests_replayed_as_they_stood_and_their_delays_in_the_report(services):
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    with client_for(services) as (client, config):
+        prefet = bearer(config, "prefecture", "departement:35")
+        mayor = bearer(config, "mayor", "commune:35238")
+        national = bearer(config, "national", "national:FR")
+        start = datetime.now(UTC) - timedelta(minutes=1)
+        crisis = client.post("/api/v1/crises", json={"title": "Crue", "kind": "flood", "territory": "departement:35"},
+                             headers=prefet).json()
+        sent = client.post("/api/v1/requests", json={**ASK, "crisis_id": crisis["id"]}, headers=prefet).json()
+        client.get(f"/api/v1/requests/{sent['id']}", headers=mayor)  # seen
+        time.sleep(0.05)
+        between = datetime.now(UTC)
+        time.sleep(0.05)
+        client.post(f"/api/v1/requests/{sent['id']}/answer", json={"answer": "ACCEPTEE"}, headers=mayor)
+
+        def replayed(at: datetime, headers: dict) -> list[dict]:
+            got = client.get("/api/v1/replay/requests", params={"crisis_id": crisis["id"], "at": at.isoformat()},
+                             headers=headers)
+            assert got.status_code == 200, got.text
+            return TypeAdapter(schemas.RequestList).validate_python(got.json()).model_dump()["items"]
+
+        [then] = replayed(between, national)
+        assert then["status"] == "seen" and [h["act"] for h in then["history"]] == ["issued", "seen"]
+        assert replayed(start, national) == []
+        [now] = replayed(datetime.now(UTC), national)
+        assert now["status"] == "accepted"
+        # Replay is for the roles that replay, within their perimeter.
+        assert client.get("/api/v1/replay/requests", params={"crisis_id": crisis["id"], "at": between.isoformat()},
+                          headers=prefet).status_code == 403
+        elsewhere = bearer(config, "analyst", "departement:29")
+        assert client.get("/api/v1/replay/requests", params={"crisis_id": crisis["id"], "at": between.isoformat()},
+                          headers=elsewhere).status_code == 404
+
+        report = client.get("/api/v1/replay/report", headers=national, params={
+            "territory": "departement:35", "from": start.isoformat(), "to": datetime.now(UTC).isoformat()})
+        assert report.status_code == 200, report.text
+        assert "Demandes entre autorités : délais" in report.text and sent["id"] in report.text
+        assert "Émission → réponse" in report.text

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from tests.integration.test_cli import tocsin
 
 
 def test_the_operator_sends_answers_and_closes_a_request(settings):
+    crisis = json.loads(tocsin(settings, "crisis", "open", "--as", "prefecture.44", "--title", "Crue de la Loire",
+                               "--kind", "flood", "--json").stdout)
     sent = json.loads(tocsin(settings, "request", "send", "--as", "prefecture.44", "--to", "mairie.44109",
                              "--kind", "information", "--text", "Point de situation", "--deadline", "2H",
-                             "--json").stdout)
+                             "--crisis", crisis["id"], "--json").stdout)
     assert sent["id"] == "prefecture.44.request.1" and sent["status"] == "issued"
     refused = tocsin(settings, "request", "send", "--as", "mairie.44109", "--to", "mairie.35238", "--kind",
                      "information", "--text", "x", check=False)
@@ -31,3 +34,8 @@ def test_the_operator_sends_answers_and_closes_a_request(settings):
     assert closed["status"] == "closed"
     text = tocsin(settings, "request", "show", sent["id"]).stdout
     assert "réponse : acceptée — Point à 15 h" in text and "(Europe/Paris)" in text and "réalisée" in text
+
+    # The crisis's requests replayed now: as they stand.
+    replayed = tocsin(settings, "replay", "requests", "--crisis", crisis["id"], "--at",
+                      datetime.now(UTC).isoformat()).stdout
+    assert f"{sent['id']}  Demande d'information" in replayed and "close" in replayed
