@@ -105,3 +105,19 @@ def test_an_overdue_request_is_recorded_once_and_both_parties_alerted_even_acros
     assert len([m for m in smtp_server.mailbox.received if "en retard" in body(m)]) == 2
     subjects = [a.subject for a in alert_store.recent_alerts(mailer.store) if ":retard:" in a.subject]
     assert len(subjects) == 2
+
+
+def test_requests_sent_at_once_by_one_organisation_take_distinct_numbers_in_order(mailer):
+    from concurrent.futures import ThreadPoolExecutor
+
+    recipients = recipients_for(mailer)
+    prefet = acting_for(mailer, "prefecture.35")
+
+    def send(n: int) -> str:
+        return use.issue(mailer.store, mailer.directory, recipients, prefet, to="mairie.35238", kind="information",
+                         text=f"Point {n}", deadline="1H").ref
+
+    with ThreadPoolExecutor(6) as pool:
+        refs = list(pool.map(send, range(12)))
+    assert sorted(refs, key=lambda r: int(r.rsplit(".", 1)[1])) == [f"prefecture.35.request.{n}" for n in range(1, 13)]
+    assert use.next_number(mailer.store, "prefecture.35") == 13
