@@ -205,3 +205,39 @@ def test_a_crisis_requests_replayed_as_they_stood_and_their_delays_in_the_report
         assert report.status_code == 200, report.text
         assert "Demandes entre autorités : délais" in report.text and sent["id"] in report.text
         assert "Émission → réponse" in report.text
+
+
+def test_request_events_reach_the_live_stream_of_its_parties_only(services):
+    import threading
+
+    import httpx
+
+    from tests.e2e.test_alerts import _collect, wait_for
+    from tests.support.api import LiveServer
+
+    with LiveServer(services) as server:
+        tokens = {"prefecture-35": bearer(server.config, "prefecture", "departement:35"),
+                  "mayor-rennes": bearer(server.config, "mayor", "commune:35238"),
+                  "mayor-betton": bearer(server.config, "mayor", "commune:35024"),
+                  "sdis-35": bearer(server.config, "sdis", "departement:35")}
+        received: dict[str, list] = {name: [] for name in tokens}
+        stop = threading.Event()
+        for name, headers in tokens.items():
+            ready = threading.Event()
+            threading.Thread(target=_collect, args=(server.url + "/api/v1/stream", headers, received[name], ready,
+                                                    stop), daemon=True).start()
+            assert ready.wait(10)
+        with httpx.Client(base_url=server.url) as client:
+            sent = client.post("/api/v1/requests", json=ASK, headers=tokens["prefecture-35"]).json()
+            client.post(f"/api/v1/requests/{sent['id']}/answer", json={"answer": "DIFFEREE", "comment": "Ce soir"},
+                        headers=tokens["mayor-rennes"])
+
+        def answered(name: str) -> bool:
+            return any(e == "request" and d["status"] == "deferred" for e, d in received[name])
+
+        wait_for(lambda: answered("prefecture-35") and answered("mayor-rennes"))
+        stop.set()
+        [seen] = [d for e, d in received["prefecture-35"] if e == "request" and d["status"] == "deferred"]
+        assert seen["answer"]["comment"] == "Ce soir" and seen["id"] == sent["id"]
+        for outsider in ("mayor-betton", "sdis-35"):
+            assert not [e for e, _ in received[outsider] if e == "request"], outsider
