@@ -220,10 +220,9 @@ def _act_forms(r: Demande, acting: str | None, csrf: str) -> str:
         forms.append(f'<form method="post" action="/demandes/acte" class="t-card fr-mb-2w" id="form-{name}">'
                      f'<h3 class="fr-h6 fr-mb-1w">{e(label)}</h3>{hidden}{field}'
                      f'<button class="{style}" type="submit">{e(label)}</button></form>')
-    if not forms:
-        return ""
-    return '<section class="fr-mb-3w" id="request-acts"><h2 class="fr-h5">Suite à donner</h2>' + "".join(forms) + \
-        "</section>"
+    inner = ('<section class="fr-mb-3w"><h2 class="fr-h5">Suite à donner</h2>' + "".join(forms) + "</section>"
+             if forms else "")
+    return f'<div id="request-acts">{inner}</div>'
 
 
 # ---- routes -------------------------------------------------------------------------------------------

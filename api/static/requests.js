@@ -1,10 +1,18 @@
 /* The « Demandes » page (api/routes/demandes.py), live: on a `request` event of the stream that concerns the
    requests shown, the part of the page that shows them (#requests-live) is read again from the server and
-   replaced; the forms around it are left alone, so nothing being typed is lost. */
+   replaced; the forms of the acts now possible (#request-acts) too, unless one is being filled in, so
+   nothing being typed is lost. */
 (function () {
   "use strict";
 
   var pending = null;
+
+  function busy(area) {
+    if (area.contains(document.activeElement) && document.activeElement !== document.body) { return true; }
+    var fields = area.querySelectorAll("textarea, input[type=datetime-local]");
+    for (var i = 0; i < fields.length; i++) { if (fields[i].value) { return true; } }
+    return false;
+  }
 
   function refresh() {
     var live = document.getElementById("requests-live");
@@ -13,11 +21,15 @@
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (text) {
         if (!text) { return; }
-        var fresh = new DOMParser().parseFromString(text, "text/html").getElementById("requests-live");
+        var doc = new DOMParser().parseFromString(text, "text/html");
+        var fresh = doc.getElementById("requests-live");
         if (fresh) {
           live.innerHTML = fresh.innerHTML;
           live.setAttribute("data-updated", new Date().toISOString());
         }
+        var acts = document.getElementById("request-acts");
+        var freshActs = doc.getElementById("request-acts");
+        if (acts && freshActs && !busy(acts)) { acts.innerHTML = freshActs.innerHTML; }
       })
       .catch(function () { /* the next event tries again */ });
   }

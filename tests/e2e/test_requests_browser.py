@@ -60,6 +60,8 @@ def test_a_prefect_sends_a_request_a_mayor_answers_on_a_phone_and_the_prefect_se
             received = mayor.locator("#inbox li[data-request]")
             expect(received).to_have_count(1)
             expect(received).to_contain_text("Point de situation sur les quais inondés")
+            expect(received).to_contain_text("(heure de Paris)")
+            save(mayor, tmp_path, "demandes-recues-telephone.png")
             received.get_by_role("link").click()
             expect(mayor.locator("#request-status")).to_contain_text("vue")
             # The prefect's page follows: seen, live.
@@ -77,6 +79,11 @@ def test_a_prefect_sends_a_request_a_mayor_answers_on_a_phone_and_the_prefect_se
             expect(prefect.locator("#request-answer")).to_contain_text("quai de la Fosse fermé")
             expect(prefect.locator("#request-history")).to_contain_text("réponse : acceptée")
             assert prefect.locator("#request-success").count() == 1, "the page was not reloaded"
+            # The acts now possible follow too: the mayor reports it done, the prefect may close it.
+            mayor.locator("#form-finish button").click()
+            expect(mayor.locator("#request-status")).to_contain_text("réalisée")
+            expect(prefect.locator("#form-close")).to_be_visible()
+            expect(prefect.locator("#form-cancel")).to_have_count(0)
             save(prefect, tmp_path, "demande-reponse-en-direct.png")
             assert refused == []
         finally:
