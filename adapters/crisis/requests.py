@@ -268,17 +268,16 @@ class Notice:
     reason: str
 
 
-def _change(store: TocsinStore, recipients: Recipients | None, request_id: str | UUID, principal: Principal | None,
-            act: Act, apply: Callable[[Request, dict, datetime], Notice | None], *,
-            acting: str | None = None) -> Request:
+def _change(store: TocsinStore, recipients: Recipients | None, request_id: str | UUID, principal: Principal,
+            act: Act, apply: Callable[[Request, dict, datetime], Notice | None]) -> Request:
     """Check the act is the caller's to do (domain.access, after the table's `who`), apply it to the latest
     version and save it with the notice it raises; when another act landed first, apply it again on the
     newer version (the store refuses a second event at the same version)."""
     request = find_request(store, request_id, principal)
-    me = acting or (organisation_of(principal) if principal is not None else None)
+    me = organisation_of(principal)
+    by = actor(principal)
     for _ in range(5):
         check_may_act_on_request(me, TRANSITIONS[act].who, request.issuer, request.owner)
-        by = actor(principal) if principal is not None else {"person_id": "opérateur", "name": "opérateur"}
         now = datetime.now(UTC)
         notice = apply(request, by, now)
         saved: list[Any] = [request]

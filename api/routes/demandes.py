@@ -27,14 +27,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapters.crisis import requests as use
-from adapters.crisis.crises import UnknownCrisis, get_crisis, organisation_of, visible_crises
+from adapters.crisis.crises import get_crisis, organisation_of, visible_crises
 from api.forms import form_fields, same_site
 from api.pages import render_page
 from api.routes.annuaire import page_principal
-from domain.access import Denied, Principal
-from domain.crisis import CrisisClosed
-from domain.local_time import BadTime, format_local, parse_local, zone_name
-from domain.request import ANSWERS, DEADLINES, KINDS, TRANSITIONS, Act, NotNow, RequestError, Status
+from api.routes.requests import REFUSED, status_of
+from domain.access import Principal
+from domain.local_time import format_local, parse_local, zone_name
+from domain.request import ANSWERS, DEADLINES, KINDS, TRANSITIONS, Act, RequestError, Status
 from domain.request import Request as Demande
 
 router = APIRouter(include_in_schema=False)
@@ -293,19 +293,6 @@ def _checked(request: Request, key: str, form: dict[str, str]) -> bool:
     return same_site(request) and request.app.state.auth.csrf_valid(CSRF_PURPOSE, key, form.get("csrf"))
 
 
-def _status_of(ex: Exception) -> int:
-    if isinstance(ex, (use.UnknownRequest, UnknownCrisis)):
-        return 404
-    if isinstance(ex, Denied):
-        return 403
-    if isinstance(ex, (NotNow, CrisisClosed)):
-        return 409
-    return 422
-
-
-_REFUSED = (use.UnknownRequest, UnknownCrisis, Denied, CrisisClosed, RequestError, BadTime, ValueError, LookupError)
-
-
 @router.post("/demandes")
 async def send(request: Request) -> Response:
     found = await _who(request)
@@ -329,8 +316,8 @@ async def send(request: Request) -> Response:
 
     try:
         sent = await run_in_threadpool(act)
-    except _REFUSED as ex:
-        return await _render(request, principal, key, error=str(ex), status=_status_of(ex))
+    except REFUSED as ex:
+        return await _render(request, principal, key, error=str(ex), status=status_of(ex))
     return RedirectResponse(f"/demandes?id={quote(sent.ref)}&avis=envoyee", status_code=303)
 
 
@@ -374,6 +361,6 @@ async def act_on(request: Request) -> Response:
 
     try:
         done = await run_in_threadpool(act)
-    except _REFUSED as ex:
-        return await _render(request, principal, key, request_id, error=str(ex), status=_status_of(ex))
+    except REFUSED as ex:
+        return await _render(request, principal, key, request_id, error=str(ex), status=status_of(ex))
     return RedirectResponse(f"/demandes?id={quote(done.ref)}&avis=enregistre", status_code=303)

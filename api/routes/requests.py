@@ -22,20 +22,27 @@ from domain.request import NotNow
 router = APIRouter(tags=["Demandes"])
 
 
+REFUSED = (use.UnknownRequest, UnknownCrisis, Denied, CrisisClosed, ValueError, LookupError)
+
+
+def status_of(error: Exception) -> int:
+    """The HTTP status of a refusal: unknown or outside one's perimeter 404, not one's to do 403, not in
+    this state (or a closed crisis) 409, bad input 422. The « Demandes » page answers the same."""
+    if isinstance(error, (use.UnknownRequest, UnknownCrisis)):
+        return 404
+    if isinstance(error, Denied):
+        return 403
+    if isinstance(error, (NotNow, CrisisClosed)):
+        return 409
+    return 422
+
+
 async def act(call: Callable[[], Any]) -> Any:
     """Run a use case off the event loop and translate the domain's refusals into HTTP answers."""
     try:
         return await run_in_threadpool(call)
-    except (use.UnknownRequest, UnknownCrisis) as e:
-        raise HTTPException(404, str(e)) from e
-    except Denied as e:
-        raise HTTPException(403, str(e)) from e
-    except CrisisClosed as e:
-        raise HTTPException(409, str(e)) from e
-    except NotNow as e:
-        raise HTTPException(409, str(e)) from e
-    except (ValueError, LookupError) as e:
-        raise HTTPException(422, str(e)) from e
+    except REFUSED as e:
+        raise HTTPException(status_of(e), str(e)) from e
 
 
 def send(services: Services, recipients: Any, principal: Principal, body: RequestSend) -> dict:
