@@ -71,6 +71,9 @@ def compose(alert: Alert, contact: Contact, *, sender: str, public_url: str, ack
         lines.append("Attention : message tardif (daté de plus de 30 minutes à sa réception par Tocsin).")
     if alert.case_id:
         lines.append(f"Affaire : {alert.case_id}")
+    if d.get("request_id"):  # a request between authorities (adapters.crisis.requests)
+        lines.append(f"Demande : {d['request_id']}" + (f" — échéance : {local_time(d['deadline'], zone)}"
+                                                         if d.get("deadline") else " — sans échéance"))
     answers = [(c, f"{public_url}/reponse/{answer_token}?choix={quote(c)}") for c in d.get("choices") or []
                ] if answer_token else []
     if answers:

@@ -57,6 +57,7 @@ def test_the_addressee_gets_an_email_with_a_link_and_the_issuer_the_answer(maile
         text = body(mail)
         assert "Ouvrir le gymnase" in text and "Préfecture" in text
         assert f"https://tocsin.test/demandes?id={request.ref}" in text
+        assert f"Demande : {request.ref} — échéance : " in text and "(Europe/Paris)" in text
         assert smtp_server.mailbox.to(CAB) == []
 
         use.answer(mailer.store, recipients, request.ref, maire, code="ACCEPTEE", comment="Ouvert à 20 h")
