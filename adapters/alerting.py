@@ -1,5 +1,7 @@
 """Mobilisation wired to the rest: whom to ask for recipients, and the policy and delivery threads that
-`tocsin serve` (by default) or `tocsin alerts run` keep running.
+`tocsin serve` (by default) or `tocsin alerts run` keep running, with the crisis attacher beside them
+(adapters.crisis.attacher: cases attach to crises by rule as they arrive), so that one switch
+(TOCSIN_DISPATCH_IN_APP) says where the processes that follow the store for the platform's acts run.
 
 Whom to reach comes from the directory (issue #18): `recipients_for` returns the
 `domain.recipients.Recipients` this Tocsin uses, `adapters.directory.recipients.DirectoryRecipients`.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from adapters.crisis.attacher import CrisisAttacher
 from adapters.crisis.requests import OverdueWatch
 from adapters.directory.recipients import DirectoryRecipients
 from adapters.notify.dispatch import Dispatcher, channels_from
@@ -27,8 +30,8 @@ def recipients_for(services: Services) -> Recipients:
 
 def run_in_threads(services: Services, recipients: Recipients | None = None,
                    poll_seconds: float = 1.0) -> tuple[list[threading.Thread], threading.Event]:
-    """The alert policy and the dispatcher, each in a daemon thread, restarted after an error; set the
-    event to stop both."""
+    """The alert policy, the dispatcher and the crisis attacher, each in a daemon thread, restarted after an
+    error; set the event to stop them."""
     stop = threading.Event()
     who = recipients or recipients_for(services)
     if not services.settings.smtp_url:
@@ -53,8 +56,18 @@ def run_in_threads(services: Services, recipients: Recipients | None = None,
                 log.exception("alert dispatcher failed, restarting in 1 s")
                 stop.wait(1.0)
 
+    def attach() -> None:
+        while not stop.is_set():
+            try:
+                with CrisisAttacher(services.store) as a:
+                    a.run(stop, poll_seconds)
+            except Exception:
+                log.exception("crisis attacher failed, restarting in 1 s")
+                stop.wait(1.0)
+
     threads = [threading.Thread(target=policy, name="tocsin-alert-policy", daemon=True),
-               threading.Thread(target=dispatch, name="tocsin-alert-dispatch", daemon=True)]
+               threading.Thread(target=dispatch, name="tocsin-alert-dispatch", daemon=True),
+               threading.Thread(target=attach, name="tocsin-crisis-attacher", daemon=True)]
     for t in threads:
         t.start()
     return threads, stop

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters import metrics
+from adapters.crisis import attach_store
 from adapters.directory import seed, tables
 from adapters.directory.lookups import DirectoryReader
 from adapters.geography import Geography, get_geography
@@ -43,6 +44,7 @@ def open_services(settings: Settings | None = None) -> Services:
     alert_store.ensure_tables(store)  # and the index of the platform's own acts on the events table
     sessions.ensure_tables(store)
     tables.ensure_tables(store)
+    attach_store.ensure_tables(store)
     geography = get_geography(settings.cache_dir)
     metrics.watch_pool("store", store.tocsin_recorder.datastore.pool)
     return Services(settings, store, geography, Ingestor(store, geography),

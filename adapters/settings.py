@@ -57,6 +57,9 @@ class Settings:
     vapid_private_key: str | None = None  # PEM text or file path; None: its key file in the data folder
     sms_url: str | None = None  # the SMS gateway (adapters.notify.gateway); None: no SMS channel
     voice_url: str | None = None  # the voice call gateway; None: no voice channel
+    # Where alerts to the population are published as CAP 1.2 (adapters.cap.gateway); None: not published.
+    cap_gateway_url: str | None = None
+    cap_sender: str = "tocsin@localhost"  # CAP <sender>: globally unique, no spaces, commas, '<' or '&'
     auth_env: Mapping[str, str] = field(default_factory=dict, repr=False)  # AUTH_PREFIXES' variables, for api.auth
     # The dashboard's OpenID Connect login (adapters/identity/oidc.py): the provider's issuer URL and
     # Tocsin's registration there. None: no OpenID Connect login.
@@ -104,6 +107,8 @@ class Settings:
             vapid_private_key=env.get("TOCSIN_VAPID_PRIVATE_KEY") or None,
             sms_url=env.get("TOCSIN_SMS_URL") or None,
             voice_url=env.get("TOCSIN_VOICE_URL") or None,
+            cap_gateway_url=(env.get("TOCSIN_CAP_GATEWAY_URL") or "").strip() or None,
+            cap_sender=(env.get("TOCSIN_CAP_SENDER") or "").strip() or "tocsin@localhost",
             auth_env={k: v for k, v in env.items() if k.startswith(AUTH_PREFIXES)},
             oidc_issuer=(env.get("TOCSIN_OIDC_ISSUER") or "").strip() or None,
             oidc_client_id=(env.get("TOCSIN_OIDC_CLIENT_ID") or "").strip() or None,

@@ -27,18 +27,23 @@ from api.auth import AuthConfig, LoginLimit, Revocations
 from api.observability import HttpMetrics
 from api.observability import router as observability_router
 from api.routes import (
+    alert_settings,
     alerts,
     annuaire,
     audit,
     callouts,
     cases,
     crises,
+    crisis_pages,
     dashboard,
     demandes,
     directory,
     live,
+    logbook,
     login,
     messages,
+    population_alerts,
+    population_pages,
     replay,
     requests,
     session,
@@ -113,6 +118,9 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
         from adapters.alerting import recipients_for, run_in_threads
 
         app.state.recipients = recipients or recipients_for(app.state.services)
+        if not app.state.services.settings.cap_gateway_url:
+            log.warning("no TOCSIN_CAP_GATEWAY_URL: alerts to the population are approved and recorded as CAP "
+                        "messages, never published (each approval records why)")
         dispatch = None
         if app.state.services.settings.dispatch_in_app if alerting is None else alerting:
             dispatch = run_in_threads(app.state.services, app.state.recipients)
@@ -157,7 +165,8 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
     app.add_middleware(HttpMetrics)  # outermost: it times the whole answer
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
-                   alerts, callouts, annuaire, crises, requests, demandes):
+                   alerts, alert_settings, callouts, population_alerts, population_pages,
+                   annuaire, crises, crisis_pages, logbook, requests, demandes):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

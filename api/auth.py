@@ -187,7 +187,8 @@ class AuthConfig:
     def csrf_valid(self, purpose: str, binding: str | None, sent: str | None) -> bool:
         if not binding or not sent:
             return False
-        return hmac.compare_digest(self.csrf_token(purpose, binding), sent)
+        # As bytes: compare_digest refuses str with non-ASCII characters (a forged form's « forgé » was a 500).
+        return hmac.compare_digest(self.csrf_token(purpose, binding).encode(), sent.encode())
 
     # ---- tokens ----------------------------------------------------------------------------------
 

@@ -505,6 +505,82 @@ class AnswerRequest(Schema):
     choice: str = Field(description="Une des réponses possibles de l'appel")
 
 
+# ---- alerts to the population (api/routes/population_alerts.py) -------------------------------------
+
+class PopulationAlertContent(Schema):
+    event: str = Field(description="Quoi : l'événement, en quelques mots (« Inondation »), 100 caractères au plus")
+    headline: str = Field(description="Titre diffusé (160 caractères au plus)")
+    description: str = Field(description="Ce qui se passe (2000 caractères au plus)")
+    instruction: str = Field(description="Ce que la population doit faire (1000 caractères au plus)")
+    area_desc: str | None = Field(default=None, description="Où, en mots (par défaut : la commune)")
+    category: str = Field(description="Catégorie CAP : Geo, Met, Safety, Security, Rescue, Fire, Health, Env, "
+                                      "Transport, Infra, CBRNE, Other")
+    urgency: str = Field(description="Urgence CAP : Immediate, Expected, Future, Past, Unknown")
+    severity: str = Field(description="Gravité CAP : Extreme, Severe, Moderate, Minor, Unknown")
+    certainty: str = Field(description="Certitude CAP : Observed, Likely, Possible, Unlikely, Unknown")
+    response_type: str | None = Field(default=None, description="Consigne CAP : Shelter, Evacuate, Prepare, Execute, "
+                                                                 "Avoid, Monitor, Assess, AllClear, None")
+    expires: datetime | None = Field(default=None, description="Fin de validité (ISO 8601 avec fuseau)")
+
+
+class PopulationAlertDraft(PopulationAlertContent):
+    insee: str = Field(description="Code INSEE de la commune (sa mairie rédige l'alerte)")
+    crisis_id: str | None = Field(default=None, description="La crise à laquelle l'alerte se rattache")
+    exercise: bool = Field(default=False, description="Alerte d'exercice (CAP status Exercise)")
+
+
+class PopulationAlertReason(Schema):
+    reason: str = Field(description="La raison (refus, annulation), 1000 caractères au plus")
+
+
+class CapMessage(Schema):
+    identifier: str = Field(description="Identifiant CAP, unique")
+    msg_type: str = Field(description="Alert, Update ou Cancel")
+    sender: str
+    sent: str = Field(description="CAP sent : heure locale avec son décalage")
+    references: list[str] = Field(description="Messages précédents visés (sender,identifier,sent)")
+    status: str = Field(description="à publier, publié, échec, abandonné")
+    attempts: list[dict] = Field(description="Chaque remise à la passerelle : quand, où, résultat, raison")
+    version: int | None = Field(description="La version du contenu publiée (aucune pour une annulation)")
+    xml: str = Field(description="Le message CAP 1.2, valide selon le schéma OASIS")
+
+
+class PopulationAlertAct(Schema):
+    version: int
+    act: str
+    label: str = Field(description="L'acte, en français")
+    recorded_at: str
+    by: dict | None = Field(description="Qui : personne, organisation, habilitation, rôle, territoire")
+    reason: str | None = None
+    identifier: str | None = None
+    gateway: str | None = None
+
+
+class PopulationAlertItem(Schema):
+    id: str
+    insee: str
+    commune: str
+    departement: str
+    time_zone: str = Field(description="Le fuseau du territoire, pour afficher les heures")
+    state: str = Field(description="à valider ; validée, à publier (publication en attente ou en échec) ; publiée ; "
+                                   "refusée ; annulée")
+    crisis_id: str | None
+    exercise: bool
+    drafted_at: str
+    drafted_by: dict
+    content: dict = Field(description="Le contenu de la version courante")
+    versions: list[dict] = Field(description="Chaque version : contenu, rédigée par, décision (qui, quand, raison)")
+    messages: list[CapMessage]
+    cancelled: dict | None
+
+
+class PopulationAlertDetail(PopulationAlertItem):
+    history: list[PopulationAlertAct] = Field(description="Chaque acte, tiré des événements : quoi, quand, qui")
+
+
+class PopulationAlertList(Schema):
+    items: list[PopulationAlertItem]
+
 # ---- crises (domain.crisis) ----------------------------------------------------------------------
 
 class CrisisRequest(Schema):
@@ -558,6 +634,177 @@ class CrisisAttachRequest(Schema):
 
 class CrisisDetachRequest(Schema):
     reason: str = Field(default="", description="Pourquoi l'affaire ne relève pas de la crise")
+
+
+# ---- alert settings (domain.alert_settings) ------------------------------------------------------
+
+class AlertTuning(Schema):
+    rule_id: str = Field(description="La règle requise à rendre plus stricte")
+    escalate_after_minutes: int | None = Field(default=None, description="Escalade avancée (jamais retardée)")
+    extra_channels: list[str] = Field(default=[], description="Canaux ajoutés : email, push, sms, voix")
+    grave: bool = Field(default=False, description="Présentée comme « grave »")
+    more_than_cases_per_hour: int | None = Field(default=None, description="Seuil abaissé (jamais relevé)")
+    on_exercises: bool = Field(default=False, description="Alerter aussi sur les messages d'exercice")
+
+
+class OwnAlertRule(Schema):
+    label: str = Field(description="Intitulé (120 caractères au plus)")
+    families: list[str] = Field(default=[], description="Familles de nature (vide : toutes)")
+    new_case: bool = False
+    min_victims: int | None = None
+    min_red: int | None = None
+    min_dead: int | None = None
+    min_resources: int | None = None
+    evacuation: bool = False
+    channels: list[str] = Field(default=["email"])
+    grave: bool = False
+
+
+class AlertSettingsIn(Schema):
+    tunings: list[AlertTuning] = Field(default=[], description="Règles requises rendues plus strictes")
+    own_rules: list[OwnAlertRule] = Field(default=[], description="Règles propres à l'organisation")
+
+
+class AlertSettingsOut(Schema):
+    organisation_id: str
+    required: list[dict] = Field(description="Règles requises qui alertent l'organisation, telles qu'elles "
+                                             "s'appliquent à elle (avec son réglage)")
+    own_rules: list[dict] = Field(description="Règles propres, sur son territoire")
+    changed_by: dict | None
+    changed_at: str | None
+    version: int
+
+
+# ---- the log book and situation reports (domain.logbook) -----------------------------------------------
+
+class LogEntryRequest(Schema):
+    kind: str = Field(description="information, decision ou action")
+    text: str = Field(description="Le texte de l'entrée (5 000 caractères au plus)")
+    visibility: str = Field(default="organisation", description="organisation (la vôtre seulement) ou crisis "
+                                                                "(tous les acteurs de la crise)")
+    case_ids: list[str] = Field(default_factory=list, description="Affaires concernées (identifiants CISU)")
+    amends: str | None = Field(default=None, description="N° de l'entrée que celle-ci corrige (jamais modifiée)")
+
+
+class LogEntryItem(Schema):
+    id: str = Field(description="N° de l'entrée dans la main courante ; identifiant de la source sinon")
+    at: str = Field(description="Quand c'est arrivé (ISO 8601)")
+    recorded_at: str = Field(description="Quand Tocsin l'a su (ISO 8601)")
+    kind: str = Field(description="information, decision, action (entrées des personnes) ; message, alert, request")
+    kind_label: str
+    author: dict | None = Field(description="Qui l'a écrite : personne, organisation, habilitation, rôle")
+    organisation_id: str | None
+    text: str
+    visibility: str = Field(description="organisation ou crisis")
+    visibility_label: str
+    case_ids: list[str]
+    amends: str | None = Field(description="N° de l'entrée corrigée")
+    amended_by: list[str] = Field(description="N° des entrées qui la corrigent")
+    source: str = Field(description="personne, nexsis, alerte ou demande")
+    source_label: str
+    details: dict
+
+
+class LogList(Schema):
+    crisis_id: str
+    time_zone: str = Field(description="Fuseau des heures à afficher (celui du territoire de la crise)")
+    as_of: str | None = Field(description="Le moment rejoué, s'il y en a un")
+    items: list[LogEntryItem]
+
+
+class ReportRequest(Schema):
+    text: str = Field(description="Le point de situation (5 000 caractères au plus)")
+    request_id: str | None = Field(default=None, description="La demande d'information à laquelle il répond")
+
+
+class ReportItem(Schema):
+    organisation_id: str | None
+    number: int = Field(description="N° du point de situation de cette organisation dans la crise")
+    text: str
+    figures: dict = Field(description="Les chiffres du territoire de la crise au moment de l'écriture (figés)")
+    request_id: str | None
+    author: dict
+    at: str
+
+
+class ReportList(Schema):
+    crisis_id: str
+    time_zone: str
+    as_of: str | None
+    items: list[ReportItem]
+
+
+class OwnLogList(Schema):
+    organisation_id: str
+    time_zone: str = Field(description="Fuseau des heures à afficher (celui du territoire de l'organisation)")
+    as_of: str | None
+    items: list[LogEntryItem]
+
+
+# ---- a crisis's live view (projections.read.crisis_view) ----------------------------------------------
+
+class CrisisHeader(Schema):
+    id: str
+    title: str
+    kind: str
+    kind_label: str
+    families: list[str]
+    family_labels: list[str] = Field(description="Familles de nature rattachées par règle, en français (vide : toutes)")
+    territory: str
+    territory_name: str
+    time_zone: str = Field(description="Fuseau horaire du territoire de la crise (heures écrites dans ce fuseau)")
+    time_zone_name: str = Field(description="Le fuseau en français (« heure de Paris »)")
+    start: str
+    start_text: str
+    opened_at: str
+    opened_at_text: str
+    opened_by: dict = Field(description="Qui l'a ouverte : nom, rôle, organisation")
+    organisation_id: str | None
+    exercise: bool
+    status: str = Field(description="« ouverte » ou « close »")
+    closed_at: str | None
+    closed_at_text: str | None
+    closed_by: dict | None
+    closing_summary: str
+    version: int
+
+
+class CrisisFigures(Schema):
+    cases_total: int
+    cases_active: int
+    cases_closed: int
+    families: list[FamilyCount]
+    subfamilies: list[SubfamilyCount]
+    victims: Victims
+    resources: Resources
+
+
+class CrisisAttachment(Schema):
+    attached_how: str = Field(description="« règle » (à son arrivée) ou « manuel »")
+    attached_at: str
+    attached_at_text: str = Field(description="Rattachement, à l'heure de la crise, fuseau indiqué")
+    attached_by: str | None = Field(description="Qui l'a rattachée à la main")
+
+
+class CrisisViewCase(CaseRow, CrisisAttachment):
+    """An attached case: its case list row (with its point for the map) and how it was attached."""
+
+
+class CrisisPendingCase(CrisisAttachment):
+    case_id: str
+
+
+class CrisisView(Schema):
+    crisis: CrisisHeader
+    whole_perimeter: bool = Field(description="Votre périmètre couvre tout le territoire de la crise (sinon : "
+                                              "chiffres et affaires de votre périmètre seulement)")
+    figures: CrisisFigures = Field(description="Chiffres des affaires rattachées que vous voyez")
+    cases: list[CrisisViewCase] = Field(description="Affaires rattachées de votre périmètre, la plus grave d'abord "
+                                                    "(les `limit` plus graves)")
+    cases_left_out: int = Field(description="Affaires de votre périmètre comptées dans les chiffres, au-delà de "
+                                            "`limit` dans la liste")
+    pending: list[CrisisPendingCase] = Field(description="Affaires rattachées pas encore dans les vues (ou inconnues)")
+    generated_at: str
 
 
 # ---- requests between authorities (domain.request) --------------------------------------------------

@@ -408,6 +408,33 @@ def may_see_callout(principal: Principal, organisation_ids: Iterable[str], asked
     return any(may_see_alert(principal, organisation_id, asked) for organisation_id in organisation_ids)
 
 
+# ---- alerts to the population (domain.population_alert) ------------------------------------------
+
+
+def may_see_population_alert(principal: Principal, insee: str) -> bool:
+    """Whoever reads the commune's territory: its mairie, the authorities and services above it."""
+    return principal.role.reads and principal.can_see(Level.COMMUNE, insee)
+
+
+def check_may_draft_population_alert(principal: Principal, insee: str) -> None:
+    """Only the commune's mairie drafts an alert to its population (and its new versions)."""
+    if not acts_for(principal, f"mairie.{insee}"):
+        raise Denied("seule la mairie de la commune rédige une alerte à sa population")
+
+
+def check_may_decide_population_alert(principal: Principal, departement: str) -> None:
+    """Only the préfecture of the commune's département approves or refuses it (and publishes it again
+    after a failure)."""
+    if not acts_for(principal, f"prefecture.{departement}"):
+        raise Denied("seule la préfecture du département valide ou refuse une alerte à la population")
+
+
+def check_may_cancel_population_alert(principal: Principal, insee: str, departement: str) -> None:
+    """The mairie that drafted it, or the préfecture that decides on it, may cancel it."""
+    if not (acts_for(principal, f"mairie.{insee}") or acts_for(principal, f"prefecture.{departement}")):
+        raise Denied("seules la mairie de la commune et la préfecture du département annulent cette alerte")
+
+
 # ---- who acted (every act of the platform records it) -----------------------------------------------
 
 def actor(principal: Principal) -> dict[str, Any]:
@@ -458,6 +485,41 @@ def check_may_manage_crisis(principal: Principal, crisis_territory: str, organis
     if principal.role.code in CRISIS_ROLES and where is not None and principal.can_see(*where):
         return
     raise Denied("seule l'autorité qui conduit la crise (ou une autorité au-dessus) peut la modifier")
+
+
+# ---- alert settings (domain.alert_settings) ------------------------------------------------------
+
+ALERT_SETTING_ROLES = frozenset({"mayor", "prefecture", "sdis", "zone", "national"})
+
+
+def check_may_set_alerts(principal: Principal, organisation_id: str) -> None:
+    """An organisation's own operational people set how it is alerted, nobody else (not even above it: a
+    préfecture requires through the rules, it does not tune a mairie's)."""
+    if principal.role.code in ALERT_SETTING_ROLES and acts_for(principal, organisation_id):
+        return
+    raise Denied("seules les personnes de l'organisation règlent ses alertes")
+
+
+# ---- the log book and situation reports (domain.logbook) ---------------------------------------------
+
+# Who writes in a crisis's log book and its situation reports: the organisations that act in it. Analysts
+# and auditors read the history; they do not write it.
+LOG_WRITERS = frozenset({"mayor", "prefecture", "sdis", "zone", "national"})
+
+
+def check_may_write_log(principal: Principal) -> None:
+    if principal.role.code not in LOG_WRITERS:
+        allowed = ", ".join(f"{r.label} ({r.code})" for r in ROLES.values() if r.code in LOG_WRITERS)
+        raise Denied(f"la main courante et les points de situation sont tenus par : {allowed}")
+
+
+def may_read_log_entry(reader_organisation: str | None, entry_organisation: str | None, visibility: str) -> bool:
+    """An entry for everyone in the crisis is read by all who take part in it (the caller checked that);
+    an entry for an organisation only by the people acting for that very organisation, not even by the
+    authorities above it. `reader_organisation` None with `visibility` organisation: never."""
+    if visibility == "crisis":
+        return True
+    return reader_organisation is not None and reader_organisation == entry_organisation
 
 
 # ---- requests between authorities (domain.request) --------------------------------------------------

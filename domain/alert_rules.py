@@ -13,7 +13,7 @@ Exercise messages (RC-DE status Exercise) raise alerts marked « EXERCICE », or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -144,17 +144,20 @@ def target_organisation(target: Target, organisation_id: str | None, obs: Observ
     return organisation_id
 
 
-def evaluate(rules: Iterable[Rule], obs: Observation, late_after: timedelta = LATE_AFTER) -> list[Decision]:
-    """The decisions the rules make about this observation (at most one per rule)."""
+def evaluate(rules: Iterable[Rule], obs: Observation, late_after: timedelta = LATE_AFTER,
+             tune: Callable[[Rule, str], Rule] | None = None) -> list[Decision]:
+    """The decisions the rules make about this observation (at most one per rule). `tune` gives a rule as
+    it applies to the organisation it would alert (domain.alert_settings: stricter, never looser)."""
     late = obs.sent_at is not None and obs.recorded_at - obs.sent_at > late_after
     out: list[Decision] = []
-    for rule in rules:
+    for required in rules:
+        organisation = target_organisation(required.target, required.organisation_id, obs)
+        if organisation is None:
+            continue
+        rule = tune(required, organisation) if tune is not None else required
         if obs.exercise and rule.on_exercise is OnExercise.IGNORE:
             continue
         if not matches(rule, obs):
-            continue
-        organisation = target_organisation(rule.target, rule.organisation_id, obs)
-        if organisation is None:
             continue
         out.append(Decision(rule, subject_of(rule, obs), organisation, reason(rule, obs, late), obs.exercise, late))
     return out

@@ -10,13 +10,14 @@ Who may open, see and manage a crisis is in domain.access, with the other access
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.geography import NATIONAL, Level
 from domain.local_time import zone_of
 from domain.nature import NatureFamily
 
@@ -52,6 +53,16 @@ class UnknownKind(ValueError):
 
 class CrisisClosed(ValueError):
     """An act on a closed crisis (French message)."""
+
+
+def case_territories(placement: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The typed territories a case placed there lies in, from its commune up to the nation: what a crisis's
+    territory is compared with. A case not placed yet lies in France only (a national crisis takes it)."""
+    placement = placement or {}
+    out = [f"{level.value}:{placement[key]}" for level, key in (
+        (Level.COMMUNE, "insee"), (Level.DEPARTEMENT, "departement"), (Level.ZONE, "zone")) if placement.get(key)]
+    out.append(f"{Level.NATIONAL.value}:{NATIONAL}")
+    return tuple(out)
 
 
 def kind_named(code: str) -> CrisisKind:
@@ -107,10 +118,11 @@ class Crisis(Aggregate):
 
     # ---- attaching cases -----------------------------------------------------------------------------
 
-    def matches(self, case_territories: Iterable[str], family: str, at: datetime) -> bool:
-        """Would a case recorded at `at`, placed in these typed territories, of this family, attach by rule?
-        A case detached by hand never comes back by rule: a person decided it does not belong."""
-        if not self.is_open or at < self.start:
+    def matches(self, case_territories: Iterable[str], family: str, at: datetime, exercise: bool = False) -> bool:
+        """Would a case first recorded at `at`, placed in these typed territories, of this family, an
+        exercise's or not, attach by rule? An exercise crisis takes the exercise's cases only, and a real
+        crisis real cases only: neither may count the other's victims."""
+        if not self.is_open or at < self.start or exercise != self.exercise:
             return False
         if self.families and family not in self.families:
             return False
@@ -157,6 +169,12 @@ class Crisis(Aggregate):
     def close(self, by: dict, at: datetime, summary: str = "") -> None:
         self.check_open()
         self._closed(by, at, summary.strip()[:2000])
+
+    def summary(self) -> dict[str, Any]:
+        """What the live stream says when the crisis changes (a dashboard then reads its view again)."""
+        return {"id": str(self.id), "title": self.title, "kind_label": KINDS[self.kind].label,
+                "territory": self.territory, "status": "ouverte" if self.is_open else "close",
+                "exercise": self.exercise, "cases": len(self.cases), "version": self.version}
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -6,14 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape as _escape
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from adapters.crisis import log_export
 from adapters.secret_file import open_private
 from domain.local_time import PARIS, format_local, zone_name
+from domain.logbook import LogItem
 from replay import report_svg
 from replay.requests import DELAY_COLUMNS as REQUEST_COLUMNS
 from replay.requests import delay_stats
@@ -41,22 +45,46 @@ def escape(text: str) -> str:
     return _escape(text, quote=False)  # text nodes only: apostrophes stay readable
 
 
+@dataclass(frozen=True)
+class CrisisLog:
+    """A crisis's log book and situation reports, as the report's reader may see them (the caller read
+    them: projections.read.crisis_log, adapters.crisis.logbook)."""
+
+    title: str
+    items: Sequence[LogItem]
+    reports: Sequence[Mapping[str, Any]]
+
+
 def write_report(timeline: Timeline, out: Path, *, territory_name: str | None = None,
-                 requests: Sequence[dict] = ()) -> list[Path]:
+                 log: CrisisLog | None = None, requests: Sequence[dict] = ()) -> list[Path]:
     """Write rapport.html, chronologie.csv, delais.csv and chiffres.json into `out` (owner-only, like every
-    export), and demandes.csv when requests between authorities were issued in the window; their paths.
-    `requests`: replay.requests.delays rows."""
+    export), main_courante.csv with a crisis's log book, and demandes.csv when requests between authorities
+    were issued in the window (`requests`: replay.requests.delays rows); their paths."""
     out.mkdir(parents=True, exist_ok=True)
     figures = timeline.as_dict()
     files = [out / "rapport.html", out / "chronologie.csv", out / "delais.csv", out / "chiffres.json"]
-    _text(files[0], html_page(timeline, territory_name or timeline.code, requests=requests))
+    _text(files[0], html_page(timeline, territory_name or timeline.code, log=log, requests=requests))
     _csv(files[1], INTERVAL_COLUMNS, figures["intervals"])
     _csv(files[2], DELAY_COLUMNS, figures["delays"])
     _text(files[3], json.dumps(figures, ensure_ascii=False, indent=2))
+    if log is not None:
+        files.append(out / "main_courante.csv")
+        _text(files[-1], log_export.to_csv(log.items, timeline.zone))
     if requests:
         files.append(out / "demandes.csv")
-        _csv(files[4], REQUEST_COLUMNS, list(requests))
+        _csv(files[-1], REQUEST_COLUMNS, list(requests))
     return files
+
+
+def log_section(log: CrisisLog, zone: ZoneInfo) -> list[str]:
+    """The crisis's log book and its situation reports, after the figures: what people knew, decided and
+    did, beside what the messages say happened."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in log_export.headings(zone)[:7])
+    lines = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row[:7]) + "</tr>"
+                    for row in log_export.rows(log.items, zone))
+    return [f"<h2>Main courante — {escape(log.title)}</h2>",
+            f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>",
+            "<h2>Points de situation</h2>", log_export.reports_table(log.reports, zone)]
 
 
 def _text(path: Path, text: str) -> None:
@@ -115,7 +143,8 @@ def _stat(stats: dict) -> str:
             f"max {stats['max']} min ({stats['cases']} affaires)")
 
 
-def html_page(timeline: Timeline, territory_name: str, *, requests: Sequence[dict] = ()) -> str:
+def html_page(timeline: Timeline, territory_name: str, *, log: CrisisLog | None = None,
+              requests: Sequence[dict] = ()) -> str:
     figures = timeline.as_dict()
     intervals = timeline.intervals
     labels = [_label(i.start, timeline) for i in intervals]
@@ -160,9 +189,11 @@ def html_page(timeline: Timeline, territory_name: str, *, requests: Sequence[dic
         *(f"<h2>{escape(name)}</h2><figure>{svg}</figure>" for name, svg in charts),
         "<h2>Chronologie</h2>", _table(INTERVAL_COLUMNS, figures["intervals"], zone),
         "<h2>Délais par affaire ouverte dans la fenêtre</h2>", _table(DELAY_COLUMNS, figures["delays"], zone),
-        "<p class=note>Fichiers joints : chronologie.csv, delais.csv, chiffres.json (mêmes chiffres). "
-        "Arrivée sur les lieux : premier statut de phase « sur les lieux » ou « transport » d'un moyen.</p>",
+        *(log_section(log, zone) if log is not None else []),
         *requests_section(requests, zone),
+        "<p class=note>Fichiers joints : chronologie.csv, delais.csv, chiffres.json (mêmes chiffres"
+        + (" ; main_courante.csv" if log is not None else "") + "). "
+        "Arrivée sur les lieux : premier statut de phase « sur les lieux » ou « transport » d'un moyen.</p>",
     ]
     return f"""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>{escape(title)}</title>

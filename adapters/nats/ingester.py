@@ -425,12 +425,24 @@ class NatsIngester:
         reason = {
             "code": "poison",
             "path": "",
-            "message": f"traitement en échec {MAX_ATTEMPTS} fois (erreur non liée à la validation) : {failure!r}",
+            "message": f"traitement en échec {MAX_ATTEMPTS} fois (erreur non liée à la validation) : "
+                       f"{_failure_site(failure)}",
         }
         outcome = self.services.ingestor.quarantine(item, [reason], position=position)
         self.summary.counts["poison"] += 1
         assert outcome.status == QUARANTINED
         return outcome
+
+
+def _failure_site(error: BaseException) -> str:
+    """What a quarantine reason may say of a failure: its type, where it was raised and, for a database
+    refusal, its SQLSTATE, never its text (an exception's text may quote the message's values, and reasons
+    are shown to auditors and kept unencrypted)."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, psycopg.Error):
+        cause = cause.__cause__ or cause.__context__
+    state = f" ; SQLSTATE {cause.sqlstate}" if isinstance(cause, psycopg.Error) and cause.sqlstate else ""
+    return error_site(error) + state
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a stream whose creation time the server does not give

@@ -20,7 +20,7 @@ from adapters.notify import alert_store
 from adapters.notify.tokens import ANSWER, BadToken, read_token
 from adapters.settings import Settings, resolved_alert_token_key
 from adapters.store.event_store import TocsinStore
-from domain.access import Principal, check_may_launch_callout, may_see_callout
+from domain.access import Principal, actor, check_may_launch_callout, may_see_callout
 from domain.alert import EMAIL, Alert
 from domain.callout import DEFAULT_CHOICES, CallOut
 from domain.recipients import Recipients
@@ -55,12 +55,9 @@ def launch(store: TocsinStore, recipients: Recipients, principal: Principal, *, 
     for organisation_id in organisation_ids:
         for contact in recipients.people_to_reach(organisation_id, now):
             people.setdefault(contact.person_id, contact.as_dict())
-    launched_by = {"person_id": principal.subject, "name": principal.name or principal.subject,
-                   "organisation_id": principal.organisation_id, "grant_id": principal.grant_id,
-                   "role": principal.role.code, "territory": principal.territory}
     callout = CallOut(question=question, choices=list(choices), deadline=deadline,
                       organisation_ids=list(organisation_ids), group=list(people.values()),
-                      launched_by=launched_by, exercise=exercise)
+                      launched_by=actor(principal), exercise=exercise)
     reason = ("EXERCICE — " if exercise else "") + f"Appel à mobilisation : {question}"
     alert = Alert(rule_id=CALLOUT_RULE, subject=f"appel:{callout.id}", organisation_id=organisation_ids[0],
                   reason=reason, severity="grave", recipients=list(people.values()), channels=list(channels),

@@ -34,6 +34,7 @@ from psycopg.sql import SQL, Identifier
 from adapters import metrics
 from adapters.geography import Geography
 from adapters.notify import alert_store
+from adapters.notify.alert_settings import SettingsFold, is_settings_topic
 from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
 from adapters.store.locks import run_while_leading
@@ -81,6 +82,7 @@ class AlertPolicy:
         self.geography = geography
         self.recipients = recipients
         self.rules = tuple(rules)
+        self.settings = SettingsFold(store, self.rules)  # each organisation's tunings and own rules
         self.page = page
         self.decoder = EventDecoder(store.mapper)
         self.states: dict[UUID, CaseState] = {}  # as of self.position
@@ -117,12 +119,14 @@ class AlertPolicy:
         position = self.stored_position()
         if position != self.position:
             self.states.clear()
+            self.settings.load(self.conn, position)
         rows = self._read(position)
         if not rows:
             return 0
         last = int(rows[-1][0])
         try:
-            decisions, windows = self._decide(self.decoder.decode(rows), position)
+            changes = [r for r in rows if is_settings_topic(r[3])]
+            decisions, windows = self._decide(self.decoder.decode(rows), position, changes)
             self._record(decisions, windows, position, last)
         except BaseException:
             self.states.clear()
@@ -154,13 +158,20 @@ class AlertPolicy:
         for e in history:
             apply_message(self.states[e.originator_id], e.kind, e.facts, e.provenance)
 
-    def _decide(self, events: list[CaseEvent], position: int) -> tuple[list[tuple[Decision, Observation]], dict]:
+    def _decide(self, events: list[CaseEvent], position: int, changes: Sequence[tuple] = ()
+                ) -> tuple[list[tuple[Decision, Observation]], dict]:
+        """Decisions on a page of events; `changes`, the page's settings events, apply from their own place
+        in the store's order: a case recorded before a change is decided on the settings it was recorded
+        under."""
         self._warm(events, position)
+        pending = list(changes)
         windows: dict[tuple[str, str], int] = {}
         stored_windows = self._windows({(d, hour_of(e.recorded_at)) for e in events
                                         if (d := (e.facts.get("placement") or {}).get("departement"))})
         decisions: list[tuple[Decision, Observation]] = []
         for e in events:
+            while pending and pending[0][0] < e.notification_id:
+                self.settings.apply_rows([pending.pop(0)])
             state = self.states[e.originator_id]
             apply_message(state, e.kind, e.facts, e.provenance)
             obs = self._observe(e, state)
@@ -168,7 +179,9 @@ class AlertPolicy:
                 key = (obs.departement, hour_of(obs.recorded_at))
                 windows[key] = windows.get(key, 0) + 1
                 obs = _with_count(obs, stored_windows.get(key, 0) + windows[key])
-            decisions.extend((d, obs) for d in evaluate(self.rules, obs))
+            book = self.settings.book
+            decisions.extend((d, obs) for d in evaluate(book.rules(), obs, tune=book.for_organisation))
+        self.settings.apply_rows(pending)
         return decisions, windows
 
     def _windows(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:

@@ -188,7 +188,8 @@ class TocsinRecorder(ColumnArrayRecorder):
         parties: Sequence[PartyRow] = kwargs.get("parties", ())
         position: Position | None = kwargs.get("position")
         # IN_PIPELINE: never prepared (see `ColumnArrayRecorder.__doc__`).
-        # Other concerns' rows written with their events (the directory's read tables): callables of the cursor.
+        # Other concerns' rows written with their events (the directory's read tables, the alert policy's
+        # position): callables of the cursor, which sends their statements unprepared.
         also: Sequence[Any] = kwargs.get("also", ())
         if messages:
             curs.execute(self._insert_messages, _columns(messages, 10), prepare=False)
@@ -207,9 +208,21 @@ class TocsinRecorder(ColumnArrayRecorder):
             )
         if position is not None:
             curs.execute(self._upsert_position, position, prepare=False)
+        unprepared = _Unprepared(curs)
         for write in also:
-            write(curs)
+            write(unprepared)
         super()._insert_events(curs, stored_events, **kwargs)
+
+
+class _Unprepared:
+    """The events' cursor as the `also` writes get it: every statement sent unprepared, whatever the caller
+    asks (IN_PIPELINE: see `ColumnArrayRecorder.__doc__`), so no concern's rows can break the pipeline."""
+
+    def __init__(self, curs: Any) -> None:
+        self._curs = curs
+
+    def execute(self, query: Any, params: Any = None, **_: Any) -> Any:
+        return self._curs.execute(query, params, prepare=False)
 
 
 def _columns(rows: Sequence[tuple], width: int) -> list[list]:

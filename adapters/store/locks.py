@@ -68,8 +68,12 @@ def run_while_leading(database_url: str, key: int, step: Callable[[], int], stop
     try:
         with psycopg.connect(database_url, autocommit=True) as listener:
             listener.execute('LISTEN "tocsin_events"')
+            leading = False
             while not stop.is_set():
-                if not leadership.try_acquire() and not leadership.still_held():
+                # Once held, the lock stays ours while its session lives; until then, ask for it. (Asking
+                # again while holding it would count it twice; a live session alone proves nothing.)
+                leading = leadership.still_held() if leading else leadership.try_acquire()
+                if not leading:
                     stop.wait(poll_seconds)
                     continue
                 while not stop.is_set() and step():

@@ -90,15 +90,15 @@ def ack(alert_id: Annotated[str, typer.Argument(help="Identifiant de l'alerte (v
 
 @alerts_app.command("run")
 def run() -> None:
-    """Faire tourner les règles d'alerte et l'envoi des alertes (si `tocsin serve` ne le fait pas :
-    TOCSIN_DISPATCH_IN_APP=0)."""
+    """Faire tourner les règles d'alerte, l'envoi des alertes et le rattachement des affaires aux crises
+    (si `tocsin serve` ne le fait pas : TOCSIN_DISPATCH_IN_APP=0)."""
     from adapters.alerting import run_in_threads
 
     services = open_services_from_env()
     threads, stop = run_in_threads(services)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    typer.echo("Règles d'alerte et envoi en cours (Ctrl-C pour arrêter).")
+    typer.echo("Règles d'alerte, envoi et rattachement aux crises en cours (Ctrl-C pour arrêter).")
     try:
         while not done.wait(1.0):
             pass
@@ -109,3 +109,28 @@ def run() -> None:
         for t in threads:
             t.join(5)
         services.close()
+
+
+@alerts_app.command("rules")
+def rules(organisation: Annotated[str, typer.Argument(help="Organisation (annuaire : mairie.35238, prefecture.35…).")],
+          as_json: JsonOption = False) -> None:
+    """Règles d'alerte d'une organisation : les règles requises telles qu'elles s'appliquent à elle, et les siennes."""
+    from adapters.notify.alert_settings import describe
+
+    services = open_services_from_env()
+    try:
+        settings = describe(services.store, organisation)
+    finally:
+        services.close()
+    if as_json:
+        print_json(settings)
+        return
+    for rule in settings["required"]:
+        tuned = " (réglée par l'organisation)" if rule["tuning"] else ""
+        escalation = ", ".join(f"{t['target']} après {t['after_minutes']} min" for t in rule["escalation"]) or "aucune"
+        typer.echo(f"requise  {rule['id']} : {rule['label']}{tuned} ; canaux : {', '.join(rule['channels'])} ; "
+                   f"escalade : {escalation}")
+    for rule in settings["own_rules"]:
+        typer.echo(f"propre   {rule['id']} : {rule['label']} ; canaux : {', '.join(rule['channels'])}")
+    if not settings["required"] and not settings["own_rules"]:
+        typer.echo("Aucune règle n'alerte cette organisation.")

@@ -180,6 +180,7 @@ def serve(
         from api.cli.run import demo_auth_config
 
         auth = demo_auth_config()
+        _seed_demo_people()
         exit_cleanly_on_sigterm()
         uvicorn.run(create_app(auth=auth), host=host, port=port, log_level="info", log_config=log_config,
                     **server_options())
@@ -264,11 +265,25 @@ def _serve_with_workers(host: str, port: int, workers: int) -> None:
         raise typer.Exit(code)
 
 
+def _seed_demo_people() -> None:
+    """The fictitious people the demonstration login offers, as `tocsin run` seeds them (idempotent)."""
+    from adapters.directory.demo import seed_demo_people
+    from adapters.services import open_services
+
+    services = open_services()
+    try:
+        seed_demo_people(services)
+    finally:
+        services.close()
+
+
 def _register_all() -> None:
     from api.cli import alerts as cli_alerts
     from api.cli import crisis as cli_crisis
     from api.cli import directory as cli_directory
     from api.cli import ingest as cli_nats
+    from api.cli import logbook as cli_logbook
+    from api.cli import population_alerts as cli_population
     from api.cli import projections as cli_projections
     from api.cli import replay as cli_replay
     from api.cli import request as cli_request
@@ -276,7 +291,7 @@ def _register_all() -> None:
     from api.cli import tokens as cli_api
 
     for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run, cli_directory, cli_alerts,
-                   cli_crisis, cli_request):
+                   cli_population, cli_crisis, cli_logbook, cli_request):
         module.register(app)
 
 

@@ -316,7 +316,9 @@ def replay_timeline(territory: TerritoryOption, since: FromOption, until: ToOpti
 @replay_app.command("report")
 def replay_report(territory: TerritoryOption, since: FromOption, until: ToOption,
                   out: Annotated[Path, typer.Option("--out", "-o", help="Dossier du rapport (créé au besoin).")],
-                  interval: IntervalOption = None) -> None:
+                  interval: IntervalOption = None,
+                  crisis: Annotated[str | None, typer.Option("--crisis", help="Joindre la main courante et les "
+                                                              "points de situation de cette crise.")] = None) -> None:
     """Rapport de retour d'expérience : page HTML autonome (graphiques, tableaux) + CSV et JSON des chiffres."""
     from adapters.geography import get_geography
     from replay.report import write_report
@@ -329,8 +331,57 @@ def replay_report(territory: TerritoryOption, since: FromOption, until: ToOption
         name = timeline.code
     requests = requests_in(open_services_from_env().store, get_geography(), timeline.level, timeline.code,
                            timeline.start, timeline.end)
-    files = write_report(timeline, out, territory_name=name, requests=delays(requests))
+    log = _crisis_log(crisis, timeline.end) if crisis else None
+    files = write_report(timeline, out, territory_name=name, log=log, requests=delays(requests))
     typer.echo(f"Rapport écrit dans {out} : " + ", ".join(p.name for p in files))
+
+
+def _crisis_log(crisis_id: str, until: Any) -> Any:
+    """The whole log book (the operator's reading) and the reports of a crisis, as they stood at `until`."""
+    from adapters.crisis.logbook import crisis_reports
+    from api.cli.logbook import read_log
+    from replay.report import CrisisLog
+
+    services = open_services_from_env()
+    try:
+        crisis, items = read_log(services, crisis_id, "", until)
+        return CrisisLog(crisis.title, items, crisis_reports(services.store, crisis, until))
+    except (LookupError, ValueError) as e:
+        typer.echo(f"Refusé : {e}", err=True)
+        raise typer.Exit(1) from e
+    finally:
+        services.close()
+
+
+@replay_app.command("log")
+def replay_log(crisis_id: Annotated[str, typer.Argument(help="Identifiant de la crise.")],
+               at: Annotated[str, typer.Option("--at", help="Le moment (ISO 8601 ; une heure seule : "
+                                                            "aujourd'hui, à l'heure de Paris).")],
+               as_json: JsonOption = False) -> None:
+    """La main courante et les points de situation d'une crise tels qu'ils étaient à un moment passé."""
+    from adapters.crisis.logbook import crisis_reports
+    from api.cli.logbook import print_log, read_log
+    from domain.local_time import PARIS, parse_local
+
+    try:
+        moment = parse_local(at, PARIS)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--at") from e
+    services = open_services_from_env()
+    try:
+        crisis, items = read_log(services, crisis_id, "", moment)
+        reports = crisis_reports(services.store, crisis, moment)
+    except (LookupError, ValueError) as e:
+        typer.echo(f"Refusé : {e}", err=True)
+        raise typer.Exit(1) from e
+    finally:
+        services.close()
+    if as_json:
+        _print_json({"as_of": moment.isoformat(), "log": [i.as_dict() for i in items], "reports": reports})
+        return
+    print_log(crisis, items, False)
+    for r in reports:
+        typer.echo(f"Point de situation {r['organisation_id']} n° {r['number']} : {r['text']}")
 
 
 @replay_app.command("requests")

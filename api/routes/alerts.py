@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from adapters.crisis.crises import organisation_of
+from adapters.crisis.crises import get_crisis, organisation_of
 from adapters.crisis.requests import get_request
 from adapters.notify import alert_store
 from adapters.notify.callouts import get_callout
@@ -34,9 +34,10 @@ from adapters.services import Services
 from api.dependencies import Reader, ServicesDep
 from api.pages import render_page
 from api.schemas import AckResult, AlertList
-from domain.access import Denied, Principal, may_see_alert, may_see_callout, may_see_request
+from domain.access import Denied, Principal, may_see_alert, may_see_callout, may_see_crisis, may_see_request
 from domain.alert import Alert
 from domain.callout import CallOut
+from domain.crisis import Crisis
 from domain.request import Request as Demande
 
 log = logging.getLogger(__name__)
@@ -130,8 +131,8 @@ async def ack_confirm(token: str, services: ServicesDep) -> HTMLResponse:
 
 class AlertFeed:
     """Sends every change of an alert (raised, delivered, acknowledged…) as an `alert` event to the
-    live stream's subscribers who may see it. Reads the alert events after its position (the partial
-    index makes it cheap) every POLL_SECONDS."""
+    live stream's subscribers who may see it, and likewise the platform's other acts (`callout`, `crisis`).
+    Reads the own acts' events after its position (the partial index makes it cheap) every POLL_SECONDS."""
 
     def __init__(self, services: Services, hub: Any) -> None:
         self.services = services
@@ -165,8 +166,9 @@ class AlertFeed:
                 log.warning("live alert feed failed", exc_info=True)
 
     async def publish(self) -> int:
-        """Send what changed since the last call: `alert` events, `callout` events (the live tally) and
-        `request` events (a request between authorities, as its parties and the authorities above see it)."""
+        """Send what changed since the last call: `alert` events, `callout` events (the live tally),
+        `crisis` events (opened, a case attached or detached, closed: to those who take part in it) and
+        `request` events (a request between authorities: to its parties and the authorities above them)."""
         changed = await run_in_threadpool(self._changed)
         from api.routes.live import _sse
 
@@ -182,6 +184,11 @@ class AlertFeed:
                 for sub in list(self.hub.subscribers):
                     if may_see_request(sub.principal, organisation_of(sub.principal), parties):
                         sub.offer(message)
+            elif isinstance(thing, Crisis):
+                message = _sse("crisis", thing.summary())
+                for sub in list(self.hub.subscribers):
+                    if may_see_crisis(sub.principal, thing.territory):
+                        sub.offer(message)
             else:
                 message = _sse("callout", thing.summary())
                 for sub in list(self.hub.subscribers):
@@ -189,14 +196,14 @@ class AlertFeed:
                         sub.offer(message)
         return len(changed)
 
-    def _changed(self) -> list[Alert | CallOut | Demande]:
+    def _changed(self) -> list[Alert | CallOut | Crisis | Demande]:
         store = self.services.store
         with store.connect() as conn:
             rows = alert_store.own_acts_after(conn, store, self.position)
         if not rows:
             return []
         self.position = rows[-1][0]
-        out: list[Alert | CallOut | Demande] = []
+        out: list[Alert | CallOut | Crisis | Demande] = []
         for oid, topic in dict.fromkeys((o, t.rpartition(".")[0]) for _, o, t in rows):
             if topic == "domain.alert:Alert":
                 alert = alert_store.get_alert(store, oid)
@@ -210,6 +217,10 @@ class AlertFeed:
                 request = get_request(store, oid)
                 if request is not None:
                     out.append(request)
+            elif topic == "domain.crisis:Crisis":
+                crisis = get_crisis(store, oid)
+                if crisis is not None:
+                    out.append(crisis)
         return out
 
 

@@ -4,9 +4,9 @@ detach cases. Every act is an event (adapters.crisis.crises); the rules are doma
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
 from adapters.crisis.crises import (
@@ -18,7 +18,7 @@ from adapters.crisis.crises import (
     open_crisis,
     visible_crises,
 )
-from api.dependencies import Reader, ServicesDep
+from api.dependencies import Reader, ReadModelDep, ServicesDep
 from api.schemas import (
     CrisisAttachRequest,
     CrisisCloseRequest,
@@ -26,10 +26,14 @@ from api.schemas import (
     CrisisItem,
     CrisisList,
     CrisisRequest,
+    CrisisView,
 )
-from domain.access import Denied
-from domain.crisis import CrisisClosed
-from domain.geography import UnknownTerritory
+from domain.access import Denied, Principal
+from domain.crisis import Crisis, CrisisClosed
+from domain.geography import Level, UnknownTerritory
+from projections.read.crisis_view import as_seen_by, case_ids, crisis_view
+from projections.read.model import ReadModel
+from projections.read.territories import territory_name
 
 router = APIRouter(tags=["Crises"])
 
@@ -52,18 +56,28 @@ async def _act(call: Callable[[], Any]) -> Any:
 async def open_one(body: CrisisRequest, principal: Reader, services: ServicesDep) -> dict:
     crisis = await _act(lambda: open_crisis(services.store, principal, title=body.title, kind=body.kind,
                                             territory=body.territory, start=body.start, exercise=body.exercise))
-    return crisis.as_dict()
+    return crisis.as_dict()  # nothing attached yet
+
+
+async def _seen(crises: list[Crisis], principal: Principal, read_model: ReadModel) -> list[dict]:
+    """The crises as the reader may read them: only the cases of its perimeter (projections.read.crisis_view)."""
+    described = [c.as_dict() for c in crises]
+    rows = await read_model.cases_by_id(frozenset().union(*(case_ids(c) for c in described)))
+    return [as_seen_by(c, rows, principal) for c in described]
 
 
 @router.get("/api/v1/crises", summary="Crises auxquelles vous prenez part", response_model=CrisisList)
-async def list_crises(principal: Reader, services: ServicesDep, closed: bool = True) -> dict:
+async def list_crises(principal: Reader, services: ServicesDep, read_model: ReadModelDep, closed: bool = True
+                      ) -> dict:
     found = await run_in_threadpool(lambda: visible_crises(services.store, principal, include_closed=closed))
-    return {"items": [c.as_dict() for c in found]}
+    return {"items": await _seen(found, principal, read_model)}
 
 
 @router.get("/api/v1/crises/{crisis_id}", summary="Une crise", response_model=CrisisItem)
-async def get_one(crisis_id: str, principal: Reader, services: ServicesDep) -> dict:
-    return (await _act(lambda: find_crisis(services.store, crisis_id, principal))).as_dict()
+async def get_one(crisis_id: str, principal: Reader, services: ServicesDep, read_model: ReadModelDep) -> dict:
+    [seen] = await _seen([await _act(lambda: find_crisis(services.store, crisis_id, principal))], principal,
+                         read_model)
+    return seen
 
 
 @router.post("/api/v1/crises/{crisis_id}/close", summary="Clore une crise", response_model=CrisisItem)
@@ -82,3 +96,17 @@ async def attach(crisis_id: str, body: CrisisAttachRequest, principal: Reader, s
 async def detach(crisis_id: str, case_id: str, body: CrisisDetachRequest, principal: Reader,
                  services: ServicesDep) -> dict:
     return (await _act(lambda: detach_case(services.store, crisis_id, principal, case_id, body.reason))).as_dict()
+
+
+@router.get("/api/v1/crises/{crisis_id}/view", summary="Vue d'une crise : chiffres, carte et affaires rattachées",
+            description="Les affaires rattachées que votre périmètre contient (un maire : celles de sa commune), "
+                        "leurs chiffres calculés comme ceux des vues de territoire, sans données personnelles ; "
+                        "les heures dans le fuseau du territoire de la crise.",
+            response_model=CrisisView)
+async def view(crisis_id: str, principal: Reader, services: ServicesDep, read_model: ReadModelDep,
+               limit: Annotated[int, Query(ge=0, le=5000, description="Affaires listées au plus")] = 500) -> dict:
+    crisis = (await _act(lambda: find_crisis(services.store, crisis_id, principal))).as_dict()
+    rows = await read_model.cases_by_id(frozenset(c["case_id"] for c in crisis["cases"]))
+    level, _, code = crisis["territory"].partition(":")
+    _, label = territory_name(read_model.geography, Level(level), code)
+    return crisis_view(crisis, rows, principal, read_model.geography, territory_name=label, limit=limit)

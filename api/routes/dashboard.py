@@ -288,10 +288,14 @@ def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_
         user_name=html.escape(me["name"] or me["subject"]),
         logout_csrf=html.escape(config.csrf_token("logout", csrf_binding)),
         grant_switch=grant_switch,
-        directory_links='<li><a class="fr-btn fr-icon-mail-line" id="requests-link" href="/demandes">Demandes</a></li>'
+        directory_links='<li><a class="fr-btn fr-icon-alarm-warning-line" id="crises-link" href="/crises">'
+        "Crises</a></li>"
+        '<li><a class="fr-btn fr-icon-mail-line" id="requests-link" href="/demandes">Demandes</a></li>'
         '<li><a class="fr-btn fr-icon-team-line" id="directory-link" href="/annuaire">Annuaire</a></li>'
         + ('<li><a class="fr-btn fr-icon-user-add-line" id="habilitations-link" href="/habilitations">'
-           "Habilitations</a></li>" if principal.role.code in GRANTERS else ""),
+           "Habilitations</a></li>" if principal.role.code in GRANTERS else "")
+        + ('<li><a class="fr-btn fr-icon-alarm-warning-line" id="population-link" href="/alertes-population">'
+           "Alertes à la population</a></li>" if principal.role.reads else ""),
     )
     page = render_page(
         title="Tableau de bord", main=main, demo=config.demo_login, header_tools=tools,

@@ -295,7 +295,9 @@ def _sse(event: str, data: Any) -> bytes:
     description=(
         "Événements `hello` (à la connexion, avec l'état du flux NexSIS), `case` (résumé d'une affaire créée ou "
         "modifiée, sans données personnelles), `feed` (un nouveau message NexSIS est arrivé : même contenu que "
-        "`/api/v1/feed`) et `resync` (client trop lent : tout recharger). Par défaut, votre territoire."
+        "`/api/v1/feed`), `alert` et `callout` (alertes et appels à mobilisation qui vous concernent), `crisis` (une "
+        "crise à laquelle vous prenez part est ouverte, change d'affaires rattachées ou est close : relire sa vue) "
+        "et `resync` (client trop lent : tout recharger). Par défaut, votre territoire."
     ),
     response_class=StreamingResponse,
 )

@@ -56,6 +56,7 @@ class ReadModel:
         self._pages: Memo[CasePage, dict[str, Any]] = Memo(self._generation, ttl)
         self._children: Memo[Territory, list[dict[str, Any]]] = Memo(self._generation, ttl)
         self._derived: Memo[Hashable, bytes] = Memo(self._generation, ttl)
+        self._by_id: Memo[frozenset[str], list[dict[str, Any]]] = Memo(self._generation, ttl)
 
     # ---- the cache ----
 
@@ -97,6 +98,11 @@ class ReadModel:
 
         result = await _cached(self._pages, page, compute)
         return dict(result)
+
+    async def cases_by_id(self, case_ids: frozenset[str]) -> list[dict[str, Any]]:
+        """The case list's rows of these cases, as read (a crisis's: projections.read.crisis_view)."""
+        rows = await _cached(self._by_id, case_ids, lambda: queries.cases_by_id(self.store, sorted(case_ids)))
+        return list(rows)
 
     async def children_counts(self, level: Level, code: str) -> list[dict[str, Any]]:
         counts = await _cached(self._children, Territory(level, code), lambda: queries.children_counts(

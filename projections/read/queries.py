@@ -12,7 +12,7 @@ the windows and the most serious cases from the case list (each view has its own
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, cast
@@ -114,6 +114,18 @@ def case_list(
             [*params, max(0, min(limit, 1000)), max(0, offset)],
         ).fetchall()
     return [case_json(r, geography) for r in rows]
+
+
+def cases_by_id(store: ViewSource, case_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The case list's rows of these cases (as read, not JSON-ready), those the views hold: a crisis's."""
+    if not case_ids:
+        return []
+    with _connect(store) as conn:
+        return list(conn.execute(
+            SQL("SELECT {} FROM {} WHERE case_id = ANY(%s) ORDER BY opened_at DESC NULLS LAST, case_id").format(
+                _fields(), _table(store.settings.schema, CASE_LIST.table())),
+            (list(case_ids),),
+        ).fetchall())
 
 
 def count_cases(

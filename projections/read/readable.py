@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -171,20 +171,25 @@ def organisation_label(org_id: str | None) -> str:
     return org_id
 
 
-def _chronology(events: Iterable[tuple[str, dict, dict]], zone: ZoneInfo) -> list[dict]:
-    """Newest first: each message with what it changed in the case."""
+def message_changes(events: Iterable[tuple[str, dict, dict]]) -> Iterator[tuple[dict, str, list[str]]]:
+    """In the order recorded: each message's provenance, its title and what it changed in the case, in
+    words (no personal data: the crisis's log book shows them to every role)."""
     state = CaseState()
-    out = []
     for kind, facts, provenance in events:
         before = _before(state, kind)
         apply_message(state, kind, facts, provenance)
         title, changes = _what_changed(kind, before, state)
-        out.append({
-            "when": format_local(provenance.get("sent_at"), zone, never="heure inconnue"),
-            "by": organisation_label(provenance.get("sender_id")),
-            "title": title,
-            "changes": changes or ["rien de nouveau"],
-        })
+        yield provenance, title, changes or ["rien de nouveau"]
+
+
+def _chronology(events: Iterable[tuple[str, dict, dict]], zone: ZoneInfo) -> list[dict]:
+    """Newest first: each message with what it changed in the case."""
+    out = [{
+        "when": format_local(provenance.get("sent_at"), zone, never="heure inconnue"),
+        "by": organisation_label(provenance.get("sender_id")),
+        "title": title,
+        "changes": changes,
+    } for provenance, title, changes in message_changes(events)]
     out.reverse()
     return out
 

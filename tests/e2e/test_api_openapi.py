@@ -54,13 +54,34 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     ("post", "/api/v1/callouts", schemas.CallOutItem, "", {}),
     ("get", "/api/v1/callouts/{callout_id}", schemas.CallOutItem, "", {}),
     ("post", "/api/v1/callouts/{callout_id}/answers", schemas.CallOutItem, "", {}),
+    ("get", "/api/v1/population-alerts", schemas.PopulationAlertList, "/api/v1/population-alerts", {}),
+    # Drafting and deciding need an alert: checked against their models in tests/e2e/test_population_alerts.py.
+    ("post", "/api/v1/population-alerts", schemas.PopulationAlertDetail, "", {}),
+    ("get", "/api/v1/population-alerts/{alert_id}", schemas.PopulationAlertDetail, "", {}),
+    ("post", "/api/v1/population-alerts/{alert_id}/approve", schemas.PopulationAlertDetail, "", {}),
+    ("post", "/api/v1/population-alerts/{alert_id}/refuse", schemas.PopulationAlertDetail, "", {}),
+    ("post", "/api/v1/population-alerts/{alert_id}/update", schemas.PopulationAlertDetail, "", {}),
+    ("post", "/api/v1/population-alerts/{alert_id}/cancel", schemas.PopulationAlertDetail, "", {}),
+    ("post", "/api/v1/population-alerts/{alert_id}/publish", schemas.PopulationAlertDetail, "", {}),
     ("get", "/api/v1/crises", schemas.CrisisList, "/api/v1/crises", {}),
+    # An organisation's alert settings: checked against their model in tests/e2e/test_api_alert_settings.py.
+    ("get", "/api/v1/organisations/{organisation_id}/alert-rules", schemas.AlertSettingsOut, "", {}),
+    ("put", "/api/v1/organisations/{organisation_id}/alert-rules", schemas.AlertSettingsOut, "", {}),
     # The crises' acts: checked against their models in tests/e2e/test_api_crises.py.
     ("post", "/api/v1/crises", schemas.CrisisItem, "", {}),
     ("get", "/api/v1/crises/{crisis_id}", schemas.CrisisItem, "", {}),
     ("post", "/api/v1/crises/{crisis_id}/close", schemas.CrisisItem, "", {}),
     ("post", "/api/v1/crises/{crisis_id}/cases", schemas.CrisisItem, "", {}),
     ("post", "/api/v1/crises/{crisis_id}/cases/{case_id}/detach", schemas.CrisisItem, "", {}),
+    # The log book and situation reports: checked against their models in tests/e2e/test_api_logbook.py.
+    ("post", "/api/v1/crises/{crisis_id}/log", schemas.LogEntryItem, "", {}),
+    ("get", "/api/v1/crises/{crisis_id}/log", schemas.LogList, "", {}),
+    ("post", "/api/v1/crises/{crisis_id}/reports", schemas.ReportItem, "", {}),
+    ("get", "/api/v1/crises/{crisis_id}/reports", schemas.ReportList, "", {}),
+    ("post", "/api/v1/log", schemas.LogEntryItem, "", {}),
+    ("get", "/api/v1/log", schemas.OwnLogList, "", {}),
+    # A crisis's view: checked against its model in tests/e2e/test_api_crisis_view.py.
+    ("get", "/api/v1/crises/{crisis_id}/view", schemas.CrisisView, "", {}),
     ("get", "/api/v1/replay/requests", schemas.RequestList, "", {}),  # tests/e2e/test_api_requests.py
     ("get", "/api/v1/requests", schemas.RequestList, "/api/v1/requests", {"box": "outbox"}),
     # The requests' acts: checked against their models in tests/e2e/test_api_requests.py.
@@ -102,9 +123,10 @@ def test_each_public_route_documents_its_200_response_model(world):
     spec = client.get("/openapi.json").json()
     documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     json_routes = {(method, path) for method, path, *_ in ROUTES}
-    # Every documented route is listed here (aside: the live stream, server-sent events, and the after-action
-    # report, an HTML page to download).
-    assert documented - json_routes == {("get", "/api/v1/stream"), ("get", "/api/v1/replay/report")}
+    # Every documented route is listed here (aside: the live stream, server-sent events, the after-action
+    # report, an HTML page to download, and the log book's exports).
+    exports = {("get", f"/api/v1/crises/{{crisis_id}}/log.{fmt}") for fmt in ("csv", "xlsx", "html")}
+    assert documented - json_routes == {("get", "/api/v1/stream"), ("get", "/api/v1/replay/report"), *exports}
     assert list(spec["paths"]["/api/v1/replay/report"]["get"]["responses"]["200"]["content"]) == ["text/html"]
     for method, path, model, _, _ in ROUTES:
         ok = spec["paths"][path][method]["responses"]["200"]

@@ -77,3 +77,35 @@ def test_the_demonstration_login_enters_as_a_person_of_the_directory(services) -
         for refused in (real.grant_id, "inconnue"):
             answer = _enter(browser, person=refused)
             assert answer.status_code == 400 and "personne de démonstration" in html.unescape(answer.text)
+
+
+def test_tocsin_serve_demo_offers_the_directory_people_too(settings) -> None:
+    """`tocsin serve --demo` seeds the same fictitious people as `tocsin run` (it offered bare roles only)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from adapters.directory.demo import DEMO_PEOPLE
+    from adapters.embedded import free_port
+    from tests.support.nats_harness import ROOT, environment, tocsin_command
+
+    port = free_port()
+    process = subprocess.Popen(tocsin_command("serve", "--demo", "--port", str(port)), cwd=ROOT,
+                               env=environment(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/connexion", timeout=5)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.3)
+        text = html.unescape(page.text)
+        assert 'id="demo-person-form"' in text
+        assert all(person.name in text for person in DEMO_PEOPLE)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=30)

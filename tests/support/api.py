@@ -21,7 +21,7 @@ RENNES, GUICHEN, BREST, LYON = "35238", "35126", "29019", "69123"
 
 
 def report_in(geography, insee: str, case_id: str, *, nature: str | None = None, seed: int = 1,
-              victims: str | None = None) -> bytes:
+              victims: str | None = None, status: str | None = None) -> bytes:
     """An RC-EDA (from the official fire example) placed at a point inside the given commune."""
     kind, use_case = example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01")
     use_case["caseId"] = case_id
@@ -32,7 +32,7 @@ def report_in(geography, insee: str, case_id: str, *, nature: str | None = None,
         use_case["qualification"]["whatsHappen"]["code"] = nature
     if victims:
         use_case["qualification"]["victims"]["count"] = victims
-    return as_json(wire(kind, use_case))
+    return as_json(wire(kind, use_case, status=status))
 
 
 def auth_config() -> AuthConfig:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.crisis import KINDS, Crisis, CrisisClosed, UnknownKind, clean_title, kind_named
+from domain.crisis import KINDS, Crisis, CrisisClosed, UnknownKind, case_territories, clean_title, kind_named
 
 START = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
 PREFET = {"person_id": "p.prefet", "name": "Préfet", "organisation_id": "prefecture.44"}
@@ -106,3 +106,26 @@ def test_no_sequence_of_acts_breaks_the_invariants(acts):
 
 def test_every_kind_has_a_french_label():
     assert all(k.label and k.label[0].isupper() for k in KINDS.values())
+
+
+def test_a_case_lies_in_its_commune_departement_zone_and_the_nation():
+    placed = {"insee": "44109", "departement": "44", "zone": "ouest", "method": "code"}
+    assert case_territories(placed) == ("commune:44109", "departement:44", "zone:ouest", "national:FR")
+    assert case_territories({"insee": "97411", "departement": "974", "zone": None}) == (
+        "commune:97411", "departement:974", "national:FR")
+    assert case_territories(None) == ("national:FR",)  # not placed yet: only a national crisis takes it
+    assert crisis().matches(case_territories(placed), "aleas-naturels", START)
+    assert crisis(territory="national:FR").matches(case_territories(None), "aleas-naturels", START)
+    assert not crisis().matches(case_territories(None), "aleas-naturels", START)
+
+
+@given(st.fixed_dictionaries({"insee": st.sampled_from([None, "", "35238", "44109"]),
+                              "departement": st.sampled_from([None, "35", "44"]),
+                              "zone": st.sampled_from([None, "ouest", "sud"])}))
+def test_a_crisis_takes_a_case_exactly_when_its_territory_holds_it(placement):
+    territories = case_territories(placement)
+    for territory in ("departement:44", "zone:ouest", "national:FR", "commune:44109"):
+        expected = territory == "national:FR" or any(
+            placement.get(key) and f"{level}:{placement[key]}" == territory
+            for level, key in (("commune", "insee"), ("departement", "departement"), ("zone", "zone")))
+        assert crisis("other", territory).matches(territories, "autre", START) is expected

@@ -1,0 +1,115 @@
+"""A crisis's log book as people read it: the entries they wrote, and, merged by time, what the history
+shows without them (the NexSIS messages of the crisis's cases, the alerts, the requests); and the figures
+a situation report freezes.
+
+The automatic items come from SOURCES, one function per kind: each gets the crisis, the reader and the
+moment read (None: now) and returns the log items that reader may see. A new kind of automatic item is one
+more line there. The requests plug in the same way, with a function shaped like `nexsis_items` that reads
+them (`requests_of_crisis(store, crisis_id)`) and turns each one the reader may see into a LogItem of
+source `demande` and kind `request`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from eventsourcing.application import AggregateNotFoundError
+
+from adapters.crisis.logbook import alert_items, person_entries
+from adapters.geography import Geography
+from adapters.store.event_store import TocsinStore
+from domain.access import Principal, case_description
+from domain.case import Case
+from domain.case_state import REPORTED, SITUATION, best_placement, parse_time
+from domain.crisis import Crisis
+from domain.identity import case_uuid
+from domain.logbook import LogItem, merged
+from projections.read.readable import message_changes, organisation_label
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    store: TocsinStore
+    geography: Geography
+    crisis: Crisis  # as it stood at `at` (its attached cases then)
+    principal: Principal | None  # None: the operator on the server, who reads everything
+    at: datetime | None  # None: now; else only what was recorded by then
+
+
+Source = Callable[[SourceContext], Iterable[LogItem]]
+
+
+def nexsis_items(ctx: SourceContext) -> list[LogItem]:
+    """Each NexSIS message of the crisis's cases, with what it changed, for the cases the reader may see.
+    The description of the situation a first report or a situation message gives is shown masked
+    (names, phone numbers) unless the reader's role may see personal data; the data about people never."""
+    personal = ctx.principal is None or ctx.principal.may_see_personal
+    items: list[LogItem] = []
+    for case_id in sorted(ctx.crisis.cases):
+        try:
+            case: Case = ctx.store.repository.get(case_uuid(case_id))
+        except AggregateNotFoundError:
+            continue  # attached by hand before its first message arrived
+        if ctx.principal is not None and not ctx.principal.can_see_placement(best_placement(case.state) or {}):
+            continue
+        events = [e for e in (cast(Case.MessageRecorded, s) for s in ctx.store.events.get(case.id))
+                  if ctx.at is None or e.timestamp <= ctx.at]
+        lines = message_changes((e.kind, e.facts, e.provenance) for e in events)
+        for event, (provenance, title, changes) in zip(events, lines, strict=True):
+            text = f"{case_id} — {title} ({organisation_label(provenance.get('sender_id'))}) : {' ; '.join(changes)}"
+            if event.kind in (REPORTED, SITUATION):
+                described = case_description(event.facts.get("personal"), personal=personal)
+                text += "".join(f"\n{label} : {said}" for label, said in described)
+            happened = parse_time(provenance.get("sent_at")) or parse_time(provenance.get("received_at"))
+            items.append(LogItem(
+                at=happened or event.timestamp, kind="message", text=text, source="nexsis", visibility="crisis",
+                organisation_id=provenance.get("sender_id"), case_ids=(case_id,),
+                id=f"{case_id}#{event.originator_version}", recorded_at=event.timestamp,
+                details={"distribution_id": provenance.get("distribution_id"), "message_kind": event.kind}))
+    return items
+
+
+def _alerts(ctx: SourceContext) -> list[LogItem]:
+    return alert_items(ctx.store, ctx.geography, ctx.crisis, ctx.principal, ctx.at)
+
+
+# The automatic items of the log book, by source (domain.logbook.SOURCES).
+SOURCES: dict[str, Source] = {
+    "nexsis": nexsis_items,
+    "alerte": _alerts,
+}
+
+
+def crisis_log(store: TocsinStore, geography: Geography, crisis: Crisis, principal: Principal | None, *,
+               at: datetime | None = None, sources: Mapping[str, Source] | None = None) -> list[LogItem]:
+    """The log book a reader sees, oldest first: the entries written by people they may read, and the
+    automatic items of every source. `crisis` as it stood at `at` when `at` is given."""
+    ctx = SourceContext(store, geography, crisis, principal, at)
+    chosen = SOURCES if sources is None else sources
+    return merged(person_entries(store, crisis, principal, at), *(source(ctx) for source in chosen.values()))
+
+
+# ---- the figures a situation report freezes ----------------------------------------------------------
+
+# What of a territory's view a report keeps: its figures, not its lists (the cases change; the report's
+# figures are what was known when it was written).
+_DROPPED = ("most_serious", "position", "case_list_position", "windows_until")
+
+
+def report_figures(view: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of the crisis territory's view (projections.read.queries.territory_view), as frozen in
+    a situation report."""
+    return {k: v for k, v in view.items() if k not in _DROPPED}
+
+
+def crisis_view_figures(store: Any, geography: Geography, crisis: Crisis) -> dict[str, Any]:
+    """The crisis territory's figures now, read from the views (the CLI's way; the API reads its cached
+    read model's view and calls `report_figures`)."""
+    from domain.geography import Level
+    from projections.read.queries import territory_view
+
+    level, _, code = crisis.territory.partition(":")
+    return report_figures(territory_view(store, Level(level), code, geography=geography))
