@@ -124,6 +124,15 @@ def test_a_request_goes_through_its_lifecycle_and_stays_within_its_parties(servi
             f"demande:{request.id}:answer:")]
         assert [a.organisation_id for a in told] == ["prefecture.35"]
 
+        # Each act is in the crisis's log book, for those who may see the request.
+        book = client.get(f"/api/v1/crises/{crisis['id']}/log", headers=prefet).json()["items"]
+        acts = [i for i in book if i["source"] == "demande"]
+        assert [i["details"]["act"] for i in acts] == ["issued", "seen", "info_asked", "info_given", "answered",
+                                                       "started", "done", "closed"]
+        assert "réponse : acceptée : Point à 15 h" in acts[4]["text"] and acts[4]["kind_label"] == "Demande"
+        neighbour = client.get(f"/api/v1/crises/{crisis['id']}/log", headers=bearer(config, "mayor", "commune:35047"))
+        assert neighbour.status_code == 200 and not [i for i in neighbour.json()["items"] if i["source"] == "demande"]
+
         # A closed crisis accepts no new request.
         assert client.post(f"/api/v1/crises/{crisis['id']}/close", json={}, headers=prefet).status_code == 200
         assert client.post("/api/v1/requests", json={**ASK, "crisis_id": crisis["id"]}, headers=prefet
