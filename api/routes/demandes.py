@@ -75,6 +75,7 @@ def _page(request: Request, principal: Principal, main: str, status: int = 200) 
 def _nav() -> str:
     return ('<nav aria-label="Pages" class="fr-mt-2w fr-mb-2w"><ul class="fr-raw-list t-stack" id="pages">'
             '<li><a class="fr-link" href="/">Tableau de bord</a></li>'
+            '<li><a class="fr-link" href="/crises">Crises</a></li>'
             '<li><a class="fr-link" href="/demandes" aria-current="page">Demandes</a></li>'
             '<li><a class="fr-link" href="/annuaire">Annuaire</a></li></ul></nav>')
 

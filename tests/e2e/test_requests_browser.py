@@ -85,6 +85,12 @@ def test_a_prefect_sends_a_request_a_mayor_answers_on_a_phone_and_the_prefect_se
             expect(prefect.locator("#form-close")).to_be_visible()
             expect(prefect.locator("#form-cancel")).to_have_count(0)
             save(prefect, tmp_path, "demande-reponse-en-direct.png")
+            # The crisis's page lists it, answered, with a link to the request.
+            prefect.goto(server.url + f"/crises/{crisis['id']}")
+            listed = prefect.locator("#requests li[data-request]")
+            expect(listed).to_contain_text("réalisée")
+            listed.get_by_role("link").click()
+            expect(prefect.locator("#request-answer")).to_contain_text("quai de la Fosse fermé")
             assert refused == []
         finally:
             browser.close()
