@@ -14,8 +14,9 @@ import threading
 
 from adapters.crisis.attacher import CrisisAttacher
 from adapters.crisis.requests import OverdueWatch
+from adapters.directory import push_subscriptions
 from adapters.directory.recipients import DirectoryRecipients
-from adapters.notify.dispatch import Dispatcher, channels_from
+from adapters.notify.dispatch import Channel, Dispatcher, channels_from
 from adapters.notify.policy import AlertPolicy
 from adapters.services import Services
 from domain.recipients import Recipients
@@ -26,6 +27,17 @@ log = logging.getLogger(__name__)
 def recipients_for(services: Services) -> Recipients:
     """The directory as alerting asks it (see the module's docstring)."""
     return DirectoryRecipients(services.directory)
+
+
+def channels_for(services: Services) -> dict[str, Channel]:
+    """The delivery channels of this configuration, the push channel forgetting in the directory the
+    subscriptions their push service says are gone."""
+
+    def forget(person_id: str, endpoint: str) -> None:
+        push_subscriptions.unsubscribe(services, None, endpoint=endpoint, person_id=person_id,
+                                       reason="abonnement expiré selon le service de notification push")
+
+    return channels_from(services.settings, forget_push=forget)
 
 
 def run_in_threads(services: Services, recipients: Recipients | None = None,
@@ -49,7 +61,7 @@ def run_in_threads(services: Services, recipients: Recipients | None = None,
     def dispatch() -> None:
         while not stop.is_set():
             try:
-                with Dispatcher(services.store, who, channels_from(services.settings),
+                with Dispatcher(services.store, who, channels_for(services),
                                 timers=[OverdueWatch(services.store, who)]) as d:
                     d.run(stop, poll_seconds)
             except Exception:

@@ -123,6 +123,7 @@ ALERT_CHANNELS = ALERT_CHANNEL_NAMES
 ALERTS_DECIDED = Counter("tocsin_alerts_decided", "Alerts decided (one per recipient).", ["channel"])
 ALERTS_SENT = Counter("tocsin_alerts_sent", "Alert deliveries that succeeded.", ["channel"])
 ALERTS_FAILED = Counter("tocsin_alerts_failed", "Alert deliveries that failed.", ["channel"])
+ALERTS_UNREACHED = Counter("tocsin_alerts_unreached", "Alerts that reached nobody (none to reach, or all failed).")
 ALERTS_ACKNOWLEDGED = Counter("tocsin_alerts_acknowledged", "Alerts acknowledged by their recipient.")
 ALERT_DELIVERY_SECONDS = Histogram(
     "tocsin_alert_delivery_seconds", "From an alert's decision to its delivery.", ["channel"],

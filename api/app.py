@@ -42,8 +42,10 @@ from api.routes import (
     logbook,
     login,
     messages,
+    nexsis_requests,
     population_alerts,
     population_pages,
+    push,
     replay,
     requests,
     session,
@@ -166,7 +168,8 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
                    alerts, alert_settings, callouts, population_alerts, population_pages,
-                   annuaire, crises, crisis_pages, logbook, requests, demandes):
+                   annuaire, crises, crisis_pages, logbook, push, nexsis_requests, requests,
+                   demandes):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

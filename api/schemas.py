@@ -146,6 +146,56 @@ class CaseDetail(Schema):
     personal_included: bool = Field(description="Données personnelles incluses (selon votre rôle)")
 
 
+# ---- requests between emergency services (NexSIS, read-only) -------------------------------------------
+
+class NexsisRequest(Schema):
+    """A request that emergency services exchanged through NexSIS (RS-DR/RS-RR, EMSI « demande de
+    concours »), or the status of a resource sent (RS-SR), as a person reads it. Distinct from the
+    authorities' own requests (`/api/v1/requests`)."""
+
+    id: str = Field(description="Identifiant de la demande (requestId, ID de mission EMSI) ou de la ressource")
+    kind: str = Field(description="demande_de_ressource, demande_de_concours ou statut_de_moyen")
+    kind_label: str
+    from_id: str | None = Field(description="Organisation émettrice (identifiant NexSIS)")
+    from_label: str
+    to_ids: list[str] = Field(description="Organisations destinataires (identifiants NexSIS)")
+    to_label: str
+    purpose: str | None = Field(description="Effet à obtenir (code), ou type de mission EMSI")
+    purpose_label: str | None
+    convention: str | None = Field(description="Cadre conventionnel")
+    deadline: str | None = Field(description="Délai demandé (code : DEL0, ASAP, 30M … 24H, RDV)")
+    deadline_text: str | None = Field(description="Délai demandé, en mots")
+    requested_at: str | None
+    requested_text: str | None = Field(description="Heure de la demande, dans le fuseau du territoire")
+    answer: str | None = Field(description="Réponse (ACCEPTEE, PARTIELLE, REFUSEE, DIFFEREE ; ou le code EMSI)")
+    answer_text: str | None
+    answer_deadline: str | None = Field(description="Délai auquel s'engage celui qui répond")
+    answer_deadline_text: str | None
+    answered_at: str | None
+    answered_text: str | None
+    answered_by_label: str | None
+    mission_status_text: str | None = Field(description="Statut de la mission (demande de concours)")
+    cancelled: bool
+    status_text: str = Field(description="Où en est la demande, en mots")
+    latest_at: str | None
+
+
+class NexsisRequestCase(Schema):
+    case_id: str
+    commune: str | None
+    departement: str | None
+    requests: list[NexsisRequest]
+
+
+class NexsisRequestPage(Schema):
+    level: str
+    code: str
+    total: int = Field(description="Affaires du territoire ayant des demandes entre services")
+    limit: int
+    offset: int
+    items: list[NexsisRequestCase]
+
+
 # ---- views ----------------------------------------------------------------------------------------------
 
 class FamilyCount(Schema):
@@ -455,6 +505,8 @@ class AlertItem(Schema):
     acknowledged_at: str | None
     acknowledged_by: dict | None = Field(description="Qui a accusé réception, sous quelle habilitation, par quel canal")
     escalations: list[dict]
+    unreached: dict | None = Field(None, description="Alerte qui n'a joint personne : pourquoi (`reason`), depuis "
+                                                     "quand (`at`) ; absent dès qu'une personne est jointe")
 
 
 class AlertList(Schema):
@@ -805,6 +857,57 @@ class CrisisView(Schema):
                                             "`limit` dans la liste")
     pending: list[CrisisPendingCase] = Field(description="Affaires rattachées pas encore dans les vues (ou inconnues)")
     generated_at: str
+
+
+class DutyPeriodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    person: str = Field(max_length=254, description="Identifiant de la personne (voir /people) ou son courriel.")
+    start: str = Field(max_length=40, examples=["2026-12-24T20:00"],
+                       description="Début (inclus) ; sans décalage, lu dans le fuseau du territoire.")
+    end: str = Field(max_length=40, examples=["2026-12-25T08:00"],
+                     description="Fin (exclue) ; sans décalage, lue dans le fuseau du territoire.")
+
+
+class DutyPeriodOut(Schema):
+    id: str
+    organisation_id: str
+    person_id: str
+    name: str | None = Field(description="absent : la personne n'est plus habilitée dans l'organisation")
+    start: datetime
+    end: datetime
+    start_local: str = Field(description="début dans le fuseau du territoire, fuseau précisé")
+    end_local: str
+
+
+class DutyScheduleOut(Schema):
+    organisation_id: str
+    time_zone: str = Field(examples=["Europe/Paris"])
+    on_duty_now: list[str] = Field(description="personnes d'astreinte en ce moment (vide : toute l'organisation"
+                                               " est alertée)")
+    periods: list[DutyPeriodOut]
+
+
+class PushSubscriptionIn(BaseModel):
+    """Ce que donne `PushManager.subscribe()` du navigateur (`subscription.toJSON()`)."""
+
+    model_config = ConfigDict(extra="ignore")
+    endpoint: str = Field(max_length=2000)
+    keys: dict[str, str] = Field(description="p256dh et auth")
+
+
+class PushEndpointIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    endpoint: str = Field(max_length=2000)
+
+
+class PushSubscriptionOut(Schema):
+    subscribed: bool
+    subscriptions: int = Field(description="abonnements de cette personne en vigueur")
+
+
+class PushKeyOut(Schema):
+    application_server_key: str | None = Field(
+        description="clé publique VAPID (base64url) ; absente : les notifications push ne sont pas configurées")
 
 
 # ---- requests between authorities (domain.request) --------------------------------------------------

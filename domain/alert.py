@@ -73,6 +73,7 @@ class Alert(Aggregate):
         self.acknowledged_at: datetime | None = None
         self.acknowledged_by: dict | None = None
         self.escalations: list[dict] = []
+        self.unreached: dict | None = None  # {"reason", "at"} while the alert has reached nobody
 
     @property
     def raised_at(self) -> datetime:
@@ -91,6 +92,7 @@ class Alert(Aggregate):
         `delay_seconds` from the recording of the event that raised the alert."""
         d = self._delivery(person_id, channel)
         d.update(status=SENT, sent_at=at.isoformat(), delay_seconds=delay_seconds, reason=None)
+        self.unreached = None  # someone was reached after all (an escalation's person)
 
     @event("DeliveryFailed")
     def failed(self, person_id: str, channel: str, attempt: int, reason: str, retry_at: str | None) -> None:
@@ -116,6 +118,26 @@ class Alert(Aggregate):
                     "person_id": r["person_id"], "channel": c, "status": PENDING, "attempts": 0, "reason": None,
                     "sent_at": None, "retry_at": None,
                 })
+
+    @event("ReachedNobody")
+    def reached_nobody(self, reason: str, at: datetime) -> None:
+        """Every attempt is over and none reached anyone: nobody habilitated to reach, or no channel took a
+        message for any of them. Said once, on the alert, for the people above to see (a silent alert is
+        the failure mobilisation must never hide)."""
+        self.unreached = {"reason": reason, "at": at.isoformat()}
+
+    def reaches_nobody(self) -> str | None:
+        """Why the alert has reached nobody so far, once no delivery is left to try (None: someone was
+        reached, something is still being tried, or it was already said)."""
+        if self.unreached is not None or self.acknowledged_at is not None:
+            return None
+        states = [d["status"] for d in self.deliveries.values()]
+        if any(s in (PENDING, ATTEMPTING, SENT) for s in states):
+            return None
+        if not self.recipients:
+            return "personne à joindre : aucune personne habilitée dans l'annuaire pour l'organisation alertée"
+        reasons = sorted({d["reason"] for d in self.deliveries.values() if d.get("reason")})
+        return "aucune personne jointe" + (" : " + " ; ".join(reasons) if reasons else "")
 
     def due_tier(self, now: datetime) -> dict | None:
         """The escalation tier due now, if nobody acknowledged: the first one not escalated yet whose
@@ -178,4 +200,5 @@ class Alert(Aggregate):
             "acknowledged_at": self.acknowledged_at.isoformat() if self.acknowledged_at else None,
             "acknowledged_by": self.acknowledged_by,
             "escalations": list(self.escalations),
+            "unreached": getattr(self, "unreached", None),
         }

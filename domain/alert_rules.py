@@ -238,6 +238,29 @@ def tier_organisations(rule: Rule, obs: Observation) -> Sequence[tuple[Tier, str
     return [(t, target_organisation(t.target, t.organisation_id, obs)) for t in rule.escalation]
 
 
+# How long the people on duty have alone before the rest of their organisation is alerted too, when the
+# rule has no tier to take it from (with tiers: the first tier's delay).
+ON_DUTY_ALONE = timedelta(minutes=15)
+
+
+def escalation_plan(rule: Rule, obs: Observation, organisation_id: str, on_duty: bool) -> list[dict]:
+    """The alert's escalation tiers: {"tier", "after_seconds", "organisation_id", "everyone"}.
+
+    When the alert reaches only the people on duty, its first tier is the rest of their organisation,
+    after the rule's first delay (ON_DUTY_ALONE without one); the rule's own tiers follow, each that much
+    later, so every group has the rule's delay to answer before the next."""
+    tiers = [(t, org) for t, org in tier_organisations(rule, obs) if org]
+    plan: list[dict] = []
+    shift = 0.0
+    if on_duty:
+        shift = (tiers[0][0].after if tiers else ON_DUTY_ALONE).total_seconds()
+        plan.append({"tier": 1, "after_seconds": shift, "organisation_id": organisation_id, "everyone": True})
+    for t, org in tiers:
+        plan.append({"tier": len(plan) + 1, "after_seconds": shift + t.after.total_seconds(), "organisation_id": org,
+                     "everyone": False})
+    return plan
+
+
 def time_zone_of(departement: str | None) -> str:
     """The IANA time zone people of a département read times in (domain.local_time is the one table)."""
     return zone_of_departement(departement).key

@@ -15,7 +15,18 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.case_parties import joined
-from domain.case_state import ACKNOWLEDGED, REPORTED, RESOURCES, SITUATION, CaseState, apply_message
+from domain.case_state import (
+    ACKNOWLEDGED,
+    CONCOURS,
+    REPORTED,
+    RESOURCES,
+    RESOURCES_REQUEST,
+    RESOURCES_RESPONSE,
+    RESOURCES_STATUS,
+    SITUATION,
+    CaseState,
+    apply_message,
+)
 
 _Event = TypeVar("_Event", bound=type)
 
@@ -83,6 +94,27 @@ class Case(Aggregate):
 
         kind = ACKNOWLEDGED
 
+    class ConcoursExchanged(MessageRecorded):
+        """An EMSI message carrying a « demande de concours » or its answer (a MISSION named so), with
+        the same situation facts as any EMSI (domain.nexsis_requests)."""
+
+        kind = CONCOURS
+
+    class ResourcesRequested(MessageRecorded):
+        """An RS-DR `resourcesRequest`: one service asks another for a resource (or cancels it)."""
+
+        kind = RESOURCES_REQUEST
+
+    class ResourcesAnswered(MessageRecorded):
+        """An RS-RR `resourcesResponse`: the answer to an RS-DR."""
+
+        kind = RESOURCES_RESPONSE
+
+    class ResourceStatusReported(MessageRecorded):
+        """An RS-SR `resourcesStatus`: the status of a resource one service sent to another's case."""
+
+        kind = RESOURCES_STATUS
+
     @classmethod
     def _blank(cls, case_uuid: UUID, timestamp: Any) -> Case:
         case = cls.__new__(cls)
@@ -93,7 +125,10 @@ class Case(Aggregate):
 
 EVENT_CLASS_BY_KIND: dict[str, type[Case.MessageRecorded]] = {
     cls.kind: cls
-    for cls in (Case.Reported, Case.SituationUpdated, Case.ResourcesUpdated, Case.Acknowledged)
+    for cls in (
+        Case.Reported, Case.SituationUpdated, Case.ResourcesUpdated, Case.Acknowledged, Case.ConcoursExchanged,
+        Case.ResourcesRequested, Case.ResourcesAnswered, Case.ResourceStatusReported,
+    )
 }
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from domain import nexsis_requests as exchanges
 from domain.nature import NatureFamily, family_of
 
 # Kinds of facts, one per CISU use case that Tocsin interprets.
@@ -20,10 +21,16 @@ REPORTED = "createCase"
 SITUATION = "emsi"
 RESOURCES = "resourcesInfoCisu"
 ACKNOWLEDGED = "reference"
+# Requests between emergency services (domain.nexsis_requests): RS-DR, RS-RR, RS-SR, and an EMSI message
+# carrying a « demande de concours » (the same situation facts, plus the request).
+RESOURCES_REQUEST = exchanges.RESOURCES_REQUEST
+RESOURCES_RESPONSE = exchanges.RESOURCES_RESPONSE
+RESOURCES_STATUS = exchanges.RESOURCES_STATUS
+CONCOURS = exchanges.CONCOURS
 
 # The kinds whose facts can say where a case is (a report's placement, a situation's position):
 # the others never move a case, which spares the views from locating it again after them.
-PLACING = frozenset({REPORTED, SITUATION})
+PLACING = frozenset({REPORTED, SITUATION, CONCOURS})
 
 # EMSI EVENT.STATUS "COM": the partner considers the case completed.
 CLOSED_EMSI_STATUSES = frozenset({"COM"})
@@ -98,6 +105,7 @@ class CaseState:
     resources: dict = field(default_factory=dict)
     missions: dict = field(default_factory=dict)
     personal: dict = field(default_factory=dict)
+    nexsis_requests: dict = field(default_factory=dict)  # domain.nexsis_requests, by request (or resource) id
     messages: int = 0
     corrections: int = 0
     acknowledgements: int = 0
@@ -118,12 +126,12 @@ def apply_message(state: CaseState, kind: str, facts: dict, provenance: dict) ->
     state.last_message_at = _later(state.last_message_at, sent_at, moment)
     if state.case_id is None:
         state.case_id = facts.get("case_id")
-    _APPLY[kind](state, facts, version_key(sent_at, provenance.get("distribution_id", "")))
+    _APPLY[kind](state, facts, version_key(sent_at, provenance.get("distribution_id", "")), provenance)
     state.opened_at = state.created_at or state.first_message_at
     return state
 
 
-def _apply_reported(state: CaseState, facts: dict, key: list) -> None:
+def _apply_reported(state: CaseState, facts: dict, key: list, provenance: dict) -> None:
     if state.reported:
         state.corrections += 1
     state.reported = True
@@ -143,7 +151,7 @@ def _apply_reported(state: CaseState, facts: dict, key: list) -> None:
     state.personal = dict(facts.get("personal") or {})
 
 
-def _apply_situation(state: CaseState, facts: dict, key: list) -> None:
+def _apply_situation(state: CaseState, facts: dict, key: list, provenance: dict) -> None:
     key = version_key(facts.get("created") or key[0], key[1])
     rank = _comparable(key)
     missions = state.missions
@@ -160,12 +168,17 @@ def _apply_situation(state: CaseState, facts: dict, key: list) -> None:
         state.casualties = dict(facts["casualties"])
     if facts.get("evacuation") is not None and _newer_part(state, "evacuation", key, rank):
         state.evacuation = dict(facts["evacuation"])
+    exchanges.apply_concours(state.nexsis_requests, facts.get("missions") or [], provenance, key, _is_newer)
     status = facts.get("event_status")
     if status and _newer_part(state, "situation", key, rank):
         state.emsi_status = status
         closed = status in CLOSED_EMSI_STATUSES
         state.status = "closed" if closed else "open"
         state.closed_at = key[0] if closed else None
+
+
+def _is_newer(key: list, than: list) -> bool:
+    return _comparable(key) > _comparable(than)
 
 
 def _newer_part(state: CaseState, part: str, key: list, rank: tuple[datetime, str]) -> bool:
@@ -178,7 +191,7 @@ def _newer_part(state: CaseState, part: str, key: list, rank: tuple[datetime, st
     return True
 
 
-def _apply_resources(state: CaseState, facts: dict, key: list) -> None:
+def _apply_resources(state: CaseState, facts: dict, key: list, provenance: dict) -> None:
     resources = state.resources
     for resource in facts.get("resources") or ():
         resource_key = version_key(resource.get("status_at") or key[0], key[1])
@@ -189,13 +202,29 @@ def _apply_resources(state: CaseState, facts: dict, key: list) -> None:
             resources[resource["id"]] = entry
 
 
-def _apply_acknowledged(state: CaseState, facts: dict, key: list) -> None:
+def _apply_acknowledged(state: CaseState, facts: dict, key: list, provenance: dict) -> None:
     state.acknowledgements += 1
+
+
+def _apply_request(state: CaseState, facts: dict, key: list, provenance: dict) -> None:
+    exchanges.apply_request(state.nexsis_requests, facts, provenance, key, _is_newer)
+
+
+def _apply_response(state: CaseState, facts: dict, key: list, provenance: dict) -> None:
+    exchanges.apply_response(state.nexsis_requests, facts, provenance, key, _is_newer)
+
+
+def _apply_status(state: CaseState, facts: dict, key: list, provenance: dict) -> None:
+    exchanges.apply_status(state.nexsis_requests, facts, provenance, key, _is_newer)
 
 
 _APPLY = {
     REPORTED: _apply_reported,
     SITUATION: _apply_situation,
+    CONCOURS: _apply_situation,  # its missions carry the concours (domain.nexsis_requests.apply_concours)
+    RESOURCES_REQUEST: _apply_request,
+    RESOURCES_RESPONSE: _apply_response,
+    RESOURCES_STATUS: _apply_status,
     RESOURCES: _apply_resources,
     ACKNOWLEDGED: _apply_acknowledged,
 }

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from domain.access import Principal, check_holds, role_named
 from domain.geography import NATIONAL, Hierarchy, Level, UnknownTerritory, parse_territory
@@ -389,6 +390,21 @@ def grant_refusal(role: str, target: Organisation) -> str:
             f" pas pour {target.name}")
 
 
+def may_set_duty(role: str, level: Level, code: str, acts_for: str | None, target: Organisation,
+                 known: Hierarchy) -> bool:
+    """May a principal set (or remove) the on-duty schedule of `target`? Its own people acting with the
+    organisation's operational role (a mayor for the mairie, the préfecture's staff for the préfecture),
+    and whoever grants habilitations in it (its parent authority, an administrator)."""
+    if acts_for == target.id and role == KINDS[target.kind].role:
+        return True
+    return may_grant(role, level, code, target, known)
+
+
+def duty_refusal(target: Organisation) -> str:
+    return (f"le planning d'astreinte de {target.name} est tenu par ses membres et par l'autorité qui y donne"
+            " les habilitations")
+
+
 def may_read_directory(role: str, reads: bool, level: Level, code: str, target: tuple[Level, str],
                        known: Hierarchy) -> bool:
     """Which organisations (and their people) a principal sees in the directory: those of its territory and
@@ -426,3 +442,33 @@ def operator_principal(organisation: Organisation, operator: str, geography: Hie
     check_holds(role, organisation.level)
     return Principal(operator, role, organisation.level, organisation.code, geography,
                      name=f"opérateur ({operator})", organisation_id=organisation.id)
+
+
+# ---- Web Push subscriptions ----------------------------------------------------------------------------
+
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+MAX_PUSH_SUBSCRIPTIONS = 10  # browsers of one person; beyond, the oldest would be forgotten by hand
+
+
+def _b64url_bytes(text: str) -> int:
+    """The number of bytes a base64url text decodes to (padding optional)."""
+    body = text.rstrip("=")
+    return len(body) * 3 // 4
+
+
+def check_push_subscription(endpoint: str, keys: dict[str, str]) -> dict:
+    """A browser's subscription (`PushSubscription.toJSON()`), checked before Tocsin posts to it: an HTTPS
+    endpoint (plain HTTP only on this machine, for development and tests: Tocsin must not be made to post
+    to arbitrary addresses in clear), the P-256 public key (65 bytes) and the 16-byte auth secret, as
+    RFC 8291 says. The subscription as it will be recorded."""
+    endpoint = (endpoint or "").strip()
+    parts = urlsplit(endpoint)
+    if len(endpoint) > 2000 or not parts.hostname or parts.scheme not in ("https", "http") or (
+            parts.scheme == "http" and parts.hostname not in _LOOPBACK) or parts.username or parts.password:
+        raise DirectoryError("abonnement push refusé : adresse du service de notification invalide (https attendu)")
+    p256dh, auth = (keys or {}).get("p256dh") or "", (keys or {}).get("auth") or ""
+    if not (_B64URL.match(p256dh) and _b64url_bytes(p256dh) == 65 and _B64URL.match(auth)
+            and _b64url_bytes(auth) == 16):
+        raise DirectoryError("abonnement push refusé : clés du navigateur invalides (p256dh, auth)")
+    return {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}

@@ -192,3 +192,62 @@ class Invitation(Aggregate):
 
         def apply(self, aggregate: Invitation) -> None:
             aggregate.accepted = True
+
+
+class OnDutySchedule(Aggregate):
+    """An organisation's on-duty schedule (its id: `directory_uuid("duty", organisation id)`): periods set
+    and removed by its people or its parent authority (domain.on_duty for what a period means)."""
+
+    def __init__(self) -> None:
+        self.periods: dict[str, dict] = {}
+
+    @event_fields
+    class PeriodSet(Aggregate.Event):
+        organisation_id: str
+        period_id: str
+        person_id: str
+        start: str  # ISO 8601 with its offset (UTC)
+        end: str
+        by: dict
+
+        def mutate(self, aggregate: Any) -> Any:
+            return super().mutate(aggregate if aggregate is not None else _start(OnDutySchedule, self))
+
+        def apply(self, aggregate: OnDutySchedule) -> None:
+            aggregate.periods[self.period_id] = {"person_id": self.person_id, "start": self.start, "end": self.end}
+
+    @event_fields
+    class PeriodRemoved(Aggregate.Event):
+        period_id: str
+        by: dict
+
+        def apply(self, aggregate: OnDutySchedule) -> None:
+            aggregate.periods.pop(self.period_id, None)
+
+
+class PushSubscription(Aggregate):
+    """A browser's Web Push subscription of a person (its id: `directory_uuid("push", person id|endpoint
+    SHA-256)`): where alerts are pushed to them, until they unsubscribe or the push service says it is gone.
+    The subscription (endpoint and keys) is in the event, encrypted like every event."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    @event_fields
+    class Subscribed(Aggregate.Event):
+        person_id: str
+        endpoint_sha256: str
+        subscription: dict  # {"endpoint", "keys": {"p256dh", "auth"}}, as the browser gives it
+
+        def mutate(self, aggregate: Any) -> Any:
+            return super().mutate(aggregate if aggregate is not None else _start(PushSubscription, self))
+
+        def apply(self, aggregate: PushSubscription) -> None:
+            aggregate.active = True
+
+    @event_fields
+    class Unsubscribed(Aggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: PushSubscription) -> None:
+            aggregate.active = False

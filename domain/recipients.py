@@ -56,6 +56,11 @@ class Recipients(Protocol):
         habilitated in it; empty when the organisation is unknown or has nobody (the alert says so)."""
         ...
 
+    def everyone(self, organisation_id: str, at: datetime) -> Sequence[Contact]:
+        """Everyone habilitated in the organisation at that moment, on duty or not (the first escalation of
+        an alert that reached only the people on duty)."""
+        ...
+
     def contact(self, person_id: str) -> Contact | None:
         """The person's current means of contact (their email may have changed since the alert)."""
         ...

@@ -77,7 +77,10 @@ def scope_for(level: str, code: str) -> Scope:
 
 # Events that never carry a placement, so never bring a case into a territory (decoding is most of the
 # cost of a replay: these are only decoded for cases already in scope).
-_NOT_PLACING = frozenset(get_topic(cls) for cls in (Case.ResourcesUpdated, Case.Acknowledged))
+_NOT_PLACING = frozenset(get_topic(cls) for cls in (
+    Case.ResourcesUpdated, Case.Acknowledged, Case.ResourcesRequested, Case.ResourcesAnswered,
+    Case.ResourceStatusReported,
+))
 
 
 def _until(events: list[CaseEvent], happened: datetime | None) -> list[CaseEvent]:

@@ -19,7 +19,16 @@ from .xsd import xsd_reasons
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_KINDS = frozenset({"createCase", "emsi", "resourcesInfoCisu", "reference"})
+SUPPORTED_KINDS = frozenset({
+    "createCase", "emsi", "resourcesInfoCisu", "reference",
+    "resourcesRequest", "resourcesResponse", "resourcesStatus",  # RS-DR, RS-RR, RS-SR (domain.nexsis_requests)
+})
+
+# Patient-level use cases (RS-RPIS patient handover, RS-BPV intervention report, RS-URL link to a medical
+# document): Tocsin holds no medical record, so they are refused whatever they contain, valid or not.
+# The reason names the use case only: nothing of the message is copied into it.
+MEDICAL_KINDS = {"rpis": "RS-RPIS", "interventionReport": "RS-BPV", "documentLink": "RS-URL"}
+MEDICAL_RECORD = "medical-record"
 
 
 @dataclass(frozen=True)
@@ -70,12 +79,14 @@ def _parse(raw: bytes, content_type: str | None, max_bytes: int) -> WireMessage:
         tree = parse_xml(body)
         root = tree.getroot()
         xml_namespace = normalize_namespaces(root)
+        _refuse_medical(_xml_kind(root), "xml", _xml_identifiers(root))
         problems = xsd_reasons(tree)
         if problems:
             raise InvalidMessage(_capped(problems), encoding="xml", kind=_xml_kind(root), **_xml_identifiers(root))
         wire = wire_from_xml(root)
     identifiers = _json_identifiers(wire)
     checked = validate_wire(wire)
+    _refuse_medical(checked.kind, encoding, identifiers)
     if checked.reasons:
         raise InvalidMessage(_capped(checked.reasons), encoding=encoding, kind=checked.kind, **identifiers)
     kind, message = checked.kind, checked.message
@@ -96,6 +107,19 @@ def _parse(raw: bytes, content_type: str | None, max_bytes: int) -> WireMessage:
         use_case=message[kind],
         encoding=encoding,
         xml_namespace=xml_namespace,
+    )
+
+
+def _refuse_medical(kind: str | None, encoding: str, identifiers: dict) -> None:
+    if kind not in MEDICAL_KINDS:
+        return
+    raise InvalidMessage(
+        [Reason(
+            MEDICAL_RECORD, json_path(MESSAGE_PATH + (kind,)),
+            f"Tocsin ne conserve pas de dossier médical : les messages {MEDICAL_KINDS[kind]} ({kind}) "
+            f"relèvent des services de santé et sont refusés sans être lus",
+        )],
+        encoding=encoding, kind=kind, **identifiers,
     )
 
 

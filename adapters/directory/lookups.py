@@ -29,6 +29,7 @@ from adapters.geography import Geography
 from adapters.store.event_store import TocsinStore
 from domain.directory import Grant, Organisation, OrganisationKind, normalise_email
 from domain.geography import Level
+from domain.on_duty import DutyPeriod
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,39 @@ class DirectoryReader:
             row = conn.execute(SQL("SELECT * FROM {} WHERE token_sha256 = %s").format(
                 self.store.table(tables.INVITATIONS)), (token_sha256,)).fetchone()
         return dict(row) if row else None
+
+    def duties(self, organisation_id: str, *, ending_after: datetime | None = None,
+               starting_before: datetime | None = None) -> list[DutyPeriod]:
+        """The organisation's on-duty periods (those that end after and start before the given moments)."""
+        where: list[str] = ["organisation_id = %s"]
+        args: list[Any] = [organisation_id]
+        if ending_after is not None:
+            where.append("ends_at > %s")
+            args.append(ending_after)
+        if starting_before is not None:
+            where.append("starts_at <= %s")
+            args.append(starting_before)
+        with self.store.connect() as conn:
+            rows = conn.execute(SQL("SELECT * FROM {} WHERE " + " AND ".join(where)
+                                    + " ORDER BY starts_at, ends_at, id").format(self.store.table(tables.DUTIES)),
+                                args).fetchall()
+        return [DutyPeriod(r["id"], r["organisation_id"], r["person_id"], r["starts_at"], r["ends_at"]) for r in rows]
+
+    def duty(self, period_id: str) -> DutyPeriod | None:
+        with self.store.connect() as conn:
+            r = conn.execute(SQL("SELECT * FROM {} WHERE id = %s").format(self.store.table(tables.DUTIES)),
+                             (period_id,)).fetchone()
+        return DutyPeriod(r["id"], r["organisation_id"], r["person_id"], r["starts_at"], r["ends_at"]) if r else None
+
+    def push_subscriptions(self, person_id: str, *, only: str | None = None) -> list[dict]:
+        """The person's Web Push subscriptions in force (endpoint and keys), the latest first (`only`: the
+        one of that id)."""
+        where = "person_id = %s" + (" AND id = %s" if only else "")
+        with self.store.connect() as conn:
+            rows = conn.execute(SQL("SELECT subscription FROM {} WHERE " + where + " ORDER BY subscribed_at DESC"
+                                    ).format(self.store.table(tables.PUSH_SUBSCRIPTIONS)),
+                                (person_id, only) if only else (person_id,)).fetchall()
+        return [orjson.loads(self.store.unseal(bytes(r["subscription"]))) for r in rows]
 
     # ---- invalidation -----------------------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ PEOPLE = "tocsin_directory_people"
 HABILITATIONS = "tocsin_directory_habilitations"
 INVITATIONS = "tocsin_directory_invitations"
 SEEDS = "tocsin_directory_seeds"
+DUTIES = "tocsin_directory_duties"
+PUSH_SUBSCRIPTIONS = "tocsin_directory_push_subscriptions"
 
 _CREATE = [
     """CREATE TABLE IF NOT EXISTS {schema}.tocsin_directory_organisations (
@@ -74,6 +76,24 @@ _CREATE = [
         position text,
         expires_at timestamptz NOT NULL,
         accepted_at timestamptz)""",
+    # On-duty periods (domain.on_duty): [starts_at, ends_at), removed ones deleted.
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_directory_duties (
+        id text PRIMARY KEY,
+        organisation_id text NOT NULL,
+        person_id text NOT NULL,
+        starts_at timestamptz NOT NULL,
+        ends_at timestamptz NOT NULL,
+        set_by text)""",
+    "CREATE INDEX IF NOT EXISTS tocsin_directory_duties_organisation_idx"
+    " ON {schema}.tocsin_directory_duties (organisation_id, ends_at)",
+    # Web Push subscriptions in force: the subscription (endpoint and keys) sealed like the contacts.
+    """CREATE TABLE IF NOT EXISTS {schema}.tocsin_directory_push_subscriptions (
+        id text PRIMARY KEY,
+        person_id text NOT NULL,
+        subscription bytea NOT NULL,
+        subscribed_at timestamptz NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS tocsin_directory_push_subscriptions_person_idx"
+    " ON {schema}.tocsin_directory_push_subscriptions (person_id)",
 ]
 
 

@@ -27,6 +27,7 @@ from psycopg.sql import SQL
 
 from adapters import metrics
 from adapters.cisu import InvalidMessage, WireMessage, parse_wire_message
+from adapters.cisu.wire import MEDICAL_RECORD
 from adapters.geography import Geography
 from adapters.ingest.normalise import NormalisationError, addressees, normalise
 from adapters.logs import error_site
@@ -114,6 +115,9 @@ class Preparer:
         try:
             message = parse_wire_message(incoming.raw, incoming.content_type, max_bytes=self.max_bytes)
         except InvalidMessage as invalid:
+            if MEDICAL_RECORD in invalid.codes:
+                # Tocsin holds no medical record: the refusal keeps the hash and size, never the bytes.
+                sealed = self.seal(b"")
             return _Rejected(
                 incoming, sha256, sealed,
                 [{"code": r.code, "path": r.path, "message": r.message} for r in invalid.reasons],

@@ -15,8 +15,18 @@ from typing import Any
 from adapters.cisu import WireMessage
 from adapters.cisu.nomenclature import nomenclature
 from adapters.geography import Geography
-from domain.case_state import ACKNOWLEDGED, REPORTED, RESOURCES, SITUATION
+from domain.case_state import (
+    ACKNOWLEDGED,
+    CONCOURS,
+    REPORTED,
+    RESOURCES,
+    RESOURCES_REQUEST,
+    RESOURCES_RESPONSE,
+    RESOURCES_STATUS,
+    SITUATION,
+)
 from domain.nature import phase_of
+from domain.nexsis_requests import concours_of
 from domain.resources import vehicle_kind
 
 
@@ -38,7 +48,12 @@ class Normalised:
 
 def normalise(message: WireMessage, geography: Geography) -> Normalised:
     handler = _HANDLERS[message.kind]
-    return handler(message.use_case, geography)
+    normalised = handler(message.use_case, geography)
+    if normalised.kind == SITUATION and any(concours_of(m) for m in normalised.facts["missions"]):
+        # An EMSI « demande de concours » (or its answer): the same facts, a kind of its own, so that the
+        # case's requests between services can be found by kind (domain.nexsis_requests).
+        return Normalised(CONCOURS, normalised.case_id, normalised.facts)
+    return normalised
 
 
 def addressees(envelope: dict) -> tuple[str, ...]:
@@ -164,10 +179,13 @@ def _situation(use_case: dict, geography: Geography) -> Normalised:
                 "name": m.get("NAME"),
                 "start": m.get("START_TIME"),
                 "resources": list(m.get("RESOURCE_ID") or []),
+                "main_mission_id": m.get("MAIN_MISSION_ID"),
+                "priority": m.get("PRIORITY"),
             }
             for m in use_case.get("MISSION") or []
             if m.get("ID")
         ],
+        # Missions' free texts are not kept: a concours's may name the patients to take care of.
         "personal": _drop_empty({"situation_details": context.get("FREETEXT")}),
     }
     return Normalised(SITUATION, case_id, facts)
@@ -211,6 +229,49 @@ def _acknowledgement(use_case: dict, geography: Geography) -> Normalised:
     return Normalised(ACKNOWLEDGED, None, facts, references=use_case["distributionID"])
 
 
+def _resources_request(use_case: dict, geography: Geography) -> Normalised:
+    request = use_case["request"]
+    facts = {
+        "case_id": use_case["caseId"],
+        "request_id": request["requestId"],
+        "requested_at": request.get("datetime"),
+        "purpose": request.get("purpose"),
+        "convention": request.get("convention"),
+        "deadline": request.get("deadline"),
+        "cancelled": use_case.get("status") == "ANNULEE",
+        "personal": _drop_empty({"request_details": request.get("freetext")}),
+    }
+    return Normalised(RESOURCES_REQUEST, use_case["caseId"], facts)
+
+
+def _resources_response(use_case: dict, geography: Geography) -> Normalised:
+    response = use_case["response"]
+    facts = {
+        "case_id": use_case["caseId"],
+        "request_id": use_case["requestId"],
+        "answer": response.get("answer"),
+        "answered_at": response.get("datetime"),
+        "deadline": response.get("deadline"),
+        # The reason of a refusal is written here, in free text: it may name people.
+        "personal": _drop_empty({"answer_details": response.get("freetext")}),
+    }
+    return Normalised(RESOURCES_RESPONSE, use_case["caseId"], facts)
+
+
+def _resources_status(use_case: dict, geography: Geography) -> Normalised:
+    state = use_case["state"]
+    status = state.get("status")
+    facts = {
+        "case_id": use_case["caseId"],
+        "resource_id": use_case["resourceId"],
+        "status": status,
+        "status_label": nomenclature("HubSante.statutVecteur").label(status) if status else None,
+        "status_at": state.get("datetime"),
+        "available": state.get("availability"),
+    }
+    return Normalised(RESOURCES_STATUS, use_case["caseId"], facts)
+
+
 def _sum_counts(entries: list | None, fields: dict[str, str]) -> dict | None:
     """EMSI may split counts over several entries (by context); the case view wants the totals."""
     if not entries:
@@ -242,6 +303,9 @@ _HANDLERS = {
     SITUATION: _situation,
     RESOURCES: _resources,
     ACKNOWLEDGED: _acknowledgement,
+    RESOURCES_REQUEST: _resources_request,
+    RESOURCES_RESPONSE: _resources_response,
+    RESOURCES_STATUS: _resources_status,
 }
 
 

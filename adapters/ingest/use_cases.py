@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from adapters.ingest.ingestion import ACCEPTED, DUPLICATE, Incoming, Ingestor, Outcome, Prepared
+from adapters.cisu.wire import MEDICAL_RECORD
+from adapters.ingest.ingestion import ACCEPTED, DUPLICATE, QUARANTINED, Incoming, Ingestor, Outcome, Prepared
 from adapters.ingest.quarantine import get_entry, record_retry
 from adapters.store.event_store import Position
 
@@ -56,6 +57,11 @@ def retry_quarantined(ingestor: Ingestor, entry_id: int, replacement: bytes | No
     if found is None:
         return None
     entry, raw = found
+    if replacement is None and any(r.get("code") == MEDICAL_RECORD for r in entry.reasons):
+        # Its bytes were never kept (adapters.ingest.ingestion): there is nothing to ingest again, and the
+        # refusal stands whatever the message said.
+        return Outcome(QUARANTINED, entry.distribution_id, None, entry.sender_id, tuple(entry.reasons),
+                       quarantine_id=entry.id)
     source = f"quarantine:{entry_id}" + (":corrected" if replacement is not None else "")
     raw = replacement if replacement is not None else raw
     outcome = ingest_message(ingestor, Incoming(raw, entry.content_type, source))

@@ -53,7 +53,7 @@ def launch(store: TocsinStore, recipients: Recipients, principal: Principal, *, 
         raise ValueError("la date limite est déjà passée")
     people: dict[str, dict] = {}
     for organisation_id in organisation_ids:
-        for contact in recipients.people_to_reach(organisation_id, now):
+        for contact in recipients.everyone(organisation_id, now):  # a call-out asks the whole group, on duty or not
             people.setdefault(contact.person_id, contact.as_dict())
     callout = CallOut(question=question, choices=list(choices), deadline=deadline,
                       organisation_ids=list(organisation_ids), group=list(people.values()),

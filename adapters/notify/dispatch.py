@@ -103,8 +103,9 @@ class EmailChannel:
                                  answer_token=answer))
 
 
-def channels_from(settings: Settings) -> dict[str, Channel]:
-    """The channels this configuration has (only those: the others fail, saying they do not exist)."""
+def channels_from(settings: Settings, *, forget_push: Callable[[str, str], None] | None = None) -> dict[str, Channel]:
+    """The channels this configuration has (only those: the others fail, saying they do not exist).
+    `forget_push(person_id, endpoint)`: told of a push subscription its service says is gone."""
     from adapters.notify.gateway import GatewayChannel
     from adapters.notify.push import PushChannel
 
@@ -112,7 +113,7 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
     if settings.smtp_url:
         out[EMAIL] = EmailChannel(SmtpSender(SmtpConfig.from_url(settings.smtp_url, settings.smtp_ca_file)), settings)
     if settings.vapid_subject:
-        out[PUSH] = PushChannel(settings)
+        out[PUSH] = PushChannel(settings, forget=forget_push)
     if settings.sms_url:
         out[SMS] = GatewayChannel(SMS, settings.sms_url)
     if settings.voice_url:
@@ -202,6 +203,7 @@ class Dispatcher:
             return 0  # someone wrote meanwhile: nothing was recorded nor sent; the next step sees theirs
         outcomes = list(self.pool.map(self._send, planned)) if planned else []
         self._save_all([o for o in outcomes if o is not None], retries=5)
+        self._say_who_was_not_reached(now)
         for alert_id in list(self.open):
             alert = self.open[alert_id]
             if alert.next_escalation_at() is None and all(
@@ -274,16 +276,38 @@ class Dispatcher:
     def _escalate(self, alert_id: UUID, tier: dict, now: datetime) -> None:
         """Alert the tier's organisation too; recorded once (a concurrent write makes the save read the
         alert again, where the tier is then done or an acknowledgement ends it)."""
-        people = [p.as_dict() for p in self.recipients.people_to_reach(tier["organisation_id"], now)]
+        organisation = tier["organisation_id"]
         minutes = round(tier["after_seconds"] / 60)
-        reason = (f"aucun accusé de réception en {minutes} min : alerte étendue à {tier['organisation_id']}"
-                  + ("" if people else " (personne à joindre dans l'annuaire)"))
+        if tier.get("everyone"):
+            people = [p.as_dict() for p in self.recipients.everyone(organisation, now)]
+            reason = (f"aucun accusé de réception de l'astreinte en {minutes} min : alerte étendue à tout"
+                      f" {organisation}")
+        else:
+            people = [p.as_dict() for p in self.recipients.people_to_reach(organisation, now)]
+            reason = f"aucun accusé de réception en {minutes} min : alerte étendue à {organisation}"
+        if not people:
+            reason += " (personne à joindre dans l'annuaire)"
 
         def change(a: Alert) -> None:
             if a.due_tier(now) == tier:
-                a.escalate(tier["tier"], tier["organisation_id"], people, reason, now)
+                a.escalate(tier["tier"], organisation, people, reason, now)
 
         self._save(alert_id, change)
+
+    def _say_who_was_not_reached(self, now: datetime) -> None:
+        """Record, once, that an alert has reached nobody, when nothing is left to try for it now."""
+        for alert_id, alert in list(self.open.items()):
+            why = alert.reaches_nobody()
+            if why is None:
+                continue
+            log.warning("alert %s reached nobody (%d people to reach)", alert_id, len(alert.recipients))
+            metrics.ALERTS_UNREACHED.inc()
+
+            def change(a: Alert, why: str = why) -> None:
+                if a.reaches_nobody() is not None:
+                    a.reached_nobody(why, now)
+
+            self._save(alert_id, change)
 
     def next_due(self) -> datetime | None:
         """When the earliest retry or escalation is due (None: nothing waits)."""

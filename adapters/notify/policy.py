@@ -46,9 +46,9 @@ from domain.alert_rules import (
     Observation,
     Rule,
     declared_victims,
+    escalation_plan,
     evaluate,
     hour_of,
-    tier_organisations,
     time_zone_of,
 )
 from domain.case_state import CaseState, apply_message, best_placement, parse_time
@@ -268,8 +268,7 @@ class AlertPolicy:
                 exercise=d.exercise, late=d.late, case_id=obs.case_id, details=_details(obs),
                 trigger={"recorded_at": obs.recorded_at.isoformat(),
                          "sent_at": obs.sent_at.isoformat() if obs.sent_at else None},
-                escalation=[{"tier": n, "after_seconds": tier.after.total_seconds(), "organisation_id": org}
-                            for n, (tier, org) in enumerate(tier_organisations(d.rule, obs), start=1) if org],
+                escalation=escalation_plan(d.rule, obs, d.organisation_id, any(p.on_duty for p in people)),
             ))
         return alerts
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +24,8 @@ from adapters.secret_file import create_once
 from adapters.settings import Settings, resolved_alert_token_key
 from domain.alert import PUSH, Alert
 from domain.recipients import Contact
+
+log = logging.getLogger(__name__)
 
 TTL_SECONDS = 3600  # an alert still worth showing an hour later; the push service drops it after that
 
@@ -49,12 +53,15 @@ def application_server_key(vapid: Vapid02) -> str:
 class PushChannel:
     name = PUSH
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, forget: Callable[[str, str], None] | None = None) -> None:
+        """`forget(person_id, endpoint)` is told of a subscription the push service says is gone (404, 410),
+        so that the directory stops offering it."""
         assert settings.vapid_subject, "the push channel needs TOCSIN_VAPID_SUBJECT"
         self.subject = settings.vapid_subject
         self.vapid = vapid_key(settings)
         self.public_url = (settings.public_url or "http://127.0.0.1:8000").rstrip("/")
         self.key = resolved_alert_token_key(settings)
+        self.forget = forget
 
     def reference(self, alert: Alert, contact: Contact) -> str:
         return f"push:{alert.id}"
@@ -87,6 +94,11 @@ class PushChannel:
             except WebPushException as e:
                 status = e.response.status_code if e.response is not None else None
                 gone = status in (404, 410)
+                if gone and self.forget is not None:
+                    try:
+                        self.forget(contact.person_id, endpoint)
+                    except Exception:  # noqa: BLE001 - the delivery's outcome is recorded whatever happens here
+                        log.exception("could not forget a push subscription its service says is gone")
                 failures.append(DeliveryError(
                     f"service de notification push : {'abonnement expiré' if gone else 'refus'} ({status or 'réseau'})",
                     final=gone or (status is not None and 400 <= status < 500 and status != 429)))

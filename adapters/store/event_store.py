@@ -244,6 +244,9 @@ _CREATE_STATEMENTS = [
         source text NOT NULL,
         UNIQUE (originator_id, originator_version))""",
     "CREATE INDEX IF NOT EXISTS tocsin_messages_case_idx ON {schema}.tocsin_messages (case_id)",
+    # The cases with requests between services (domain.nexsis_requests.KINDS): a few among all messages.
+    "CREATE INDEX IF NOT EXISTS tocsin_messages_nexsis_request_idx ON {schema}.tocsin_messages (originator_id)"
+    " WHERE kind IN ('resourcesRequest', 'resourcesResponse', 'resourcesStatus', 'emsiConcours')",
     # Who may update each case (domain.case_parties), kept as the events that made them parties are written.
     """CREATE TABLE IF NOT EXISTS {schema}.tocsin_case_parties (
         originator_id uuid NOT NULL,

@@ -57,6 +57,8 @@ def list_alerts(
         for d in a["deliveries"]:
             typer.echo(f"      {d['channel']} → {d['person_id']} : {d['status']}"
                        + (f" ({d['reason']})" if d.get("reason") else ""))
+        if a.get("unreached"):
+            typer.echo(f"    N'A JOINT PERSONNE ({_local(a['unreached']['at'], zone)}) : {a['unreached']['reason']}")
         if a["acknowledged_at"]:
             by = a["acknowledged_by"] or {}
             typer.echo(f"    accusé de réception : {_local(a['acknowledged_at'], zone)} par {by.get('name')}"

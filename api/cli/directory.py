@@ -75,3 +75,66 @@ def register(app: typer.Typer) -> None:
             services.close()
         typer.echo(f"{email.strip().lower()} est administrateur de l'annuaire ({granted.organisation.name}),"
                    f" habilitation {granted.grant_id}.")
+
+    duty_app = typer.Typer(help="Plannings d'astreinte des organisations.", no_args_is_help=True)
+    directory_app.add_typer(duty_app, name="duty")
+
+    @duty_app.command("show")
+    def duty_show(organisation: Annotated[str, typer.Argument(help="Organisation (mairie.35238, prefecture.35…).")],
+                  ) -> None:
+        """Le planning d'astreinte d'une organisation : périodes en cours et à venir (31 jours)."""
+        from adapters.directory.on_duty import schedule
+        from domain.directory import DirectoryError
+        from domain.local_time import zone_name
+
+        services = support.open_services_from_env()
+        try:
+            found = schedule(services, None, organisation)
+        except DirectoryError as e:
+            typer.echo(f"refusé : {e}", err=True)
+            raise typer.Exit(1) from e
+        finally:
+            services.close()
+        now = found.on_duty_now
+        typer.echo(f"{found.organisation.name} — heures en {zone_name(found.zone)}")
+        typer.echo("d'astreinte maintenant : " + (", ".join(found.name_of(p) or p for p in now) if now else
+                                                  "personne (toute l'organisation est alertée)"))
+        for r in found.rows():
+            typer.echo(f"  {r['id']}  {r['start_local']} → {r['end_local']}  {r['name'] or r['person_id']}")
+
+    @duty_app.command("set")
+    def duty_set(
+        organisation: Annotated[str, typer.Argument(help="Organisation (mairie.35238…).")],
+        person: Annotated[str, typer.Argument(help="Courriel (ou identifiant) d'une personne habilitée.")],
+        start: Annotated[str, typer.Option("--from", help="Début, inclus (2026-12-24T20:00, heure du territoire).")],
+        end: Annotated[str, typer.Option("--to", help="Fin, exclue (2026-12-25T08:00, heure du territoire).")],
+    ) -> None:
+        """Mettre une personne d'astreinte pour une période."""
+        from adapters.directory.on_duty import set_period
+        from domain.directory import DirectoryError
+
+        services = support.open_services_from_env()
+        try:
+            period = set_period(services, None, organisation, person=person, start=start, end=end)
+        except DirectoryError as e:
+            typer.echo(f"refusé : {e}", err=True)
+            raise typer.Exit(1) from e
+        finally:
+            services.close()
+        typer.echo(f"période d'astreinte {period.id} enregistrée.")
+
+    @duty_app.command("remove")
+    def duty_remove(period_id: Annotated[str, typer.Argument(help="Identifiant de la période.")]) -> None:
+        """Retirer une période d'astreinte."""
+        from adapters.directory.on_duty import remove_period
+        from domain.directory import DirectoryError
+
+        services = support.open_services_from_env()
+        try:
+            remove_period(services, None, period_id)
+        except DirectoryError as e:
+            typer.echo(f"refusé : {e}", err=True)
+            raise typer.Exit(1) from e
+        finally:
+            services.close()
+        typer.echo(f"période d'astreinte {period_id} retirée.")

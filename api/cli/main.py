@@ -137,6 +137,14 @@ def case_show(
         kind = f" ({res['kind']})" if res["kind"] else ""
         since = f", depuis le {res['since']}" if res["since"] else ""
         echo(f"    {res['name']}{kind} : {res['status']}{since}")
+    if r["nexsis_requests"]:
+        echo("  Demandes entre services (NexSIS) :")
+        for q in r["nexsis_requests"]:
+            details = [f"délai demandé : {q['deadline_text']}"] if q["deadline_text"] else []
+            if q["answer_text"]:
+                details.append(f"réponse : {q['answer_text']}")
+            extra = f" ({', '.join(details)})" if details else ""
+            echo(f"    {q['kind_label']} — {q['from_label']} → {q['to_label']} : {q['status_text']}{extra}")
     if r["personal"]:
         echo("  Données personnelles :")
         for item in r["personal"]:

@@ -231,7 +231,7 @@ class AlertFeed:
 ACK_PURPOSE = "ack-alert"
 
 
-async def _cookie_session(request: Request) -> tuple[Any, str]:
+async def cookie_session(request: Request) -> tuple[Any, str]:
     """The dashboard's principal and the key its CSRF token is bound to: from the token cookie (a token
     login) or the session cookie (an OpenID Connect login); 401 when neither holds a live session."""
     from api.auth import COOKIE_NAME, AuthConfig, AuthError
@@ -256,7 +256,7 @@ async def _cookie_session(request: Request) -> tuple[Any, str]:
 
 @router.get("/alertes/jeton", include_in_schema=False)
 async def ack_csrf(request: Request) -> JSONResponse:
-    _, token_id = await _cookie_session(request)
+    _, token_id = await cookie_session(request)
     return JSONResponse({"csrf": request.app.state.auth.csrf_token(ACK_PURPOSE, token_id)},
                         headers={"Cache-Control": "no-store"})
 
@@ -265,7 +265,7 @@ async def ack_csrf(request: Request) -> JSONResponse:
 async def ack_from_dashboard(alert_id: str, request: Request, services: ServicesDep) -> JSONResponse:
     from api.forms import form_fields, same_site
 
-    principal, token_id = await _cookie_session(request)
+    principal, token_id = await cookie_session(request)
     form = await form_fields(request)
     if not same_site(request) or not request.app.state.auth.csrf_valid(ACK_PURPOSE, token_id, form.get("csrf")):
         raise HTTPException(403, "accusé de réception refusé : formulaire envoyé depuis un autre site")

@@ -4,7 +4,10 @@ act under the dashboard's own login (the OpenID Connect session, or the token co
 a CSRF token bound to that session, as the logout form does, and sent from this site only. Every act goes
 through adapters.directory.use_cases with the principal, which records its organisation and habilitation.
 
-    GET  /annuaire                               organisations of my territory and above, their people
+    GET  /annuaire                               organisations of my territory and above, their people and
+                                                 on-duty schedules (astreintes)
+    POST /annuaire/astreintes                    put a person on duty (the organisation's people, its parent)
+    POST /annuaire/astreintes/{id}/retrait       remove an on-duty period
     GET  /habilitations                          the habilitations I grant, a form to grant one
     POST /habilitations                          grant
     POST /habilitations/{grant_id}/revocation    revoke
@@ -26,14 +29,24 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from adapters.directory import use_cases
+from adapters.directory import on_duty, use_cases
 from adapters.directory.lookups import Member
 from api.auth import COOKIE_NAME, AuthConfig, AuthError, Revocations
 from api.forms import form_fields, same_site
 from api.pages import render_page
 from api.web_session import SESSION_COOKIE, current_web_session, session_principal, web_sessions
 from domain.access import ROLES, Denied, Principal
-from domain.directory import ADMIN_ROLE, KINDS, POSITIONS, DirectoryError, Organisation, may_grant
+from domain.directory import (
+    ADMIN_ROLE,
+    KINDS,
+    POSITIONS,
+    DirectoryError,
+    Organisation,
+    may_grant,
+    may_set_duty,
+    seeded_organisation_id,
+)
+from domain.local_time import format_local, zone_name
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -41,8 +54,10 @@ router = APIRouter(include_in_schema=False)
 GRANTERS = frozenset({"prefecture", "zone", "national", ADMIN_ROLE})
 PARIS = ZoneInfo("Europe/Paris")
 CSRF_PURPOSE = "habilitations"
+DUTY_PURPOSE = "astreintes"
 NOTICES = {"habilitation": "Habilitation enregistrée.", "retrait": "Habilitation retirée (effet immédiat).",
            "deja-retiree": "Cette habilitation était déjà retirée."}
+DUTY_NOTICES = {"astreinte": "Période d'astreinte enregistrée.", "astreinte-retiree": "Période d'astreinte retirée."}
 FORGED = "Formulaire expiré ou envoyé depuis un autre site : rechargez la page et recommencez."
 
 
@@ -134,21 +149,79 @@ def _contact_cells(m: Member, contacts: bool) -> str:
     return f"<td>{phones or '—'}</td><td>{mail}</td>"
 
 
+def _duty_section(schedule: on_duty.Schedule, may_set: bool, csrf: str) -> str:
+    """The organisation's on-duty schedule, in its territory's zone (stated), with the forms for those who
+    keep it."""
+    org_id = html.escape(schedule.organisation.id)
+    zone = zone_name(schedule.zone)
+    now = schedule.on_duty_now
+    who = (", ".join(html.escape(schedule.name_of(p) or p) for p in now) if now else
+           "personne : une alerte atteint toutes les personnes habilitées de l'organisation")
+    rows = "".join(
+        f'<tr data-period="{html.escape(r["id"])}"><td>{html.escape(r["name"] or "(plus habilitée)")}</td>'
+        f'<td>{html.escape(format_local(r["start"], schedule.zone, stated=False))}</td>'
+        f'<td>{html.escape(format_local(r["end"], schedule.zone, stated=False))}</td>'
+        + (f'<td><form method="post" action="/annuaire/astreintes/{html.escape(r["id"])}/retrait">'
+           f'<input type="hidden" name="csrf" value="{csrf}">'
+           '<button class="fr-btn fr-btn--sm fr-btn--tertiary" type="submit">Retirer</button></form></td>'
+           if may_set else "") + "</tr>"
+        for r in schedule.rows())
+    table = (f'<div class="fr-table fr-table--no-caption"><table><caption>Périodes d\'astreinte</caption><thead><tr>'
+             f'<th scope="col">Personne</th><th scope="col">Début ({html.escape(zone)})</th>'
+             f'<th scope="col">Fin, exclue ({html.escape(zone)})</th>'
+             + ('<th scope="col">Action</th>' if may_set else "") + f"</tr></thead><tbody>{rows}</tbody></table></div>"
+             ) if rows else '<p class="t-hint">Aucune période d\'astreinte en cours ni à venir.</p>'
+    form = ""
+    if may_set and schedule.candidates:
+        options = "".join(f'<option value="{html.escape(m.person_id)}">{html.escape(m.name)}'
+                          f"{' — ' + html.escape(m.position) if m.position else ''}</option>"
+                          for m in schedule.candidates)
+        form = (
+            f'<form method="post" action="/annuaire/astreintes" class="fr-mt-2w duty-form">'
+            f'<input type="hidden" name="csrf" value="{csrf}">'
+            f'<input type="hidden" name="organisation" value="{org_id}">'
+            f'<div class="fr-select-group"><label class="fr-label" for="duty-person-{org_id}">Personne d\'astreinte'
+            f'</label><select class="fr-select" id="duty-person-{org_id}" name="person" required>{options}'
+            "</select></div>"
+            f'<div class="fr-input-group"><label class="fr-label" for="duty-start-{org_id}">Début ({html.escape(zone)})'
+            f'</label><input class="fr-input" type="datetime-local" id="duty-start-{org_id}" name="start" required>'
+            "</div>"
+            f'<div class="fr-input-group"><label class="fr-label" for="duty-end-{org_id}">Fin, exclue '
+            f'({html.escape(zone)})</label><input class="fr-input" type="datetime-local" id="duty-end-{org_id}" '
+            'name="end" required></div>'
+            '<button class="fr-btn fr-btn--sm" type="submit">Mettre d\'astreinte</button></form>')
+    return (f'<div class="fr-mt-2w" data-duty="{org_id}"><h3 class="fr-h6">Astreinte</h3>'
+            f'<p>D\'astreinte maintenant : <strong class="on-duty-now">{who}</strong></p>{table}{form}</div>')
+
+
+def _may_set_duty(services: object, principal: Principal, org: Organisation) -> bool:
+    acts_for = principal.organisation_id or seeded_organisation_id(principal.role.code, principal.level,
+                                                                    principal.code)
+    return may_set_duty(principal.role.code, principal.level, principal.code, acts_for, org,
+                        services.geography)  # type: ignore[attr-defined]
+
+
 @router.get("/annuaire", response_class=HTMLResponse)
-async def directory_page(request: Request, q: str = "") -> Response:
+async def directory_page(request: Request, q: str = "", fait: str = "") -> Response:
     found = await page_principal(request)
     if found is None:
         return RedirectResponse("/connexion", status_code=303)
-    principal, _ = found
+    return await _directory(request, *found, query=q, notice=DUTY_NOTICES.get(fait, ""))
+
+
+async def _directory(request: Request, principal: Principal, binding: str, *, query: str = "", notice: str = "",
+                     error: str = "", status: int = 200) -> HTMLResponse:
     services = request.app.state.services
-    query = q.strip()[:100]
+    config: AuthConfig = request.app.state.auth
+    csrf = html.escape(config.csrf_token(DUTY_PURPOSE, binding))
+    query = query.strip()[:100]
     wanted = _fold(query)
 
-    def gather() -> list[tuple[Organisation, list[Member], bool]]:
+    def gather() -> list[tuple[Organisation, list[Member], bool, on_duty.Schedule]]:
         out = []
         for org in use_cases.organisations(services, principal, None):
             members, contacts = use_cases.people(services, principal, org.id)
-            out.append((org, members, contacts))
+            out.append((org, members, contacts, on_duty.schedule(services, principal, org.id)))
         return out
 
     try:
@@ -156,7 +229,7 @@ async def directory_page(request: Request, q: str = "") -> Response:
     except (Denied, DirectoryError) as e:
         return _refusal(request, f"Annuaire indisponible : {e}")
     sections = []
-    for org, members, contacts in listed:
+    for org, members, contacts, schedule in listed:
         org_text = _fold(f"{org.name} {_kind_label(org)} {_territory_label(request, org)}")
         if wanted and wanted not in org_text:
             members = [m for m in members if wanted in _fold(f"{m.name} {m.position or ''} {m.email}")]
@@ -173,11 +246,12 @@ async def directory_page(request: Request, q: str = "") -> Response:
             f'<section class="t-card fr-mb-3w" data-organisation="{html.escape(org.id)}">'
             f'<h2 class="fr-h5">{html.escape(org.name)}</h2>'
             f'<p class="t-hint">{html.escape(_kind_label(org))} — {html.escape(_territory_label(request, org))}</p>'
-            f"{table}</section>")
+            f"{table}{_duty_section(schedule, _may_set_duty(services, principal, org), csrf)}</section>")
     results = "".join(sections) or f'<p id="no-result">Aucun résultat pour « {html.escape(query)} ».</p>'
     main = (
         f"{_nav(principal, '/annuaire')}"
         '<h1 class="fr-h3">Annuaire</h1>'
+        + (_alert(notice, "success") if notice else "") + (_alert(error) if error else "") +
         "<p>Les organisations de votre territoire et celles dont il dépend, et les personnes à joindre. "
         "Touchez un numéro pour appeler, une adresse pour écrire.</p>"
         '<form method="get" action="/annuaire" role="search" class="fr-search-bar fr-mb-3w" id="search">'
@@ -187,7 +261,56 @@ async def directory_page(request: Request, q: str = "") -> Response:
         '<button class="fr-btn" type="submit" title="Rechercher">Rechercher</button></form>'
         f"{results}"
     )
-    return _html("Annuaire", main, request)
+    return _html("Annuaire", main, request, status)
+
+
+async def _duty_form(request: Request) -> tuple[Principal, str, dict[str, str]] | Response:
+    found = await page_principal(request)
+    if found is None:
+        return RedirectResponse("/connexion", status_code=303)
+    principal, binding = found
+    form = await form_fields(request)
+    config: AuthConfig = request.app.state.auth
+    if not same_site(request) or not config.csrf_valid(DUTY_PURPOSE, binding, form.get("csrf")):
+        log.warning("on-duty form refused: missing or invalid CSRF token, or sent from another site")
+        return _refusal(request, FORGED)
+    return principal, binding, form
+
+
+@router.post("/annuaire/astreintes")
+async def set_duty(request: Request) -> Response:
+    checked = await _duty_form(request)
+    if isinstance(checked, Response):
+        return checked
+    principal, binding, form = checked
+    services = request.app.state.services
+    try:
+        period = await run_in_threadpool(
+            lambda: on_duty.set_period(services, principal, form.get("organisation", "")[:200],
+                                       person=form.get("person", "")[:254], start=form.get("start", "")[:40],
+                                       end=form.get("end", "")[:40]))
+    except Denied as e:
+        return _refusal(request, f"Astreinte refusée : {e}")
+    except DirectoryError as e:
+        return await _directory(request, principal, binding, error=f"Astreinte refusée : {e}", status=422)
+    log.info("on-duty period %s set from the page in %s", period.id, period.organisation_id)
+    return RedirectResponse("/annuaire?fait=astreinte", status_code=303)
+
+
+@router.post("/annuaire/astreintes/{period_id}/retrait")
+async def remove_duty(request: Request, period_id: str) -> Response:
+    checked = await _duty_form(request)
+    if isinstance(checked, Response):
+        return checked
+    principal, binding, _ = checked
+    services = request.app.state.services
+    try:
+        await run_in_threadpool(on_duty.remove_period, services, principal, period_id[:100])
+    except Denied as e:
+        return _refusal(request, f"Retrait refusé : {e}")
+    except DirectoryError as e:
+        return await _directory(request, principal, binding, error=f"Retrait refusé : {e}", status=404)
+    return RedirectResponse("/annuaire?fait=astreinte-retiree", status_code=303)
 
 
 # ---- « Habilitations » -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from adapters.notify.callouts import (
     UnknownCallOut,
@@ -24,7 +24,8 @@ from adapters.notify.callouts import (
 from adapters.notify.email_body import local_time
 from adapters.notify.tokens import BadToken
 from api.dependencies import Reader, ServicesDep
-from api.routes.alerts import _page
+from api.forms import form_fields, same_site
+from api.routes.alerts import _page, cookie_session
 from api.schemas import AnswerRequest, CallOutItem, CallOutList, CallOutRequest
 from domain.access import Denied
 from domain.callout import CallOut, CallOutClosed, NotAsked
@@ -118,3 +119,36 @@ async def answer_confirm(token: str, services: ServicesDep, choix: str = "") -> 
 
 def _describe_error(message: str) -> str:
     return f"<p>{html.escape(message)}.</p>"
+
+
+# ---- the dashboard's answers (api/static/alerts.js) -----------------------------------------------------
+# As the dashboard's acknowledgement: its cookie, and a CSRF token bound to its session in a same-site POST.
+
+ANSWER_PURPOSE = "callout-answer"
+
+
+@router.get("/appels/jeton", include_in_schema=False)
+async def answer_csrf(request: Request) -> JSONResponse:
+    _, binding = await cookie_session(request)
+    return JSONResponse({"csrf": request.app.state.auth.csrf_token(ANSWER_PURPOSE, binding)},
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.post("/appels/{callout_id}/repondre", include_in_schema=False)
+async def answer_from_dashboard(callout_id: str, request: Request, services: ServicesDep) -> JSONResponse:
+    principal, binding = await cookie_session(request)
+    form = await form_fields(request)
+    if not same_site(request) or not request.app.state.auth.csrf_valid(ANSWER_PURPOSE, binding, form.get("csrf")):
+        raise HTTPException(403, "réponse refusée : formulaire envoyé depuis un autre site")
+    try:
+        callout = await run_in_threadpool(answer_as, services.store, callout_id[:100], principal,
+                                          form.get("choix", "")[:100])
+    except UnknownCallOut as e:
+        raise HTTPException(404, str(e)) from e
+    except NotAsked as e:
+        raise HTTPException(403, str(e)) from e
+    except CallOutClosed as e:
+        raise HTTPException(409, str(e)) from e
+    except ValueError as e:
+        raise HTTPException(422, str(e)) from e
+    return JSONResponse(callout.summary())

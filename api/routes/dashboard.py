@@ -309,6 +309,7 @@ def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_
         '<script src="/static/map.js" defer></script>'
         '<script src="/static/dashboard.js" defer></script>'
         '<script src="/static/alerts.js" defer></script>'
+        '<script src="/static/push.js" defer></script>'
         '<script src="/static/analyse.js" defer></script>',
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

@@ -9,9 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
-from adapters.directory import use_cases
+from adapters.directory import on_duty, use_cases
 from api.dependencies import CurrentPrincipal, ServicesDep
 from api.schemas import (
+    DutyPeriodIn,
+    DutyPeriodOut,
+    DutyScheduleOut,
     GrantIn,
     GrantOut,
     InvitationIn,
@@ -30,7 +33,8 @@ router = APIRouter(prefix="/api/v1", tags=["Annuaire"])
 def _refused(e: Exception) -> HTTPException:
     if isinstance(e, Denied):
         return HTTPException(403, str(e))
-    if isinstance(e, DirectoryError) and str(e).startswith(("organisation inconnue", "habilitation inconnue")):
+    if isinstance(e, DirectoryError) and str(e).startswith(("organisation inconnue", "habilitation inconnue",
+                                                            "période d'astreinte inconnue")):
         return HTTPException(404, str(e))
     return HTTPException(422, str(e))
 
@@ -104,3 +108,53 @@ async def post_invitation(principal: CurrentPrincipal, services: ServicesDep, bo
         raise _refused(e) from e
     return {"token": invited.token, "expires_at": invited.expires_at, "organisation_id": invited.organisation.id,
             "email": invited.email}
+
+
+# ---- on-duty schedules (astreintes) ----------------------------------------------------------------------
+
+
+@router.get("/organisations/{organisation_id}/on-duty", summary="Planning d'astreinte d'une organisation",
+            response_model=DutyScheduleOut)
+async def get_on_duty(principal: CurrentPrincipal, services: ServicesDep, organisation_id: str) -> dict[str, Any]:
+    """Les périodes en cours et à venir (31 jours), heures dans le fuseau du territoire. Hors de toute période,
+    une alerte atteint toutes les personnes habilitées de l'organisation."""
+    try:
+        found = await run_in_threadpool(on_duty.schedule, services, principal, organisation_id[:200])
+    except (Denied, DirectoryError) as e:
+        raise _refused(e) from e
+    return {"organisation_id": found.organisation.id, "time_zone": found.zone.key,
+            "on_duty_now": found.on_duty_now, "periods": found.rows()}
+
+
+@router.post("/organisations/{organisation_id}/on-duty", summary="Mettre une personne d'astreinte",
+             response_model=DutyPeriodOut)
+async def post_on_duty(principal: CurrentPrincipal, services: ServicesDep, organisation_id: str,
+                       body: DutyPeriodIn) -> dict[str, Any]:
+    """Réservé aux membres de l'organisation (avec son rôle opérationnel) et à l'autorité qui y habilite.
+    La personne doit y être habilitée ; début inclus, fin exclue."""
+    def act() -> dict[str, Any]:
+        period = on_duty.set_period(services, principal, organisation_id[:200], person=body.person,
+                                    start=body.start, end=body.end)
+        [row] = [r for r in on_duty.schedule(services, principal, period.organisation_id, since=period.start).rows()
+                 if r["id"] == period.id]
+        return row
+
+    try:
+        return await run_in_threadpool(act)
+    except (Denied, DirectoryError) as e:
+        raise _refused(e) from e
+
+
+@router.post("/on-duty/{period_id}/removal", summary="Retirer une période d'astreinte", response_model=DutyPeriodOut)
+async def post_on_duty_removal(principal: CurrentPrincipal, services: ServicesDep, period_id: str) -> dict[str, Any]:
+    def act() -> dict[str, Any]:
+        period = on_duty.remove_period(services, principal, period_id[:100])
+        org = services.directory.organisation(period.organisation_id)
+        assert org is not None
+        shown = on_duty.Schedule(org, [period], on_duty.on_duty_candidates(services, org.id), period.start)
+        return shown.rows()[0]
+
+    try:
+        return await run_in_threadpool(act)
+    except (Denied, DirectoryError) as e:
+        raise _refused(e) from e

@@ -24,7 +24,8 @@ from api.schemas import Acknowledgement
 router = APIRouter(prefix="/api/v1", tags=["Messages NexSIS"])
 
 ACCEPTED_TYPES = ("application/json", "application/xml", "text/xml")
-MESSAGE_EXAMPLE = "EDXL-DE 2.0 + RC-DE + un cas d'usage CISU (createCase, emsi, resourcesInfoCisu, reference)"
+MESSAGE_EXAMPLE = ("EDXL-DE 2.0 + RC-DE + un cas d'usage CISU (createCase, emsi, resourcesInfoCisu, reference, "
+                   "resourcesRequest, resourcesResponse, resourcesStatus)")
 
 
 @router.post(

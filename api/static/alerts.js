@@ -1,11 +1,15 @@
 /* Tocsin — alerts on the dashboard: the banner when something serious happens in my territory (a death,
-   red-triage victims, an evacuation, an alert for me) and the list of alerts to acknowledge.
+   red-triage victims, an evacuation, an alert for me), the list of alerts to acknowledge, and the
+   call-outs (appels à mobilisation) with their tally, live from the stream's `callout` events, and the
+   answer buttons for the people asked.
    Kept apart from dashboard.js: it builds its own elements and follows the live stream on its own. */
 (function () {
   "use strict";
 
   var HEADERS = {"X-Tocsin-Client": "tableau-de-bord"};
   var alerts = {};
+  var callouts = {};
+  var me = null;
   var csrf = null;
 
   function esc(s) {
@@ -37,6 +41,17 @@
     panel.setAttribute("aria-labelledby", "alerts-title");
     panel.innerHTML = '<h2 id="alerts-title" class="fr-h6">Alertes</h2><ul id="alerts-list"></ul>';
     main.appendChild(panel);
+    var calls = document.createElement("section");
+    calls.className = "t-card";
+    calls.id = "callouts-panel";
+    calls.setAttribute("aria-labelledby", "callouts-title");
+    calls.innerHTML = '<h2 id="callouts-title" class="fr-h6">Appels à mobilisation</h2>' +
+      '<ul id="callouts-list" aria-live="polite"></ul>';
+    main.appendChild(calls);
+    calls.addEventListener("click", function (ev) {
+      var id = ev.target && ev.target.getAttribute("data-callout");
+      if (id) { answer(id, ev.target.getAttribute("data-choice"), ev.target); }
+    });
     banner.addEventListener("click", function (ev) {
       if (ev.target && ev.target.getAttribute("data-dismiss") !== null) { banner.hidden = true; }
     });
@@ -66,9 +81,71 @@
         ? '<span class="fr-badge fr-badge--sm fr-badge--success">Acquittée par ' + esc((a.acknowledged_by || {}).name) + " le " +
           esc(when(a.acknowledged_at, zone)) + "</span>"
         : '<button type="button" class="fr-btn fr-btn--sm" data-ack="' + esc(a.id) + '">Accuser réception</button>';
+      var unreached = a.unreached
+        ? ' <span class="fr-badge fr-badge--sm fr-badge--error" data-unreached>N\'a joint personne</span> ' +
+          '<span class="fr-text--xs">' + esc(a.unreached.reason) + "</span>"
+        : "";
       return '<li data-alert="' + esc(a.id) + '">' + (a.exercise ? '<span class="fr-badge fr-badge--sm fr-badge--info">EXERCICE</span> ' : "") +
-        esc(a.reason) + ' <span class="fr-text--xs">' + esc(when(a.raised_at, zone)) + "</span> " + state + "</li>";
+        esc(a.reason) + ' <span class="fr-text--xs">' + esc(when(a.raised_at, zone)) + "</span> " + state + unreached + "</li>";
     }).join("");
+  }
+
+  function renderCallouts() {
+    var list = document.getElementById("callouts-list");
+    var items = Object.keys(callouts).map(function (k) { return callouts[k]; });
+    items.sort(function (a, b) { return b.launched_at > a.launched_at ? 1 : -1; });
+    if (!items.length) { list.innerHTML = "<li>Aucun appel en cours.</li>"; return; }
+    var now = new Date().toISOString();
+    list.innerHTML = items.slice(0, 20).map(function (c) {
+      var t = c.tally || {counts: {}, answered: 0, waiting: 0, asked: 0};
+      var counts = c.choices.map(function (choice) {
+        return '<span data-count="' + esc(choice) + '">' + esc(choice) + " : <strong>" + (t.counts[choice] || 0) +
+          "</strong></span>";
+      }).join(" · ");
+      var asked = me && c.asked.some(function (p) { return p.person_id === me; });
+      var mine = (c.answers || []).filter(function (a) { return a.person_id === me; })[0];
+      var open = c.deadline > now;
+      var buttons = asked && open ? " " + c.choices.map(function (choice) {
+        return '<button type="button" class="fr-btn fr-btn--sm fr-btn--secondary" data-callout="' + esc(c.id) +
+          '" data-choice="' + esc(choice) + '"' + (mine && mine.choice === choice ? ' aria-pressed="true"' : "") + ">" +
+          esc(choice) + "</button>";
+      }).join(" ") : "";
+      return '<li data-callout-item="' + esc(c.id) + '">' +
+        (c.exercise ? '<span class="fr-badge fr-badge--sm fr-badge--info">EXERCICE</span> ' : "") +
+        "<strong>" + esc(c.question) + "</strong> " +
+        '<span class="fr-text--xs">réponse avant le ' + esc(when(c.deadline, "Europe/Paris")) +
+        (open ? "" : " (clos)") + "</span><br>" + counts +
+        ' <span class="fr-text--xs" data-tally>— ' + t.answered + " réponse(s) sur " + t.asked + ", " + t.waiting +
+        " en attente</span>" + buttons + "</li>";
+    }).join("");
+  }
+
+  function loadCallouts() {
+    var who = fetch("/api/v1/me", {credentials: "same-origin", headers: HEADERS}).then(function (r) {
+      return r.ok ? r.json() : {};
+    }).then(function (body) { me = body.subject || null; });
+    var list = fetch("/api/v1/callouts", {credentials: "same-origin", headers: HEADERS}).then(function (r) {
+      return r.ok ? r.json() : {items: []};
+    }).then(function (body) {
+      callouts = {};
+      body.items.forEach(function (c) { callouts[c.id] = c; });
+    });
+    return Promise.all([who, list]).then(renderCallouts, renderCallouts);
+  }
+
+  function answer(id, choice, button) {
+    button.disabled = true;
+    fetch("/appels/jeton", {credentials: "same-origin", headers: HEADERS}).then(function (r) {
+      return r.json();
+    }).then(function (t) {
+      return fetch("/appels/" + encodeURIComponent(id) + "/repondre", {
+        method: "POST", credentials: "same-origin", headers: Object.assign({
+          "Content-Type": "application/x-www-form-urlencoded"}, HEADERS),
+        body: "csrf=" + encodeURIComponent(t.csrf) + "&choix=" + encodeURIComponent(choice)});
+    }).then(function (r) { return r.json(); }).then(function (body) {
+      if (body.id) { callouts[body.id] = body; }
+      renderCallouts();
+    }).catch(function () { button.disabled = false; });
   }
 
   function load() {
@@ -118,6 +195,11 @@
       render();
       if (!known && !a.acknowledged_at) { show((a.exercise ? "" : "Alerte : ") + a.reason); }
     });
+    src.addEventListener("callout", function (ev) {
+      var c = JSON.parse(ev.data);
+      callouts[c.id] = c;
+      renderCallouts();
+    });
     src.addEventListener("case", function (ev) {
       var c = JSON.parse(ev.data);
       var parts = serious(c);
@@ -131,6 +213,6 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     build();
-    load().then(follow);
+    Promise.all([load(), loadCallouts()]).then(follow);
   });
 })();

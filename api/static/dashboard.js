@@ -267,6 +267,7 @@
             return "<li><strong>" + esc(m.name) + "</strong>" + (m.kind ? " (" + esc(m.kind) + ")" : "") + " : " +
               esc(m.status) + (m.since ? ' <span class="t-muted">depuis le ' + esc(m.since) + "</span>" : "") + "</li>";
           }).join("") + "</ul>" : "") +
+        nexsisRequests(r.nexsis_requests || []) +
         personal +
         '<h3 class="fr-h6">Chronologie</h3><ol class="t-timeline">' + r.chronology.map(function (e) {
           return "<li><strong>" + esc(e.title) + "</strong> — " + esc(e.changes.join(" ; ")) + "<br>" +
@@ -274,6 +275,24 @@
         }).join("") + "</ol>";
       $("close-detail").addEventListener("click", closeDetail);
     }).catch(function (e) { drawer.innerHTML = '<p class="t-alert t-alert--error">' + esc(e.message) + "</p>"; });
+  }
+  // Requests the emergency services exchanged through NexSIS on the case: shown, never acted on here.
+  function nexsisRequests(items) {
+    if (!items.length) return "";
+    return '<h3 class="fr-h6">Demandes entre services (NexSIS)</h3><ul class="t-requests">' + items.map(function (q) {
+      var details = [];
+      if (q.purpose_label) details.push("Objet : " + q.purpose_label);
+      if (q.deadline_text) details.push("Délai demandé : " + q.deadline_text);
+      if (q.answer_text) {
+        details.push("Réponse : " + q.answer_text + (q.answered_by_label ? " (" + q.answered_by_label + ")" : "") +
+          (q.answer_deadline_text ? ", délai engagé : " + q.answer_deadline_text : ""));
+      }
+      if (q.mission_status_text) details.push("Mission : " + q.mission_status_text);
+      return "<li><strong>" + esc(q.kind_label) + "</strong> — " + esc(q.from_label) + " → " + esc(q.to_label) +
+        (details.length ? "<br>" + esc(details.join(" ; ")) : "") +
+        '<br><span class="t-muted">' + esc(q.status_text) + (q.requested_text ? ", le " + esc(q.requested_text) : "") +
+        "</span></li>";
+    }).join("") + "</ul>";
   }
   function closeDetail() {
     $("drawer").classList.remove("is-open"); $("drawer").setAttribute("aria-hidden", "true");

@@ -23,7 +23,7 @@ from adapters.geography import Geography
 from adapters.store.event_store import TocsinStore
 from domain.access import Principal, case_description, may_see_request
 from domain.case import Case
-from domain.case_state import REPORTED, SITUATION, best_placement, parse_time
+from domain.case_state import CONCOURS, REPORTED, SITUATION, best_placement, parse_time
 from domain.crisis import Crisis
 from domain.identity import case_uuid
 from domain.logbook import LogItem, merged
@@ -61,7 +61,7 @@ def nexsis_items(ctx: SourceContext) -> list[LogItem]:
         lines = message_changes((e.kind, e.facts, e.provenance) for e in events)
         for event, (provenance, title, changes) in zip(events, lines, strict=True):
             text = f"{case_id} — {title} ({organisation_label(provenance.get('sender_id'))}) : {' ; '.join(changes)}"
-            if event.kind in (REPORTED, SITUATION):
+            if event.kind in (REPORTED, SITUATION, CONCOURS):  # an EMSI with a concours describes too
                 described = case_description(event.facts.get("personal"), personal=personal)
                 text += "".join(f"\n{label} : {said}" for label, said in described)
             happened = parse_time(provenance.get("sent_at")) or parse_time(provenance.get("received_at"))

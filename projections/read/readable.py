@@ -13,12 +13,26 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from adapters.cisu.nomenclature import location_kind_label, nature_display_label, risk_label
+from domain import nexsis_requests as exchanges
 from domain.access import case_description, personal_details
-from domain.case_state import ACKNOWLEDGED, REPORTED, RESOURCES, SITUATION, CaseState, apply_message
+from domain.case_state import (
+    ACKNOWLEDGED,
+    CONCOURS,
+    REPORTED,
+    RESOURCES,
+    RESOURCES_REQUEST,
+    RESOURCES_RESPONSE,
+    RESOURCES_STATUS,
+    SITUATION,
+    CaseState,
+    apply_message,
+    parse_time,
+)
 from domain.local_time import PARIS, format_local, zone_name
 from domain.nature import PHASE_LABELS, ResourcePhase, phase_of
 from domain.resources import vehicle_kind_label
@@ -75,6 +89,7 @@ def readable_case(
         "victims": _victims(state),
         "resources": resources,
         "resources_text": _resources_text(resources),
+        "nexsis_requests": nexsis_requests(state, zone),
         "chronology": _chronology(events, zone),
         "personal": [{"label": label, "text": text}
                      for label, text in personal_details(state.personal, personal=personal)],
@@ -155,6 +170,54 @@ def _resources_text(resources: list[dict[str, Any]]) -> str:
             f"{plural(busy, 'mobilisé', 'mobilisés')}, {number(free)} {plural(free, 'libéré', 'libérés')}")
 
 
+# ---- requests between services (NexSIS) -------------------------------------------------------------
+
+def nexsis_requests(state: CaseState, zone: ZoneInfo = PARIS) -> list[dict[str, Any]]:
+    """« Demandes entre services (NexSIS) »: the case's requests, answers and resource statuses in words,
+    the latest first. Read-only: Tocsin shows what the services exchanged, it takes no part."""
+    rows = [nexsis_request(entry, zone) for entry in state.nexsis_requests.values()]
+    rows.sort(key=lambda row: (parse_time(row["latest_at"]) or _NEVER, row["kind"], row["id"]), reverse=True)
+    return rows
+
+
+def nexsis_request(entry: Mapping[str, Any], zone: ZoneInfo = PARIS) -> dict[str, Any]:
+    kind = entry["kind"]
+    recipients = list(entry.get("recipients") or ())
+    purpose = entry.get("purpose")
+    requested = entry.get("requested_at") or entry.get("status_at")
+    times = [t for t in (requested, entry.get("answered_at")) if parse_time(t)]
+    return {
+        "id": entry["id"],
+        "kind": kind,
+        "kind_label": exchanges.ENTRY_LABELS.get(kind, kind),
+        "from_id": entry.get("sender_id"),
+        "from_label": organisation_label(entry.get("sender_id")) if entry.get("sender_id") else "inconnu",
+        "to_ids": recipients,
+        "to_label": ", ".join(organisation_label(r) for r in recipients) or "inconnu",
+        "purpose": purpose,
+        "purpose_label": exchanges.PURPOSE_LABELS.get(purpose, purpose) if purpose else None,
+        "convention": entry.get("convention"),
+        "deadline": entry.get("deadline"),
+        "deadline_text": exchanges.deadline_words(entry.get("deadline")),
+        "requested_at": requested,
+        "requested_text": format_local(requested, zone) if requested else None,
+        "answer": entry.get("answer"),
+        "answer_text": exchanges.answer_words(entry.get("answer")),
+        "answer_deadline": entry.get("answer_deadline"),
+        "answer_deadline_text": exchanges.deadline_words(entry.get("answer_deadline")),
+        "answered_at": entry.get("answered_at"),
+        "answered_text": format_local(entry.get("answered_at"), zone) if entry.get("answered_at") else None,
+        "answered_by_label": organisation_label(entry["answered_by"]) if entry.get("answered_by") else None,
+        "mission_status_text": exchanges.MISSION_STATUS_LABELS.get(entry.get("mission_status") or ""),
+        "cancelled": bool(entry.get("cancelled")),
+        "status_text": exchanges.status_words(dict(entry)),
+        "latest_at": max(times, key=lambda t: parse_time(t) or _NEVER) if times else None,
+    }
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 # ---- chronology -------------------------------------------------------------------------------------
 
 _ORGANISATION = re.compile(r"^fr\.(fire|health|police|gendarmerie)\.(?:sis|samu)?(\d[\dAB]?\d?)", re.IGNORECASE)
@@ -201,6 +264,8 @@ def _before(state: CaseState, kind: str) -> CaseState:
     before = copy.copy(state)
     if kind == RESOURCES:
         before.resources = {rid: {"status": r.get("status")} for rid, r in state.resources.items()}
+    if kind in exchanges.KINDS or kind == SITUATION:  # their fold updates these entries in place
+        before.nexsis_requests = {key: dict(entry) for key, entry in state.nexsis_requests.items()}
     return before
 
 
@@ -213,7 +278,29 @@ def _what_changed(kind: str, before: CaseState, after: CaseState) -> tuple[str, 
         return _resource_changes(before, after)
     if kind == ACKNOWLEDGED:
         return "Réception confirmée par un partenaire", ["accusé de réception"]
+    if kind in exchanges.KINDS:
+        return _request_changes(kind, before, after)
     return "Message", []
+
+
+_REQUEST_TITLES = {
+    CONCOURS: "Demande de concours entre services",
+    RESOURCES_REQUEST: "Demande de ressource entre services",
+    RESOURCES_RESPONSE: "Réponse à une demande de ressource",
+    RESOURCES_STATUS: "Statut d'un moyen demandé",
+}
+
+
+def _request_changes(kind: str, before: CaseState, after: CaseState) -> tuple[str, list[str]]:
+    changes = []
+    if kind == CONCOURS:
+        changes = _situation_changes(before, after)[1]
+    for key, entry in sorted(after.nexsis_requests.items()):
+        if before.nexsis_requests.get(key) == entry:
+            continue
+        row = nexsis_request(entry)
+        changes.append(f"{row['from_label']} → {row['to_label']} : {row['status_text']}")
+    return _REQUEST_TITLES[kind], changes
 
 
 def _report_changes(before: CaseState, after: CaseState) -> tuple[str, list[str]]:

@@ -58,6 +58,9 @@ class _Everyone:
         return [Contact(f"astreinte.{organisation_id}", "Astreinte", organisation_id,
                         email=f"astreinte@{organisation_id}.bench.test")]
 
+    def everyone(self, organisation_id: str, at: datetime) -> list:
+        return self.people_to_reach(organisation_id, at)
+
     def contact(self, person_id: str) -> Any:
         organisation_id = person_id.removeprefix("astreinte.")
         return self.people_to_reach(organisation_id, datetime.now())[0]

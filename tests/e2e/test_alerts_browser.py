@@ -1,7 +1,10 @@
 """The dashboard's alerts in headless Chromium: a mayor gets a banner and the alert in the list when a case
-opens in their commune, and acknowledges it from the list (recorded with the dashboard as channel)."""
+opens in their commune, and acknowledges it from the list (recorded with the dashboard as channel); a
+call-out's tally moves live and the person asked answers from the dashboard."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 from adapters.ingest.ingestion import Incoming
 from adapters.notify import alert_store
@@ -51,6 +54,59 @@ def test_a_mayor_sees_the_banner_and_acknowledges_from_the_list(services, tmp_pa
             assert wait_for(lambda: alert_store.recent_alerts(services.store)[0].acknowledged_by)["channel"] == (
                 "tableau de bord")
             assert alert.organisation_id == f"mairie.{GUICHEN}"
+            assert refused == []
+        finally:
+            browser.close()
+
+
+def test_a_call_out_is_tallied_live_and_answered_from_the_dashboard(services, tmp_path):
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    recipients = directory()
+    recipients.add(f"mairie.{GUICHEN}", "p.adjoint", "Adjointe de Guichen", "adjointe@guichen.test")
+    executable = ensure_chromium()
+    AlertPolicy(services.store, services.geography, recipients).close()
+    with LiveServer(services, alerting=True, recipients=recipients) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=FLAGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR",
+                                          timezone_id="Europe/Paris")
+            mayor = server.config.mint("mayor", f"commune:{GUICHEN}", subject="p.maire", name="Maire de Guichen")
+            context.add_cookies([{"name": "tocsin_token", "value": mayor, "url": server.url}])
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            refused: list[str] = []
+            page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+            page.goto(server.url + "/")
+            expect(page.locator("#live")).to_contain_text("En direct")
+            expect(page.locator("#callouts-list")).to_contain_text("Aucun appel en cours")
+
+            prefet = {"Authorization": "Bearer " + server.config.mint("prefecture", "departement:35",
+                                                                      subject="p.prefet", name="Préfet")}
+            deadline = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+            with httpx.Client(base_url=server.url, timeout=10) as client:
+                launched = client.post("/api/v1/callouts", headers=prefet, json={
+                    "question": "Qui peut ouvrir le gymnase ?", "deadline": deadline,
+                    "organisation_ids": [f"mairie.{GUICHEN}"]})
+                assert launched.status_code == 200, launched.text
+                item = page.locator("#callouts-list li[data-callout-item]")
+                expect(item).to_contain_text("Qui peut ouvrir le gymnase ?")  # arrived by the stream
+                expect(item.locator("[data-tally]")).to_contain_text("0 réponse(s) sur 2, 2 en attente")
+                item.get_by_role("button", name="disponible", exact=True).click()
+                expect(item.locator('[data-count="disponible"]')).to_contain_text("disponible : 1")
+                expect(item.locator("[data-tally]")).to_contain_text("1 réponse(s) sur 2, 1 en attente")
+                # Another person answers elsewhere: the tally moves on this page without reloading it.
+                adjoint = {"Authorization": "Bearer " + server.config.mint(
+                    "mayor", f"commune:{GUICHEN}", subject="p.adjoint", name="Adjointe de Guichen")}
+                answered = client.post(f"/api/v1/callouts/{launched.json()['id']}/answers", headers=adjoint,
+                                       json={"choice": "en route"})
+                assert answered.status_code == 200, answered.text
+                expect(item.locator('[data-count="en route"]')).to_contain_text("en route : 1")
+                expect(item.locator("[data-tally]")).to_contain_text("2 réponse(s) sur 2, 0 en attente")
+            save(page, tmp_path, "appel.png")
+            [answer] = [a for a in answered.json()["answers"] if a["person_id"] == "p.maire"]
+            assert (answer["choice"], answer["channel"]) == ("disponible", "tableau de bord")
             assert refused == []
         finally:
             browser.close()

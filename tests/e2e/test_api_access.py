@@ -60,7 +60,7 @@ def test_each_role_sees_its_territory_and_nothing_else(world, services, role, te
         expected = 200 if visible(territory, lvl, c, geography) else 403
         for path in (f"/api/v1/views/{lvl}/{c}", f"/api/v1/territories/{lvl}/{c}",
                      f"/api/v1/territories/{lvl}/{c}/map", f"/api/v1/views/{lvl}/{c}/children",
-                     f"/api/v1/cases?level={lvl}&code={c}"):
+                     f"/api/v1/cases?level={lvl}&code={c}", f"/api/v1/nexsis/requests?level={lvl}&code={c}"):
             response = client.get(path, headers=headers)
             assert response.status_code == expected, (path, response.text)
             if expected == 403:
@@ -130,7 +130,8 @@ def test_the_live_stream_is_scoped_too(world, services, role, territory, sees):
 def test_no_token_no_data_and_bad_tokens_are_refused(world):
     client, config = world
     for path in ("/api/v1/views/national/FR", "/api/v1/cases", f"/api/v1/cases/{CASES[RENNES]}",
-                 "/api/v1/territories", "/api/v1/stream", "/api/v1/access-log", "/api/v1/me"):
+                 "/api/v1/territories", "/api/v1/stream", "/api/v1/access-log", "/api/v1/me",
+                 "/api/v1/nexsis/requests"):
         assert client.get(path).status_code == 401, path
         assert client.get(path, headers={"Authorization": "Bearer not.a.token"}).status_code == 401, path
     other = type(config)(secret=b"another-key-another-key-another-key-another")
@@ -152,6 +153,7 @@ def test_the_nexsis_service_account_posts_messages_but_reads_nothing(world, serv
     response = client.post("/api/v1/messages", content=raw, headers={"content-type": "application/json", **nexsis})
     assert response.status_code == 200 and response.headers["x-tocsin-outcome"] == "accepted", response.text
     assert client.get("/api/v1/cases", headers=nexsis).status_code == 403
+    assert client.get("/api/v1/nexsis/requests", headers=nexsis).status_code == 403
     assert client.get("/api/v1/views/national/FR", headers=nexsis).status_code == 403
     assert client.get(f"/api/v1/cases/{CASES[RENNES]}", headers=nexsis).status_code == 403
 

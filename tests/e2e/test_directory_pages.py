@@ -97,3 +97,38 @@ def test_habilitations_are_granted_and_revoked_by_form_by_those_who_grant_only(s
         assert gone.status_code == 303 and services.directory.active(member.grant_id) is None
         assert "Habilitation retirée" in prefecture.get(gone.headers["location"]).text
         assert "Paul Adjoint" not in prefecture.get("/habilitations").text
+
+
+def test_the_mayor_keeps_the_mairies_on_duty_schedule_from_the_directory_page(services) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from domain.local_time import PARIS
+
+    import_csv(services, CSV + "mairie,commune:35238,,Adjointe Rennes,Adjointe au maire,adjointe@rennes.example,\n")
+    now = datetime.now(UTC)
+    local = lambda t: t.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")  # noqa: E731 (what a datetime-local input sends)
+    with LiveServer(services) as server, _browser(server, "mayor", "commune:35238") as mayor:
+        page = mayor.get("/annuaire").text
+        rennes = page.split('data-duty="mairie.35238"')[1].split("</section>")[0]
+        assert "personne : une alerte atteint toutes les personnes habilitées" in rennes
+        assert "Début (heure de Paris)" in rennes
+        prefecture_block = page.split('data-duty="prefecture.35"')[1].split("</section>")[0]
+        assert "duty-form" not in prefecture_block  # a mayor does not keep the préfecture's schedule
+        [adjointe] = re.findall(r'<option value="([^"]+)">Adjointe Rennes', rennes)
+        form = {"csrf": _csrf(rennes), "organisation": "mairie.35238", "person": adjointe,
+                "start": local(now - timedelta(minutes=5)), "end": local(now + timedelta(hours=8))}
+        forged = mayor.post("/annuaire/astreintes", data={**form, "csrf": "faux"})
+        assert forged.status_code == 403
+        done = mayor.post("/annuaire/astreintes", data=form, follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"] == "/annuaire?fait=astreinte"
+        page = mayor.get("/annuaire?fait=astreinte").text
+        assert "Période d&#x27;astreinte enregistrée." in page
+        rennes = page.split('data-duty="mairie.35238"')[1].split("</section>")[0]
+        assert 'D\'astreinte maintenant : <strong class="on-duty-now">Adjointe Rennes</strong>' in rennes
+        bad = mayor.post("/annuaire/astreintes", data={**form, "end": form["start"]})
+        assert bad.status_code == 422 and "doit suivre son début" in bad.text
+        [period] = re.findall(r'data-period="([^"]+)"', rennes)
+        removed = mayor.post(f"/annuaire/astreintes/{period}/retrait", data={"csrf": form["csrf"]},
+                             follow_redirects=False)
+        assert removed.status_code == 303
+        assert 'data-period="' not in mayor.get("/annuaire").text

@@ -141,3 +141,20 @@ def test_times_are_shown_in_the_territorys_zone_with_the_zone_stated_whatever_th
     report = tocsin(settings, "replay", "timeline", "--territory", "commune:35126", "--from", "2024-08-13T10:00",
                     "--to", "2024-08-13T11:00", machine_zone="UTC").stdout
     assert "heure de Paris" in report and "+00:00" not in report and "UTC" not in report, report
+
+
+def test_case_show_lists_the_requests_between_services(settings, tmp_path):
+    from tests.support.paths import NEXSIS_FIXTURES
+
+    folder = tmp_path / "requests"
+    folder.mkdir()
+    samu, sdis = "fr.health.samu35", "fr.fire.sis35.cgo-35"
+    (folder / "1.json").write_bytes(as_json(wire(*example("RC-EDA/RC-EDA_Incendie_RaymondeLECCIA.01"), sender_id=sdis)))
+    for i, (name, sender, to) in enumerate((("RS-DR", samu, sdis), ("RS-RR", sdis, samu)), start=2):
+        (kind, use_case), = json.loads((NEXSIS_FIXTURES / f"{name}.json").read_bytes()).items()
+        (folder / f"{i}.xml").write_bytes(as_xml(wire(kind, use_case, sender_id=sender, recipient_id=to)))
+    assert json.loads(tocsin(settings, "ingest", str(folder), "--json").stdout)["accepted"] == 3
+    text = tocsin(settings, "case", "show", FIRE_CASE).stdout
+    assert "Demandes entre services (NexSIS) :" in text
+    assert ("Demande de ressource (RS-DR) — SAMU 35 → SDIS 35 : répondue : acceptée en partie "
+            "(délai demandé : sous 30 minutes, réponse : acceptée en partie)") in text

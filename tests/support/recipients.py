@@ -1,9 +1,8 @@
-"""THE test implementation of `domain.recipients.Recipients` (the directory as alerting asks it).
-
-Postgres-free, in memory: organisations (directory ids `mairie.<insee>`, `prefecture.<dep>`) with their
-habilitated people, and what the real directory (adapters.directory.recipients, tested in
-tests/integration/test_alert_delivery.py) does not hold yet: on-duty schedules and Web Push subscriptions,
-which the escalation and push tests need. Replace it in those tests once the directory holds both.
+"""A Postgres-free test implementation of `domain.recipients.Recipients`, for the tests that choose their
+people's ids by hand (`p.maire`) and need no directory: the alert policy's, the email delivery's, the
+call-outs' and the dashboard's alert tests. The real directory (adapters.directory.recipients) holds
+on-duty schedules and Web Push subscriptions: the escalation and push tests use it
+(tests/integration/test_alert_escalation.py, test_alert_push_and_gateway.py), as new tests should.
 """
 
 from __future__ import annotations
@@ -39,6 +38,9 @@ class DirectoryRecipients:
         if not on_duty:
             return list(everyone)  # no schedule (or nobody on duty now): everyone habilitated
         return [replace(c, on_duty=True) for c in everyone if c.person_id in on_duty]
+
+    def everyone(self, organisation_id: str, at: datetime) -> Sequence[Contact]:
+        return list(self.people.get(organisation_id, []))
 
     def contact(self, person_id: str) -> Contact | None:
         for contacts in self.people.values():

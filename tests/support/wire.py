@@ -22,11 +22,12 @@ def example(name: str) -> tuple[str, dict]:
 
 
 def wire(kind: str, use_case: dict, *, distribution_id: str | None = None, sent_at: str = "2024-08-13T10:21:00+02:00",
-         sender_id: str = "fr.fire.sis35.cgo-35", status: str | None = None) -> dict:
+         sender_id: str = "fr.fire.sis35.cgo-35", recipient_id: str = "fr.health.samu35",
+         status: str | None = None) -> dict:
     """A wire message; `status="Exercise"` for an exercise's (RC-DE status)."""
     distribution_id = distribution_id or f"{sender_id}_{next(_counter):08d}"
     return wrap_use_case(kind, use_case, distribution_id=distribution_id, sender_id=sender_id, sent_at=sent_at,
-                         recipient_id="fr.health.samu35", **({"status": status} if status else {}))
+                         recipient_id=recipient_id, **({"status": status} if status else {}))
 
 
 def as_json(w: dict) -> bytes:

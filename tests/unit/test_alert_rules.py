@@ -197,3 +197,45 @@ def test_answers_after_the_deadline_from_strangers_or_off_the_list_are_refused()
     with pytest.raises(NotAsked, match="réponse inconnue"):
         callout.answer("p0", "P", "peut-être", "courriel", None, BASE)
     assert callout.summary()["tally"]["answered"] == 0
+
+
+def test_with_people_on_duty_the_rest_of_the_organisation_comes_first_then_each_tier_as_late_again():
+    from domain.alert_rules import ON_DUTY_ALONE, Tier, escalation_plan
+
+    obs = Observation("fr.fire.sis35.C-1", BASE, BASE, insee="35126", departement="35")
+    mairie = DEFAULT_RULES[0]  # a new case: the mairie, then the préfecture after 15 min
+    assert escalation_plan(mairie, obs, "mairie.35126", on_duty=False) == [
+        {"tier": 1, "after_seconds": 900.0, "organisation_id": "prefecture.35", "everyone": False}]
+    assert escalation_plan(mairie, obs, "mairie.35126", on_duty=True) == [
+        {"tier": 1, "after_seconds": 900.0, "organisation_id": "mairie.35126", "everyone": True},
+        {"tier": 2, "after_seconds": 1800.0, "organisation_id": "prefecture.35", "everyone": False}]
+    two = replace(mairie, escalation=(Tier(timedelta(minutes=10), Target.PREFECTURE),
+                                      Tier(timedelta(minutes=30), Target.ORGANISATION, "coz.ouest")))
+    assert [(t["organisation_id"], t["after_seconds"]) for t in escalation_plan(two, obs, "mairie.35126", True)] == [
+        ("mairie.35126", 600.0), ("prefecture.35", 1200.0), ("coz.ouest", 2400.0)]
+    no_tier = DEFAULT_RULES[1]  # the préfecture, no tier of its own
+    assert escalation_plan(no_tier, obs, "prefecture.35", on_duty=False) == []
+    assert escalation_plan(no_tier, obs, "prefecture.35", on_duty=True) == [
+        {"tier": 1, "after_seconds": ON_DUTY_ALONE.total_seconds(), "organisation_id": "prefecture.35",
+         "everyone": True}]
+
+
+def test_an_alert_with_nobody_left_to_try_says_why_it_reached_nobody():
+    def raised(recipients: list[dict]) -> Alert:
+        return Alert(rule_id="r", subject="affaire:x", organisation_id="mairie.35126", reason="essai",
+                     severity="information", recipients=recipients, channels=["email"], exercise=False, late=False,
+                     case_id="x", details={}, trigger={}, escalation=[])
+
+    nobody = raised([])
+    assert nobody.reaches_nobody() == (
+        "personne à joindre : aucune personne habilitée dans l'annuaire pour l'organisation alertée")
+    nobody.reached_nobody(nobody.reaches_nobody() or "", BASE)
+    assert nobody.reaches_nobody() is None  # said once
+    assert nobody.unreached is not None and nobody.unreached["at"] == BASE.isoformat()
+    one = raised([{"person_id": "p", "name": "P", "organisation_id": "mairie.35126"}])
+    assert one.reaches_nobody() is None  # still to try
+    one.failed("p", "email", 1, "serveur injoignable", None)
+    assert one.reaches_nobody() == "aucune personne jointe : serveur injoignable"
+    one.reached_nobody("aucune personne jointe : serveur injoignable", BASE)
+    one.sent("p", "email", 2, BASE, 1.0)  # reached after all (cannot happen after a final failure, but said)
+    assert one.unreached is None

@@ -7,7 +7,19 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.case_state import ACKNOWLEDGED, REPORTED, RESOURCES, SITUATION, CaseState, apply_message, best_placement
+from domain.case_state import (
+    ACKNOWLEDGED,
+    CONCOURS,
+    REPORTED,
+    RESOURCES,
+    RESOURCES_REQUEST,
+    RESOURCES_RESPONSE,
+    RESOURCES_STATUS,
+    SITUATION,
+    CaseState,
+    apply_message,
+    best_placement,
+)
 
 BASE = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 STATUSES = ["DECLENCHE", "DEPART", "ARRIVEE", "PEC", "TRANSP", "RETOUR"]
@@ -27,9 +39,14 @@ def messages(draw):
     count = draw(st.integers(1, 12))
     result = []
     for i in range(count):
-        kind = draw(st.sampled_from([REPORTED, SITUATION, RESOURCES, ACKNOWLEDGED]))
+        kind = draw(st.sampled_from([
+            REPORTED, SITUATION, RESOURCES, ACKNOWLEDGED, CONCOURS, RESOURCES_REQUEST, RESOURCES_RESPONSE,
+            RESOURCES_STATUS,
+        ]))
         minute = draw(st.integers(0, 600))
-        prov = {"distribution_id": f"fr.fire.sis35_{i:03d}", "sent_at": at(minute)}
+        prov = {"distribution_id": f"fr.fire.sis35_{i:03d}", "sent_at": at(minute),
+                "sender_id": draw(st.sampled_from(["fr.fire.sis35.cgo-35", "fr.health.samu35"])),
+                "recipients": [draw(st.sampled_from(["fr.fire.sis35.cgo-35", "fr.health.samu35"]))]}
         if kind == REPORTED:
             facts = {
                 "case_id": "fr.fire.sis35.SC-1",
@@ -39,7 +56,27 @@ def messages(draw):
                 # Absent parts too: a newer message without them must not hide an older one's.
                 "placement": draw(st.sampled_from([{"insee": "35238"}, {"insee": "35126"}, None])),
             }
-        elif kind == SITUATION:
+        elif kind in (RESOURCES_REQUEST, RESOURCES_RESPONSE):
+            request_id = draw(st.sampled_from(["fr.health.samu35.request.1", "fr.health.samu35.request.2"]))
+            facts = {"case_id": "fr.fire.sis35.SC-1", "request_id": request_id}
+            if kind == RESOURCES_REQUEST:
+                facts |= {"requested_at": at(minute), "purpose": draw(st.sampled_from(["SAP", "RELEVE"])),
+                          "deadline": draw(st.sampled_from(["30M", "1H", None])), "cancelled": draw(st.booleans())}
+            else:
+                facts |= {"answer": draw(st.sampled_from(["ACCEPTEE", "REFUSEE", "PARTIELLE"])),
+                          "answered_at": at(draw(st.integers(0, 600)))}
+        elif kind == RESOURCES_STATUS:
+            facts = {"case_id": "fr.fire.sis35.SC-1", "resource_id": "fr.fire.sis35.resource.VSAV1",
+                     "status": draw(st.sampled_from(STATUSES)), "status_at": at(draw(st.integers(0, 600))),
+                     "available": draw(st.none() | st.booleans())}
+        elif kind in (SITUATION, CONCOURS):
+            concours = [
+                {"id": "DC1", "name": "#DEMANDE_CONCOURS#CARENCE#Z.01.00.00#", "org_id": "fr.health.samu35",
+                 "status": draw(st.sampled_from(["IPR", "CANCLD", "COM"])), "start": at(minute)},
+                {"id": draw(st.sampled_from(["DC1", "R7"])), "main_mission_id": draw(st.sampled_from([None, "DC1"])),
+                 "name": "#REPONSE_DEMANDE_CONCOURS#" + draw(st.sampled_from(["ACCEPTE", "REFUS"])) + "#",
+                 "status": "NST", "start": at(draw(st.integers(0, 600)))},
+            ] if kind == CONCOURS else []
             facts = {
                 "case_id": "fr.fire.sis35.SC-1",
                 "created": at(minute),
@@ -48,7 +85,7 @@ def messages(draw):
                     {"red": st.integers(0, 5), "yellow": st.integers(0, 5)})),
                 "evacuation": draw(st.none() | st.fixed_dictionaries(
                     {"displaced": st.integers(0, 50), "evacuated": st.integers(0, 5)})),
-                "missions": [{"id": "M1", "status": draw(st.sampled_from(["IPR", "COM"]))}],
+                "missions": [{"id": "M1", "status": draw(st.sampled_from(["IPR", "COM"]))}, *concours],
             }
         elif kind == RESOURCES:
             facts = {

@@ -21,10 +21,10 @@ from adapters.cisu import (
     to_xml_bytes,
     wrap_use_case,
 )
-from tests.support.paths import REFERENCE
+from tests.support.paths import NEXSIS_FIXTURES, REFERENCE
 
 MESSAGE = "$.content[0].jsonContent.embeddedJsonContent.message"
-EXAMPLES = sorted(REFERENCE.glob("examples/*/*.json"))
+EXAMPLES = sorted(REFERENCE.glob("examples/*/*.json")) + sorted(NEXSIS_FIXTURES.glob("*.json"))
 FAILING = sorted(REFERENCE.glob("failing/*.json"))
 CISU_NS = "urn:emergency:cisu:3.0"
 

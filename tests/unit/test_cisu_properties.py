@@ -27,12 +27,14 @@ from adapters.cisu import (
     to_xml_bytes,
     wrap_use_case,
 )
-from tests.support.paths import REFERENCE
+from tests.support.paths import NEXSIS_FIXTURES, REFERENCE
 
-EXAMPLES = sorted(REFERENCE.glob("examples/*/*.json"))
+EXAMPLES = sorted(REFERENCE.glob("examples/*/*.json")) + sorted(NEXSIS_FIXTURES.glob("*.json"))
 SCHEMA_FILES = {
     "createCase": "RC-EDA.schema.json", "emsi": "EMSI.schema.json",
     "resourcesInfoCisu": "RC-RI.schema.json", "reference": "RC-REF.schema.json",
+    "resourcesRequest": "RS-DR.schema.json", "resourcesResponse": "RS-RR.schema.json",
+    "resourcesStatus": "RS-SR.schema.json",
 }
 CISU_NS = "urn:emergency:cisu:3.0"
 # CISU_FUZZ_EXAMPLES=5000 for a longer campaign; the default keeps the file well under 30 s.
