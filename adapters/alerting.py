@@ -13,6 +13,7 @@ import logging
 import threading
 
 from adapters.crisis.attacher import CrisisAttacher
+from adapters.crisis.requests import OverdueWatch
 from adapters.directory import push_subscriptions
 from adapters.directory.recipients import DirectoryRecipients
 from adapters.notify.dispatch import Channel, Dispatcher, channels_from
@@ -60,7 +61,8 @@ def run_in_threads(services: Services, recipients: Recipients | None = None,
     def dispatch() -> None:
         while not stop.is_set():
             try:
-                with Dispatcher(services.store, who, channels_for(services)) as d:
+                with Dispatcher(services.store, who, channels_for(services),
+                                timers=[OverdueWatch(services.store, who)]) as d:
                     d.run(stop, poll_seconds)
             except Exception:
                 log.exception("alert dispatcher failed, restarting in 1 s")

@@ -36,6 +36,7 @@ from api.routes import (
     crises,
     crisis_pages,
     dashboard,
+    demandes,
     directory,
     live,
     logbook,
@@ -46,6 +47,7 @@ from api.routes import (
     population_pages,
     push,
     replay,
+    requests,
     session,
     territories,
     views,
@@ -166,7 +168,8 @@ def create_app(services: Services | None = None, auth: AuthConfig | None = None,
 
     for module in (messages, session, territories, views, cases, live, audit, replay, dashboard, login, directory,
                    alerts, alert_settings, callouts, population_alerts, population_pages,
-                   annuaire, crises, crisis_pages, logbook, push, nexsis_requests):
+                   annuaire, crises, crisis_pages, logbook, push, nexsis_requests, requests,
+                   demandes):
         app.include_router(module.router)
     app.include_router(observability_router)
     # The packages' mounts before /static, which would otherwise answer their paths with a 404.

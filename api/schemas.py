@@ -908,3 +908,85 @@ class PushSubscriptionOut(Schema):
 class PushKeyOut(Schema):
     application_server_key: str | None = Field(
         description="clé publique VAPID (base64url) ; absente : les notifications push ne sont pas configurées")
+
+
+# ---- requests between authorities (domain.request) --------------------------------------------------
+
+class RequestSend(Schema):
+    to: str = Field(description="Organisation destinataire (annuaire : mairie.44109, prefecture.44, sdis.44, "
+                                "coz.ouest, cogic.FR…)")
+    kind: str = Field(description="Type : information, means, action, population_alert")
+    text: str = Field(description="Ce qui est demandé (2000 caractères au plus)")
+    deadline: str = Field(description="Délai : un code RS-DR (DEL0, ASAP, 30M, 45M, 1H, 2H, 4H, 8H, 12H, 24H, "
+                                      "RDV) ou une date ISO 8601 avec fuseau")
+    crisis_id: str | None = Field(default=None, description="Crise dans laquelle s'inscrit la demande (ouverte)")
+    case_id: str | None = Field(default=None, description="Affaire CISU concernée")
+
+
+class RequestAnswer(Schema):
+    answer: str = Field(description="Réponse RS-RR : ACCEPTEE, PARTIELLE, REFUSEE, DIFFEREE")
+    comment: str = Field(default="", description="Commentaire ; le motif, obligatoire pour un refus")
+    deadline: datetime | None = Field(default=None, description="Délai promis (ISO 8601 avec fuseau), obligatoire "
+                                                                "pour une réponse partielle")
+
+
+class RequestText(Schema):
+    text: str = Field(default="", description="Commentaire, motif, question ou complément selon l'acte")
+
+
+class RequestParty(Schema):
+    id: str
+    kind: str
+    name: str
+    level: str
+    code: str
+
+
+class RequestStep(Schema):
+    act: str = Field(description="issued, seen, answered, info_asked, info_given, started, done, closed, "
+                                 "cancelled, escalated, returned, overdue")
+    label: str
+    by: dict | None = Field(description="Qui (personne, organisation, habilitation) ; null pour le retard")
+    at: str
+    text: str | None = None
+    answer: str | None = None
+    deadline: str | None = None
+    due_at: str | None = None
+    to: str | None = None
+
+
+class RequestItem(Schema):
+    id: str = Field(description="Identifiant {organisation}.request.{n}")
+    uuid: str
+    kind: str
+    kind_label: str
+    text: str
+    from_organisation_id: str
+    from_organisation: RequestParty
+    to_organisation_id: str
+    to_organisation: RequestParty
+    owner_organisation_id: str = Field(description="Organisation qui doit agir (le destinataire, ou l'autorité à "
+                                                   "laquelle la demande a été transmise)")
+    owner_organisation: RequestParty
+    status: str
+    status_label: str
+    deadline: str | None = Field(description="Code RS-DR du délai, null pour une date donnée")
+    deadline_label: str | None
+    due_at: str | None = Field(description="Échéance (UTC) ; null : sans échéance")
+    overdue: bool
+    time_zone: str = Field(description="Fuseau horaire dans lequel afficher les heures")
+    issued_at: str
+    issued_by: dict
+    seen_at: str | None
+    answered_at: str | None
+    done_at: str | None
+    answer: dict | None = Field(description="Dernière réponse : answer, label, comment, deadline, by, at")
+    crisis_id: str | None
+    case_id: str | None
+    exercise: bool
+    version: int
+    history: list[RequestStep] | None = None
+
+
+class RequestList(Schema):
+    items: list[RequestItem]

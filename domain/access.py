@@ -520,3 +520,92 @@ def may_read_log_entry(reader_organisation: str | None, entry_organisation: str 
     if visibility == "crisis":
         return True
     return reader_organisation is not None and reader_organisation == entry_organisation
+
+
+# ---- requests between authorities (domain.request) --------------------------------------------------
+#
+# A party is a directory organisation as a request records it: {"id", "kind", "name", "level", "code"}.
+# `acting` is the organisation the principal acts for (its habilitation's, or the one seeded for its role
+# and territory: adapters.crisis.crises.organisation_of); None for roles that act for none.
+
+def _party_territory(party: Mapping[str, Any]) -> tuple[Level, str] | None:
+    try:
+        return Level(party["level"]), str(party["code"])
+    except (KeyError, ValueError):
+        return None
+
+
+def is_parent_territory(geography: Hierarchy, child: tuple[Level, str], parent: tuple[Level, str]) -> bool:
+    """Is `parent` the territory directly above `child` (commune → département → zone → nation)?"""
+    return _RANK[parent[0]] == _RANK[child[0]] + 1 and geography.contains(parent, child)
+
+
+def check_may_address(principal: Principal, acting: str | None, issuer: Mapping[str, Any],
+                      addressee: Mapping[str, Any], kind: str) -> None:
+    """Who may send a request to whom: an organisation acts for itself, towards an organisation within its
+    territory (a préfecture to the mairies, the SDIS and the partners of its département), of its parent
+    territory (a mairie to its département's préfecture or SDIS), or its direct parent authority (a
+    préfecture to its zone, a zone to national staff). A mairie asks its SDIS for information only."""
+    if acting is None or acting != issuer.get("id") or not principal.role.reads:
+        raise Denied("seule une organisation de l'annuaire, pour laquelle vous agissez, peut émettre une demande")
+    if addressee.get("id") == issuer.get("id"):
+        raise Denied("une organisation ne s'adresse pas de demande à elle-même")
+    here, there = _party_territory(issuer), _party_territory(addressee)
+    if here is None or there is None:
+        raise Denied(f"organisation hors de votre périmètre : {addressee.get('id')}")
+    geography = principal.geography
+    if not (geography.contains(here, there) or is_parent_territory(geography, here, there)):
+        raise Denied(f"organisation hors de votre périmètre : {addressee.get('id')}")
+    if issuer.get("kind") == "mairie" and addressee.get("kind") == "sdis" and kind != "information":
+        raise Denied("une mairie ne demande au SDIS que des informations")
+
+
+def may_see_request(principal: Principal, acting: str | None, parties: Iterable[Mapping[str, Any]]) -> bool:
+    """A request is seen by the people of its parties (issuer, addressee, the authorities it was escalated
+    to) and by the State's authorities above a party (a préfecture, zone or national perimeter strictly
+    containing the party's territory); not by an SDIS or an analyst who is no party to it."""
+    if not principal.role.reads:
+        return False
+    above = principal.role.code in CRISIS_ROLES
+    for party in parties:
+        if acting is not None and acting == party.get("id"):
+            return True
+        where = _party_territory(party)
+        if above and where is not None and _RANK[principal.level] > _RANK[where[0]] and principal.can_see(*where):
+            return True
+    return False
+
+
+def may_replay_request(principal: Principal, parties: Iterable[Mapping[str, Any]]) -> bool:
+    """A replay (analysts, auditors, national staff) shows the requests of which a party sits in the
+    replayer's perimeter: what happened there, without acting on it."""
+    if not principal.may(Act.REPLAY):
+        return False
+    return any(where is not None and principal.can_see(*where) for where in map(_party_territory, parties))
+
+
+def check_may_act_on_request(acting: str | None, who: str, issuer: Mapping[str, Any],
+                             owner: Mapping[str, Any]) -> None:
+    """Only the owner (the addressee, or the authority it was escalated to) answers and progresses; only the
+    issuer gives information, cancels and closes (domain.request.TRANSITIONS says which act is whose)."""
+    party = issuer if who == "issuer" else owner
+    if acting is None or acting != party.get("id"):
+        if who == "issuer":
+            raise Denied("seule l'organisation qui a émis la demande peut faire cela")
+        raise Denied("seule l'organisation destinataire de la demande peut y répondre ou la faire avancer")
+
+
+def escalation_target(owner: Mapping[str, Any], parent: tuple[Level, str] | None) -> tuple[str, Level, str] | None:
+    """(kind, level, code) of the authority a request goes up to from its owner: the préfecture of a
+    département's other organisations (SDIS, partners) and of a commune's, the zone's COZ above a
+    préfecture, national staff (COGIC) above a zone; None at the top. `parent` is the territory directly
+    above the owner's."""
+    where = _party_territory(owner)
+    if where is None:
+        return None
+    if where[0] is Level.DEPARTEMENT and owner.get("kind") != "prefecture":
+        return "prefecture", where[0], where[1]
+    if parent is None:
+        return None
+    authority = {Level.DEPARTEMENT: "prefecture", Level.ZONE: "coz", Level.NATIONAL: "cogic"}.get(parent[0])
+    return (authority, parent[0], parent[1]) if authority else None

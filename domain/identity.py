@@ -32,3 +32,9 @@ def alert_uuid(rule_id: str, subject: str) -> UUID:
     the same alert, so a replay, a rebuild or a second policy process can never decide it twice (the
     store refuses a second first version of one aggregate)."""
     return uuid5(TOCSIN_NAMESPACE, "alert:" + rule_id + "\x1f" + subject)
+
+
+def request_uuid(ref: str) -> UUID:
+    """The aggregate id of a request from its id `{orgId}.request.{n}`: two processes that pick the same n
+    for one organisation name the same aggregate, and the store refuses the second (which takes n+1)."""
+    return uuid5(TOCSIN_NAMESPACE, "request:" + ref)

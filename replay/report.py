@@ -19,6 +19,8 @@ from adapters.secret_file import open_private
 from domain.local_time import PARIS, format_local, zone_name
 from domain.logbook import LogItem
 from replay import report_svg
+from replay.requests import DELAY_COLUMNS as REQUEST_COLUMNS
+from replay.requests import delay_stats
 from replay.timeline import Timeline
 
 INTERVAL_COLUMNS = ("start", "end", "opened", "closed", "active", "victims", "red", "yellow", "green", "black",
@@ -54,19 +56,23 @@ class CrisisLog:
 
 
 def write_report(timeline: Timeline, out: Path, *, territory_name: str | None = None,
-                 log: CrisisLog | None = None) -> list[Path]:
+                 log: CrisisLog | None = None, requests: Sequence[dict] = ()) -> list[Path]:
     """Write rapport.html, chronologie.csv, delais.csv and chiffres.json into `out` (owner-only, like every
-    export), and main_courante.csv with a crisis's log book; their paths."""
+    export), main_courante.csv with a crisis's log book, and demandes.csv when requests between authorities
+    were issued in the window (`requests`: replay.requests.delays rows); their paths."""
     out.mkdir(parents=True, exist_ok=True)
     figures = timeline.as_dict()
     files = [out / "rapport.html", out / "chronologie.csv", out / "delais.csv", out / "chiffres.json"]
-    _text(files[0], html_page(timeline, territory_name or timeline.code, log=log))
+    _text(files[0], html_page(timeline, territory_name or timeline.code, log=log, requests=requests))
     _csv(files[1], INTERVAL_COLUMNS, figures["intervals"])
     _csv(files[2], DELAY_COLUMNS, figures["delays"])
     _text(files[3], json.dumps(figures, ensure_ascii=False, indent=2))
     if log is not None:
         files.append(out / "main_courante.csv")
         _text(files[-1], log_export.to_csv(log.items, timeline.zone))
+    if requests:
+        files.append(out / "demandes.csv")
+        _csv(files[-1], REQUEST_COLUMNS, list(requests))
     return files
 
 
@@ -137,7 +143,8 @@ def _stat(stats: dict) -> str:
             f"max {stats['max']} min ({stats['cases']} affaires)")
 
 
-def html_page(timeline: Timeline, territory_name: str, *, log: CrisisLog | None = None) -> str:
+def html_page(timeline: Timeline, territory_name: str, *, log: CrisisLog | None = None,
+              requests: Sequence[dict] = ()) -> str:
     figures = timeline.as_dict()
     intervals = timeline.intervals
     labels = [_label(i.start, timeline) for i in intervals]
@@ -183,6 +190,7 @@ def html_page(timeline: Timeline, territory_name: str, *, log: CrisisLog | None 
         "<h2>Chronologie</h2>", _table(INTERVAL_COLUMNS, figures["intervals"], zone),
         "<h2>Délais par affaire ouverte dans la fenêtre</h2>", _table(DELAY_COLUMNS, figures["delays"], zone),
         *(log_section(log, zone) if log is not None else []),
+        *requests_section(requests, zone),
         "<p class=note>Fichiers joints : chronologie.csv, delais.csv, chiffres.json (mêmes chiffres"
         + (" ; main_courante.csv" if log is not None else "") + "). "
         "Arrivée sur les lieux : premier statut de phase « sur les lieux » ou « transport » d'un moyen.</p>",
@@ -201,6 +209,47 @@ th{{background:#f3f3f8}} td.n{{text-align:right}} .chart{{width:100%;height:auto
 {chr(10).join(body)}
 </body></html>
 """
+
+
+# ---- requests between authorities (replay/requests.py) ------------------------------------------------
+
+REQUEST_HEADINGS = {
+    "id": "Demande", "kind": "Type", "from": "De", "to": "À", "status": "État", "issued_at": "Émise",
+    "seen_at": "Vue", "answered_at": "Répondue", "done_at": "Réalisée", "to_seen_min": "→ vue (min)",
+    "to_answer_min": "→ réponse (min)", "to_done_min": "→ réalisée (min)",
+}
+
+
+def requests_section(rows: Sequence[dict], zone: ZoneInfo) -> list[str]:
+    """The requests' delays (issued → seen → answered → done): a summary and one row per request."""
+    if not rows:
+        return []
+
+    def stat(key: str) -> str:
+        s = delay_stats(rows, key)
+        return (f"médiane {s['median']} min, max {s['max']} min ({s['requests']} demandes)" if s["requests"]
+                else "aucune")
+
+    head = "".join(f"<th>{escape(REQUEST_HEADINGS[c])}</th>" for c in REQUEST_COLUMNS)
+    body = []
+    for row in rows:
+        cells = []
+        for c in REQUEST_COLUMNS:
+            value = row.get(c)
+            if isinstance(value, str) and c.endswith("_at"):
+                value = _when(datetime.fromisoformat(value), zone)
+            cls = " class=n" if isinstance(value, int | float) else ""
+            cells.append(f"<td{cls}>{escape('—' if value is None else str(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return [
+        "<h2>Demandes entre autorités : délais</h2><table><tbody>",
+        _row("Demandes émises dans la fenêtre", len(rows)),
+        _row("Émission → vue", stat("to_seen_min")), _row("Émission → réponse", stat("to_answer_min")),
+        _row("Émission → réalisation", stat("to_done_min")),
+        "</tbody></table>",
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>",
+        "<p class=note>Fichier joint : demandes.csv. Heures d'enregistrement des actes dans Tocsin.</p>",
+    ]
 
 
 def _row(name: str, value: object) -> str:

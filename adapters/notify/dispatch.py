@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -65,6 +65,18 @@ class Channel(Protocol):
 
     def send(self, alert: Alert, contact: Contact) -> None:
         """Hand the message to the channel; DeliveryError when it does not accept it."""
+        ...
+
+
+class Timer(Protocol):
+    """Another fire-once timer kept by this loop (adapters.crisis.requests.OverdueWatch): it reads what is due
+    from the store's events and records what it decides as events, like the escalation tiers."""
+
+    def step(self, now: datetime) -> int:
+        """Record what is due now; how many things were recorded."""
+        ...
+
+    def next_due(self) -> datetime | None:
         ...
 
 
@@ -124,8 +136,9 @@ def _now() -> datetime:
 
 class Dispatcher:
     def __init__(self, store: TocsinStore, recipients: Recipients, channels: Mapping[str, Channel], *,
-                 now: Callable[[], datetime] = _now) -> None:
+                 now: Callable[[], datetime] = _now, timers: Sequence[Timer] = ()) -> None:
         self.store = store
+        self.timers = tuple(timers)
         self.recipients = recipients
         self.channels = dict(channels)
         self.now = now
@@ -163,6 +176,8 @@ class Dispatcher:
             tier = self.open[alert_id].due_tier(now)
             if tier is not None:
                 self._escalate(alert_id, tier, now)
+        # What a timer records (an overdue request and its alerts) is read by the next step: say so.
+        timed = sum(timer.step(now) for timer in self.timers)
         planned: list[tuple[UUID, str, str, int, Channel, Contact]] = []
         before: list[tuple[UUID, Callable[[Alert], None]]] = []
         for alert_id, alert in self.open.items():
@@ -194,7 +209,7 @@ class Dispatcher:
             if alert.next_escalation_at() is None and all(
                     d["status"] not in (PENDING, ATTEMPTING) for d in alert.deliveries.values()):
                 del self.open[alert_id]
-        return len(planned)
+        return len(planned) + timed
 
     def _refresh(self) -> None:
         """Read the alerts that changed since the last step (not those only this process changed)."""
@@ -299,6 +314,7 @@ class Dispatcher:
         times = [datetime.fromisoformat(d["retry_at"]) for a in self.open.values() for d in a.deliveries.values()
                  if d["status"] == PENDING and d.get("retry_at")]
         times += [t for a in self.open.values() if (t := a.next_escalation_at()) is not None]
+        times += [t for timer in self.timers if (t := timer.next_due()) is not None]
         return min(times, default=None)
 
     def _settle_in_doubt(self, alert: Alert) -> None:

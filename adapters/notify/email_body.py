@@ -26,7 +26,9 @@ def local_time(iso: str | None, zone: str) -> str:
 
 
 def case_link(public_url: str, alert: Alert) -> str | None:
-    """The dashboard at the case's commune (the case list there shows it)."""
+    """The dashboard at the case's commune (the case list there shows it); a request's page for a request."""
+    if alert.details.get("request_id"):
+        return f"{public_url}/demandes?id={quote(alert.details['request_id'])}"
     insee = alert.details.get("insee")
     if not insee:
         dep = alert.details.get("departement")
@@ -69,6 +71,9 @@ def compose(alert: Alert, contact: Contact, *, sender: str, public_url: str, ack
         lines.append("Attention : message tardif (daté de plus de 30 minutes à sa réception par Tocsin).")
     if alert.case_id:
         lines.append(f"Affaire : {alert.case_id}")
+    if d.get("request_id"):  # a request between authorities (adapters.crisis.requests)
+        lines.append(f"Demande : {d['request_id']}" + (f" — échéance : {local_time(d['deadline'], zone)}"
+                                                         if d.get("deadline") else " — sans échéance"))
     answers = [(c, f"{public_url}/reponse/{answer_token}?choix={quote(c)}") for c in d.get("choices") or []
                ] if answer_token else []
     if answers:

@@ -294,11 +294,12 @@ def _register_all() -> None:
     from api.cli import population_alerts as cli_population
     from api.cli import projections as cli_projections
     from api.cli import replay as cli_replay
+    from api.cli import request as cli_request
     from api.cli import run as cli_run
     from api.cli import tokens as cli_api
 
     for module in (cli_nats, cli_projections, cli_replay, cli_api, cli_run, cli_directory, cli_alerts,
-                   cli_population, cli_crisis, cli_logbook):
+                   cli_population, cli_crisis, cli_logbook, cli_request):
         module.register(app)
 
 

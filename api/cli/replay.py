@@ -322,13 +322,17 @@ def replay_report(territory: TerritoryOption, since: FromOption, until: ToOption
     """Rapport de retour d'expérience : page HTML autonome (graphiques, tableaux) + CSV et JSON des chiffres."""
     from adapters.geography import get_geography
     from replay.report import write_report
+    from replay.requests import delays, requests_in
 
     timeline = _timeline(territory, since, until, interval)
     try:
         name = get_geography().label(timeline.level, timeline.code)
     except KeyError:
         name = timeline.code
-    files = write_report(timeline, out, territory_name=name, log=_crisis_log(crisis, timeline.end) if crisis else None)
+    requests = requests_in(open_services_from_env().store, get_geography(), timeline.level, timeline.code,
+                           timeline.start, timeline.end)
+    log = _crisis_log(crisis, timeline.end) if crisis else None
+    files = write_report(timeline, out, territory_name=name, log=log, requests=delays(requests))
     typer.echo(f"Rapport écrit dans {out} : " + ", ".join(p.name for p in files))
 
 
@@ -378,6 +382,45 @@ def replay_log(crisis_id: Annotated[str, typer.Argument(help="Identifiant de la 
     print_log(crisis, items, False)
     for r in reports:
         typer.echo(f"Point de situation {r['organisation_id']} n° {r['number']} : {r['text']}")
+
+
+@replay_app.command("requests")
+def replay_requests(
+    crisis_id: Annotated[str, typer.Option("--crisis", help="Identifiant de la crise.")],
+    at: Annotated[str, typer.Option("--at", help="Instant : 2026-12-07T10:00, ou 10:00 (aujourd'hui), à l'heure du "
+                                                 "territoire de la crise sauf décalage indiqué.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Les demandes d'une crise telles qu'elles étaient à un instant passé, avec leur historique jusque-là."""
+    from adapters.crisis.crises import UnknownCrisis, find_crisis
+    from domain.local_time import zone_name
+    from replay.requests import crisis_requests_as_of
+
+    services = open_services_from_env()
+    try:
+        crisis = find_crisis(services.store, crisis_id, None)
+        zone = ZoneInfo(crisis.time_zone)
+        moment = _time(at, zone)
+        assert moment is not None
+        items = crisis_requests_as_of(services.store, crisis.id, moment)
+    except UnknownCrisis as e:
+        typer.echo(f"Refusé : {e}", err=True)
+        raise typer.Exit(1) from e
+    finally:
+        services.close()
+    if as_json:
+        _print_json(items)
+        return
+    typer.echo(f"Demandes de la crise « {crisis.title} » au {format_local(moment, zone)} "
+               f"(heures : {zone_name(zone)}) :")
+    if not items:
+        typer.echo("  aucune demande émise à cet instant.")
+    for r in items:
+        typer.echo(f"  {r['id']}  {r['kind_label']} : {r['from_organisation_id']} → {r['owner_organisation_id']} "
+                   f"— {r['status_label']}" + (" — EN RETARD" if r["overdue"] else ""))
+        for step in r["history"]:
+            who = (step.get("by") or {}).get("name") or "Tocsin"
+            typer.echo(f"      {format_local(step['at'], zone, stated=False)}  {step['label']} ({who})")
 
 
 @replay_app.command("playback")

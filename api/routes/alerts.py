@@ -17,7 +17,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from adapters.crisis.crises import get_crisis
+from adapters.crisis.crises import get_crisis, organisation_of
+from adapters.crisis.requests import get_request
 from adapters.notify import alert_store
 from adapters.notify.callouts import get_callout
 from adapters.notify.email_body import local_time
@@ -33,10 +34,11 @@ from adapters.services import Services
 from api.dependencies import Reader, ServicesDep
 from api.pages import render_page
 from api.schemas import AckResult, AlertList
-from domain.access import Denied, Principal, may_see_alert, may_see_callout, may_see_crisis
+from domain.access import Denied, Principal, may_see_alert, may_see_callout, may_see_crisis, may_see_request
 from domain.alert import Alert
 from domain.callout import CallOut
 from domain.crisis import Crisis
+from domain.request import Request as Demande
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +166,9 @@ class AlertFeed:
                 log.warning("live alert feed failed", exc_info=True)
 
     async def publish(self) -> int:
-        """Send what changed since the last call: `alert` events, `callout` events (the live tally) and
-        `crisis` events (opened, a case attached or detached, closed: to those who take part in it)."""
+        """Send what changed since the last call: `alert` events, `callout` events (the live tally),
+        `crisis` events (opened, a case attached or detached, closed: to those who take part in it) and
+        `request` events (a request between authorities: to its parties and the authorities above them)."""
         changed = await run_in_threadpool(self._changed)
         from api.routes.live import _sse
 
@@ -174,6 +177,12 @@ class AlertFeed:
                 message = _sse("alert", thing.summary())
                 for sub in list(self.hub.subscribers):
                     if may_see_alert(sub.principal, thing.organisation_id, thing.recipients):
+                        sub.offer(message)
+            elif isinstance(thing, Demande):
+                message = _sse("request", thing.as_dict())
+                parties = thing.parties()
+                for sub in list(self.hub.subscribers):
+                    if may_see_request(sub.principal, organisation_of(sub.principal), parties):
                         sub.offer(message)
             elif isinstance(thing, Crisis):
                 message = _sse("crisis", thing.summary())
@@ -187,14 +196,14 @@ class AlertFeed:
                         sub.offer(message)
         return len(changed)
 
-    def _changed(self) -> list[Alert | CallOut | Crisis]:
+    def _changed(self) -> list[Alert | CallOut | Crisis | Demande]:
         store = self.services.store
         with store.connect() as conn:
             rows = alert_store.own_acts_after(conn, store, self.position)
         if not rows:
             return []
         self.position = rows[-1][0]
-        out: list[Alert | CallOut | Crisis] = []
+        out: list[Alert | CallOut | Crisis | Demande] = []
         for oid, topic in dict.fromkeys((o, t.rpartition(".")[0]) for _, o, t in rows):
             if topic == "domain.alert:Alert":
                 alert = alert_store.get_alert(store, oid)
@@ -204,6 +213,10 @@ class AlertFeed:
                 callout = get_callout(store, oid)
                 if callout is not None:
                     out.append(callout)
+            elif topic == "domain.request:Request":
+                request = get_request(store, oid)
+                if request is not None:
+                    out.append(request)
             elif topic == "domain.crisis:Crisis":
                 crisis = get_crisis(store, oid)
                 if crisis is not None:

@@ -65,7 +65,7 @@ def _html(request: Request, title: str, main: str, *, status: int = 200, scripts
 
 
 def _nav(here: str) -> str:
-    links = [("/", "Tableau de bord"), ("/crises", "Crises"), ("/annuaire", "Annuaire")]
+    links = [("/", "Tableau de bord"), ("/crises", "Crises"), ("/demandes", "Demandes"), ("/annuaire", "Annuaire")]
     current = ' aria-current="page"'
     items = "".join(f'<li><a class="fr-link" href="{href}"{current if href == here else ""}>{label}</a></li>'
                     for href, label in links)

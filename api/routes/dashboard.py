@@ -290,6 +290,7 @@ def _dashboard(request: Request, principal: Principal, csrf_binding: str, grant_
         grant_switch=grant_switch,
         directory_links='<li><a class="fr-btn fr-icon-alarm-warning-line" id="crises-link" href="/crises">'
         "Crises</a></li>"
+        '<li><a class="fr-btn fr-icon-mail-line" id="requests-link" href="/demandes">Demandes</a></li>'
         '<li><a class="fr-btn fr-icon-team-line" id="directory-link" href="/annuaire">Annuaire</a></li>'
         + ('<li><a class="fr-btn fr-icon-user-add-line" id="habilitations-link" href="/habilitations">'
            "Habilitations</a></li>" if principal.role.code in GRANTERS else "")

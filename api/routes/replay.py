@@ -13,14 +13,16 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from adapters.crisis.crises import UnknownCrisis, find_crisis
 from adapters.services import Services
 from api.dependencies import Replayer, ServicesDep, visible_territory
-from api.schemas import JSONBytes, ReplayedView, Timeline
-from domain.access import Principal
+from api.schemas import JSONBytes, ReplayedView, RequestList, Timeline
+from domain.access import Principal, may_replay_request
 from domain.geography import level_of_code, parse_territory
 from projections.read.rows import row_placement
 from replay.as_of import CASE, CASES, replay_view
 from replay.report import html_page
+from replay.requests import crisis_requests_as_of, delays, requests_in
 from replay.timeline import Timeline as TimelineFigures
 from replay.timeline import build_timeline, parse_interval
 
@@ -109,10 +111,40 @@ async def get_report(
         name = services.geography.label(timeline.level, timeline.code)
     except KeyError:
         name = timeline.code
+    rows = await run_in_threadpool(_request_delays, principal, services, timeline)
     # Downloaded, not shown: the page carries its own inline style, which this site's CSP would refuse.
     filename = f"rapport-{timeline.level}-{timeline.code}.html"
-    return HTMLResponse(html_page(timeline, name), headers={
+    return HTMLResponse(html_page(timeline, name, requests=rows), headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+def _request_delays(principal: Principal, services: Services, timeline: TimelineFigures) -> list[dict]:
+    found = requests_in(services.store, services.geography, timeline.level, timeline.code, timeline.start,
+                        timeline.end)
+    return delays(r for r in found if may_replay_request(principal, r.parties()))
+
+
+@router.get(
+    "/requests",
+    response_model=RequestList,
+    summary="Les demandes d'une crise telles qu'elles étaient à un instant passé",
+    description="Chaque demande avec son historique jusqu'à `at` (heure d'enregistrement des actes). Celles dont "
+                "une partie est dans votre périmètre ; une crise hors de votre périmètre répond 404.",
+)
+async def get_requests(
+    principal: Replayer, services: ServicesDep,
+    crisis_id: Annotated[str, Query(description="Identifiant de la crise")],
+    at: Annotated[datetime, Query(description="Instant (ISO 8601 avec fuseau)")],
+) -> dict:
+    if at.tzinfo is None:
+        raise HTTPException(422, "l'instant doit porter un fuseau horaire (ex. 2025-11-02T18:00:00+01:00)")
+    try:
+        crisis = await run_in_threadpool(find_crisis, services.store, crisis_id, principal)
+    except UnknownCrisis as error:
+        raise HTTPException(404, str(error)) from error
+    items = await run_in_threadpool(crisis_requests_as_of, services.store, crisis.id, at)
+    return {"items": [r for r in items if may_replay_request(principal, [r["from_organisation"],
+                                                                         r["to_organisation"]])]}
 
 
 async def _timeline(principal: Principal, services: Services, territory: str, start: datetime, end: datetime,

@@ -150,7 +150,8 @@
   function loadRequests() {
     return section("requests", "/api/v1/requests?crisis_id=" + encodeURIComponent(ID), function (items) {
       return list(items, "Aucune demande dans cette crise.", function (r) {
-        return '<li data-request="' + esc(r.id) + '"><strong>' + esc(r.kind_label) + "</strong> — " + esc(r.text) +
+        return '<li data-request="' + esc(r.id) + '"><a class="fr-link" href="/demandes?id=' +
+          encodeURIComponent(r.id) + '"><strong>' + esc(r.kind_label) + "</strong></a> — " + esc(r.text) +
           '<br><span class="t-hint">' + esc(r.from_organisation_id) + " → " + esc(r.to_organisation_id) + " · " +
           esc(r.status_label) + (r.due_at ? " · échéance " + esc(when(r.due_at)) : "") +
           " · émise " + esc(when(r.issued_at)) + "</span></li>";

@@ -4,9 +4,7 @@ a situation report freezes.
 
 The automatic items come from SOURCES, one function per kind: each gets the crisis, the reader and the
 moment read (None: now) and returns the log items that reader may see. A new kind of automatic item is one
-more line there. The requests plug in the same way, with a function shaped like `nexsis_items` that reads
-them (`requests_of_crisis(store, crisis_id)`) and turns each one the reader may see into a LogItem of
-source `demande` and kind `request`.
+more line there: the requests' acts are `request_items` (source `demande`, kind `request`).
 """
 
 from __future__ import annotations
@@ -18,15 +16,18 @@ from typing import Any, cast
 
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.crisis.crises import organisation_of
 from adapters.crisis.logbook import alert_items, person_entries
+from adapters.crisis.requests import requests_of_crisis
 from adapters.geography import Geography
 from adapters.store.event_store import TocsinStore
-from domain.access import Principal, case_description
+from domain.access import Principal, case_description, may_see_request
 from domain.case import Case
 from domain.case_state import CONCOURS, REPORTED, SITUATION, best_placement, parse_time
 from domain.crisis import Crisis
 from domain.identity import case_uuid
 from domain.logbook import LogItem, merged
+from domain.request import KINDS as REQUEST_KINDS
 from projections.read.readable import message_changes, organisation_label
 
 
@@ -72,6 +73,30 @@ def nexsis_items(ctx: SourceContext) -> list[LogItem]:
     return items
 
 
+def request_items(ctx: SourceContext) -> list[LogItem]:
+    """Each act of the crisis's requests between authorities (issued, seen, answered…), for the requests
+    the reader may see (domain.access.may_see_request), as they stood at the moment read."""
+    acting = organisation_of(ctx.principal) if ctx.principal is not None else None
+    items: list[LogItem] = []
+    for request in requests_of_crisis(ctx.store, ctx.crisis.id):
+        if ctx.principal is not None and not may_see_request(ctx.principal, acting, request.parties()):
+            continue
+        head = (f"Demande {request.ref} ({REQUEST_KINDS[request.kind].label}, {request.issuer['name']} → "
+                f"{request.addressee['name']})")
+        for n, step in enumerate(request.history, start=1):
+            at = datetime.fromisoformat(step["at"])
+            if ctx.at is not None and at > ctx.at:
+                break
+            by = step.get("by") or None
+            said = f" : {step['text']}" if step.get("text") else ""
+            items.append(LogItem(
+                at=at, kind="request", text=f"{head} — {step['label']}{said}", source="demande", visibility="crisis",
+                organisation_id=(by or {}).get("organisation_id") or request.issuer["id"], author=by,
+                case_ids=(request.case_id,) if request.case_id else (), id=f"{request.ref}#{n}", recorded_at=at,
+                details={"request_id": request.ref, "act": step["act"]}))
+    return items
+
+
 def _alerts(ctx: SourceContext) -> list[LogItem]:
     return alert_items(ctx.store, ctx.geography, ctx.crisis, ctx.principal, ctx.at)
 
@@ -80,6 +105,7 @@ def _alerts(ctx: SourceContext) -> list[LogItem]:
 SOURCES: dict[str, Source] = {
     "nexsis": nexsis_items,
     "alerte": _alerts,
+    "demande": request_items,
 }
 
 

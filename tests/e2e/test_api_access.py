@@ -185,3 +185,28 @@ def test_quarantine_is_for_national_auditors(world):
     assert client.get("/api/v1/quarantine", headers=bearer(config, "auditor", "national:FR")).status_code == 200
     assert client.get("/api/v1/quarantine", headers=bearer(config, "auditor", "zone:ouest")).status_code == 403
     assert client.get("/api/v1/quarantine", headers=bearer(config, "mayor", "commune:35238")).status_code == 403
+
+
+# Who sees a request from the préfecture of Ille-et-Vilaine to the mairie of Rennes: its parties and the State's
+# authorities above them (zone, national); everyone else gets the 404 of an unknown request, on every route.
+SEES_REQUEST = {("mayor", "commune:35238"), ("prefecture", "departement:35"), ("zone", "zone:ouest"),
+                ("national", "national:FR")}
+
+
+@pytest.mark.parametrize(("role", "territory", "sees"), MATRIX, ids=[f"{r}-{t}" for r, t, _ in MATRIX])
+def test_requests_are_seen_by_their_parties_and_the_authorities_above(world, role, territory, sees):
+    client, config = world
+    sent = client.post("/api/v1/requests", headers=bearer(config, "prefecture", "departement:35"), json={
+        "to": "mairie.35238", "kind": "information", "text": "Point de situation", "deadline": "1H"})
+    assert sent.status_code == 200, sent.text
+    request_id = sent.json()["id"]
+    headers = bearer(config, role, territory)
+    party = (role, territory) in SEES_REQUEST
+    assert client.get(f"/api/v1/requests/{request_id}", headers=headers).status_code == (200 if party else 404)
+    listed = [r["id"] for r in client.get("/api/v1/requests", headers=headers).json()["items"]]
+    assert listed == ([request_id] if party else [])
+    answer = client.post(f"/api/v1/requests/{request_id}/answer", json={"answer": "ACCEPTEE"}, headers=headers)
+    assert answer.status_code == (200 if (role, territory) == ("mayor", "commune:35238") else 403 if party else 404)
+    cancel = client.post(f"/api/v1/requests/{request_id}/cancel", json={}, headers=headers)
+    assert cancel.status_code == (200 if role == "prefecture" else 403 if party else 404)
+    assert client.get("/api/v1/requests").status_code == 401

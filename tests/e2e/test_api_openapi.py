@@ -92,6 +92,20 @@ ROUTES: list[tuple[str, str, TypeForm[Any], str, dict]] = [
     # Subscribing needs a directory person: checked in tests/e2e/test_api_push_subscriptions.py.
     ("post", "/api/v1/push/subscriptions", schemas.PushSubscriptionOut, "", {}),
     ("post", "/api/v1/push/subscriptions/removal", schemas.PushSubscriptionOut, "", {}),
+    ("get", "/api/v1/replay/requests", schemas.RequestList, "", {}),  # tests/e2e/test_api_requests.py
+    ("get", "/api/v1/requests", schemas.RequestList, "/api/v1/requests", {"box": "outbox"}),
+    # The requests' acts: checked against their models in tests/e2e/test_api_requests.py.
+    ("post", "/api/v1/requests", schemas.RequestItem, "", {}),
+    ("get", "/api/v1/requests/{request_id}", schemas.RequestItem, "", {}),
+    ("post", "/api/v1/requests/{request_id}/answer", schemas.RequestItem, "", {}),
+    ("post", "/api/v1/requests/{request_id}/cancel", schemas.RequestItem, "", {}),
+    ("post", "/api/v1/requests/{request_id}/progress", schemas.RequestItem, "", {}),
+    ("post", "/api/v1/requests/{request_id}/done", schemas.RequestItem, "", {}),
+    ("post", "/api/v1/requests/{request_id}/close", schemas.RequestItem, "", {}),
+    ("post", "/api/v1/requests/{request_id}/info-asked", schemas.RequestItem, "", {}),
+    ("post", "/api/v1/requests/{request_id}/info-given", schemas.RequestItem, "", {}),
+    ("post", "/api/v1/requests/{request_id}/escalate", schemas.RequestItem, "", {}),
+    ("post", "/api/v1/requests/{request_id}/return", schemas.RequestItem, "", {}),
 ]
 
 
