@@ -3,14 +3,12 @@ detach cases. Every act is an event (adapters.crisis.crises); the rules are doma
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from adapters.crisis.crises import (
-    UnknownCrisis,
     attach_case,
     close_crisis,
     detach_case,
@@ -19,6 +17,7 @@ from adapters.crisis.crises import (
     visible_crises,
 )
 from api.dependencies import Reader, ReadModelDep, ServicesDep
+from api.refusals import act
 from api.schemas import (
     CrisisAttachRequest,
     CrisisCloseRequest,
@@ -28,9 +27,9 @@ from api.schemas import (
     CrisisRequest,
     CrisisView,
 )
-from domain.access import Denied, Principal
-from domain.crisis import Crisis, CrisisClosed
-from domain.geography import Level, UnknownTerritory
+from domain.access import Principal
+from domain.crisis import Crisis
+from domain.geography import Level
 from projections.read.crisis_view import as_seen_by, case_ids, crisis_view
 from projections.read.model import ReadModel
 from projections.read.territories import territory_name
@@ -38,23 +37,9 @@ from projections.read.territories import territory_name
 router = APIRouter(tags=["Crises"])
 
 
-async def _act(call: Callable[[], Any]) -> Any:
-    """Run a use case off the event loop and translate the domain's refusals into HTTP answers."""
-    try:
-        return await run_in_threadpool(call)
-    except UnknownCrisis as e:
-        raise HTTPException(404, str(e)) from e
-    except Denied as e:
-        raise HTTPException(403, str(e)) from e
-    except CrisisClosed as e:
-        raise HTTPException(409, str(e)) from e
-    except (UnknownTerritory, ValueError, LookupError) as e:
-        raise HTTPException(422, str(e)) from e
-
-
 @router.post("/api/v1/crises", summary="Ouvrir une crise sur votre territoire", response_model=CrisisItem)
 async def open_one(body: CrisisRequest, principal: Reader, services: ServicesDep) -> dict:
-    crisis = await _act(lambda: open_crisis(services.store, principal, title=body.title, kind=body.kind,
+    crisis = await act(lambda: open_crisis(services.store, principal, title=body.title, kind=body.kind,
                                             territory=body.territory, start=body.start, exercise=body.exercise))
     return crisis.as_dict()  # nothing attached yet
 
@@ -75,27 +60,27 @@ async def list_crises(principal: Reader, services: ServicesDep, read_model: Read
 
 @router.get("/api/v1/crises/{crisis_id}", summary="Une crise", response_model=CrisisItem)
 async def get_one(crisis_id: str, principal: Reader, services: ServicesDep, read_model: ReadModelDep) -> dict:
-    [seen] = await _seen([await _act(lambda: find_crisis(services.store, crisis_id, principal))], principal,
+    [seen] = await _seen([await act(lambda: find_crisis(services.store, crisis_id, principal))], principal,
                          read_model)
     return seen
 
 
 @router.post("/api/v1/crises/{crisis_id}/close", summary="Clore une crise", response_model=CrisisItem)
 async def close_one(crisis_id: str, body: CrisisCloseRequest, principal: Reader, services: ServicesDep) -> dict:
-    return (await _act(lambda: close_crisis(services.store, crisis_id, principal, body.summary))).as_dict()
+    return (await act(lambda: close_crisis(services.store, crisis_id, principal, body.summary))).as_dict()
 
 
 @router.post("/api/v1/crises/{crisis_id}/cases", summary="Rattacher une affaire à la crise",
              response_model=CrisisItem)
 async def attach(crisis_id: str, body: CrisisAttachRequest, principal: Reader, services: ServicesDep) -> dict:
-    return (await _act(lambda: attach_case(services.store, crisis_id, principal, body.case_id))).as_dict()
+    return (await act(lambda: attach_case(services.store, crisis_id, principal, body.case_id))).as_dict()
 
 
 @router.post("/api/v1/crises/{crisis_id}/cases/{case_id}/detach", summary="Détacher une affaire de la crise",
              response_model=CrisisItem)
 async def detach(crisis_id: str, case_id: str, body: CrisisDetachRequest, principal: Reader,
                  services: ServicesDep) -> dict:
-    return (await _act(lambda: detach_case(services.store, crisis_id, principal, case_id, body.reason))).as_dict()
+    return (await act(lambda: detach_case(services.store, crisis_id, principal, case_id, body.reason))).as_dict()
 
 
 @router.get("/api/v1/crises/{crisis_id}/view", summary="Vue d'une crise : chiffres, carte et affaires rattachées",
@@ -105,7 +90,7 @@ async def detach(crisis_id: str, case_id: str, body: CrisisDetachRequest, princi
             response_model=CrisisView)
 async def view(crisis_id: str, principal: Reader, services: ServicesDep, read_model: ReadModelDep,
                limit: Annotated[int, Query(ge=0, le=5000, description="Affaires listées au plus")] = 500) -> dict:
-    crisis = (await _act(lambda: find_crisis(services.store, crisis_id, principal))).as_dict()
+    crisis = (await act(lambda: find_crisis(services.store, crisis_id, principal))).as_dict()
     rows = await read_model.cases_by_id(frozenset(c["case_id"] for c in crisis["cases"]))
     level, _, code = crisis["territory"].partition(":")
     _, label = territory_name(read_model.geography, Level(level), code)

@@ -30,8 +30,8 @@ from adapters.crisis import requests as use
 from adapters.crisis.crises import get_crisis, organisation_of, visible_crises
 from api.forms import form_fields, same_site
 from api.pages import render_page
+from api.refusals import REFUSED, status_of
 from api.routes.annuaire import page_principal
-from api.routes.requests import REFUSED, status_of
 from domain.access import Principal
 from domain.local_time import format_local, parse_local, zone_name
 from domain.request import ANSWERS, DEADLINES, KINDS, TRANSITIONS, Act, RequestError, Status

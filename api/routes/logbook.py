@@ -4,19 +4,18 @@ projections.read.crisis_log's; the rules domain.access's (a crisis outside one's
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from adapters.crisis import log_export
-from adapters.crisis.crises import UnknownCrisis, find_crisis
+from adapters.crisis.crises import find_crisis
 from adapters.crisis.logbook import crisis_as_of, crisis_reports, own_log_of, write_entry, write_own_entry, write_report
 from api.dependencies import Reader, ReadModelDep, ServicesDep
+from api.refusals import act
 from api.schemas import (
     LogEntryItem,
     LogEntryRequest,
@@ -26,8 +25,7 @@ from api.schemas import (
     ReportList,
     ReportRequest,
 )
-from domain.access import Denied, Principal
-from domain.crisis import CrisisClosed
+from domain.access import Principal
 from domain.geography import Level
 from domain.local_time import zone_of
 from projections.read.crisis_log import crisis_log, report_figures
@@ -35,20 +33,6 @@ from projections.read.crisis_log import crisis_log, report_figures
 router = APIRouter(tags=["Crises"])
 
 AtQuery = Annotated[datetime | None, Query(description="Telle qu'elle était à ce moment (ISO 8601 avec fuseau)")]
-
-
-async def _act(call: Callable[[], Any]) -> Any:
-    """Run a use case off the event loop and translate the domain's refusals into HTTP answers."""
-    try:
-        return await run_in_threadpool(call)
-    except UnknownCrisis as e:
-        raise HTTPException(404, str(e)) from e
-    except Denied as e:
-        raise HTTPException(403, str(e)) from e
-    except CrisisClosed as e:
-        raise HTTPException(409, str(e)) from e
-    except (ValueError, LookupError) as e:
-        raise HTTPException(422, str(e)) from e
 
 
 def _aware(at: datetime | None) -> datetime | None:
@@ -60,7 +44,7 @@ def _aware(at: datetime | None) -> datetime | None:
 @router.post("/api/v1/crises/{crisis_id}/log", summary="Écrire dans la main courante de la crise",
              response_model=LogEntryItem)
 async def write(crisis_id: str, body: LogEntryRequest, principal: Reader, services: ServicesDep) -> dict:
-    item = await _act(lambda: write_entry(services.store, crisis_id, principal, kind=body.kind, text=body.text,
+    item = await act(lambda: write_entry(services.store, crisis_id, principal, kind=body.kind, text=body.text,
                                           visibility=body.visibility, case_ids=body.case_ids, amends=body.amends))
     return item.as_dict()
 
@@ -73,7 +57,7 @@ def _log(services: Any, crisis_id: str, principal: Principal, at: datetime | Non
 @router.get("/api/v1/crises/{crisis_id}/log", summary="La main courante de la crise (entrées, messages NexSIS, "
             "alertes, demandes), dans l'ordre", response_model=LogList)
 async def read(crisis_id: str, principal: Reader, services: ServicesDep, at: AtQuery = None) -> dict:
-    crisis, items = await _act(lambda: _log(services, crisis_id, principal, _aware(at)))
+    crisis, items = await act(lambda: _log(services, crisis_id, principal, _aware(at)))
     return {"crisis_id": str(crisis.id), "time_zone": crisis.time_zone, "as_of": at.isoformat() if at else None,
             "items": [i.as_dict() for i in items]}
 
@@ -91,7 +75,7 @@ async def _export(fmt: str, crisis_id: str, principal: Principal, services: Any,
             body = log_export.to_html(crisis.as_dict(), items, reports, zone, as_of=at).encode("utf-8")
         return body, f"main-courante-{crisis.id}.{fmt}"
 
-    body, name = await _act(build)
+    body, name = await act(build)
     # Downloaded, the page too (as the after-action report): it carries its own inline style, for printing
     # from the file, which this site's content security policy would refuse.
     return Response(body, media_type=log_export.FORMATS[fmt], headers={
@@ -125,14 +109,14 @@ async def write_own(body: LogEntryRequest, principal: Reader, services: Services
     if body.visibility != "organisation":
         raise HTTPException(422, "hors crise, une entrée n'est lue que par votre organisation (visibility : "
                                  "organisation)")
-    item = await _act(lambda: write_own_entry(services.store, principal, kind=body.kind, text=body.text,
+    item = await act(lambda: write_own_entry(services.store, principal, kind=body.kind, text=body.text,
                                               case_ids=body.case_ids, amends=body.amends))
     return item.as_dict()
 
 
 @router.get("/api/v1/log", summary="La main courante de votre organisation (hors crise)", response_model=OwnLogList)
 async def read_own(principal: Reader, services: ServicesDep, at: AtQuery = None) -> dict:
-    organisation, items = await _act(lambda: own_log_of(services.store, principal, _aware(at)))
+    organisation, items = await act(lambda: own_log_of(services.store, principal, _aware(at)))
     return {"organisation_id": organisation, "time_zone": zone_of(principal.level, principal.code).key,
             "as_of": at.isoformat() if at else None, "items": [i.as_dict() for i in items]}
 
@@ -143,10 +127,10 @@ async def read_own(principal: Reader, services: ServicesDep, at: AtQuery = None)
              response_model=ReportItem)
 async def add_report(crisis_id: str, body: ReportRequest, principal: Reader, services: ServicesDep,
                      read_model: ReadModelDep) -> dict:
-    crisis = await _act(lambda: find_crisis(services.store, crisis_id, principal))
+    crisis = await act(lambda: find_crisis(services.store, crisis_id, principal))
     level, _, code = crisis.territory.partition(":")
     figures = report_figures(await read_model.territory_view(Level(level), code))
-    return await _act(lambda: write_report(services.store, crisis_id, principal, text=body.text, figures=figures,
+    return await act(lambda: write_report(services.store, crisis_id, principal, text=body.text, figures=figures,
                                            request_id=body.request_id))
 
 
@@ -157,6 +141,6 @@ async def list_reports(crisis_id: str, principal: Reader, services: ServicesDep,
         crisis = crisis_as_of(services.store, crisis_id, principal, _aware(at))
         return crisis, crisis_reports(services.store, crisis, at)
 
-    crisis, reports = await _act(read)
+    crisis, reports = await act(read)
     return {"crisis_id": str(crisis.id), "time_zone": crisis.time_zone, "as_of": at.isoformat() if at else None,
             "items": reports}

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from adapters.cap.gateway import gateway_for
 from adapters.crisis import population_alerts as use_cases
 from api.dependencies import Reader, ServicesDep
+from api.refusals import act
 from api.schemas import (
     PopulationAlertContent,
     PopulationAlertDetail,
@@ -21,28 +22,18 @@ from api.schemas import (
     PopulationAlertList,
     PopulationAlertReason,
 )
-from domain.access import Denied
-from domain.population_alert import PopulationAlert, Refused, WrongState
+from domain.population_alert import PopulationAlert
 
 router = APIRouter(tags=["Alertes à la population"])
 PREFIX = "/api/v1/population-alerts"
 
 
-async def _detail(services: Any, act: Callable[[], PopulationAlert]) -> dict:
+async def _detail(services: Any, do: Callable[[], PopulationAlert]) -> dict:
     def run() -> dict:
-        alert = act()
+        alert = do()
         return {**use_cases.summary(alert), "history": use_cases.history(services.store, alert)}
 
-    try:
-        return await run_in_threadpool(run)
-    except use_cases.UnknownPopulationAlert as e:
-        raise HTTPException(404, str(e)) from e
-    except Denied as e:
-        raise HTTPException(403, str(e)) from e
-    except WrongState as e:
-        raise HTTPException(409, str(e)) from e
-    except Refused as e:
-        raise HTTPException(422, str(e)) from e
+    return await act(run)
 
 
 @router.post(PREFIX, summary="Rédiger une alerte à la population (mairie)", response_model=PopulationAlertDetail)

@@ -7,42 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request
 
 from adapters.crisis import requests as use
-from adapters.crisis.crises import UnknownCrisis
 from adapters.services import Services
 from api.dependencies import Reader, ServicesDep
+from api.refusals import act
 from api.schemas import RequestAnswer, RequestItem, RequestList, RequestSend, RequestText
-from domain.access import Denied, Principal
-from domain.crisis import CrisisClosed
-from domain.request import NotNow
+from domain.access import Principal
 
 router = APIRouter(tags=["Demandes"])
-
-
-REFUSED = (use.UnknownRequest, UnknownCrisis, Denied, CrisisClosed, ValueError, LookupError)
-
-
-def status_of(error: Exception) -> int:
-    """The HTTP status of a refusal: unknown or outside one's perimeter 404, not one's to do 403, not in
-    this state (or a closed crisis) 409, bad input 422. The « Demandes » page answers the same."""
-    if isinstance(error, (use.UnknownRequest, UnknownCrisis)):
-        return 404
-    if isinstance(error, Denied):
-        return 403
-    if isinstance(error, (NotNow, CrisisClosed)):
-        return 409
-    return 422
-
-
-async def act(call: Callable[[], Any]) -> Any:
-    """Run a use case off the event loop and translate the domain's refusals into HTTP answers."""
-    try:
-        return await run_in_threadpool(call)
-    except REFUSED as e:
-        raise HTTPException(status_of(e), str(e)) from e
 
 
 def send(services: Services, recipients: Any, principal: Principal, body: RequestSend) -> dict:
