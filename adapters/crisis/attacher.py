@@ -37,8 +37,6 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.persistence import OperationalError as PersistenceOperationalError
-from psycopg.rows import tuple_row
-from psycopg.sql import SQL
 
 from adapters.crisis import attach_store
 from adapters.crisis.attach_store import KnownCase
@@ -46,6 +44,7 @@ from adapters.crisis.crises import OPENED_TOPIC, get_crisis
 from adapters.notify.alert_store import first_event_ids
 from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
+from adapters.store.following import case_histories, events_after
 from adapters.store.locks import run_while_leading
 from domain.alert_rules import EXERCISE_STATUS
 from domain.case_state import CaseState, apply_message, best_placement
@@ -136,22 +135,14 @@ class CrisisAttacher:
         self.position = None
 
     def _read(self, after: int) -> list[tuple]:
-        query = SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {}"
-                    " WHERE notification_id > %s ORDER BY notification_id LIMIT %s").format(
-            attach_store.table(self.store, "tocsin_events"))
-        with self.conn.cursor(binary=True, row_factory=tuple_row) as cur:
-            return cur.execute(query, (after, self.page)).fetchall()
+        return events_after(self.conn, self.store, after, self.page)
 
     def _warm(self, events: list[CaseEvent], position: int) -> None:
         """Fold, from their events up to `position`, the cases of this page not in memory."""
         cold = list({e.originator_id for e in events} - self.states.keys())
         if not cold:
             return
-        query = SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {}"
-                    " WHERE originator_id = ANY(%s) AND notification_id <= %s ORDER BY notification_id").format(
-            attach_store.table(self.store, "tocsin_events"))
-        with self.conn.cursor(binary=True, row_factory=tuple_row) as cur:
-            history = self.decoder.decode(cur.execute(query, (cold, position)).fetchall())
+        history = case_histories(self.conn, self.store, self.decoder, cold, position)
         for oid in cold:
             self.states[oid] = CaseState()
         for e in history:

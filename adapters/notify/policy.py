@@ -37,6 +37,7 @@ from adapters.notify import alert_store
 from adapters.notify.alert_settings import SettingsFold, is_settings_topic
 from adapters.store.codec import CaseEvent, EventDecoder
 from adapters.store.event_store import TocsinStore
+from adapters.store.following import case_histories, events_after
 from adapters.store.locks import run_while_leading
 from domain.alert import Alert
 from domain.alert_rules import (
@@ -138,21 +139,13 @@ class AlertPolicy:
         return len(rows)
 
     def _read(self, after: int) -> list[tuple]:
-        query = SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {}"
-                    " WHERE notification_id > %s ORDER BY notification_id LIMIT %s").format(
-            alert_store.table(self.store, "tocsin_events"))
-        with self.conn.cursor(binary=True, row_factory=tuple_row) as cur:
-            return cur.execute(query, (after, self.page)).fetchall()
+        return events_after(self.conn, self.store, after, self.page)
 
     def _warm(self, events: list[CaseEvent], position: int) -> None:
         cold = list({e.originator_id for e in events} - self.states.keys())
         if not cold:
             return
-        query = SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {}"
-                    " WHERE originator_id = ANY(%s) AND notification_id <= %s ORDER BY notification_id").format(
-            alert_store.table(self.store, "tocsin_events"))
-        with self.conn.cursor(binary=True, row_factory=tuple_row) as cur:
-            history = self.decoder.decode(cur.execute(query, (cold, position)).fetchall())
+        history = case_histories(self.conn, self.store, self.decoder, cold, position)
         for oid in cold:
             self.states[oid] = CaseState()
         for e in history:
