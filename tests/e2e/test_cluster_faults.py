@@ -15,6 +15,7 @@ pg_rewind, as a standby) and, once the stream is ingested:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -31,18 +32,25 @@ import pytest
 from adapters.settings import Settings
 from adapters.simulator import simulate
 from tests.support.paths import ROOT
+from tests.support.ports import free_port_block
 from tests.support.sql import first_row
 
 SCRIPT = ROOT / "deploy" / "local-cluster"
-BASE_PORT = int(os.environ.get("TOCSIN_TEST_CLUSTER_PORT") or 16400)  # away from a developer's own cluster
 RATE = 40.0  # messages per second, steadily
 SIZE = 1600  # 40 s of crisis
 DASHBOARD_EVERY = 0.25
 
 
+@functools.cache
+def base_port() -> int:
+    """Free ports chosen when the run starts (TOCSIN_TEST_CLUSTER_PORT to impose them): two runs at once, or a
+    run beside `make bench`'s cluster or a developer's own, never share one."""
+    return int(os.environ.get("TOCSIN_TEST_CLUSTER_PORT") or free_port_block())
+
+
 def cluster(folder: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(SCRIPT), *args, "--dir", str(folder), "--base-port", str(BASE_PORT)],
+        [str(SCRIPT), *args, "--dir", str(folder), "--base-port", str(base_port())],
         capture_output=True, text=True, timeout=timeout, check=False,
     )
 
