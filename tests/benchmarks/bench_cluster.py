@@ -21,7 +21,7 @@ that a change in the machine's load (these 2 cores are shared) weighs on both al
   leading the stream; the longest time without a message stored, and the longest an API server answered no
   dashboard read, from the kill on. `up` brings the member back between faults.
 
-Knobs, so that `make bench` stays bounded (about 15 minutes on 2 loaded cores): TOCSIN_BENCH_CLUSTER=0 skips
+Knobs, so that `make bench` stays bounded (about 10 minutes on 2 loaded cores): TOCSIN_BENCH_CLUSTER=0 skips
 it; TOCSIN_BENCH_CLUSTER_MESSAGES (3,000 a run), TOCSIN_BENCH_CLUSTER_STREAMS (1,000),
 TOCSIN_BENCH_CLUSTER_RUNS (3: ingestion and latency, the median of the runs), TOCSIN_BENCH_CLUSTER_FAULT_RUNS
 (1: each fault costs about a minute with the member's return; the median when more).
@@ -738,7 +738,9 @@ def _report(alone: Topology, grappe: Topology, ingest: dict, screen: dict, fault
           f" {_ratio(g['p99_ms'], s['p99_ms'])}) ; livrés {fmt(g['delivered'])}/{fmt(g['expected'])} et "
           f"{fmt(s['delivered'])}/{fmt(s['expected'])} ; CPU de la topologie par message diffusé à tous les flux "
           f"(son coût au repos, flux ouverts, déduit) : grappe {fmt(g['cpu_us_per_message'])} µs, nœud unique "
-          f"{fmt(s['cpu_us_per_message'])} µs ({_ratio(g['cpu_us_per_message'], s['cpu_us_per_message'])}) ; "
+          f"{fmt(s['cpu_us_per_message'])} µs ({_ratio(g['cpu_us_per_message'], s['cpu_us_per_message'])}), soit "
+          f"{fmt(g['cpu_us_per_message'] / max(1, g['streams']))} et "
+          f"{fmt(s['cpu_us_per_message'] / max(1, s['streams']))} µs par événement remis à un flux ; "
           f"au repos flux ouverts : {g['idle_cpu_percent']:.0f} % et {s['idle_cpu_percent']:.0f} % d'un cœur",
           flush=True)
     result["screen"] = {"goal_streams": STREAM_GOAL,

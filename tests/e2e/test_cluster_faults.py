@@ -172,6 +172,10 @@ def test_killing_the_primary_a_nats_server_the_lead_ingester_an_api_server_and_a
     primary = next(n for n, c in before.items() if c["kind"] == "postgresql" and c["role"] == "primary")
     standby = next(n for n, c in before.items() if c["kind"] == "postgresql" and c["role"] == "standby")
     assert all(c["alive"] for c in before.values()), before
+    # The interface's roles: primary / standby for PostgreSQL, leader / follower for the others (an API server
+    # leads when it runs the alert policy or their delivery).
+    assert {c["role"] for c in before.values() if c["kind"] == "postgresql"} == {"primary", "standby"}
+    assert {c["role"] for c in before.values() if c["kind"] in ("api", "ingester", "worker")} <= {"leader", "follower"}
 
     token = subprocess.run([str(ROOT / ".venv" / "bin" / "tocsin"), "token", "--role", "national", "--territory", "FR"],
                            env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout.strip()
