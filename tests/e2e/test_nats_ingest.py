@@ -14,7 +14,7 @@ import typer
 from psycopg.sql import SQL, Identifier
 from typer.testing import CliRunner
 
-from adapters.nats.ingester import NatsIngester
+from adapters.nats.ingester import IngestSummary, NatsIngester
 from adapters.services import open_services
 from tests.support.nats_harness import (
     assert_exactly_once,
@@ -180,7 +180,7 @@ def test_messages_another_reader_took_are_read_again_not_called_lost(nats_settin
         finally:
             await nc.close()
 
-    async def both():  # type: ignore[no-untyped-def]
+    async def both() -> IngestSummary:
         summary, _ = await asyncio.gather(ingester.run(), other_reader())
         return summary
 
