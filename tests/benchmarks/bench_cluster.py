@@ -9,7 +9,7 @@ that a change in the machine's load (these 2 cores are shared) weighs on both al
 - ingestion: a simulated storm published at once; messages/s from the first publication to the last message
   stored (event or quarantine); CPU per message of every process of the topology (Tocsin's, PostgreSQL's with
   its backends, NATS's, Patroni's, etcd's: the process trees of their pids, from /proc), until the views
-  have folded it all;
+  have folded it all, less what the topology spends idle (measured for 5 s just before);
 - message to screen: live dashboards (GET /api/v1/stream, national scope: each sees every case) spread over
   the two API servers; the first message of new cases published one at a time; from each publication to the
   `case` event on each stream, p50 and p99; the streams the servers did not accept are counted and said;
@@ -21,7 +21,7 @@ that a change in the machine's load (these 2 cores are shared) weighs on both al
   leading the stream; the longest time without a message stored, and the longest an API server answered no
   dashboard read, from the kill on. `up` brings the member back between faults.
 
-Knobs, so that `make bench` stays bounded (about 10 minutes on 2 loaded cores): TOCSIN_BENCH_CLUSTER=0 skips
+Knobs, so that `make bench` stays bounded (the time it takes is in deploy/README.md): TOCSIN_BENCH_CLUSTER=0 skips
 it; TOCSIN_BENCH_CLUSTER_MESSAGES (3,000 a run), TOCSIN_BENCH_CLUSTER_STREAMS (1,000),
 TOCSIN_BENCH_CLUSTER_RUNS (3: ingestion and latency, the median of the runs), TOCSIN_BENCH_CLUSTER_FAULT_RUNS
 (1: each fault costs about a minute with the member's return; the median when more).

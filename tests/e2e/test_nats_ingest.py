@@ -153,7 +153,7 @@ def test_messages_gone_from_the_stream_before_ingestion_are_reported_once_and_ne
 
 def test_messages_another_reader_took_are_read_again_not_called_lost(nats_settings):
     """An ingester whose lock ended with a PostgreSQL primary pulls from the same durable consumer until its next
-    commit check (seen in bench_cluster: 18 messages recorded lost after a failover). What it took is still in the
+    commit check (bench_cluster found such messages recorded lost after a failover). What it took is still in the
     stream: the leader reads it again from the stored position instead of recording a loss."""
     from adapters.nats.server import connect
     from adapters.nats.stream import consumer_name
