@@ -72,6 +72,12 @@ class LeadershipLost(Exception):
     """The advisory lock's session ended: another ingester may be reading the stream now."""
 
 
+class DeliveredElsewhere(Exception):
+    """Sequences skipped in a delivery are still in the stream: another reader of the same durable consumer
+    got them (an ingester whose lock ended with a PostgreSQL primary pulls until its next commit check). Not a
+    loss: reading starts again from the stored position."""
+
+
 class NatsDisconnected(Exception):
     """The connection to NATS dropped: the server may come back having lost the stream's end (JetStream
     syncs to disk every 2 minutes by default) and number new messages with sequences already read,
@@ -207,7 +213,8 @@ class NatsIngester:
 
     @staticmethod
     def _report(error: Exception, backoff: float) -> None:
-        known = isinstance(error, (*TRANSIENT_DB_ERRORS, LeadershipLost, NatsDisconnected, nats.errors.Error, OSError))
+        known = isinstance(error, (*TRANSIENT_DB_ERRORS, LeadershipLost, DeliveredElsewhere, NatsDisconnected,
+                                   nats.errors.Error, OSError))
         message = "NATS ingestion interrupted (%s): resuming in %.1f s from the stored position"
         if known:
             log.warning(message, str(error).splitlines()[0] if str(error) else type(error).__name__, backoff)
@@ -349,6 +356,7 @@ class NatsIngester:
         self.summary.counts["skipped"] += len(msgs) - len(fresh)
         gaps = missing(self.position, seqs)
         if gaps:
+            await self._check_gone(gaps)
             await asyncio.to_thread(self._lost, gaps)
         if fresh:
             if not await asyncio.to_thread(self.leadership.still_held):
@@ -365,6 +373,20 @@ class NatsIngester:
             await last.ack()  # cumulative (AckPolicy.ALL): the whole batch, now that it is committed
         except nats.errors.Error as error:  # harmless: it is delivered again, then skipped
             log.info("ack failed: %r", error)
+
+    async def _check_gone(self, gaps: list[Gap]) -> None:
+        """Raise DeliveredElsewhere unless the stream no longer holds the gaps' messages. Messages another
+        reader took come in runs, so each gap's ends are asked (a lost message answers "not found")."""
+        if self.nc is None:
+            return
+        js = self.nc.jetstream()
+        for first, last in gaps:
+            for seq in {first, last}:
+                try:
+                    await js.get_msg(self.settings.nats_stream, seq)
+                except NotFoundError:
+                    continue
+                raise DeliveredElsewhere(f"séquences {first} à {last} encore dans le flux, lues par un autre lecteur")
 
     # --- in a worker thread: the Ingestor is synchronous -------------------------------------------
 

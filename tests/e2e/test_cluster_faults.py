@@ -15,6 +15,7 @@ pg_rewind, as a standby) and, once the stream is ingested:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -31,18 +32,25 @@ import pytest
 from adapters.settings import Settings
 from adapters.simulator import simulate
 from tests.support.paths import ROOT
+from tests.support.ports import free_port_block
 from tests.support.sql import first_row
 
 SCRIPT = ROOT / "deploy" / "local-cluster"
-BASE_PORT = int(os.environ.get("TOCSIN_TEST_CLUSTER_PORT") or 16400)  # away from a developer's own cluster
 RATE = 40.0  # messages per second, steadily
 SIZE = 1600  # 40 s of crisis
 DASHBOARD_EVERY = 0.25
 
 
+@functools.cache
+def base_port() -> int:
+    """Free ports chosen when the run starts (TOCSIN_TEST_CLUSTER_PORT to impose them): two runs at once, or a
+    run beside `make bench`'s cluster or a developer's own, never share one."""
+    return int(os.environ.get("TOCSIN_TEST_CLUSTER_PORT") or free_port_block())
+
+
 def cluster(folder: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(SCRIPT), *args, "--dir", str(folder), "--base-port", str(BASE_PORT)],
+        [str(SCRIPT), *args, "--dir", str(folder), "--base-port", str(base_port())],
         capture_output=True, text=True, timeout=timeout, check=False,
     )
 
@@ -164,6 +172,10 @@ def test_killing_the_primary_a_nats_server_the_lead_ingester_an_api_server_and_a
     primary = next(n for n, c in before.items() if c["kind"] == "postgresql" and c["role"] == "primary")
     standby = next(n for n, c in before.items() if c["kind"] == "postgresql" and c["role"] == "standby")
     assert all(c["alive"] for c in before.values()), before
+    # The interface's roles: primary / standby for PostgreSQL, leader / follower for the others (an API server
+    # leads when it runs the alert policy or their delivery).
+    assert {c["role"] for c in before.values() if c["kind"] == "postgresql"} == {"primary", "standby"}
+    assert {c["role"] for c in before.values() if c["kind"] in ("api", "ingester", "worker")} <= {"leader", "follower"}
 
     token = subprocess.run([str(ROOT / ".venv" / "bin" / "tocsin"), "token", "--role", "national", "--territory", "FR"],
                            env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout.strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ import typer
 from psycopg.sql import SQL, Identifier
 from typer.testing import CliRunner
 
-from adapters.nats.ingester import NatsIngester
+from adapters.nats.ingester import IngestSummary, NatsIngester
 from adapters.services import open_services
 from tests.support.nats_harness import (
     assert_exactly_once,
@@ -151,6 +152,48 @@ def test_messages_gone_from_the_stream_before_ingestion_are_reported_once_and_ne
     text = run_tocsin(nats_settings, "status").stdout
     assert "Messages absents du flux avant leur ingestion, perdus pour Tocsin : 10" in text
     assert "n° 31 à 35 (5 messages, constaté le " in text
+
+
+def test_messages_another_reader_took_are_read_again_not_called_lost(nats_settings):
+    """An ingester whose lock ended with a PostgreSQL primary pulls from the same durable consumer until its next
+    commit check (bench_cluster found such messages recorded lost after a failover). What it took is still in the
+    stream: the leader reads it again from the stored position instead of recording a loss."""
+    from adapters.nats.server import connect
+    from adapters.nats.stream import consumer_name
+
+    messages = simulated(400, seed=29)
+    publish(nats_settings, messages)
+    services = open_services(nats_settings)
+    ingester = NatsIngester(services, nats_settings.nats_url, drain=True, batch_size=8, prepare_workers=0)
+    taken: list[int] = []
+
+    async def other_reader() -> None:
+        nc = await connect(nats_settings.nats_url)
+        try:
+            js = nc.jetstream()
+            while True:  # the consumer the ingester creates
+                try:
+                    await js.consumer_info(nats_settings.nats_stream, consumer_name(nats_settings))
+                    break
+                except Exception:  # noqa: BLE001 - not created yet
+                    await asyncio.sleep(0.01)
+            sub = await js.pull_subscribe_bind(consumer_name(nats_settings), nats_settings.nats_stream)
+            for msg in await sub.fetch(10, timeout=5):  # taken, never acknowledged, never stored
+                taken.append(msg.metadata.sequence.stream)
+        finally:
+            await nc.close()
+
+    async def both() -> IngestSummary:
+        summary, _ = await asyncio.gather(ingester.run(), other_reader())
+        return summary
+
+    try:
+        summary = run_async(both())
+    finally:
+        services.close()
+    assert taken and max(taken) < len(messages)  # it took some from the middle of the stream
+    assert summary.counts["lost"] == 0 and summary.restarts >= 1
+    assert_exactly_once(nats_settings, distinct_ids(messages))
 
 
 def test_a_first_reading_starts_where_the_stream_starts_without_calling_older_messages_lost(nats_settings, caplog):
