@@ -77,7 +77,9 @@ def test_the_mairie_receives_a_french_email_once_with_the_case_link_and_an_ackno
     assert d[(ids["maire"], "email")]["status"] == SENT and d[(ids["maire"], "email")]["attempts"] == 1
     # The directory requires everyone's email; a contact without one would be refused before any attempt
     # (the dispatcher's record of such a refusal: test_alert_push_and_gateway, without a push subscription).
-    no_address = replace(recipients.contact(ids["adjoint"]), email=None)
+    contact = recipients.contact(ids["adjoint"])
+    assert contact is not None
+    no_address = replace(contact, email=None)
     assert channels_from(mailer.settings)["email"].unreachable(no_address) == (
         "aucune adresse électronique dans l'annuaire pour cette personne")
     [alert] = alert_store.recent_alerts(mailer.store)
