@@ -117,6 +117,7 @@ def _tuning_form(org_id: str, rule: Rule, tuning: Mapping[str, Any] | None, csrf
             f'<input type="hidden" name="csrf" value="{csrf}">'
             f'<input type="hidden" name="organisation" value="{_e(org_id)}">'
             f'<input type="hidden" name="rule" value="{_e(rule.id)}">'
+            '<p class="fr-hint-text">Champs vides et cases décochées : la règle telle qu\'elle est requise.</p>'
             f'{"".join(fields)}'
             '<button class="fr-btn fr-btn--sm fr-btn--secondary" type="submit">Enregistrer ce réglage</button>'
             "</form>")
@@ -203,7 +204,9 @@ def with_tuning(described: Mapping[str, Any], rule_id: str, form: Mapping[str, l
               "more_than_cases_per_hour": _int_field(form, "more_than_cases_per_hour"),
               "extra_channels": list(form.get("extra_channels") or []), "grave": bool(form.get("grave")),
               "on_exercises": bool(form.get("on_exercises"))}
-    return [t for t in tunings if t["rule_id"] != rule_id] + [tuning], own
+    others = [t for t in tunings if t["rule_id"] != rule_id]
+    as_required = not any(v for k, v in tuning.items() if k != "rule_id")  # every field emptied: back to the rule
+    return (others if as_required else [*others, tuning]), own
 
 
 def with_own_rule(described: Mapping[str, Any], form: Mapping[str, list[str]]) -> tuple[list, list]:

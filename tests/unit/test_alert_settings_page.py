@@ -50,6 +50,8 @@ def test_one_form_changes_only_its_own_part(tuning_specs, rule_specs) -> None:
     assert r == stored_rules and t == [{"rule_id": "mairie-nouvelle-affaire", "escalate_after_minutes": 5,
                                         "extra_channels": ["sms"], "grave": False,
                                         "more_than_cases_per_hour": None, "on_exercises": False}]
+    t, r = validated(REQUIRED, RENNES, TERRITORY, *with_tuning(before, "mairie-nouvelle-affaire", {}))
+    assert (t, r) == ([], stored_rules)  # every field emptied: the rule as required again
     added = {"label": ["Une règle de plus"], "evacuation": ["1"], "channels": ["email"]}
     t, r = validated(REQUIRED, RENNES, TERRITORY, *with_own_rule(before, added))
     assert t == stored_tunings and r[:-1] == stored_rules and r[-1]["label"] == "Une règle de plus"
