@@ -13,8 +13,13 @@ from api.auth import LoginLimit
 
 
 async def form_fields(request: Request) -> dict[str, str]:
+    return {k: v[0] for k, v in (await form_lists(request)).items()}
+
+
+async def form_lists(request: Request) -> dict[str, list[str]]:
+    """Every value of each field (a group of checkboxes sends its name once per box ticked)."""
     body = (await request.body())[:64_000].decode("utf-8", errors="replace")
-    return {k: v[0] for k, v in parse_qs(body).items()}
+    return parse_qs(body)
 
 
 def same_site(request: Request) -> bool:

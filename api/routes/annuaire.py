@@ -8,6 +8,9 @@ through adapters.directory.use_cases with the principal, which records its organ
                                                  on-duty schedules (astreintes)
     POST /annuaire/astreintes                    put a person on duty (the organisation's people, its parent)
     POST /annuaire/astreintes/{id}/retrait       remove an on-duty period
+    POST /annuaire/alertes/reglage               make a required alert rule stricter (the organisation's people)
+    POST /annuaire/alertes/regles                add a rule of the organisation's own
+    POST /annuaire/alertes/regles/retrait        remove one
     GET  /habilitations                          the habilitations I grant, a form to grant one
     POST /habilitations                          grant
     POST /habilitations/{grant_id}/revocation    revoke
@@ -31,17 +34,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapters.directory import on_duty, use_cases
 from adapters.directory.lookups import Member
+from adapters.notify.alert_settings import change_settings, describe
 from api.auth import COOKIE_NAME, AuthConfig, AuthError, Revocations
-from api.forms import form_fields, same_site
+from api.forms import form_fields, form_lists, same_site
 from api.pages import render_page
+from api.routes import alert_settings_page
 from api.web_session import SESSION_COOKIE, current_web_session, session_principal, web_sessions
-from domain.access import ROLES, Denied, Principal
+from domain.access import ROLES, Denied, Principal, check_may_set_alerts, may_see_alert
+from domain.alert_settings import SettingRefused
 from domain.directory import (
     ADMIN_ROLE,
     KINDS,
     POSITIONS,
     DirectoryError,
     Organisation,
+    OrganisationKind,
     may_grant,
     may_set_duty,
     seeded_organisation_id,
@@ -55,9 +62,12 @@ GRANTERS = frozenset({"prefecture", "zone", "national", ADMIN_ROLE})
 PARIS = ZoneInfo("Europe/Paris")
 CSRF_PURPOSE = "habilitations"
 DUTY_PURPOSE = "astreintes"
+ALERTS_PURPOSE = "regles-alerte"
 NOTICES = {"habilitation": "Habilitation enregistrée.", "retrait": "Habilitation retirée (effet immédiat).",
            "deja-retiree": "Cette habilitation était déjà retirée."}
-DUTY_NOTICES = {"astreinte": "Période d'astreinte enregistrée.", "astreinte-retiree": "Période d'astreinte retirée."}
+DUTY_NOTICES = {"astreinte": "Période d'astreinte enregistrée.", "astreinte-retiree": "Période d'astreinte retirée.",
+                "regles": "Règles d'alerte enregistrées."}
+COMMUNE = re.compile(r"^[0-9][0-9AB][0-9]{3}$")  # an INSEE commune code (Corsica's 2A/2B)
 FORGED = "Formulaire expiré ou envoyé depuis un autre site : rechargez la page et recommencez."
 
 
@@ -149,7 +159,7 @@ def _contact_cells(m: Member, contacts: bool) -> str:
     return f"<td>{phones or '—'}</td><td>{mail}</td>"
 
 
-def _duty_section(schedule: on_duty.Schedule, may_set: bool, csrf: str) -> str:
+def _duty_section(schedule: on_duty.Schedule, may_set: bool, csrf: str, commune: str = "") -> str:
     """The organisation's on-duty schedule, in its territory's zone (stated), with the forms for those who
     keep it."""
     org_id = html.escape(schedule.organisation.id)
@@ -180,6 +190,7 @@ def _duty_section(schedule: on_duty.Schedule, may_set: bool, csrf: str) -> str:
             f'<form method="post" action="/annuaire/astreintes" class="fr-mt-2w duty-form">'
             f'<input type="hidden" name="csrf" value="{csrf}">'
             f'<input type="hidden" name="organisation" value="{org_id}">'
+            + (f'<input type="hidden" name="commune" value="{html.escape(commune)}">' if commune else "") +
             f'<div class="fr-select-group"><label class="fr-label" for="duty-person-{org_id}">Personne d\'astreinte'
             f'</label><select class="fr-select" id="duty-person-{org_id}" name="person" required>{options}'
             "</select></div>"
@@ -201,35 +212,66 @@ def _may_set_duty(services: object, principal: Principal, org: Organisation) -> 
                         services.geography)  # type: ignore[attr-defined]
 
 
+def _mairies_kept(services: object, principal: Principal) -> list[Organisation]:
+    """The mairies whose on-duty schedule the principal keeps from above (a préfecture's, in its
+    département): those it may open from the page."""
+    geography = services.geography  # type: ignore[attr-defined]
+    services.ensure_directory()  # type: ignore[attr-defined]
+    below = geography.children(principal.level, principal.code)
+    found = services.directory.organisations_in(below)  # type: ignore[attr-defined]
+    return sorted((o for o in found if o.kind is OrganisationKind.MAIRIE and _may_set_duty(services, principal, o)),
+                  key=lambda o: _fold(o.name))
+
+
+def _commune_picker(mairies: list[Organisation], commune: str) -> str:
+    if not mairies:
+        return ""
+    options = "".join(f'<option value="{html.escape(o.code)}"{" selected" if o.code == commune else ""}>'
+                      f"{html.escape(o.name)} ({html.escape(o.code)})</option>" for o in mairies)
+    return ('<form method="get" action="/annuaire" class="fr-mb-3w" id="open-commune">'
+            '<div class="fr-select-group"><label class="fr-label" for="commune">Ouvrir une mairie de votre '
+            'territoire (astreintes)</label>'
+            f'<select class="fr-select" id="commune" name="commune"><option value="">— Choisir une commune —'
+            f"</option>{options}</select></div>"
+            '<button class="fr-btn fr-btn--secondary fr-btn--sm" type="submit">Ouvrir</button></form>')
+
+
 @router.get("/annuaire", response_class=HTMLResponse)
-async def directory_page(request: Request, q: str = "", fait: str = "") -> Response:
+async def directory_page(request: Request, q: str = "", fait: str = "", commune: str = "") -> Response:
     found = await page_principal(request)
     if found is None:
         return RedirectResponse("/connexion", status_code=303)
-    return await _directory(request, *found, query=q, notice=DUTY_NOTICES.get(fait, ""))
+    return await _directory(request, *found, query=q, notice=DUTY_NOTICES.get(fait, ""), commune=commune)
 
 
 async def _directory(request: Request, principal: Principal, binding: str, *, query: str = "", notice: str = "",
-                     error: str = "", status: int = 200) -> HTMLResponse:
+                     error: str = "", status: int = 200, commune: str = "") -> HTMLResponse:
     services = request.app.state.services
     config: AuthConfig = request.app.state.auth
     csrf = html.escape(config.csrf_token(DUTY_PURPOSE, binding))
+    alerts_csrf = html.escape(config.csrf_token(ALERTS_PURPOSE, binding))
     query = query.strip()[:100]
     wanted = _fold(query)
+    commune = commune.strip()[:5].upper() if COMMUNE.match(commune.strip().upper()) else ""
 
-    def gather() -> list[tuple[Organisation, list[Member], bool, on_duty.Schedule]]:
+    def gather() -> tuple[list[tuple[Organisation, list[Member], bool, on_duty.Schedule, dict | None]],
+                          list[Organisation]]:
+        mairies = _mairies_kept(services, principal)
+        orgs = use_cases.organisations(services, principal, None)
+        opened = [o for o in mairies if o.code == commune]  # only a mairie the principal keeps the schedule of
         out = []
-        for org in use_cases.organisations(services, principal, None):
+        for org in [*opened, *[o for o in orgs if o not in opened]]:
             members, contacts = use_cases.people(services, principal, org.id)
-            out.append((org, members, contacts, on_duty.schedule(services, principal, org.id)))
-        return out
+            rules = describe(services.store, org.id) if may_see_alert(principal, org.id, ()) else None
+            out.append((org, members, contacts, on_duty.schedule(services, principal, org.id), rules))
+        return out, mairies
 
     try:
-        listed = await run_in_threadpool(gather)
+        listed, mairies = await run_in_threadpool(gather)
     except (Denied, DirectoryError) as e:
         return _refusal(request, f"Annuaire indisponible : {e}")
     sections = []
-    for org, members, contacts, schedule in listed:
+    for org, members, contacts, schedule, rules in listed:
         org_text = _fold(f"{org.name} {_kind_label(org)} {_territory_label(request, org)}")
         if wanted and wanted not in org_text:
             members = [m for m in members if wanted in _fold(f"{m.name} {m.position or ''} {m.email}")]
@@ -246,7 +288,10 @@ async def _directory(request: Request, principal: Principal, binding: str, *, qu
             f'<section class="t-card fr-mb-3w" data-organisation="{html.escape(org.id)}">'
             f'<h2 class="fr-h5">{html.escape(org.name)}</h2>'
             f'<p class="t-hint">{html.escape(_kind_label(org))} — {html.escape(_territory_label(request, org))}</p>'
-            f"{table}{_duty_section(schedule, _may_set_duty(services, principal, org), csrf)}</section>")
+            f"{table}{_duty_section(schedule, _may_set_duty(services, principal, org), csrf, commune)}"
+            + ("" if rules is None else
+               alert_settings_page.alert_rules_section(org.id, rules, _may_set_alerts(principal, org.id), alerts_csrf))
+            + "</section>")
     results = "".join(sections) or f'<p id="no-result">Aucun résultat pour « {html.escape(query)} ».</p>'
     main = (
         f"{_nav(principal, '/annuaire')}"
@@ -258,8 +303,9 @@ async def _directory(request: Request, principal: Principal, binding: str, *, qu
         '<label class="fr-label" for="q">Rechercher une organisation ou une personne</label>'
         f'<input class="fr-input" type="search" id="q" name="q" maxlength="100" value="{html.escape(query)}" '
         'placeholder="Nom, fonction, organisation">'
+        + (f'<input type="hidden" name="commune" value="{html.escape(commune)}">' if commune else "") +
         '<button class="fr-btn" type="submit" title="Rechercher">Rechercher</button></form>'
-        f"{results}"
+        f"{_commune_picker(mairies, commune)}{results}"
     )
     return _html("Annuaire", main, request, status)
 
@@ -294,7 +340,9 @@ async def set_duty(request: Request) -> Response:
     except DirectoryError as e:
         return await _directory(request, principal, binding, error=f"Astreinte refusée : {e}", status=422)
     log.info("on-duty period %s set from the page in %s", period.id, period.organisation_id)
-    return RedirectResponse("/annuaire?fait=astreinte", status_code=303)
+    back = form.get("commune", "").upper()
+    return RedirectResponse("/annuaire?fait=astreinte" + (f"&commune={back}" if COMMUNE.match(back) else ""),
+                            status_code=303)
 
 
 @router.post("/annuaire/astreintes/{period_id}/retrait")
@@ -311,6 +359,73 @@ async def remove_duty(request: Request, period_id: str) -> Response:
     except DirectoryError as e:
         return await _directory(request, principal, binding, error=f"Retrait refusé : {e}", status=404)
     return RedirectResponse("/annuaire?fait=astreinte-retiree", status_code=303)
+
+
+# ---- « Règles d'alerte » (issue #19) ---------------------------------------------------------------------
+
+def _may_set_alerts(principal: Principal, organisation_id: str) -> bool:
+    try:
+        check_may_set_alerts(principal, organisation_id)
+    except Denied:
+        return False
+    return True
+
+
+async def _change_alerts(request: Request, change: str) -> Response:
+    """Apply one form of the « Règles d'alerte » block: the organisation's whole new settings, through the
+    same use case as the API's PUT (change_settings); a refusal is shown, in French, on the page."""
+    found = await page_principal(request)
+    if found is None:
+        return RedirectResponse("/connexion", status_code=303)
+    principal, binding = found
+    form = await form_lists(request)
+    config: AuthConfig = request.app.state.auth
+    first = {k: v[0] for k, v in form.items()}
+    if not same_site(request) or not config.csrf_valid(ALERTS_PURPOSE, binding, first.get("csrf")):
+        log.warning("alert rules form refused: missing or invalid CSRF token, or sent from another site")
+        return _refusal(request, FORGED)
+    services = request.app.state.services
+    organisation_id = first.get("organisation", "")[:200]
+
+    def act() -> None:
+        org = services.directory.organisation(organisation_id)
+        if org is None or not may_see_alert(principal, organisation_id, ()):
+            raise LookupError(organisation_id)  # unknown, or outside the perimeter: the same answer
+        check_may_set_alerts(principal, organisation_id)
+        described = describe(services.store, organisation_id)
+        if change == "reglage":
+            tunings, own = alert_settings_page.with_tuning(described, first.get("rule", "")[:200], form)
+        elif change == "ajout":
+            tunings, own = alert_settings_page.with_own_rule(described, form)
+        else:
+            tunings, own = alert_settings_page.without_own_rule(described, first.get("rule", "")[:200])
+        change_settings(services.store, principal, organisation_id, (org.level, org.code), tunings, own)
+
+    try:
+        await run_in_threadpool(act)
+    except LookupError:
+        return _refusal(request, "Organisation inconnue ou hors de votre périmètre.", 404)
+    except Denied as e:
+        return _refusal(request, f"Réglage refusé : {e}")
+    except SettingRefused as e:
+        return await _directory(request, principal, binding, error=f"Réglage refusé : {e}", status=422)
+    log.info("alert settings of %s changed from the page (%s)", organisation_id, change)
+    return RedirectResponse("/annuaire?fait=regles", status_code=303)
+
+
+@router.post("/annuaire/alertes/reglage")
+async def tune_rule(request: Request) -> Response:
+    return await _change_alerts(request, "reglage")
+
+
+@router.post("/annuaire/alertes/regles")
+async def add_own_rule(request: Request) -> Response:
+    return await _change_alerts(request, "ajout")
+
+
+@router.post("/annuaire/alertes/regles/retrait")
+async def remove_own_rule(request: Request) -> Response:
+    return await _change_alerts(request, "retrait")
 
 
 # ---- « Habilitations » -------------------------------------------------------------------------------

@@ -19,18 +19,18 @@ from adapters.notify import alert_store
 from adapters.notify.policy import AlertPolicy
 from api import schemas
 from tests.support.api import GUICHEN, LiveServer, bearer, client_for, report_in
-from tests.support.recipients import DirectoryRecipients
+from tests.support.directory_grants import habilitate
 from tests.support.smtp import smtp_server  # noqa: F401  (fixture)
 
 MAIRE = "maire@guichen.test"
 CASE = "fr.fire.test.alert-guichen"
 
 
-def directory() -> DirectoryRecipients:
-    d = DirectoryRecipients()
-    d.add(f"mairie.{GUICHEN}", "p.maire", "Maire de Guichen", MAIRE)
-    d.add("prefecture.35", "p.cab", "Cadre de permanence", "cab@ille-et-vilaine.test")
-    return d
+def directory(services):
+    """Guichen's mayor and the préfecture's duty officer, in the real directory the app asks (granting again
+    records nothing): the directory as alerting asks it, and their ids."""
+    return habilitate(services, {"maire": (f"mairie.{GUICHEN}", "Maire de Guichen", MAIRE),
+                                 "cab": ("prefecture.35", "Cadre de permanence", "cab@ille-et-vilaine.test")})
 
 
 def wait_for(predicate, timeout: float = 15.0):
@@ -46,7 +46,7 @@ def wait_for(predicate, timeout: float = 15.0):
 @pytest.fixture
 def mailing(services, smtp_server):  # noqa: F811
     services.settings = replace(services.settings, smtp_url=smtp_server.url, public_url="https://tocsin.example.fr")
-    AlertPolicy(services.store, services.geography, directory()).close()  # the policy starts here, before the news
+    AlertPolicy(services.store, services.geography, directory(services)[0]).close()  # it starts before the news
     return services
 
 
@@ -56,7 +56,7 @@ def ingest(services, case_id: str = CASE, seed: int = 1) -> None:
 
 
 def test_the_emailed_link_shows_a_page_and_only_its_form_acknowledges(mailing, smtp_server):  # noqa: F811
-    with client_for(mailing, alerting=True, recipients=directory()) as (client, config):
+    with client_for(mailing, alerting=True) as (client, config):
         ingest(mailing)
         [mail] = wait_for(lambda: smtp_server.mailbox.to(MAIRE))
         text = mail.get_body(("plain",)).get_content()
@@ -73,8 +73,10 @@ def test_the_emailed_link_shows_a_page_and_only_its_form_acknowledges(mailing, s
         done = client.post(path)
         assert done.status_code == 200 and "Réception confirmée" in done.text
         [alert] = alert_store.recent_alerts(mailing.store)
-        assert alert.acknowledged_by == {"person_id": "p.maire", "name": "Maire de Guichen",
-                                         "grant_id": f"hab.p.maire.mairie.{GUICHEN}", "channel": "lien du courriel"}
+        recipients, ids = directory(mailing)
+        assert alert.acknowledged_by == {"person_id": ids["maire"], "name": "Maire de Guichen",
+                                         "grant_id": recipients.contact(ids["maire"]).grant_id,
+                                         "channel": "lien du courriel"}
         again = client.post(path)  # single use: the second time only says who did it
         assert "Alerte déjà acquittée" in again.text and "Maire de Guichen" in again.text
         events = [type(e).__name__ for e in mailing.store.events.get(alert.id)]
@@ -85,13 +87,14 @@ def test_the_emailed_link_shows_a_page_and_only_its_form_acknowledges(mailing, s
 
 
 def test_alerts_are_visible_to_the_people_reached_and_the_authorities_above_them(mailing, smtp_server):  # noqa: F811
-    with client_for(mailing, alerting=True, recipients=directory()) as (client, config):
+    _, ids = directory(mailing)
+    with client_for(mailing, alerting=True) as (client, config):
         ingest(mailing)
         wait_for(lambda: smtp_server.mailbox.to(MAIRE))
         for role, territory, subject, sees in (
             ("mayor", f"commune:{GUICHEN}", None, 1),  # acting for the mairie alerted
             ("mayor", "commune:35238", None, 0),  # another commune's mayor
-            ("mayor", "commune:35238", "p.maire", 1),  # a person the alert reached, whatever their token's place
+            ("mayor", "commune:35238", ids["maire"], 1),  # a person the alert reached, whatever their token's place
             ("prefecture", "departement:35", None, 1),  # the authority above
             ("prefecture", "departement:29", None, 0),
             ("zone", "zone:ouest", None, 1),
@@ -102,7 +105,7 @@ def test_alerts_are_visible_to_the_people_reached_and_the_authorities_above_them
             assert len(body["items"]) == sees, (role, territory, subject)
         [item] = client.get("/api/v1/alerts", headers=bearer(config, "prefecture", "departement:35")).json()["items"]
         TypeAdapter(schemas.AlertList).validate_python({"items": [item]})
-        assert item["people_reached"] == [{"person_id": "p.maire", "name": "Maire de Guichen",
+        assert item["people_reached"] == [{"person_id": ids["maire"], "name": "Maire de Guichen",
                                            "organisation_id": f"mairie.{GUICHEN}"}]
         wait_for(lambda: client.get("/api/v1/alerts", headers=bearer(config, "national", "national:FR"))
                  .json()["items"][0]["deliveries"][0]["status"] == "envoyé")
@@ -121,7 +124,7 @@ def test_alerts_are_visible_to_the_people_reached_and_the_authorities_above_them
 
 
 def test_alert_events_reach_the_live_stream_of_those_who_may_see_them(mailing, smtp_server):  # noqa: F811
-    with LiveServer(mailing, alerting=True, recipients=directory()) as server:
+    with LiveServer(mailing, alerting=True) as server:
         received: dict[str, list] = {"prefecture-35": [], "mayor-rennes": []}
         tokens = {"prefecture-35": bearer(server.config, "prefecture", "departement:35"),
                   "mayor-rennes": bearer(server.config, "mayor", "commune:35238")}
@@ -165,11 +168,12 @@ def test_the_cli_lists_alerts_and_acknowledges_one(mailing, smtp_server, monkeyp
     from adapters.notify.dispatch import Dispatcher, channels_from
     from api.cli.alerts import register
 
-    policy = AlertPolicy(mailing.store, mailing.geography, directory())
+    recipients, ids = directory(mailing)
+    policy = AlertPolicy(mailing.store, mailing.geography, recipients)
     ingest(mailing)
     policy.catch_up()
     policy.close()
-    with Dispatcher(mailing.store, directory(), channels_from(mailing.settings)) as dispatcher:
+    with Dispatcher(mailing.store, recipients, channels_from(mailing.settings)) as dispatcher:
         dispatcher.step()
     monkeypatch.setattr("api.cli.alerts.open_services_from_env", lambda: replace(mailing, store=mailing.store))
     monkeypatch.setattr(type(mailing), "close", lambda self: None)
@@ -182,7 +186,7 @@ def test_the_cli_lists_alerts_and_acknowledges_one(mailing, smtp_server, monkeyp
     assert {"id", "reason", "subject", "people_reached", "channels", "acknowledged_at", "acknowledged_by"} <= set(item)
     assert item["channels"] == ["email"] and item["acknowledged_at"] is None
     text = runner.invoke(app, ["alerts", "list"]).output
-    assert "Nouvelle affaire dans la commune" in text and "email → p.maire : envoyé" in text
+    assert "Nouvelle affaire dans la commune" in text and f"email → {ids['maire']} : envoyé" in text
     assert "(Europe/Paris)" in text and "accusé de réception : aucun" in text
     acked = runner.invoke(app, ["alerts", "ack", item["id"]])
     assert acked.exit_code == 0 and "Accusé de réception enregistré" in acked.output

@@ -12,21 +12,18 @@ from adapters.notify.policy import AlertPolicy
 from tests.e2e.test_alerts import wait_for
 from tests.e2e.test_dashboard_browser import FLAGS, ensure_chromium, save
 from tests.support.api import GUICHEN, LiveServer, report_in
-from tests.support.recipients import DirectoryRecipients
+from tests.support.directory_grants import habilitate
 
-
-def directory() -> DirectoryRecipients:
-    d = DirectoryRecipients()
-    d.add(f"mairie.{GUICHEN}", "p.maire", "Maire de Guichen", "maire@guichen.test")
-    return d
+MAIRE = {"maire": (f"mairie.{GUICHEN}", "Maire de Guichen", "maire@guichen.test")}
 
 
 def test_a_mayor_sees_the_banner_and_acknowledges_from_the_list(services, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     executable = ensure_chromium()
-    AlertPolicy(services.store, services.geography, directory()).close()  # the policy starts before the news
-    with LiveServer(services, alerting=True, recipients=directory()) as server, sync_playwright() as p:
+    recipients, _ = habilitate(services, MAIRE)  # the app asks the same directory
+    AlertPolicy(services.store, services.geography, recipients).close()  # the policy starts before the news
+    with LiveServer(services, alerting=True) as server, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=FLAGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR", timezone_id="Europe/Paris")
@@ -63,16 +60,16 @@ def test_a_call_out_is_tallied_live_and_answered_from_the_dashboard(services, tm
     import httpx
     from playwright.sync_api import expect, sync_playwright
 
-    recipients = directory()
-    recipients.add(f"mairie.{GUICHEN}", "p.adjoint", "Adjointe de Guichen", "adjointe@guichen.test")
+    recipients, ids = habilitate(services, {
+        **MAIRE, "adjoint": (f"mairie.{GUICHEN}", "Adjointe de Guichen", "adjointe@guichen.test")})
     executable = ensure_chromium()
     AlertPolicy(services.store, services.geography, recipients).close()
-    with LiveServer(services, alerting=True, recipients=recipients) as server, sync_playwright() as p:
+    with LiveServer(services, alerting=True) as server, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=FLAGS, headless=True)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR",
                                           timezone_id="Europe/Paris")
-            mayor = server.config.mint("mayor", f"commune:{GUICHEN}", subject="p.maire", name="Maire de Guichen")
+            mayor = server.config.mint("mayor", f"commune:{GUICHEN}", subject=ids["maire"], name="Maire de Guichen")
             context.add_cookies([{"name": "tocsin_token", "value": mayor, "url": server.url}])
             page = context.new_page()
             page.set_default_timeout(15_000)
@@ -98,14 +95,14 @@ def test_a_call_out_is_tallied_live_and_answered_from_the_dashboard(services, tm
                 expect(item.locator("[data-tally]")).to_contain_text("1 réponse(s) sur 2, 1 en attente")
                 # Another person answers elsewhere: the tally moves on this page without reloading it.
                 adjoint = {"Authorization": "Bearer " + server.config.mint(
-                    "mayor", f"commune:{GUICHEN}", subject="p.adjoint", name="Adjointe de Guichen")}
+                    "mayor", f"commune:{GUICHEN}", subject=ids["adjoint"], name="Adjointe de Guichen")}
                 answered = client.post(f"/api/v1/callouts/{launched.json()['id']}/answers", headers=adjoint,
                                        json={"choice": "en route"})
                 assert answered.status_code == 200, answered.text
                 expect(item.locator('[data-count="en route"]')).to_contain_text("en route : 1")
                 expect(item.locator("[data-tally]")).to_contain_text("2 réponse(s) sur 2, 0 en attente")
             save(page, tmp_path, "appel.png")
-            [answer] = [a for a in answered.json()["answers"] if a["person_id"] == "p.maire"]
+            [answer] = [a for a in answered.json()["answers"] if a["person_id"] == ids["maire"]]
             assert (answer["choice"], answer["channel"]) == ("disponible", "tableau de bord")
             assert refused == []
         finally:

@@ -14,24 +14,25 @@ from adapters.notify.policy import AlertPolicy
 from api import schemas
 from tests.e2e.test_alerts import _collect, wait_for
 from tests.support.api import GUICHEN, LiveServer
-from tests.support.recipients import DirectoryRecipients
+from tests.support.directory_grants import habilitate
 from tests.support.smtp import smtp_server  # noqa: F401  (fixture)
 
 MAIRE, CAB = "maire@guichen.test", "cab@ille-et-vilaine.test"
 
 
-def directory() -> DirectoryRecipients:
-    d = DirectoryRecipients()
-    d.add(f"mairie.{GUICHEN}", "p.maire", "Maire de Guichen", MAIRE)
-    d.add("prefecture.35", "p.cab", "Cadre de permanence", CAB)
-    return d
+@pytest.fixture
+def people(services) -> dict[str, str]:
+    """Guichen's mayor and the préfecture's duty officer, in the real directory the app asks: their ids."""
+    recipients, ids = habilitate(services, {"maire": (f"mairie.{GUICHEN}", "Maire de Guichen", MAIRE),
+                                            "cab": ("prefecture.35", "Cadre de permanence", CAB)})
+    AlertPolicy(services.store, services.geography, recipients).close()
+    return ids
 
 
 @pytest.fixture
-def server(services, smtp_server):  # noqa: F811
+def server(services, smtp_server, people):  # noqa: F811
     services.settings = replace(services.settings, smtp_url=smtp_server.url, public_url="https://tocsin.example.fr")
-    AlertPolicy(services.store, services.geography, directory()).close()
-    with LiveServer(services, alerting=True, recipients=directory()) as live:
+    with LiveServer(services, alerting=True) as live:
         yield live
 
 
@@ -39,7 +40,7 @@ def token(server, role: str, territory: str, subject: str | None = None, name: s
     return {"Authorization": f"Bearer {server.config.mint(role, territory, subject=subject, name=name)}"}
 
 
-def test_a_prefect_calls_out_the_mairie_and_the_answers_are_tallied_live(server, smtp_server):  # noqa: F811
+def test_a_prefect_calls_out_the_mairie_and_the_answers_are_tallied_live(server, smtp_server, people):  # noqa: F811
     import httpx
 
     prefet = token(server, "prefecture", "departement:35", subject="p.prefet", name="Préfet d'Ille-et-Vilaine")
@@ -74,7 +75,7 @@ def test_a_prefect_calls_out_the_mairie_and_the_answers_are_tallied_live(server,
         done = client.post(link)
         assert done.status_code == 200 and "Réponse enregistrée" in done.text
 
-        cab = token(server, "prefecture", "departement:35", subject="p.cab", name="Cadre de permanence")
+        cab = token(server, "prefecture", "departement:35", subject=people["cab"], name="Cadre de permanence")
         answered = client.post(f"/api/v1/callouts/{item.id}/answers", json={"choice": "en route"}, headers=cab)
         assert answered.status_code == 200, answered.text
         stranger = token(server, "prefecture", "departement:35", subject="p.autre")

@@ -180,15 +180,14 @@ def test_the_prefecture_is_alerted_by_email_when_a_draft_waits_for_it(services, 
     from adapters.notify.policy import AlertPolicy
     from tests.e2e.test_alerts import wait_for
     from tests.support.api import LiveServer
-    from tests.support.recipients import DirectoryRecipients
+    from tests.support.directory_grants import habilitate
 
     cab = "cab@ille-et-vilaine.test"
-    directory = DirectoryRecipients()
-    directory.add("prefecture.35", "p.cab", "Cadre de permanence", cab)
-    directory.add("prefecture.29", "p.cab29", "Cadre du Finistère", "cab@finistere.test")
+    directory, ids = habilitate(services, {"cab": ("prefecture.35", "Cadre de permanence", cab),
+                                           "cab29": ("prefecture.29", "Cadre du Finistère", "cab@finistere.test")})
     services.settings = replace(services.settings, smtp_url=smtp_server.url, public_url="https://tocsin.example.fr")
     AlertPolicy(services.store, services.geography, directory).close()
-    with LiveServer(services, alerting=True, recipients=directory) as server, \
+    with LiveServer(services, alerting=True) as server, \
             httpx.Client(base_url=server.url, timeout=10) as client:
         maire = {"Authorization": f"Bearer {server.config.mint('mayor', f'commune:{GUICHEN}', subject='m')}"}
         drafted = client.post(PREFIX, json={**CONTENT, "insee": GUICHEN}, headers=maire)
@@ -198,6 +197,6 @@ def test_the_prefecture_is_alerted_by_email_when_a_draft_waits_for_it(services, 
         assert "Alerte à la population à valider (Guichen) : Crue de la Vilaine" in text
         assert "Guichen (35126)" in text
         assert smtp_server.mailbox.to("cab@finistere.test") == []  # another département's préfecture: nothing
-        prefet = {"Authorization": f"Bearer {server.config.mint('prefecture', 'departement:35', subject='p.cab')}"}
+        prefet = {"Authorization": f"Bearer {server.config.mint('prefecture', 'departement:35', subject=ids['cab'])}"}
         alerts = client.get("/api/v1/alerts", headers=prefet).json()["items"]
         assert [a["rule"] for a in alerts] == ["alerte-population-a-valider"]

@@ -35,7 +35,8 @@ def principal(services, role: str, level: Level, code: str, name: str) -> Princi
 def crisis_world(services):
     prefet = principal(services, "prefecture", Level.DEPARTEMENT, "35", "prefet")
     maire = principal(services, "mayor", Level.COMMUNE, GUICHEN, "maire")
-    policy = AlertPolicy(services.store, services.geography, directory())  # started first: it begins at the head
+    recipients, _ = directory(services)
+    policy = AlertPolicy(services.store, services.geography, recipients)  # started first: it begins at the head
     report(services, 1)
     policy.catch_up()
     crisis = open_crisis(services.store, prefet, title="Crue de la Vilaine", kind="flood",

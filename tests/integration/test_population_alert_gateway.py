@@ -17,7 +17,7 @@ from domain.access import ROLES, Principal
 from domain.geography import Level
 from domain.population_alert import CANCELLED, FAILED, PUBLISHED, SENT, TO_APPROVE, TO_PUBLISH
 from tests.support.cap_gateway import cap_gateway  # noqa: F401  (fixture)
-from tests.support.recipients import DirectoryRecipients
+from tests.support.directory_grants import habilitate
 
 GUICHEN = "35126"
 NS = {"cap": schema.CAP_NS}
@@ -36,8 +36,7 @@ def who(services, role: str, territory: str, subject: str) -> Principal:
 
 @pytest.fixture
 def actors(services):
-    recipients = DirectoryRecipients()
-    recipients.add("prefecture.35", "p.cab", "Cadre de permanence", "cab@ille-et-vilaine.test")
+    recipients, _ = habilitate(services, {"cab": ("prefecture.35", "Cadre de permanence", "cab@ille-et-vilaine.test")})
     return (recipients, who(services, "mayor", f"commune:{GUICHEN}", "maire"),
             who(services, "prefecture", "departement:35", "prefet"))
 
@@ -50,7 +49,7 @@ def test_approved_it_reaches_the_gateway_as_valid_cap_then_updates_and_cancels_r
     alert = use_cases.draft(services.store, services.geography, recipients, maire, insee=GUICHEN, content=CONTENT)
     assert alert.state == TO_APPROVE
     [asked] = [a for a in alert_store.recent_alerts(services.store) if a.rule_id == use_cases.RULE]
-    assert asked.organisation_id == "prefecture.35" and [r["person_id"] for r in asked.recipients] == ["p.cab"]
+    assert asked.organisation_id == "prefecture.35" and [r["name"] for r in asked.recipients] == ["Cadre de permanence"]
 
     alert = use_cases.approve(services.store, services.settings, services.geography, gateway, prefet, str(alert.id))
     assert alert.state == PUBLISHED
@@ -133,13 +132,14 @@ def test_the_acts_are_chained_by_the_audit_trail_like_every_event(services, sett
     from replay.audit.seals import journal_file
 
     recipients, maire, prefet = actors
+    directory_events = v.verify_store(services.store, trusted_keys(settings.data_dir)).checked  # the grants'
     alert = use_cases.draft(services.store, services.geography, recipients, maire, insee=GUICHEN, content=CONTENT)
     use_cases.refuse(services.store, prefet, str(alert.id), "Déjà couvert par la vigilance")
     assert seal(services.store, load_signing_key(settings.data_dir), settings.data_dir) is not None
     report = v.verify_store(services.store, trusted_keys(settings.data_dir),
                             journal=journal_file(settings.data_dir, settings.schema))
     assert report.ok, report.summary()
-    assert report.checked == 3  # drafted, the préfecture's Alert, refused
+    assert report.checked == directory_events + 3  # drafted, the préfecture's Alert, refused
 
 
 def test_the_gateways_credentials_go_to_the_gateway_and_nowhere_else(services, actors, cap_gateway):  # noqa: F811

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from adapters.directory import use_cases
+from adapters.directory.recipients import DirectoryRecipients
 from adapters.services import Services
 from domain.directory import OrganisationKind, organisation_id
 from domain.geography import Level
@@ -39,3 +40,18 @@ class Habilitated:
 
     def id(self, name: str) -> str:
         return self.ids[name]
+
+
+# The position a person is granted under by `habilitate`, after the organisation id's kind (its prefix).
+POSITION_IN = {"mairie": "Maire", "prefecture": "Directeur de cabinet", "sdis": "Chef de salle CODIS"}
+
+
+def habilitate(services: Services, people: dict[str, tuple[str, str, str]]
+               ) -> tuple[DirectoryRecipients, dict[str, str]]:
+    """Grant each person `key: (organisation id, name, email)` in the real directory, in the order given, under
+    the usual position of that kind of organisation: the directory as alerting asks it, and each key's person
+    id (the directory gives its own)."""
+    ids = {key: use_cases.grant(services, None, organisation_id=org, email=email, name=name,
+                                position=POSITION_IN[org.split(".")[0]]).person_id
+           for key, (org, name, email) in people.items()}
+    return DirectoryRecipients(services.directory), ids
