@@ -715,6 +715,8 @@ class OwnAlertRule(Schema):
 class AlertSettingsIn(Schema):
     tunings: list[AlertTuning] = Field(default=[], description="Règles requises rendues plus strictes")
     own_rules: list[OwnAlertRule] = Field(default=[], description="Règles propres à l'organisation")
+    version: int | None = Field(default=None, description="La version lue (`version` de la réponse) : refusé "
+                                                          "(409) si les règles ont changé depuis ; sans : remplacées")
 
 
 class AlertSettingsOut(Schema):

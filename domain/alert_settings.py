@@ -36,6 +36,10 @@ class SettingRefused(ValueError):
     """A setting that would loosen a required rule, or that is malformed (French message)."""
 
 
+class SettingsChanged(ValueError):
+    """The settings changed since the version the caller read: applying its change would undo another's."""
+
+
 @dataclass(frozen=True)
 class Tuning:
     """How an organisation makes one required rule that reaches it stricter. None: as required."""

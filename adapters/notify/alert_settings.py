@@ -21,7 +21,16 @@ from adapters.notify.alert_store import OWN_ACTS, table
 from adapters.store.event_store import TocsinStore
 from domain.access import Principal, actor, check_may_set_alerts
 from domain.alert_rules import DEFAULT_RULES, Rule, Target
-from domain.alert_settings import AlertSettings, RuleBook, Tuning, rule_as_dict, settings_uuid, tuned, validated
+from domain.alert_settings import (
+    AlertSettings,
+    RuleBook,
+    SettingsChanged,
+    Tuning,
+    rule_as_dict,
+    settings_uuid,
+    tuned,
+    validated,
+)
 from domain.geography import Level
 
 SETTINGS_TOPICS = (get_topic(AlertSettings) + ".Created", get_topic(AlertSettings) + ".Changed")
@@ -63,21 +72,32 @@ def describe(store: TocsinStore, organisation_id: str) -> dict[str, Any]:
 
 
 def change_settings(store: TocsinStore, principal: Principal, organisation_id: str, territory: tuple[Level, str],
-                    tunings: Sequence[Mapping[str, Any]], own_rules: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+                    tunings: Sequence[Mapping[str, Any]], own_rules: Sequence[Mapping[str, Any]],
+                    expected_version: int | None = None) -> dict[str, Any]:
     """Replace the organisation's settings (checked within the required rules); `territory` is the
-    organisation's own, from the directory."""
+    organisation's own, from the directory. With `expected_version` (the version the caller's change was
+    made from: a form changing one rule of the settings it read), SettingsChanged if another change landed
+    since, rather than undo it; without, the settings given replace whatever is there."""
     check_may_set_alerts(principal, organisation_id)
     stored_tunings, stored_rules = validated(required_for(organisation_id), organisation_id, territory, tunings,
                                              own_rules)
     for _ in range(5):
-        settings = get_settings(store, organisation_id) or AlertSettings(organisation_id=organisation_id)
+        found = get_settings(store, organisation_id)
+        if expected_version is not None and (found.version if found else 0) != expected_version:
+            break
+        settings = found or AlertSettings(organisation_id=organisation_id)
         settings.change(stored_tunings, stored_rules, actor(principal), datetime.now(UTC))
         try:
             store.save(settings)
             return describe(store, organisation_id)
-        except IntegrityError:  # another change landed first: this one replaces it
+        except IntegrityError:  # another change landed first
+            if expected_version is not None:
+                break
             continue
-    raise RuntimeError(f"alert settings of {organisation_id}: change could not be recorded after 5 tries")
+    else:
+        raise RuntimeError(f"alert settings of {organisation_id}: change could not be recorded after 5 tries")
+    raise SettingsChanged("les règles d'alerte de cette organisation ont été modifiées entre-temps : "
+                          "relisez-les et recommencez")
 
 
 def is_settings_topic(topic: str) -> bool:

@@ -11,7 +11,7 @@ from adapters.services import Services
 from api.dependencies import Reader, ServicesDep
 from api.schemas import AlertSettingsIn, AlertSettingsOut
 from domain.access import Denied, Principal, may_see_alert
-from domain.alert_settings import SettingRefused
+from domain.alert_settings import SettingRefused, SettingsChanged
 from domain.geography import Level
 
 router = APIRouter(tags=["Alertes"])
@@ -44,11 +44,14 @@ async def change(organisation_id: str, body: AlertSettingsIn, principal: Reader,
     def act() -> dict:
         territory = _visible(services, principal, organisation_id)
         return change_settings(services.store, principal, organisation_id, territory,
-                               [t.model_dump() for t in body.tunings], [r.model_dump() for r in body.own_rules])
+                               [t.model_dump() for t in body.tunings], [r.model_dump() for r in body.own_rules],
+                               expected_version=body.version)
 
     try:
         return await run_in_threadpool(act)
     except Denied as e:
         raise HTTPException(403, str(e)) from e
+    except SettingsChanged as e:
+        raise HTTPException(409, str(e)) from e
     except SettingRefused as e:
         raise HTTPException(422, str(e)) from e

@@ -41,7 +41,7 @@ from api.pages import render_page
 from api.routes import alert_settings_page
 from api.web_session import SESSION_COOKIE, current_web_session, session_principal, web_sessions
 from domain.access import ROLES, Denied, Principal, check_may_set_alerts, may_see_alert
-from domain.alert_settings import SettingRefused
+from domain.alert_settings import SettingRefused, SettingsChanged
 from domain.directory import (
     ADMIN_ROLE,
     KINDS,
@@ -399,7 +399,8 @@ async def _change_alerts(request: Request, change: str) -> Response:
             tunings, own = alert_settings_page.with_own_rule(described, form)
         else:
             tunings, own = alert_settings_page.without_own_rule(described, first.get("rule", "")[:200])
-        change_settings(services.store, principal, organisation_id, (org.level, org.code), tunings, own)
+        change_settings(services.store, principal, organisation_id, (org.level, org.code), tunings, own,
+                        expected_version=described["version"])
 
     try:
         await run_in_threadpool(act)
@@ -407,6 +408,8 @@ async def _change_alerts(request: Request, change: str) -> Response:
         return _refusal(request, "Organisation inconnue ou hors de votre périmètre.", 404)
     except Denied as e:
         return _refusal(request, f"Réglage refusé : {e}")
+    except SettingsChanged as e:
+        return await _directory(request, principal, binding, error=f"Réglage non enregistré : {e}", status=409)
     except SettingRefused as e:
         return await _directory(request, principal, binding, error=f"Réglage refusé : {e}", status=422)
     log.info("alert settings of %s changed from the page (%s)", organisation_id, change)

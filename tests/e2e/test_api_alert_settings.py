@@ -26,6 +26,12 @@ def test_a_mayor_tunes_the_mairie_alerts_within_what_is_required(services):
         assert out.changed_by is not None and out.changed_by["role"] == "mayor"
         assert out.own_rules[0]["id"] == f"mairie.{GUICHEN}:evacuations"
 
+        # A change made from the version read is refused once another landed since, rather than undo it.
+        stale = client.put(URL, json={**sooner, "own_rules": [], "version": out.version - 1}, headers=mayor)
+        assert stale.status_code == 409 and "modifiées entre-temps" in stale.json()["detail"]
+        assert client.put(URL, json={**sooner, "version": out.version}, headers=mayor).status_code == 200
+        out = TypeAdapter(schemas.AlertSettingsOut).validate_python(client.get(URL, headers=mayor).json())
+
         later = {"tunings": [{"rule_id": "mairie-nouvelle-affaire", "escalate_after_minutes": 60}]}
         refused = client.put(URL, json=later, headers=mayor)
         assert refused.status_code == 422 and "pas la retarder" in refused.json()["detail"]
