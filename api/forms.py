@@ -33,6 +33,12 @@ def same_site(request: Request) -> bool:
     return True
 
 
+def from_this_site(request: Request, purpose: str, binding: str | None, token: str | None) -> bool:
+    """Was this form sent by a page of this server, with the CSRF token it gave this session (`binding`)
+    for `purpose`? What a cookie alone cannot forge."""
+    return same_site(request) and request.app.state.auth.csrf_valid(purpose, binding, token)
+
+
 def login_limited(request: Request) -> Response | None:
     """429 when this address (or everyone) has tried to log in too often; None to go on."""
     limit: LoginLimit = request.app.state.login_limit

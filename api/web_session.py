@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 
 from adapters.identity.sessions import Session, WebSessions
+from api.auth import COOKIE_NAME, AuthConfig, AuthError, Revocations
+from api.forms import form_fields, from_this_site
 from domain.access import Principal
 
 SESSION_COOKIE = "tocsin_session"
@@ -58,3 +61,39 @@ def set_session_cookie(request: Request, response: Response, secret: str, max_ag
 
 def drop_session_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookies(request))
+
+
+async def page_principal(request: Request) -> tuple[Principal, str] | None:
+    """The dashboard's principal and the key its CSRF tokens are bound to (the OpenID Connect session's
+    key, or the token's id); None when not logged in (or the session is over). The token cookie is read
+    for forms too: a form's CSRF token, checked by the caller, is what a cookie alone cannot forge."""
+    if request.cookies.get(SESSION_COOKIE) and web_sessions(request) is not None:
+        found = await session_principal(request)
+        return None if found is None else (found[0], found[1].key)
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        return None
+    config: AuthConfig = request.app.state.auth
+    try:
+        principal, token_id = config.session(token, request.app.state.services.geography)
+    except AuthError:
+        return None
+    revocations: Revocations = request.app.state.revocations
+    if await revocations.is_revoked(token_id):
+        return None
+    return principal, token_id
+
+
+async def posted_form(request: Request, purpose: str) -> tuple[Principal, str, dict[str, str]] | Response | None:
+    """A form a dashboard page posted for `purpose`: the principal, the key its CSRF tokens are bound to and
+    the form's fields; a redirection to the login page when not logged in; None when the form is forged (no
+    CSRF token of this session for this purpose, or sent from another site): the caller answers with its
+    page's refusal."""
+    found = await page_principal(request)
+    if found is None:
+        return RedirectResponse("/connexion", status_code=303)
+    principal, binding = found
+    form = await form_fields(request)
+    if not from_this_site(request, purpose, binding, form.get("csrf")):
+        return None
+    return principal, binding, form

@@ -32,6 +32,7 @@ from adapters.notify.use_cases import (
 )
 from adapters.services import Services
 from api.dependencies import Reader, ServicesDep
+from api.forms import from_this_site
 from api.pages import render_page
 from api.schemas import AckResult, AlertList
 from domain.access import Denied, Principal, may_see_alert, may_see_callout, may_see_crisis, may_see_request
@@ -263,10 +264,10 @@ async def ack_csrf(request: Request) -> JSONResponse:
 
 @router.post("/alertes/{alert_id}/acquitter", include_in_schema=False)
 async def ack_from_dashboard(alert_id: str, request: Request, services: ServicesDep) -> JSONResponse:
-    from api.forms import form_fields, same_site
+    from api.forms import form_fields
 
     principal, token_id = await cookie_session(request)
     form = await form_fields(request)
-    if not same_site(request) or not request.app.state.auth.csrf_valid(ACK_PURPOSE, token_id, form.get("csrf")):
+    if not from_this_site(request, ACK_PURPOSE, token_id, form.get("csrf")):
         raise HTTPException(403, "accusé de réception refusé : formulaire envoyé depuis un autre site")
     return JSONResponse(await _acknowledge(services, alert_id, principal))

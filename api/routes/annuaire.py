@@ -35,11 +35,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from adapters.directory import on_duty, use_cases
 from adapters.directory.lookups import Member
 from adapters.notify.alert_settings import change_settings, describe
-from api.auth import COOKIE_NAME, AuthConfig, AuthError, Revocations
-from api.forms import form_fields, form_lists, same_site
+from api.auth import AuthConfig
+from api.forms import form_fields, form_lists, from_this_site
 from api.pages import render_page
 from api.routes import alert_settings_page
-from api.web_session import SESSION_COOKIE, current_web_session, session_principal, web_sessions
+from api.web_session import current_web_session, page_principal, posted_form, web_sessions
 from domain.access import ROLES, Denied, Principal, check_may_set_alerts, may_see_alert
 from domain.alert_settings import SettingRefused, SettingsChanged
 from domain.directory import (
@@ -72,27 +72,6 @@ FORGED = "Formulaire expiré ou envoyé depuis un autre site : rechargez la page
 
 
 # ---- who is looking -----------------------------------------------------------------------------------
-
-async def page_principal(request: Request) -> tuple[Principal, str] | None:
-    """The dashboard's principal and the key its CSRF tokens are bound to (the OpenID Connect session's
-    key, or the token's id); None when not logged in (or the session is over). The token cookie is read
-    for forms too: a form's CSRF token, checked by the caller, is what a cookie alone cannot forge."""
-    if request.cookies.get(SESSION_COOKIE) and web_sessions(request) is not None:
-        found = await session_principal(request)
-        return None if found is None else (found[0], found[1].key)
-    token = request.cookies.get(COOKIE_NAME)
-    if not token:
-        return None
-    config: AuthConfig = request.app.state.auth
-    try:
-        principal, token_id = config.session(token, request.app.state.services.geography)
-    except AuthError:
-        return None
-    revocations: Revocations = request.app.state.revocations
-    if await revocations.is_revoked(token_id):
-        return None
-    return principal, token_id
-
 
 def _html(title: str, main: str, request: Request, status: int = 200) -> HTMLResponse:
     config: AuthConfig = request.app.state.auth
@@ -311,16 +290,11 @@ async def _directory(request: Request, principal: Principal, binding: str, *, qu
 
 
 async def _duty_form(request: Request) -> tuple[Principal, str, dict[str, str]] | Response:
-    found = await page_principal(request)
-    if found is None:
-        return RedirectResponse("/connexion", status_code=303)
-    principal, binding = found
-    form = await form_fields(request)
-    config: AuthConfig = request.app.state.auth
-    if not same_site(request) or not config.csrf_valid(DUTY_PURPOSE, binding, form.get("csrf")):
+    checked = await posted_form(request, DUTY_PURPOSE)
+    if checked is None:
         log.warning("on-duty form refused: missing or invalid CSRF token, or sent from another site")
         return _refusal(request, FORGED)
-    return principal, binding, form
+    return checked
 
 
 @router.post("/annuaire/astreintes")
@@ -379,9 +353,8 @@ async def _change_alerts(request: Request, change: str) -> Response:
         return RedirectResponse("/connexion", status_code=303)
     principal, binding = found
     form = await form_lists(request)
-    config: AuthConfig = request.app.state.auth
     first = {k: v[0] for k, v in form.items()}
-    if not same_site(request) or not config.csrf_valid(ALERTS_PURPOSE, binding, first.get("csrf")):
+    if not from_this_site(request, ALERTS_PURPOSE, binding, first.get("csrf")):
         log.warning("alert rules form refused: missing or invalid CSRF token, or sent from another site")
         return _refusal(request, FORGED)
     services = request.app.state.services
@@ -523,8 +496,7 @@ async def _checked_form(request: Request) -> tuple[Principal, str, dict[str, str
         return found
     principal, binding = found
     form = await form_fields(request)
-    config: AuthConfig = request.app.state.auth
-    if not same_site(request) or not config.csrf_valid(CSRF_PURPOSE, binding, form.get("csrf")):
+    if not from_this_site(request, CSRF_PURPOSE, binding, form.get("csrf")):
         log.warning("habilitations form refused: missing or invalid CSRF token, or sent from another site")
         return _refusal(request, FORGED)
     return principal, binding, form
@@ -622,8 +594,7 @@ async def accept_invitation(request: Request, jeton: str) -> Response:
         return _invitation_page(request, '<p><a class="fr-btn" href="/connexion">Se connecter avec ProConnect</a></p>',
                                 401, error="Connectez-vous avec ProConnect pour accepter une invitation.")
     form = await form_fields(request)
-    config: AuthConfig = request.app.state.auth
-    if not same_site(request) or not config.csrf_valid("invitation", session.key, form.get("csrf")):
+    if not from_this_site(request, "invitation", session.key, form.get("csrf")):
         log.warning("invitation form refused: missing or invalid CSRF token, or sent from another site")
         return _invitation_page(request, "", 403, error=FORGED)
     services = request.app.state.services

@@ -24,7 +24,7 @@ from adapters.notify.callouts import (
 from adapters.notify.email_body import local_time
 from adapters.notify.tokens import BadToken
 from api.dependencies import Reader, ServicesDep
-from api.forms import form_fields, same_site
+from api.forms import form_fields, from_this_site
 from api.routes.alerts import _page, cookie_session
 from api.schemas import AnswerRequest, CallOutItem, CallOutList, CallOutRequest
 from domain.access import Denied
@@ -138,7 +138,7 @@ async def answer_csrf(request: Request) -> JSONResponse:
 async def answer_from_dashboard(callout_id: str, request: Request, services: ServicesDep) -> JSONResponse:
     principal, binding = await cookie_session(request)
     form = await form_fields(request)
-    if not same_site(request) or not request.app.state.auth.csrf_valid(ANSWER_PURPOSE, binding, form.get("csrf")):
+    if not from_this_site(request, ANSWER_PURPOSE, binding, form.get("csrf")):
         raise HTTPException(403, "réponse refusée : formulaire envoyé depuis un autre site")
     try:
         callout = await run_in_threadpool(answer_as, services.store, callout_id[:100], principal,

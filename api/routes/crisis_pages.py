@@ -35,9 +35,8 @@ from adapters.crisis.crises import (
     visible_crises,
 )
 from api.auth import AuthConfig
-from api.forms import form_fields, same_site
 from api.pages import render_page
-from api.routes.annuaire import page_principal
+from api.web_session import page_principal, posted_form
 from domain.access import CRISIS_ROLES, Denied, Principal, check_may_manage_crisis
 from domain.crisis import KINDS, Crisis, CrisisClosed
 from domain.geography import Level, UnknownTerritory, parse_territory
@@ -110,14 +109,12 @@ def _may_manage(principal: Principal, crisis: Crisis) -> bool:
 
 
 async def _checked_form(request: Request) -> tuple[Principal, dict[str, str]] | Response:
-    found = await page_principal(request)
-    if found is None:
-        return RedirectResponse("/connexion", status_code=303)
-    principal, binding = found
-    form = await form_fields(request)
-    config: AuthConfig = request.app.state.auth
-    if not same_site(request) or not config.csrf_valid(CSRF_PURPOSE, binding, form.get("csrf")):
+    checked = await posted_form(request, CSRF_PURPOSE)
+    if checked is None:
         return _refusal(request, FORGED)
+    if isinstance(checked, Response):
+        return checked
+    principal, _, form = checked
     return principal, form
 
 

@@ -27,8 +27,8 @@ from adapters.directory.demo import DEMO_DOMAIN, demo_grants
 from api.auth import COOKIE_NAME, LOGIN_COOKIE, AuthConfig, AuthError, Revocations
 from api.dependencies import AuthConfigDep, GeographyDep
 from api.forms import form_fields as _form
+from api.forms import from_this_site
 from api.forms import login_limited as _login_limited
-from api.forms import same_site as _same_site
 from api.pages import render_page, template
 from api.routes import login as oidc_login
 from api.routes.annuaire import GRANTERS
@@ -95,9 +95,8 @@ async def _checked_login_form(request: Request, offered: bool) -> dict[str, str]
         raise HTTPException(404)
     if (limited := _login_limited(request)) is not None:
         return limited
-    config: AuthConfig = request.app.state.auth
     form = await _form(request)
-    if not _same_site(request) or not config.csrf_valid("login", request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
+    if not from_this_site(request, "login", request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
         return _login_page(request, FORGED, status=403)
     return form
 
@@ -209,7 +208,7 @@ async def logout(request: Request) -> Response:
             pass
         else:
             form = await _form(request)
-            if not _same_site(request) or not config.csrf_valid("logout", token_id, form.get("csrf")):
+            if not from_this_site(request, "logout", token_id, form.get("csrf")):
                 return PlainTextResponse("Déconnexion refusée : formulaire envoyé depuis un autre site.",
                                          status_code=403)
             revocations: Revocations = request.app.state.revocations

@@ -28,10 +28,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapters.crisis import requests as use
 from adapters.crisis.crises import get_crisis, organisation_of, visible_crises
-from api.forms import form_fields, same_site
+from api.forms import form_fields, from_this_site
 from api.pages import render_page
 from api.refusals import REFUSED, status_of
-from api.routes.annuaire import page_principal
+from api.web_session import page_principal
 from domain.access import Principal
 from domain.local_time import format_local, parse_local, zone_name
 from domain.request import ANSWERS, DEADLINES, KINDS, TRANSITIONS, Act, RequestError, Status
@@ -291,7 +291,7 @@ async def _render(request: Request, principal: Principal, key: str, request_id: 
 
 
 def _checked(request: Request, key: str, form: dict[str, str]) -> bool:
-    return same_site(request) and request.app.state.auth.csrf_valid(CSRF_PURPOSE, key, form.get("csrf"))
+    return from_this_site(request, CSRF_PURPOSE, key, form.get("csrf"))
 
 
 @router.post("/demandes")

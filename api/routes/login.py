@@ -30,8 +30,8 @@ from adapters.identity.oidc import LoginRefused, OidcClient, OidcError
 from adapters.identity.sessions import LOGIN_TTL, Session, WebSessions
 from api.auth import AuthConfig
 from api.forms import form_fields as _form
+from api.forms import from_this_site
 from api.forms import login_limited as _login_limited
-from api.forms import same_site as _same_site
 from api.pages import render_page, template
 from api.web_session import (
     current_web_session,
@@ -229,8 +229,7 @@ async def choose(request: Request) -> Response:
     if session is None:
         return RedirectResponse("/connexion", status_code=303)
     form = await _form(request)
-    config: AuthConfig = request.app.state.auth
-    if not _same_site(request) or not config.csrf_valid("habilitation", session.key, form.get("csrf")):
+    if not from_this_site(request, "habilitation", session.key, form.get("csrf")):
         return _page("Choix refusé", '<p><a href="/connexion/habilitation">Recommencer</a></p>', 403,
                      error="Formulaire expiré ou envoyé depuis un autre site.")
     chosen = await run_in_threadpool(sessions.choose, session, form.get("grant", ""))
@@ -252,8 +251,7 @@ async def logout(request: Request) -> Response:
         drop_session_cookie(request, response)
         return response
     form = await _form(request)
-    config: AuthConfig = request.app.state.auth
-    if not _same_site(request) or not config.csrf_valid("logout", session.key, form.get("csrf")):
+    if not from_this_site(request, "logout", session.key, form.get("csrf")):
         return _page("Déconnexion refusée", "", 403, error="Formulaire envoyé depuis un autre site.")
     await run_in_threadpool(sessions.end, session)
     base = public_base(request)

@@ -25,8 +25,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from adapters.cap.gateway import gateway_for
 from adapters.crisis import population_alerts as use_cases
 from api.auth import AuthConfig
-from api.forms import form_fields, same_site
-from api.routes.annuaire import FORGED, _alert, _html, _refusal, page_principal
+from api.routes.annuaire import FORGED, _alert, _html, _refusal
+from api.web_session import page_principal, posted_form
 from domain.access import Denied, Principal, acts_for
 from domain.local_time import format_local
 from domain.population_alert import (
@@ -164,16 +164,11 @@ async def page(request: Request, fait: str | None = None) -> Response:
 
 
 async def _checked(request: Request) -> tuple[Principal, str, dict[str, str]] | Response:
-    found = await page_principal(request)
-    if found is None:
-        return RedirectResponse("/connexion", status_code=303)
-    principal, binding = found
-    form = await form_fields(request)
-    config: AuthConfig = request.app.state.auth
-    if not same_site(request) or not config.csrf_valid(CSRF_PURPOSE, binding, form.get("csrf")):
+    checked = await posted_form(request, CSRF_PURPOSE)
+    if checked is None:
         log.warning("population alert form refused: missing or invalid CSRF token, or sent from another site")
         return _refusal(request, FORGED)
-    return principal, binding, form
+    return checked
 
 
 async def _run(request: Request, principal: Principal, binding: str, act: Any, done: str) -> Response:

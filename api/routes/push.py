@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from adapters.directory import push_subscriptions
 from api.dependencies import ServicesDep, current_principal
-from api.forms import same_site
+from api.forms import from_this_site
 from api.routes.alerts import cookie_session
 from api.schemas import PushEndpointIn, PushKeyOut, PushSubscriptionIn, PushSubscriptionOut
 from domain.access import Principal
@@ -46,8 +46,7 @@ async def _subscriber(request: Request) -> Principal:
     if request.headers.get("authorization"):
         return await current_principal(request)
     principal, binding = await cookie_session(request)
-    if not same_site(request) or not request.app.state.auth.csrf_valid(
-            PUSH_PURPOSE, binding, request.headers.get("x-tocsin-csrf")):
+    if not from_this_site(request, PUSH_PURPOSE, binding, request.headers.get("x-tocsin-csrf")):
         raise HTTPException(403, "abonnement refusé : jeton de formulaire absent ou envoyé depuis un autre site")
     return principal
 
