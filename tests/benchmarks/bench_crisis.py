@@ -95,8 +95,8 @@ def _fill_book(services: Any, crisis: Any, entries: int) -> None:
     at = datetime.now(UTC)
     for i in range(entries):
         book.write(kind="information", text=f"Point {i} : reconnaissance du secteur, arbres au sol, route coupée.",
-                   visibility="crisis", case_ids=[], author=actor(principal), organisation_id=organisation_of(principal),
-                   at=at)
+                   visibility="crisis", case_ids=[], author=actor(principal),
+                   organisation_id=organisation_of(principal), at=at)
     services.store.save(book)
 
 
@@ -182,7 +182,7 @@ def log_reads(services: Any) -> dict[str, dict[str, float]]:
         cpu, wall = _timed(lambda n=now: crisis_log(services.store, services.geography, n, None), 3)
         then = person_entries(services.store, now, None, halfway)
         assert len(then) == entries // 2 + 1, (len(then), entries)
-        as_of_cpu, as_of_wall = _timed(lambda n=now: person_entries(services.store, n, None, halfway), 3)
+        as_of_cpu, as_of_wall = _timed(lambda n=now, h=halfway: person_entries(services.store, n, None, h), 3)
         out[f"{entries}/{cases}"] = {
             "items": len(items), "cpu_us_per_item": cpu / len(items) * 1e6, "wall_us_per_item": wall / len(items) * 1e6,
             "as_of_entries": len(then), "as_of_cpu_us_per_entry": as_of_cpu / len(then) * 1e6,
@@ -205,8 +205,8 @@ def _fill_book_more(services: Any, crisis: Any, entries: int) -> None:
     at = datetime.now(UTC)
     for i in range(entries):
         book.write(kind="action", text=f"Action {i} : équipe engagée sur la commune, fin d'intervention prévue.",
-                   visibility="crisis", case_ids=[], author=actor(principal), organisation_id=organisation_of(principal),
-                   at=at)
+                   visibility="crisis", case_ids=[], author=actor(principal),
+                   organisation_id=organisation_of(principal), at=at)
     services.store.save(book)
 
 
