@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -137,13 +138,12 @@ def log_writes(services: Any) -> dict[str, tuple[float, float]]:
             samples = []
             for _ in range(WRITES):
                 fresh = _crisis(services)
-                samples.append(_timed(lambda c=fresh: write_entry(services.store, c.id, principal, kind="information",
-                                                                  text="Premier point", visibility="crisis"), 1))
+                samples.append(_timed(partial(write_entry, services.store, fresh.id, principal, kind="information",
+                                              text="Premier point", visibility="crisis"), 1))
             cpu, wall = statistics.mean(s[0] for s in samples), statistics.mean(s[1] for s in samples)
         else:
-            cpu, wall = _timed(lambda c=crisis: write_entry(services.store, c.id, principal, kind="decision",
-                                                            text="Ouverture d'un centre d'hébergement",
-                                                            visibility="crisis"), WRITES)
+            cpu, wall = _timed(partial(write_entry, services.store, crisis.id, principal, kind="decision",
+                                       text="Ouverture d'un centre d'hébergement", visibility="crisis"), WRITES)
         out[str(size)] = (cpu * 1e6, wall * 1e6)
     return out
 
@@ -179,10 +179,10 @@ def log_reads(services: Any) -> dict[str, dict[str, float]]:
             attach_case(services.store, crisis.id, principal, case_id)
         now = crisis_as_of(services.store, crisis.id, None)
         items = crisis_log(services.store, services.geography, now, None)
-        cpu, wall = _timed(lambda n=now: crisis_log(services.store, services.geography, n, None), 3)
+        cpu, wall = _timed(partial(crisis_log, services.store, services.geography, now, None), 3)
         then = person_entries(services.store, now, None, halfway)
         assert len(then) == entries // 2 + 1, (len(then), entries)
-        as_of_cpu, as_of_wall = _timed(lambda n=now, h=halfway: person_entries(services.store, n, None, h), 3)
+        as_of_cpu, as_of_wall = _timed(partial(person_entries, services.store, now, None, halfway), 3)
         out[f"{entries}/{cases}"] = {
             "items": len(items), "cpu_us_per_item": cpu / len(items) * 1e6, "wall_us_per_item": wall / len(items) * 1e6,
             "as_of_entries": len(then), "as_of_cpu_us_per_entry": as_of_cpu / len(then) * 1e6,

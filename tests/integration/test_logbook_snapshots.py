@@ -27,7 +27,7 @@ from adapters.store.event_store import TocsinStore
 from domain.access import ROLES, Principal
 from domain.crisis import Crisis
 from domain.geography import Level
-from domain.logbook import LogBook, SituationReports, crisis_scope, log_book_id, reports_id
+from domain.logbook import LogBook, LogItem, SituationReports, crisis_scope, log_book_id, reports_id
 
 
 def prefect(services) -> Principal:
@@ -58,7 +58,7 @@ def test_snapshots_taken_at_the_interval_leave_every_read_and_as_of_read_unchang
     crisis = open_crisis(store, who, title="Crue", kind="flood", territory="departement:35")
     book_id = log_book_id(crisis_scope(crisis.id))
     moments: list[datetime] = [datetime.now(UTC)]
-    written = []
+    written: list[LogItem] = []
     for n in range(8):
         amends = written[0].id if n == 5 else None
         written.append(write_entry(store, crisis.id, who, kind="information", text=f"Point {n}",
