@@ -24,7 +24,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application, ProjectorFunction, project_aggregate
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
@@ -367,14 +367,18 @@ class TocsinStore(Application):
 
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
                       projector_func: ProjectorFunction[Any, Any] = project_aggregate) -> None:
-        """The library's, except that a snapshot already recorded at that version (taken by another
-        process) is not an error: it holds the same state. Snapshots are taken within `save`, after the
-        events were recorded; an IntegrityError from there would make a writer that retries on conflicts
-        apply its act a second time."""
+        """The library's, except that failing to take a snapshot is not an error of the act being saved.
+        Snapshots are taken within `save`, after the events were recorded: an IntegrityError from there (a
+        snapshot already taken at that version by another process, holding the same state) would make a
+        writer that retries on conflicts apply its act a second time, and any other failure (such as a
+        role not granted the snapshots table) would report a recorded act as failed."""
         try:
             super().take_snapshot(aggregate_id, version, projector_func)
         except IntegrityError:
             log.debug("snapshot of %s at version %s already taken", aggregate_id, version)
+        except PersistenceError as e:
+            log.warning("snapshot of %s at version %s not taken (%s): reads stay correct, only slower",
+                        aggregate_id, version, type(e).__name__)
 
     @property
     def tocsin_recorder(self) -> TocsinRecorder:
