@@ -48,7 +48,7 @@ def aggregate_as_of(store: TocsinStore, aggregate_id: UUID, kind: type[A], at: d
         if version == 0:
             return None
     try:
-        found: Any = store.repository.get(aggregate_id, version=version)
+        found: Any = store.snapshotted.get(aggregate_id, version=version)
     except AggregateNotFoundError:
         return None
     return found if isinstance(found, kind) else None

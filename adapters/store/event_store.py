@@ -23,7 +23,7 @@ from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import Application, ProjectorFunction, project_aggregate
+from eventsourcing.application import Application, ProjectorFunction, Repository, project_aggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from psycopg.conninfo import conninfo_to_dict
@@ -348,7 +348,7 @@ class TocsinStore(Application):
     crisis with its attached cases) are written by reading them first: without snapshots every write and
     read decrypts and applies the whole history of the aggregate. The library takes a snapshot every
     `snapshotting_intervals` versions when such an aggregate is saved (in `tocsin_snapshots`, encrypted
-    like the events) and the repository then reads the latest snapshot at or before the version asked plus
+    like the events) and `snapshotted` then reads the latest snapshot at or before the version asked plus
     the events after it. A snapshot is keyed by its version, never by the time it was taken: an as-of read
     asks for the version its moment had, and a snapshot taken later at a version after that is not read.
     Snapshots are disposable (the events stay the truth): deleting them only makes reads slower.
@@ -365,15 +365,25 @@ class TocsinStore(Application):
             super().__init__(env=application_env(settings, database_url, create_tables=create_tables))
         warn_if_privileged(self)
 
+    def construct_repository(self) -> Repository[UUID]:
+        """Two repositories. `repository`, for every aggregate, does not look for snapshots: the aggregates
+        that have none (cases, alerts…) would pay a query on each read for nothing. `snapshotted` starts
+        from the latest snapshot: the readers of the aggregates of `snapshotting_intervals` use it. Both
+        read the same state; only the cost differs."""
+        self.snapshotted: Repository[UUID] = super().construct_repository()
+        return Repository(event_store=self.events)
+
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
                       projector_func: ProjectorFunction[Any, Any] = project_aggregate) -> None:
-        """The library's, except that failing to take a snapshot is not an error of the act being saved.
-        Snapshots are taken within `save`, after the events were recorded: an IntegrityError from there (a
-        snapshot already taken at that version by another process, holding the same state) would make a
-        writer that retries on conflicts apply its act a second time, and any other failure (such as a
-        role not granted the snapshots table) would report a recorded act as failed."""
+        """The library's, reading the aggregate from its previous snapshot, and never failing the act being
+        saved. Snapshots are taken within `save`, after the events were recorded: an IntegrityError from
+        there (a snapshot already taken at that version by another process, holding the same state) would
+        make a writer that retries on conflicts apply its act a second time, and any other failure (such as
+        a role not granted the snapshots table) would report a recorded act as failed."""
+        assert self.snapshots is not None, "snapshotting is enabled by snapshotting_intervals"
         try:
-            super().take_snapshot(aggregate_id, version, projector_func)
+            aggregate = self.snapshotted.get(aggregate_id, version=version, projector_func=projector_func)
+            self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
         except IntegrityError:
             log.debug("snapshot of %s at version %s already taken", aggregate_id, version)
         except PersistenceError as e:

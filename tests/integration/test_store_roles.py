@@ -90,7 +90,7 @@ def test_the_owner_is_warned_and_a_role_with_grants_only_runs_unwarned(roles, se
         services.store.save(book)
         services.store.take_snapshot(book.id)
         assert services.store.snapshots is not None and len(list(services.store.snapshots.get(book.id))) == 1
-        assert services.store.repository.get(book.id).version == 1
+        assert services.store.snapshotted.get(book.id).version == 1
         with services.store.connect() as conn:
             for statement in (f"DROP TRIGGER tocsin_events_append_only ON {settings.schema}.tocsin_events",
                               f"ALTER TABLE {settings.schema}.tocsin_events DISABLE TRIGGER ALL",
