@@ -175,6 +175,11 @@ class LogBook(Aggregate):
     def items(self) -> list[LogItem]:
         return entry_items(self.entries.values())
 
+    def item(self, entry_id: str) -> LogItem:
+        """One entry as a log item (what a write answers: not the whole book made into items)."""
+        amenders = [e for e in self.entries.values() if e["amends"] == entry_id]
+        return entry_items([self.entries[entry_id], *amenders])[0]
+
 
 def entry_items(entries: Iterable[Mapping[str, Any]]) -> list[LogItem]:
     """The entries as log items, each original with the ids of the entries that amend it."""

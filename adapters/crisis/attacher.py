@@ -77,6 +77,10 @@ class CrisisAttacher:
         self.first_seen: dict[UUID, datetime] = {}
         self.exercise: dict[UUID, bool] = {}  # the case's first message was an exercise's
         self.closed: set[UUID] = set()  # crises closed (a closed crisis never opens again)
+        # The open crises as last read, to plan with: each page reads again only the crises it has events
+        # of (every act on a crisis is an event this process reads in order). Planning only: the crises
+        # a page attaches to are read again before their events are recorded (`_apply`).
+        self.crises: dict[UUID, Crisis] | None = None
         self.position: int | None = None
         self.attached = 0  # cases attached by this process (for status and tests)
         self.conn = psycopg.connect(store.database_url, autocommit=True)
@@ -129,6 +133,7 @@ class CrisisAttacher:
                           poll_seconds, on_step)
 
     def _forget(self) -> None:
+        self.crises = None
         self.states.clear()
         self.first_seen.clear()
         self.exercise.clear()
@@ -152,20 +157,32 @@ class CrisisAttacher:
 
     # ---- deciding -------------------------------------------------------------------------------
 
-    def _open_crises(self) -> dict[UUID, Crisis]:
-        """Every open crisis, as it stands now (the rule of a closed one takes nothing more)."""
-        ids = [i for i in first_event_ids(self.store, OPENED_TOPIC, 100_000) if i not in self.closed]
-        found = [c for c in (get_crisis(self.store, i) for i in ids) if c is not None]
-        self.closed.update(c.id for c in found if not c.is_open)  # closed for good: not read again
-        return {c.id: c for c in found if c.is_open}
+    def _open_crises(self, changed: set[UUID]) -> dict[UUID, Crisis]:
+        """Every open crisis (the rule of a closed one takes nothing more): all read the first time, then
+        those of `changed` (the crises this page has events of) read again, as they stand now."""
+        if self.crises is None:
+            ids = [i for i in first_event_ids(self.store, OPENED_TOPIC, 100_000) if i not in self.closed]
+            self.crises = {}
+        else:
+            ids = [i for i in changed if i not in self.closed]
+        for crisis_id in ids:
+            crisis = get_crisis(self.store, crisis_id)
+            if crisis is None:
+                continue
+            if crisis.is_open:
+                self.crises[crisis_id] = crisis
+            else:
+                self.closed.add(crisis_id)  # closed for good: not read again
+                self.crises.pop(crisis_id, None)
+        return dict(self.crises)
 
     def _plan(self, rows: list[tuple], position: int) -> tuple[dict[UUID, KnownCase], dict[UUID, list[str]]]:
         """What this page teaches of its cases, and the cases to attach to each crisis, in the page's order."""
         events = self.decoder.decode(rows)
         self._warm(events, position)
         opened = [(int(r[0]), r[1]) for r in rows if r[3] == OPENED_TOPIC]
-        touches_crises = any(str(r[3]).startswith(CRISIS_TOPIC_PREFIX) for r in rows)
-        crises = self._open_crises() if events or touches_crises else {}
+        changed = {r[1] for r in rows if str(r[3]).startswith(CRISIS_TOPIC_PREFIX)}
+        crises = self._open_crises(changed) if events or changed else {}
         known: dict[UUID, KnownCase] = {}
         plan: dict[UUID, list[str]] = {}
 

@@ -53,7 +53,7 @@ def open_crisis(store: TocsinStore, principal: Principal, *, title: str, kind: s
 
 def get_crisis(store: TocsinStore, crisis_id: UUID) -> Crisis | None:
     try:
-        found: Any = store.repository.get(crisis_id)
+        found: Any = store.snapshotted.get(crisis_id)
     except AggregateNotFoundError:
         return None
     return found if isinstance(found, Crisis) else None

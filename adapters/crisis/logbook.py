@@ -44,14 +44,24 @@ def aggregate_as_of(store: TocsinStore, aggregate_id: UUID, kind: type[A], at: d
     """The aggregate now, or as its events recorded by `at` made it (None: it did not exist yet)."""
     version = None
     if at is not None:
-        version = len([e for e in store.events.get(aggregate_id) if cast(Aggregate.Event, e).timestamp <= at])
+        version = version_at(store, aggregate_id, at)
         if version == 0:
             return None
     try:
-        found: Any = store.repository.get(aggregate_id, version=version)
+        found: Any = store.snapshotted.get(aggregate_id, version=version)
     except AggregateNotFoundError:
         return None
     return found if isinstance(found, kind) else None
+
+
+def version_at(store: TocsinStore, aggregate_id: UUID, at: datetime) -> int:
+    """The version an aggregate had at `at`: its last event recorded by then (0: none yet). Read from the
+    newest event back, so that a moment late in a long history decrypts only the events after it (an
+    aggregate's events are recorded in the order of their timestamps: each is made on the version before)."""
+    for e in store.events.get(aggregate_id, desc=True):
+        if cast(Aggregate.Event, e).timestamp <= at:
+            return cast(Aggregate.Event, e).originator_version
+    return 0
 
 
 def crisis_as_of(store: TocsinStore, crisis_id: str | UUID, principal: Principal | None,
@@ -106,7 +116,7 @@ def write_entry(store: TocsinStore, crisis_id: str | UUID, principal: Principal,
 
     book, entry_id = _record(store, log_book_id(scope), lambda: aggregate_as_of(store, log_book_id(scope), LogBook),
                              lambda: LogBook(scope), act)
-    return next(i for i in book.items() if i.id == entry_id)
+    return book.item(entry_id)
 
 
 def person_entries(store: TocsinStore, crisis: Crisis, principal: Principal | None,
@@ -147,7 +157,7 @@ def write_own_entry(store: TocsinStore, principal: Principal, *, kind: str, text
 
     book, entry_id = _record(store, log_book_id(scope), lambda: aggregate_as_of(store, log_book_id(scope), LogBook),
                              lambda: LogBook(scope), act)
-    return next(i for i in book.items() if i.id == entry_id)
+    return book.item(entry_id)
 
 
 def own_entries(store: TocsinStore, organisation_id: str, at: datetime | None = None) -> list[LogItem]:

@@ -19,12 +19,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.application import Application, ProjectorFunction, Repository, project_aggregate
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
@@ -33,6 +33,8 @@ from psycopg.types.json import Jsonb
 from adapters.settings import Settings
 from adapters.store.audit_schema import CREATE_STATEMENTS as AUDIT_CHAIN_STATEMENTS
 from adapters.store.codec import Sealer
+from domain.crisis import Crisis
+from domain.logbook import LogBook, SituationReports
 
 log = logging.getLogger(__name__)
 
@@ -340,9 +342,20 @@ def application_env(settings: Settings, database_url: str, *, create_tables: boo
 
 
 class TocsinStore(Application):
-    """Tocsin's event store. Aggregates are read through `repository`; writes go through ingestion."""
+    """Tocsin's event store. Aggregates are read through `repository`; writes go through ingestion.
+
+    The platform's own aggregates that grow all along a crisis (its log book, its situation reports, the
+    crisis with its attached cases) are written by reading them first: without snapshots every write and
+    read decrypts and applies the whole history of the aggregate. The library takes a snapshot every
+    `snapshotting_intervals` versions when such an aggregate is saved (in `tocsin_snapshots`, encrypted
+    like the events) and `snapshotted` then reads the latest snapshot at or before the version asked plus
+    the events after it. A snapshot is keyed by its version, never by the time it was taken: an as-of read
+    asks for the version its moment had, and a snapshot taken later at a version after that is not read.
+    Snapshots are disposable (the events stay the truth): deleting them only makes reads slower.
+    """
 
     name = APPLICATION_NAME
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {LogBook: 100, SituationReports: 50, Crisis: 100}
 
     def __init__(self, settings: Settings, database_url: str) -> None:
         self.settings = settings
@@ -351,6 +364,31 @@ class TocsinStore(Application):
             # creates the tables if need be
             super().__init__(env=application_env(settings, database_url, create_tables=create_tables))
         warn_if_privileged(self)
+
+    def construct_repository(self) -> Repository[UUID]:
+        """Two repositories. `repository`, for every aggregate, does not look for snapshots: the aggregates
+        that have none (cases, alerts…) would pay a query on each read for nothing. `snapshotted` starts
+        from the latest snapshot: the readers of the aggregates of `snapshotting_intervals` use it. Both
+        read the same state; only the cost differs."""
+        self.snapshotted: Repository[UUID] = super().construct_repository()
+        return Repository(event_store=self.events)
+
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
+                      projector_func: ProjectorFunction[Any, Any] = project_aggregate) -> None:
+        """The library's, reading the aggregate from its previous snapshot, and never failing the act being
+        saved. Snapshots are taken within `save`, after the events were recorded: an IntegrityError from
+        there (a snapshot already taken at that version by another process, holding the same state) would
+        make a writer that retries on conflicts apply its act a second time, and any other failure (such as
+        a role not granted the snapshots table) would report a recorded act as failed."""
+        assert self.snapshots is not None, "snapshotting is enabled by snapshotting_intervals"
+        try:
+            aggregate = self.snapshotted.get(aggregate_id, version=version, projector_func=projector_func)
+            self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
+        except IntegrityError:
+            log.debug("snapshot of %s at version %s already taken", aggregate_id, version)
+        except PersistenceError as e:
+            log.warning("snapshot of %s at version %s not taken (%s): reads stay correct, only slower",
+                        aggregate_id, version, type(e).__name__)
 
     @property
     def tocsin_recorder(self) -> TocsinRecorder:

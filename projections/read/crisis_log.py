@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import project_aggregate
 
 from adapters.crisis.crises import organisation_of
 from adapters.crisis.logbook import alert_items, person_entries
@@ -50,14 +50,15 @@ def nexsis_items(ctx: SourceContext) -> list[LogItem]:
     personal = ctx.principal is None or ctx.principal.may_see_personal
     items: list[LogItem] = []
     for case_id in sorted(ctx.crisis.cases):
-        try:
-            case: Case = ctx.store.repository.get(case_uuid(case_id))
-        except AggregateNotFoundError:
+        # The case's events, read and decrypted once: folded into the case (whose placement says who may
+        # see it) and shown one by one.
+        recorded = [cast(Case.MessageRecorded, e) for e in ctx.store.events.get(case_uuid(case_id))]
+        if not recorded:
             continue  # attached by hand before its first message arrived
+        case = cast(Case, project_aggregate(None, recorded))
         if ctx.principal is not None and not ctx.principal.can_see_placement(best_placement(case.state) or {}):
             continue
-        events = [e for e in (cast(Case.MessageRecorded, s) for s in ctx.store.events.get(case.id))
-                  if ctx.at is None or e.timestamp <= ctx.at]
+        events = [e for e in recorded if ctx.at is None or e.timestamp <= ctx.at]
         lines = message_changes((e.kind, e.facts, e.provenance) for e in events)
         for event, (provenance, title, changes) in zip(events, lines, strict=True):
             text = f"{case_id} — {title} ({organisation_label(provenance.get('sender_id'))}) : {' ; '.join(changes)}"

@@ -14,7 +14,7 @@ import pytest
 from psycopg.sql import SQL, Identifier
 
 from adapters.crisis.attacher import CrisisAttacher, StalePosition
-from adapters.crisis.crises import detach_case, get_crisis, open_crisis
+from adapters.crisis.crises import close_crisis, detach_case, get_crisis, open_crisis
 from adapters.ingest.ingestion import Incoming
 from domain.access import ROLES, Principal
 from domain.geography import Level
@@ -166,3 +166,27 @@ def test_an_exercise_crisis_takes_exercise_cases_only_and_a_real_one_real_cases_
                             territory="departement:35", start=start, exercise=True)
         attacher.catch_up()
         assert attached(services, later.id) == ["fr.fire.exercice"]
+
+
+def test_a_running_attacher_follows_what_people_do_to_the_crises_between_its_steps(services):
+    """The attacher keeps the open crises between its steps: a crisis closed, a case detached by hand or a
+    crisis opened meanwhile are seen at its next step (their events are in the page it reads)."""
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    who = prefect(services)
+    fire = open_crisis(services.store, who, title="Feux", kind="wildfire", territory="departement:35", start=start)
+    other = open_crisis(services.store, who, title="Feux 2", kind="wildfire", territory="departement:35", start=start)
+    with CrisisAttacher(services.store) as attacher:
+        arrive(services, RENNES, "fr.fire.un", seed=1)
+        attacher.catch_up()
+        assert attached(services, fire.id) == attached(services, other.id) == ["fr.fire.un"]
+        close_crisis(services.store, fire.id, who)
+        detach_case(services.store, other.id, who, "fr.fire.un", "sans lien")
+        third = open_crisis(services.store, who, title="Feux 3", kind="wildfire", territory="departement:35",
+                            start=start)
+        arrive(services, GUICHEN, "fr.fire.deux", seed=2)
+        arrive(services, RENNES, "fr.fire.un", seed=3)  # updated: it stays detached from `other`
+        attacher.catch_up()
+        assert attached(services, fire.id) == ["fr.fire.un"]  # closed: takes nothing more
+        assert attached(services, other.id) == ["fr.fire.deux"]
+        assert attached(services, third.id) == ["fr.fire.deux", "fr.fire.un"]
+        assert attacher.crises is not None and set(attacher.crises) == {other.id, third.id}

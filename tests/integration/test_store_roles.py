@@ -15,6 +15,7 @@ from psycopg.sql import SQL, Identifier
 from adapters.ingest.ingestion import Incoming
 from adapters.services import open_services
 from adapters.store import access_log
+from domain.logbook import LogBook
 from tests.support.paths import ROOT
 from tests.support.wire import as_json, example, wire
 
@@ -85,6 +86,11 @@ def test_the_owner_is_warned_and_a_role_with_grants_only_runs_unwarned(roles, se
         access_log.record(services.store, access_log.AccessRecord(
             subject="s", role="national", territory="national:FR", case_id=use_case["caseId"], personal=False,
             commune=None, departement=None, zone=None, via="test"))
+        book = LogBook("organisation:prefecture.35")  # a snapshot written and read under the grants
+        services.store.save(book)
+        services.store.take_snapshot(book.id)
+        assert services.store.snapshots is not None and len(list(services.store.snapshots.get(book.id))) == 1
+        assert services.store.snapshotted.get(book.id).version == 1
         with services.store.connect() as conn:
             for statement in (f"DROP TRIGGER tocsin_events_append_only ON {settings.schema}.tocsin_events",
                               f"ALTER TABLE {settings.schema}.tocsin_events DISABLE TRIGGER ALL",
