@@ -8,7 +8,6 @@ acknowledges anything by itself.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import logging
 from typing import Any
@@ -34,6 +33,7 @@ from adapters.services import Services
 from api.dependencies import Reader, ServicesDep
 from api.forms import from_this_site
 from api.pages import render_page
+from api.routes.live import cancel_all
 from api.schemas import AckResult, AlertList
 from domain.access import Denied, Principal, may_see_alert, may_see_callout, may_see_crisis, may_see_request
 from domain.alert import Alert
@@ -152,9 +152,7 @@ class AlertFeed:
 
     async def stop(self) -> None:
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await cancel_all([self._task])
 
     async def _run(self) -> None:
         while True:

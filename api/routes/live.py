@@ -155,11 +155,7 @@ class LiveHub:
                 await asyncio.sleep(2.0)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)
 
     def subscribe(self, principal: Principal, level: Level, code: str) -> Subscriber:
         sub = Subscriber(principal, level, code)
@@ -283,6 +279,19 @@ def read_arrivals(services: Services, read_model: ReadModel | None) -> tuple[dat
     """The last NexSIS arrival, and since when events wait for the views (None without a read model)."""
     waiting = waiting_since(services.store, read_model.position()) if read_model is not None else None
     return last_received(services.store), waiting
+
+
+async def cancel_all(tasks: list[asyncio.Task], grace: float = 5.0) -> None:
+    """Cancel the tasks and wait for them, `grace` seconds at most: a task that swallowed its cancellation
+    (a client library's retry loop) must not hold the server's shutdown for ever; it is named in the log."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for task in pending:
+        log.error("task %s did not stop within %.0f s of its cancellation; shutting down without it",
+                  task.get_name(), grace)
 
 
 def _sse(event: str, data: Any) -> bytes:
