@@ -195,6 +195,31 @@ def audit_history(
         typer.echo(f"    maillon {e['chain']['chain_hash'][:16]}…, événement {e['chain']['event_hash'][:16]}…")
 
 
+@audit_app.command("crisis")
+def audit_crisis(
+    crisis_id: Annotated[str, typer.Argument(help="Identifiant de la crise.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Historique d'une crise : chaque acte (crise, main courante, points de situation, demandes, alertes à la
+    population), qui l'a fait, quand, son maillon dans la chaîne d'audit (auditeur)."""
+    from replay.audit.history import crisis_audit_history
+
+    history = crisis_audit_history(open_services_from_env().store, crisis_id, role=OPERATOR.code)
+    if history is None:
+        typer.echo(f"crise inconnue : {crisis_id}", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        _print_json(history)
+        return
+    for e in history:
+        sealed = f"scellé position {e['sealed_by']['position']}" if e["sealed_by"] else "pas encore scellé"
+        by = e["by"] or {}
+        who = f" par {by.get('name')} ({by.get('organisation_id') or by.get('role')})" if by else ""
+        typer.echo(f"#{e['position']} {e['part']} v{e['originator_version']} {e['type']}{who}, "
+                   f"enregistré {e['recorded_at']} ({sealed})")
+        typer.echo(f"    maillon {e['chain']['chain_hash'][:16]}…, événement {e['chain']['event_hash'][:16]}…")
+
+
 # --- replay ----------------------------------------------------------------------------------------
 
 
