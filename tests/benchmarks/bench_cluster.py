@@ -91,6 +91,8 @@ class Topology:
     env: dict[str, str]  # the `tocsin` settings pointing at it
     api: list[str]  # the API servers' base URLs
     roots: Callable[[], list[int]]  # the pids whose process trees are the topology
+    # Who reads the replication's state (pg_stat_replication's lags are hidden from Tocsin's own role).
+    monitor_url: str | None = None
 
     @property
     def writer_url(self) -> str:
@@ -136,7 +138,8 @@ class Cluster:
     def topology(self) -> Topology:
         rows = self.status()
         return Topology("grappe", self.layout.tocsin_env(),
-                        [r["url"] for r in rows.values() if r["kind"] == "api"], self.pids)
+                        [r["url"] for r in rows.values() if r["kind"] == "api"], self.pids,
+                        monitor_url=self.layout.database_url("read-write", "postgres"))
 
     def down(self) -> None:
         self.run("down", timeout=180)
@@ -355,7 +358,7 @@ class LagSampler(threading.Thread):
         reader = self.topology.env.get("TOCSIN_READ_DATABASE_URL")
         if not reader:
             return
-        with psycopg.connect(self.topology.writer_url, autocommit=True) as primary, \
+        with psycopg.connect(self.topology.monitor_url or self.topology.writer_url, autocommit=True) as primary, \
                 psycopg.connect(reader, autocommit=True) as standby:
             if not standby.execute("SELECT pg_is_in_recovery()").fetchone()[0]:  # type: ignore[index]
                 return

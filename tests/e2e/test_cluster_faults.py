@@ -163,6 +163,33 @@ def publish_steadily(settings: Settings, messages: list, sent: list[str], errors
         errors.append(error)
 
 
+def assert_runs_as_the_application_role(folder: Path, env: dict[str, str]) -> None:
+    """Tocsin's processes connect as deploy/README.md's application role, which is neither superuser nor owner
+    of the history (so they start without the privileged-role warning), and no one connects without a
+    password: not that role, not the superuser, not on a member's own address."""
+    assert "password" not in env["TOCSIN_DATABASE_URL"].split("?")[0] and "PGPASSFILE" in env
+    assert (Path(env["PGPASSFILE"]).stat().st_mode & 0o077) == 0  # the secrets: owner only
+    with psycopg.connect(env["TOCSIN_DATABASE_URL"]) as conn:
+        user, superuser, createrole, bypassrls = first_row(conn.execute(
+            "SELECT rolname, rolsuper, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = current_user"))
+        sessions = conn.execute(
+            "SELECT DISTINCT application_name, usename FROM pg_stat_activity WHERE application_name LIKE 'tocsin-%'"
+        ).fetchall()
+        owner = first_row(conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'tocsin'"
+                                       " AND tablename = 'tocsin_events'"))[0]
+    assert (user, superuser, createrole, bypassrls) == ("tocsin_app", False, False, False)
+    assert owner != user
+    processes = {name for name, _ in sessions}
+    assert {"tocsin-api0", "tocsin-ingest0", "tocsin-worker0"} <= processes, sessions
+    assert {role for _, role in sessions} == {"tocsin_app"}, sessions
+    for name in ("api0", "api1", "ingest0", "ingest1", "worker0", "worker1"):
+        assert "could drop the append-only triggers" not in (folder / "logs" / f"{name}.log").read_text()
+    members = [c["url"] for c in status(folder).values() if c["kind"] == "postgresql"]
+    for url, user in [(env["TOCSIN_DATABASE_URL"], "tocsin_app"), (members[0], "postgres"), (members[1], "postgres")]:
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(url, user=user, passfile=str(folder / "no-pgpass"), connect_timeout=5).close()
+
+
 @pytest.mark.slow
 def test_killing_the_primary_a_nats_server_the_lead_ingester_an_api_server_and_a_worker(local_cluster):
     folder = local_cluster
@@ -176,6 +203,8 @@ def test_killing_the_primary_a_nats_server_the_lead_ingester_an_api_server_and_a
     # leads when it runs the alert policy or their delivery).
     assert {c["role"] for c in before.values() if c["kind"] == "postgresql"} == {"primary", "standby"}
     assert {c["role"] for c in before.values() if c["kind"] in ("api", "ingester", "worker")} <= {"leader", "follower"}
+
+    assert_runs_as_the_application_role(folder, env)
 
     token = subprocess.run([str(ROOT / ".venv" / "bin" / "tocsin"), "token", "--role", "national", "--territory", "FR"],
                            env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout.strip()
