@@ -90,3 +90,6 @@ def logging_config(settings: Settings, process: str) -> dict[str, Any]:
 
 def configure(settings: Settings, process: str) -> None:
     logging.config.dictConfig(logging_config(settings, process))
+    # Python's warnings (a library's, such as urllib3's about an optional dependency) go through logging
+    # too, so that every line a process writes is in its format: one JSON object a line, when asked.
+    logging.captureWarnings(True)

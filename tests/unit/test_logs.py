@@ -97,3 +97,19 @@ def test_an_error_on_a_message_is_logged_by_type_and_place_not_by_its_text():
         site = error_site(error)
     assert site.startswith("KeyError at test_logs.py:") and site.endswith("in normalise")
     assert "Leccia" not in site and "0612345678" not in site
+
+
+def test_a_librarys_warning_is_a_log_line_in_the_processs_format():
+    """urllib3 warns on stderr when an optional dependency is missing: in a JSON-logging process that line
+    must be JSON too (tests/e2e/test_observability.py reads every line of a server's stderr as JSON)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import warnings; from adapters.logs import configure; from adapters.settings import Settings; "
+            "configure(Settings.from_env(), 'api'); warnings.warn('dépendance facultative absente')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TOCSIN_LOG_FORMAT": "json"})
+    [line] = done.stderr.strip().splitlines()
+    record = json.loads(line)
+    assert record["level"] == "WARNING" and "dépendance facultative absente" in record["event"], record
