@@ -64,18 +64,15 @@ def ensure_tables(store: TocsinStore) -> None:
     create_table_once(store, TRACKING, _TABLES)
 
 
-def table(store: TocsinStore, name: str) -> Composed:
-    return SQL("{}.{}").format(Identifier(store.settings.schema), Identifier(name))
-
 
 def start(conn: Any, store: TocsinStore, name: str) -> None:
     """The attacher's row, at the start of the history the first time (see the attacher's docstring)."""
     conn.execute(SQL("INSERT INTO {} (name, position) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING").format(
-        table(store, TRACKING)), (name,))
+        store.table(TRACKING)), (name,))
 
 
 def position(conn: Any, store: TocsinStore, name: str) -> int:
-    row = conn.execute(SQL("SELECT position FROM {} WHERE name = %s").format(table(store, TRACKING)),
+    row = conn.execute(SQL("SELECT position FROM {} WHERE name = %s").format(store.table(TRACKING)),
                        (name,)).fetchone()
     assert row is not None, "created by start()"
     return int(row[0])
@@ -85,7 +82,7 @@ def move(store: TocsinStore, name: str, after: int, to: int) -> tuple[Composed, 
     """The statement that moves the position from `after` to `to`, failing when it is no longer at `after`."""
     return (SQL("WITH moved AS (UPDATE {} SET position = %s, updated_at = now() WHERE name = %s AND position = %s"
                 " RETURNING 1) SELECT {}.tocsin_crisis_moved((SELECT count(*) FROM moved))").format(
-                table(store, TRACKING), Identifier(store.settings.schema)),
+                store.table(TRACKING), Identifier(store.settings.schema)),
             (to, name, after))
 
 
@@ -98,7 +95,7 @@ def upsert(store: TocsinStore, cases: Sequence[KnownCase]) -> tuple[Composed, Se
                 " %s::timestamptz[], %s::text[], %s::text[], %s::boolean[]) AS u(o, c, f, t, fam, x)"
                 " ON CONFLICT (originator_id) DO UPDATE SET case_id = EXCLUDED.case_id,"
                 " first_recorded_at = least(k.first_recorded_at, EXCLUDED.first_recorded_at),"
-                " territories = EXCLUDED.territories, family = EXCLUDED.family").format(table(store, CASES)),
+                " territories = EXCLUDED.territories, family = EXCLUDED.family").format(store.table(CASES)),
             [list(c) for c in columns])
 
 
@@ -108,7 +105,7 @@ def matching(conn: Any, store: TocsinStore, territory: str, since: datetime,
     one of these families (any when empty), exercise or not as the crisis: those a crisis opened now takes."""
     query = SQL("SELECT case_id, first_recorded_at FROM {} WHERE territories @> ARRAY[%s]::text[]"
                 " AND first_recorded_at >= %s AND exercise = %s" + (" AND family = ANY(%s)" if families else "")
-                + " ORDER BY first_recorded_at, case_id").format(table(store, CASES))
+                + " ORDER BY first_recorded_at, case_id").format(store.table(CASES))
     params: list[Any] = [territory, since, exercise] + ([list(families)] if families else [])
     with conn.cursor(row_factory=tuple_row) as cur:
         return [(r[0], r[1]) for r in cur.execute(query, params).fetchall()]
